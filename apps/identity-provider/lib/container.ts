@@ -1,0 +1,46 @@
+import { openIdentityStore, type IdentityStore } from '@idp/database-identity';
+import { bootstrap } from './bootstrap';
+import { loadConfig, type Config } from './env';
+import { createLogger, type Logger } from './log';
+
+/** Everything the app needs at run time, built once per process. */
+export interface Container {
+  config: Config;
+  log: Logger;
+  store: IdentityStore;
+  version: string;
+  startedAt: Date;
+  close(): Promise<void>;
+}
+
+export const APP_VERSION = '0.1.0';
+
+// One container per process, shared through globalThis: the custom server and Next's separately bundled
+// route handlers must not open the embedded database twice.
+const KEY = Symbol.for('identity-provider.container');
+type Holder = { [KEY]?: Promise<Container> };
+
+export async function createContainer(config: Config = loadConfig()): Promise<Container> {
+  const log = createLogger(config.logLevel, { service: 'identity-provider' });
+  const store = await openIdentityStore({
+    databaseUrl: config.database.url,
+    dataDir: config.database.url ? undefined : `${config.dataDir}/pglite`,
+    maxConnections: config.database.poolMax,
+    connectTimeoutSeconds: config.database.connectTimeoutSeconds,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+    keyEncryptionSecret: config.keyEncryptionSecret,
+  });
+  await bootstrap(store, config, log);
+  return { config, log, store, version: APP_VERSION, startedAt: new Date(), close: () => store.close() };
+}
+
+/** The process's container, created on first use (serverless) or installed by the server at start. */
+export function getContainer(): Promise<Container> {
+  const holder = globalThis as Holder;
+  holder[KEY] ??= createContainer();
+  return holder[KEY];
+}
+
+export function installContainer(container: Promise<Container>): void {
+  (globalThis as Holder)[KEY] = container;
+}

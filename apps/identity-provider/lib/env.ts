@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one configuration object, read once from the environment and validated. Every variable is listed
+ * in the README's configuration table; keep the two in step.
+ */
+const PLACEHOLDER_WORDS = ['change', 'example', 'secret', 'password', 'test', 'placeholder', 'dummy', 'default', 'xxxx', 'todo'];
+const SECRET_MIN_BYTES = 32;
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  ISSUER_URL: z.url().optional(),
+  DATABASE_URL: z.string().optional(),
+  DATABASE_POOL_MAX: int(10),
+  DATABASE_CONNECT_TIMEOUT_SECONDS: int(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(15_000),
+  DATA_DIR: z.string().optional(),
+  SESSION_SECRET: z.string().optional(),
+  KEY_ENCRYPTION_SECRET: z.string().optional(),
+  TRUSTED_PROXY: z.enum(['none', 'x-forwarded-for', 'x-real-ip', 'cf-connecting-ip']).default('none'),
+  TRUSTED_PROXY_HOPS: int(1),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  ACCESS_TOKEN_TTL_SECONDS: int(900),
+  ID_TOKEN_TTL_SECONDS: int(3600),
+  REFRESH_TOKEN_TTL_SECONDS: int(30 * 24 * 3600),
+  AUTHORIZATION_CODE_TTL_SECONDS: int(60),
+  SESSION_TTL_SECONDS: int(24 * 3600),
+  LOGIN_MAX_FAILURES: int(5),
+  LOGIN_LOCK_MINUTES: int(15),
+  ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
+  DEMO_CLIENT: bool.optional(),
+});
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  issuer: string;
+  database: { url?: string; poolMax: number; connectTimeoutSeconds: number; statementTimeoutMs: number };
+  dataDir: string;
+  sessionSecret: string;
+  keyEncryptionSecret: string;
+  trustedProxy: { header: 'none' | 'x-forwarded-for' | 'x-real-ip' | 'cf-connecting-ip'; hops: number };
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
+  login: { maxFailures: number; lockSeconds: number };
+  adminEmail: string;
+  demoClient: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The repository root: the nearest directory above `start` holding supabase/migrations. */
+export function findRepoRoot(start = process.cwd()): string {
+  let dir = resolve(/*turbopackIgnore: true*/ start);
+  while (!existsSync(join(/*turbopackIgnore: true*/ dir, 'supabase', 'migrations'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(/*turbopackIgnore: true*/ start);
+    dir = parent;
+  }
+  return dir;
+}
+
+function secretProblems(name: string, value: string | undefined): string[] {
+  if (!value) return [`${name} is required in production (at least ${SECRET_MIN_BYTES} random bytes)`];
+  const problems: string[] = [];
+  if (Buffer.byteLength(value, 'utf8') < SECRET_MIN_BYTES) problems.push(`${name} is shorter than ${SECRET_MIN_BYTES} bytes`);
+  const word = PLACEHOLDER_WORDS.find((w) => value.toLowerCase().includes(w));
+  if (word) problems.push(`${name} looks like a placeholder (contains "${word}"); generate one with: openssl rand -base64 48`);
+  return problems;
+}
+
+/**
+ * Development secrets: generated once with a CSPRNG and kept in the data directory (mode 0600), so
+ * sessions and encrypted keys survive restarts without anyone choosing a weak value.
+ */
+function developmentSecrets(dataDir: string): { SESSION_SECRET: string; KEY_ENCRYPTION_SECRET: string } {
+  const file = join(/*turbopackIgnore: true*/ dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets = {
+    SESSION_SECRET: randomBytes(48).toString('base64url'),
+    KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secrets;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, root = findRepoRoot()): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const dataDir = e.DATA_DIR ? (isAbsolute(e.DATA_DIR) ? e.DATA_DIR : resolve(/*turbopackIgnore: true*/ root, e.DATA_DIR)) : join(/*turbopackIgnore: true*/ root, '.data');
+  const issuer = (e.ISSUER_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const problems: string[] = [];
+
+  let sessionSecret = e.SESSION_SECRET;
+  let keyEncryptionSecret = e.KEY_ENCRYPTION_SECRET;
+  if (production) {
+    problems.push(...secretProblems('SESSION_SECRET', sessionSecret), ...secretProblems('KEY_ENCRYPTION_SECRET', keyEncryptionSecret));
+    const url = new URL(issuer);
+    const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+    if (url.protocol !== 'https:' && !local) problems.push(`ISSUER_URL must use https in production (got ${issuer})`);
+  } else if (!sessionSecret || !keyEncryptionSecret) {
+    const generated = developmentSecrets(dataDir);
+    sessionSecret ??= generated.SESSION_SECRET;
+    keyEncryptionSecret ??= generated.KEY_ENCRYPTION_SECRET;
+  }
+  if (sessionSecret && Buffer.byteLength(sessionSecret) < SECRET_MIN_BYTES && !production) {
+    problems.push(`SESSION_SECRET is shorter than ${SECRET_MIN_BYTES} bytes`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    production,
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    database: {
+      url: e.DATABASE_URL || undefined,
+      poolMax: e.DATABASE_POOL_MAX,
+      connectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT_SECONDS,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+    },
+    dataDir,
+    sessionSecret: sessionSecret!,
+    keyEncryptionSecret: keyEncryptionSecret!,
+    trustedProxy: { header: e.TRUSTED_PROXY, hops: e.TRUSTED_PROXY_HOPS },
+    logLevel: e.LOG_LEVEL,
+    ttl: {
+      accessToken: e.ACCESS_TOKEN_TTL_SECONDS,
+      idToken: e.ID_TOKEN_TTL_SECONDS,
+      refreshToken: e.REFRESH_TOKEN_TTL_SECONDS,
+      authorizationCode: e.AUTHORIZATION_CODE_TTL_SECONDS,
+      session: e.SESSION_TTL_SECONDS,
+    },
+    login: { maxFailures: e.LOGIN_MAX_FAILURES, lockSeconds: e.LOGIN_LOCK_MINUTES * 60 },
+    adminEmail: e.ADMIN_EMAIL,
+    demoClient: e.DEMO_CLIENT ?? !production,
+  };
+}

@@ -1,0 +1,28 @@
+import { openEmbedded } from './pglite';
+import { openServer } from './postgres';
+import type { Database } from './types';
+
+export type { Database, Queryable, DriverKind } from './types';
+export { DataDirInUseError } from './pglite';
+
+export interface OpenDatabaseOptions {
+  /** Postgres/Supabase connection string; when absent the embedded database is used. */
+  databaseUrl?: string;
+  /** Embedded data directory; absent means in-memory. */
+  dataDir?: string;
+  maxConnections?: number;
+  connectTimeoutSeconds?: number;
+  statementTimeoutMs?: number;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) {
+    return openServer({
+      url: options.databaseUrl,
+      maxConnections: options.maxConnections,
+      connectTimeoutSeconds: options.connectTimeoutSeconds,
+      statementTimeoutMs: options.statementTimeoutMs,
+    });
+  }
+  return openEmbedded({ dataDir: options.dataDir });
+}

@@ -1,0 +1,54 @@
+import { SecretBox } from './crypto/secrets';
+import { openDatabase, type Database, type OpenDatabaseOptions } from './driver';
+import { findMigrationsDir, migrate } from './migrate';
+import { clientQueries } from './queries/clients';
+import { keyQueries } from './queries/keys';
+import { userQueries } from './queries/users';
+
+export * from './driver';
+export * from './migrate';
+export * from './crypto/secrets';
+export * from './queries/users';
+export * from './queries/clients';
+export * from './queries/keys';
+
+export interface IdentityStoreOptions extends OpenDatabaseOptions {
+  /** Secret from which the digest and at-rest encryption keys are derived. */
+  keyEncryptionSecret: string;
+  /** Apply pending migrations on open (default true). */
+  migrate?: boolean;
+  migrationsDir?: string;
+}
+
+/** The data layer as one object: every query the app needs, over one database connection (pool). */
+export interface IdentityStore {
+  readonly db: Database;
+  readonly box: SecretBox;
+  readonly users: ReturnType<typeof userQueries>;
+  readonly clients: ReturnType<typeof clientQueries>;
+  readonly keys: ReturnType<typeof keyQueries>;
+  close(): Promise<void>;
+}
+
+export function createIdentityStore(db: Database, keyEncryptionSecret: string): IdentityStore {
+  const box = new SecretBox(keyEncryptionSecret);
+  return {
+    db,
+    box,
+    users: userQueries(db),
+    clients: clientQueries(db, box),
+    keys: keyQueries(db, box),
+    close: () => db.close(),
+  };
+}
+
+export async function openIdentityStore(options: IdentityStoreOptions): Promise<IdentityStore> {
+  const db = await openDatabase(options);
+  try {
+    if (options.migrate !== false) await migrate(db, options.migrationsDir ?? findMigrationsDir());
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  return createIdentityStore(db, options.keyEncryptionSecret);
+}

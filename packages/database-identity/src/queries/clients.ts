@@ -1,0 +1,115 @@
+import { randomToken, type SecretBox } from '../crypto/secrets';
+import type { Queryable } from '../driver';
+import { isUniqueViolation } from './users';
+
+export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type SigningAlg = 'RS256' | 'ES256';
+
+export interface OAuthClient {
+  clientId: string;
+  /** Digest of the secret; null for public clients. Compare with SecretBox.matchesDigest. */
+  clientSecretHash: string | null;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: GrantType[];
+  scopes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  idTokenSignedResponseAlg: SigningAlg;
+  firstParty: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewClient {
+  clientId?: string;
+  name: string;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  grantTypes?: GrantType[];
+  scopes?: string[];
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
+  idTokenSignedResponseAlg?: SigningAlg;
+  firstParty?: boolean;
+}
+
+export class DuplicateClientError extends Error {
+  constructor(readonly clientId: string) {
+    super(`A client with client_id ${clientId} already exists`);
+    this.name = 'DuplicateClientError';
+  }
+}
+
+type ClientRow = {
+  client_id: string; client_secret_hash: string | null; name: string; redirect_uris: string[];
+  post_logout_redirect_uris: string[]; grant_types: GrantType[]; scopes: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod; id_token_signed_response_alg: SigningAlg;
+  first_party: boolean; created_at: Date; updated_at: Date;
+};
+
+function toClient(row: ClientRow): OAuthClient {
+  return {
+    clientId: row.client_id,
+    clientSecretHash: row.client_secret_hash,
+    name: row.name,
+    redirectUris: row.redirect_uris,
+    postLogoutRedirectUris: row.post_logout_redirect_uris,
+    grantTypes: row.grant_types,
+    scopes: row.scopes,
+    tokenEndpointAuthMethod: row.token_endpoint_auth_method,
+    idTokenSignedResponseAlg: row.id_token_signed_response_alg,
+    firstParty: row.first_party,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function clientQueries(db: Queryable, box: SecretBox) {
+  return {
+    /**
+     * Registers a client. Confidential clients get a fresh 256-bit secret, returned here once and
+     * stored only as a keyed digest.
+     */
+    async create(input: NewClient): Promise<{ client: OAuthClient; clientSecret: string | null }> {
+      const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
+      const clientSecret = method === 'none' ? null : randomToken(32);
+      const clientId = input.clientId ?? randomToken(16);
+      try {
+        const [row] = await db.query<ClientRow>(
+          `insert into identity.oauth_clients (client_id, client_secret_hash, name, redirect_uris, post_logout_redirect_uris,
+             grant_types, scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party)
+           values ($1, $2, $3, $4, $5, coalesce($6, array['authorization_code','refresh_token']), coalesce($7, array['openid','profile','email','offline_access']), $8, $9, $10)
+           returning *`,
+          [clientId, clientSecret ? box.digest(clientSecret) : null, input.name, input.redirectUris ?? [],
+            input.postLogoutRedirectUris ?? [], input.grantTypes ?? null, input.scopes ?? null, method,
+            input.idTokenSignedResponseAlg ?? 'RS256', input.firstParty ?? false],
+        );
+        return { client: toClient(row), clientSecret };
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateClientError(clientId);
+        throw error;
+      }
+    },
+
+    async find(clientId: string): Promise<OAuthClient | null> {
+      const [row] = await db.query<ClientRow>(`select * from identity.oauth_clients where client_id = $1`, [clientId]);
+      return row ? toClient(row) : null;
+    },
+
+    async list(): Promise<OAuthClient[]> {
+      const rows = await db.query<ClientRow>(`select * from identity.oauth_clients order by created_at, client_id`);
+      return rows.map(toClient);
+    },
+
+    /** Latest change time over all clients: a cheap fingerprint for cache invalidation across instances. */
+    async version(): Promise<string> {
+      const [row] = await db.query<{ v: string }>(
+        `select coalesce(max(updated_at)::text, '') || ':' || count(*)::text as v from identity.oauth_clients`,
+      );
+      return row.v;
+    },
+  };
+}
+
+export type ClientQueries = ReturnType<typeof clientQueries>;

@@ -1,0 +1,142 @@
+import { hashPassword } from '../crypto/secrets';
+import type { Queryable } from '../driver';
+
+export interface User {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string | null;
+  givenName: string | null;
+  familyName: string | null;
+  roles: string[];
+  mustChangePassword: boolean;
+  failedLoginCount: number;
+  lockedUntil: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A user row together with its password hash: only for the login check, never handed further. */
+export interface UserWithPasswordHash extends User {
+  passwordHash: string;
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name?: string;
+  givenName?: string;
+  familyName?: string;
+  roles?: string[];
+  mustChangePassword?: boolean;
+  emailVerified?: boolean;
+}
+
+export class DuplicateEmailError extends Error {
+  constructor(readonly email: string) {
+    super(`A user with email ${email} already exists`);
+    this.name = 'DuplicateEmailError';
+  }
+}
+
+const COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password,
+  failed_login_count, locked_until, created_at, updated_at`;
+
+type UserRow = {
+  id: string; email: string; email_verified: boolean; name: string | null; given_name: string | null;
+  family_name: string | null; roles: string[]; must_change_password: boolean; failed_login_count: number;
+  locked_until: Date | null; created_at: Date; updated_at: Date; password_hash?: string;
+};
+
+function toUser(row: UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    emailVerified: row.email_verified,
+    name: row.name,
+    givenName: row.given_name,
+    familyName: row.family_name,
+    roles: row.roles,
+    mustChangePassword: row.must_change_password,
+    failedLoginCount: row.failed_login_count,
+    lockedUntil: row.locked_until,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
+}
+
+export function userQueries(db: Queryable) {
+  return {
+    async create(input: NewUser): Promise<User> {
+      const passwordHash = await hashPassword(input.password);
+      try {
+        const [row] = await db.query<UserRow>(
+          `insert into identity.users (email, password_hash, name, given_name, family_name, roles, must_change_password, email_verified)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${COLUMNS}`,
+          [input.email.trim(), passwordHash, input.name ?? null, input.givenName ?? null, input.familyName ?? null,
+            input.roles ?? [], input.mustChangePassword ?? false, input.emailVerified ?? false],
+        );
+        return toUser(row);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateEmailError(input.email);
+        throw error;
+      }
+    },
+
+    async findById(id: string): Promise<User | null> {
+      const [row] = await db.query<UserRow>(`select ${COLUMNS} from identity.users where id = $1`, [id]);
+      return row ? toUser(row) : null;
+    },
+
+    /** Case-insensitive: served by the unique index on lower(email). */
+    async findByEmailForLogin(email: string): Promise<UserWithPasswordHash | null> {
+      const [row] = await db.query<UserRow>(
+        `select ${COLUMNS}, password_hash from identity.users where lower(email) = lower($1)`,
+        [email.trim()],
+      );
+      return row ? { ...toUser(row), passwordHash: row.password_hash! } : null;
+    },
+
+    async list(): Promise<User[]> {
+      const rows = await db.query<UserRow>(`select ${COLUMNS} from identity.users order by created_at, email`);
+      return rows.map(toUser);
+    },
+
+    async countAdmins(): Promise<number> {
+      const [row] = await db.query<{ n: number }>(`select count(*)::int as n from identity.users where 'admin' = any(roles)`);
+      return row.n;
+    },
+
+    /** Counts one failed login; locks the account when the count reaches `maxFailures`. Atomic. */
+    async recordFailedLogin(id: string, maxFailures: number, lockSeconds: number): Promise<{ failures: number; lockedUntil: Date | null }> {
+      const [row] = await db.query<{ failed_login_count: number; locked_until: Date | null }>(
+        `update identity.users
+            set failed_login_count = failed_login_count + 1,
+                locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end,
+                updated_at = now()
+          where id = $1
+          returning failed_login_count, locked_until`,
+        [id, maxFailures, lockSeconds],
+      );
+      return { failures: row.failed_login_count, lockedUntil: row.locked_until };
+    },
+
+    async recordSuccessfulLogin(id: string): Promise<void> {
+      await db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1`, [id]);
+    },
+
+    async setPassword(id: string, password: string, options: { mustChange?: boolean } = {}): Promise<void> {
+      const passwordHash = await hashPassword(password);
+      await db.query(
+        `update identity.users set password_hash = $2, must_change_password = $3, updated_at = now() where id = $1`,
+        [id, passwordHash, options.mustChange ?? false],
+      );
+    },
+  };
+}
+
+export type UserQueries = ReturnType<typeof userQueries>;

@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { openDatabase, type Database } from '../../src';
+
+/**
+ * The drivers every contract test runs against: the embedded database always, and real Postgres when
+ * TEST_DATABASE_URL is set. Each Postgres test file gets a database of its own, dropped afterwards.
+ */
+export interface DriverUnderTest {
+  name: string;
+  open(): Promise<Database>;
+  /** Drops what `open` created. */
+  cleanup(): Promise<void>;
+}
+
+export function driversUnderTest(): DriverUnderTest[] {
+  const drivers: DriverUnderTest[] = [embedded()];
+  if (process.env.TEST_DATABASE_URL) drivers.push(server(process.env.TEST_DATABASE_URL));
+  return drivers;
+}
+
+function embedded(): DriverUnderTest {
+  return { name: 'embedded (PGlite)', open: () => openDatabase({}), cleanup: async () => {} };
+}
+
+function server(adminUrl: string): DriverUnderTest {
+  const created: string[] = [];
+  return {
+    name: 'postgres',
+    async open() {
+      const name = `idp_test_${randomBytes(6).toString('hex')}`;
+      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await admin.unsafe(`create database ${name}`);
+      await admin.end();
+      created.push(name);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      return openDatabase({ databaseUrl: url.toString(), maxConnections: 4 });
+    },
+    async cleanup() {
+      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      for (const name of created.splice(0)) await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export const APP_DIR = join(REPO_ROOT, 'apps', 'identity-provider');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+export interface RunningProvider {
+  url: string;
+  port: number;
+  dataDir: string;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts the real provider process (the production build, through server.ts) on a free port with its own
+ * data directory, and waits until it answers. Needs `npm run build` first (npm test does it).
+ */
+export async function startProvider(env: Record<string, string> = {}): Promise<RunningProvider> {
+  const port = await freePort();
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'idp-e2e-'));
+  const url = `http://localhost:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+    cwd: APP_DIR,
+    env: {
+      ...process.env,
+      NODE_ENV: '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER_URL: url,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      NEXT_TELEMETRY_DISABLED: '1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`provider exited with ${child.exitCode}:\n${output}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`provider did not become healthy in time:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    dataDir,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Runs server.ts to completion (for start-up refusals) and returns its exit code and output. */
+export function runProviderExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((ok) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+      cwd: APP_DIR,
+      env: { ...process.env, DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-e2e-')), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (c) => (output += c));
+    child.stderr!.on('data', (c) => (output += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      ok({ code, output });
+    });
+  });
+}

@@ -1,0 +1,38 @@
+import { defineConfig } from 'vitest/config';
+
+// One run for the whole workspace; each package is a project. Packages resolve to their TypeScript source.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'database-identity',
+          root: './packages/database-identity',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'identity-provider',
+          root: './apps/identity-provider',
+          include: ['lib/**/*.test.ts', 'cli/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          root: './tests',
+          include: ['**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          // the end-to-end suites share one built app and one database server: run files one at a time
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
