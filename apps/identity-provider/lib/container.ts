@@ -1,13 +1,18 @@
-import { openIdentityStore, type IdentityStore } from '@idp/database-identity';
+import { AuditWriter, openIdentityStore, type IdentityStore } from '@idp/database-identity';
 import { bootstrap } from './bootstrap';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
+import { cachedClientRegistry } from './oidc/clients';
+import { cachedKeyRing } from './oidc/keys';
+import type { Provider, ProviderSettings } from './oidc/ports';
 
 /** Everything the app needs at run time, built once per process. */
 export interface Container {
   config: Config;
   log: Logger;
   store: IdentityStore;
+  audit: AuditWriter;
+  provider: Provider;
   version: string;
   startedAt: Date;
   close(): Promise<void>;
@@ -20,6 +25,19 @@ export const APP_VERSION = '0.1.0';
 const KEY = Symbol.for('identity-provider.container');
 type Holder = { [KEY]?: Promise<Container> };
 
+export function providerSettings(config: Config): ProviderSettings {
+  const issuer = new URL(config.issuer);
+  return {
+    issuer: config.issuer,
+    accessTokenAudience: config.issuer,
+    accessTokenAlg: 'ES256',
+    ttl: config.ttl,
+    login: config.login,
+    sessionSecret: config.sessionSecret,
+    secureCookies: issuer.protocol === 'https:',
+  };
+}
+
 export async function createContainer(config: Config = loadConfig()): Promise<Container> {
   const log = createLogger(config.logLevel, { service: 'identity-provider' });
   const store = await openIdentityStore({
@@ -31,7 +49,22 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     keyEncryptionSecret: config.keyEncryptionSecret,
   });
   await bootstrap(store, config, log);
-  return { config, log, store, version: APP_VERSION, startedAt: new Date(), close: () => store.close() };
+  const audit = new AuditWriter(store.db, { onError: (error) => log.error('audit flush failed', { error }) });
+  const provider: Provider = {
+    settings: providerSettings(config),
+    store,
+    clients: cachedClientRegistry(store.clients),
+    keys: cachedKeyRing(store.keys),
+    audit,
+    now: () => new Date(),
+  };
+  return {
+    config, log, store, audit, provider, version: APP_VERSION, startedAt: new Date(),
+    close: async () => {
+      await audit.close();
+      await store.close();
+    },
+  };
 }
 
 /** The process's container, created on first use (serverless) or installed by the server at start. */

@@ -2,7 +2,10 @@ import { SecretBox } from './crypto/secrets';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './driver';
 import { findMigrationsDir, migrate } from './migrate';
 import { clientQueries } from './queries/clients';
+import { consentQueries } from './queries/consents';
+import { grantQueries } from './queries/grants';
 import { keyQueries } from './queries/keys';
+import { sessionQueries } from './queries/sessions';
 import { userQueries } from './queries/users';
 
 export * from './driver';
@@ -11,6 +14,10 @@ export * from './crypto/secrets';
 export * from './queries/users';
 export * from './queries/clients';
 export * from './queries/keys';
+export * from './queries/sessions';
+export * from './queries/consents';
+export * from './queries/grants';
+export * from './audit/writer';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -27,6 +34,9 @@ export interface IdentityStore {
   readonly users: ReturnType<typeof userQueries>;
   readonly clients: ReturnType<typeof clientQueries>;
   readonly keys: ReturnType<typeof keyQueries>;
+  readonly sessions: ReturnType<typeof sessionQueries>;
+  readonly consents: ReturnType<typeof consentQueries>;
+  readonly grants: ReturnType<typeof grantQueries>;
   close(): Promise<void>;
 }
 
@@ -38,6 +48,9 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string): 
     users: userQueries(db),
     clients: clientQueries(db, box),
     keys: keyQueries(db, box),
+    sessions: sessionQueries(db),
+    consents: consentQueries(db),
+    grants: grantQueries(db, box),
     close: () => db.close(),
   };
 }

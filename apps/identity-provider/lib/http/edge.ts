@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log';
+import { corsHeaders } from '../oidc/cors';
+import { ServerError } from '../oidc/errors';
+import type { Provider, RequestContext } from '../oidc/ports';
+import { errorResponse } from '../oidc/respond';
+import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
+
+/** Header through which the Node server hands the resolved client IP to Next's route handlers. */
+export const CLIENT_IP_HEADER = 'x-idp-client-ip';
+
+export function isProtocolPath(pathname: string): boolean {
+  return pathname in PROTOCOL_ENDPOINTS;
+}
+
+export function isProviderPath(pathname: string): boolean {
+  return pathname in PROTOCOL_ENDPOINTS || pathname in BROWSER_ENDPOINTS;
+}
+
+export function requestContext(request: Request, ip: string | null): RequestContext {
+  return {
+    requestId: request.headers.get('x-request-id')?.slice(0, 64) || randomUUID(),
+    ip,
+    userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+  };
+}
+
+/**
+ * The one bridge from HTTP to the protocol core: method check, CORS (preflight included), dispatch, and
+ * a last-resort catch so no stack trace or internal detail ever reaches a response.
+ */
+export async function handleProviderRequest(request: Request, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
+  const { pathname } = new URL(request.url);
+  const protocol = PROTOCOL_ENDPOINTS[pathname];
+  const route = protocol ?? BROWSER_ENDPOINTS[pathname];
+  if (!route) return new Response('Not found', { status: 404 });
+  const cors = protocol?.cors ? await corsHeaders(request.headers.get('origin'), () => provider.clients.origins()) : {};
+  if (request.method === 'OPTIONS' && protocol?.cors) return new Response(null, { status: 204, headers: cors });
+  if (!route.methods.includes(request.method)) {
+    return new Response(null, { status: 405, headers: { Allow: route.methods.join(', '), ...cors } });
+  }
+  let response: Response;
+  try {
+    response = await route.handler(request, ctx, provider);
+  } catch (error) {
+    log.error('request failed', { requestId: ctx.requestId, path: pathname, error });
+    response = errorResponse(new ServerError());
+  }
+  for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
+  response.headers.set('X-Request-Id', ctx.requestId);
+  return response;
+}

@@ -1,0 +1,57 @@
+import type { ClientQueries, OAuthClient } from '@idp/database-identity';
+import { originsOf } from './cors';
+import type { ClientRegistry } from './ports';
+
+/**
+ * Clients cached in memory. Every `checkEveryMs` at most, one cheap query compares the table's
+ * fingerprint (max updated_at, count) and reloads on change, so a client registered or changed by any
+ * instance is seen within that interval without a query per request.
+ */
+export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000, now = () => Date.now()): ClientRegistry & { invalidate(): void } {
+  let byId = new Map<string, OAuthClient>();
+  let origins: ReadonlySet<string> = new Set();
+  let version: string | null = null;
+  let checkedAt = 0;
+  let inflight: Promise<void> | null = null;
+
+  const refresh = async () => {
+    const current = await queries.version();
+    if (current !== version) {
+      const clients = await queries.list();
+      byId = new Map(clients.map((client) => [client.clientId, client]));
+      origins = originsOf(clients.flatMap((client) => client.redirectUris));
+      version = current;
+    }
+    checkedAt = now();
+  };
+
+  return {
+    async get(clientId) {
+      if (now() - checkedAt >= checkEveryMs) {
+        inflight ??= refresh().finally(() => (inflight = null));
+        await inflight;
+      }
+      const client = byId.get(clientId);
+      // a miss may be a client registered moments ago elsewhere: look again, at most every 250 ms
+      if (!client && now() - checkedAt > 250) {
+        inflight ??= refresh().finally(() => (inflight = null));
+        await inflight;
+        return byId.get(clientId) ?? null;
+      }
+      return client ?? null;
+    },
+    async origins() {
+      if (now() - checkedAt >= checkEveryMs) {
+        inflight ??= refresh().finally(() => (inflight = null));
+        await inflight;
+      }
+      return origins;
+    },
+    ids() {
+      return new Set(byId.keys());
+    },
+    invalidate() {
+      checkedAt = 0;
+    },
+  };
+}

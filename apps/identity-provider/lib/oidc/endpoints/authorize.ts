@@ -1,0 +1,196 @@
+import { randomToken, type OAuthClient, type User } from '@idp/database-identity';
+import {
+  asOAuthError, ConsentRequired, InvalidClientId, InvalidRedirectUri, InvalidRequest, InvalidScope, LoginRequired,
+  OAuthError, RequestNotSupported, RequestUriNotSupported, UnauthorizedClient, UnsupportedResponseType,
+} from '../errors';
+import type { Provider, RequestContext } from '../ports';
+import { errorPage, redirect } from '../respond';
+import { newInteractionId, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
+import { paramsFrom } from '../steps/parse-form';
+import { PKCE_VALUE } from '../steps/pkce';
+import { parseScope } from '../steps/scope';
+import { SUPPORTED_SCOPES } from './discovery';
+
+export const INTERACTION_PATHS = { login: '/login', consent: '/consent', password: '/password', resume: '/oidc/authorize/resume' } as const;
+
+/** A request that passed validation: what the rest of the flow works from. */
+export interface AuthorizationRequest {
+  client: OAuthClient;
+  redirectUri: string;
+  scope: string[];
+  state?: string;
+  nonce?: string;
+  codeChallenge?: string;
+  prompt: Set<string>;
+  maxAge?: number;
+  loginHint?: string;
+}
+
+/** Authorization endpoint (OIDC Core 3.1.2, RFC 6749 4.1.1): GET with a query, or POST with a form. */
+export async function authorizationEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  let params: Map<string, string>;
+  try {
+    params = request.method === 'POST'
+      ? paramsFrom(new URLSearchParams(await request.text()))
+      : paramsFrom(new URL(request.url).searchParams);
+  } catch (error) {
+    return errorPage(asOAuthError(error));
+  }
+  const browser = await readBrowserSession(request, provider.settings);
+  return authorize(Object.fromEntries(params), browser, null, provider, ctx);
+}
+
+/** Where login, consent and password change return to: continues the stored request. */
+export async function resumeAuthorization(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  const id = new URL(request.url).searchParams.get('interaction') ?? '';
+  const browser = await readBrowserSession(request, provider.settings);
+  const pending = browser.interactions[id];
+  if (!pending) return errorPage(new InvalidRequest('This sign-in request has expired or was already completed'));
+  return authorize(pending.params, browser, { id, pending }, provider, ctx);
+}
+
+async function authorize(
+  raw: Record<string, string>, browser: BrowserSession, interaction: { id: string; pending: PendingAuthorization } | null,
+  provider: Provider, ctx: RequestContext,
+): Promise<Response> {
+  // Step 1: client and redirect URI. Until both are trusted, errors are shown, never redirected.
+  let client: OAuthClient;
+  let redirectUri: string;
+  try {
+    ({ client, redirectUri } = await checkClientAndRedirect(raw, provider));
+  } catch (error) {
+    return errorPage(asOAuthError(error));
+  }
+  const fail = (error: OAuthError) => redirectWithError(redirectUri, error, raw.state, provider.settings.issuer);
+
+  try {
+    // Step 2: the rest of the request.
+    const req = checkRequest(raw, client, redirectUri);
+    const now = provider.now().getTime();
+
+    // Step 3: who is signed in, and is that good enough for this request?
+    const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+    const user = session ? await provider.store.users.findById(session.userId) : null;
+    const loggedInNow = interaction?.pending.loginAt !== undefined && interaction.pending.loginAt >= interaction.pending.createdAt;
+    const tooOld = req.maxAge !== undefined && session && now - session.authTime.getTime() > req.maxAge * 1000;
+    const needsLogin = !session || !user || (req.prompt.has('login') && !loggedInNow) || (tooOld && !loggedInNow);
+    if (needsLogin || user!.mustChangePassword) {
+      if (req.prompt.has('none')) return fail(new LoginRequired());
+      return toInteraction(needsLogin ? INTERACTION_PATHS.login : INTERACTION_PATHS.password, raw, browser, interaction, provider, now);
+    }
+
+    // Step 4: consent, unless first-party or already granted for every requested scope.
+    const granted = client.firstParty ? req.scope : await provider.store.consents.find(user!.id, client.clientId);
+    const missing = req.scope.filter((s) => !granted.includes(s));
+    const consentedNow = interaction?.pending.consentAt !== undefined;
+    const needsConsent = !client.firstParty && ((missing.length > 0 && !consentedNow) || (req.prompt.has('consent') && !consentedNow));
+    if (needsConsent) {
+      if (req.prompt.has('none')) return fail(new ConsentRequired());
+      return toInteraction(INTERACTION_PATHS.consent, raw, browser, interaction, provider, now);
+    }
+
+    // Step 5: issue the code and send the browser back (RFC 9207: with iss).
+    const code = randomToken(32);
+    await provider.store.grants.createAuthorizationCode({
+      code, clientId: client.clientId, userId: user!.id, sid: session!.sid, redirectUri, scope: req.scope,
+      nonce: req.nonce ?? null, codeChallenge: req.codeChallenge ?? null, codeChallengeMethod: req.codeChallenge ? 'S256' : null,
+      authTime: session!.authTime, ttlSeconds: provider.settings.ttl.authorizationCode,
+    });
+    if (interaction) delete browser.interactions[interaction.id];
+    const location = withParams(redirectUri, { code, state: req.state, iss: provider.settings.issuer });
+    return redirect(location, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+  } catch (error) {
+    const oauthError = asOAuthError(error);
+    if (oauthError.code === 'server_error') {
+      void ctx; // server errors are logged by the HTTP edge from the cause
+      throw error;
+    }
+    return fail(oauthError);
+  }
+}
+
+async function checkClientAndRedirect(raw: Record<string, string>, provider: Provider): Promise<{ client: OAuthClient; redirectUri: string }> {
+  if (!raw.client_id) throw new InvalidClientId('The client_id parameter is missing');
+  const client = await provider.clients.get(raw.client_id);
+  if (!client) throw new InvalidClientId('The client_id is not registered');
+  // OIDC Core 3.1.2.1: redirect_uri is required and must exactly match a registered value
+  if (!raw.redirect_uri) throw new InvalidRedirectUri('The redirect_uri parameter is missing');
+  if (!client.redirectUris.includes(raw.redirect_uri)) throw new InvalidRedirectUri('The redirect_uri is not registered for this client');
+  return { client, redirectUri: raw.redirect_uri };
+}
+
+function checkRequest(raw: Record<string, string>, client: OAuthClient, redirectUri: string): AuthorizationRequest {
+  if (raw.request) throw new RequestNotSupported();
+  if (raw.request_uri) throw new RequestUriNotSupported();
+  if (!raw.response_type) throw new InvalidRequest('The response_type parameter is missing');
+  if (raw.response_type !== 'code') throw new UnsupportedResponseType();
+  if (raw.response_mode && raw.response_mode !== 'query') throw new InvalidRequest('Only response_mode=query is supported');
+  if (!client.grantTypes.includes('authorization_code')) throw new UnauthorizedClient('The client is not allowed to use the authorization code flow');
+
+  const scope = parseScope(raw.scope);
+  if (!scope.length) throw new InvalidScope('The scope parameter is missing');
+  const unknown = scope.filter((s) => !SUPPORTED_SCOPES.includes(s) || !client.scopes.includes(s));
+  if (unknown.length) throw new InvalidScope(`The requested scope is not allowed for this client: ${unknown.join(' ')}`);
+
+  // PKCE (RFC 7636): S256 only; required of public clients; binding on confidential clients that use it
+  if (raw.code_challenge_method && raw.code_challenge_method !== 'S256') throw new InvalidRequest('code_challenge_method must be S256');
+  if (raw.code_challenge && !PKCE_VALUE.test(raw.code_challenge)) throw new InvalidRequest('code_challenge is malformed');
+  if (raw.code_challenge && !raw.code_challenge_method) throw new InvalidRequest('code_challenge_method=S256 is required with code_challenge');
+  if (!raw.code_challenge && client.tokenEndpointAuthMethod === 'none') throw new InvalidRequest('PKCE (code_challenge with S256) is required for public clients');
+
+  const prompt = new Set(parseScope(raw.prompt));
+  for (const value of prompt) if (!['none', 'login', 'consent', 'select_account'].includes(value)) throw new InvalidRequest(`Unsupported prompt value: ${value}`);
+  if (prompt.has('none') && prompt.size > 1) throw new InvalidRequest('prompt=none cannot be combined with other values');
+
+  let maxAge: number | undefined;
+  if (raw.max_age !== undefined) {
+    if (!/^\d{1,10}$/.test(raw.max_age)) throw new InvalidRequest('max_age must be a non-negative integer');
+    maxAge = Number(raw.max_age);
+  }
+  if (new URL(redirectUri).hash) throw new InvalidRequest('redirect_uri must not contain a fragment');
+  return {
+    client, redirectUri, scope, state: raw.state, nonce: raw.nonce, codeChallenge: raw.code_challenge, prompt, maxAge,
+    loginHint: raw.login_hint,
+  };
+}
+
+async function toInteraction(
+  path: string, raw: Record<string, string>, browser: BrowserSession, interaction: { id: string; pending: PendingAuthorization } | null,
+  provider: Provider, now: number,
+): Promise<Response> {
+  const id = interaction?.id ?? newInteractionId();
+  browser.interactions[id] = interaction?.pending ?? { params: raw, createdAt: now };
+  return redirect(`${path}?interaction=${id}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+}
+
+export function withParams(base: string, params: Record<string, string | undefined>): string {
+  const url = new URL(base);
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
+  return url.toString();
+}
+
+/** RFC 6749 4.1.2.1 + RFC 9207: error, error_description, state and iss on the client's redirect URI. */
+export function redirectWithError(redirectUri: string, error: OAuthError, state: string | undefined, issuer: string): Response {
+  return redirect(withParams(redirectUri, { error: error.code, error_description: error.description, state, iss: issuer }));
+}
+
+/** What the login and consent pages show about a pending request. */
+export async function describeInteraction(request: Request, id: string, provider: Provider): Promise<
+  | { client: Pick<OAuthClient, 'clientId' | 'name' | 'firstParty'>; scopes: string[]; loginHint?: string; csrf: string; user: Pick<User, 'email' | 'name'> | null }
+  | null
+> {
+  const browser = await readBrowserSession(request, provider.settings);
+  const pending = browser.interactions[id];
+  if (!pending) return null;
+  const client = await provider.clients.get(pending.params.client_id);
+  if (!client) return null;
+  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  const user = session ? await provider.store.users.findById(session.userId) : null;
+  return {
+    client: { clientId: client.clientId, name: client.name, firstParty: client.firstParty },
+    scopes: parseScope(pending.params.scope),
+    loginHint: pending.params.login_hint,
+    csrf: browser.csrf,
+    user: user ? { email: user.email, name: user.name } : null,
+  };
+}

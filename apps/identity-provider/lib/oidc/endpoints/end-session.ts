@@ -1,0 +1,74 @@
+import { InvalidRequest } from '../errors';
+import type { Provider, RequestContext } from '../ports';
+import { errorPage, redirect } from '../respond';
+import { clearedSessionCookie, csrfMatches, readBrowserSession, sessionCookie } from '../session';
+import { paramsFrom } from '../steps/parse-form';
+import { verifyOwnJwt } from '../tokens';
+import { withParams } from './authorize';
+
+export const LOGOUT_PAGE = '/logout';
+
+/**
+ * RP-Initiated Logout 1.0. With a valid id_token_hint for the current session the RP has proven the
+ * session, so it ends at once; otherwise the user confirms on the logout page. post_logout_redirect_uri
+ * must be registered for the client the hint (or client_id) names; state is echoed.
+ */
+export async function endSessionEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  let params: Map<string, string>;
+  try {
+    params = request.method === 'POST' ? paramsFrom(new URLSearchParams(await request.text())) : paramsFrom(new URL(request.url).searchParams);
+  } catch (error) {
+    return errorPage(error as InvalidRequest);
+  }
+  const hint = params.get('id_token_hint');
+  const postLogout = params.get('post_logout_redirect_uri');
+  const state = params.get('state');
+  let hintClaims: Record<string, unknown> | null = null;
+  if (hint) {
+    try {
+      hintClaims = await verifyOwnJwt(provider, hint, { allowExpired: true });
+    } catch {
+      return errorPage(new InvalidRequest('id_token_hint is not a valid ID token from this provider'));
+    }
+  }
+  const hintAud = hintClaims ? (Array.isArray(hintClaims.aud) ? hintClaims.aud[0] : hintClaims.aud) as string : undefined;
+  const clientId = hintAud ?? params.get('client_id');
+  if (hintAud && params.get('client_id') && params.get('client_id') !== hintAud) return errorPage(new InvalidRequest('client_id does not match the id_token_hint'));
+  if (postLogout) {
+    const client = clientId ? await provider.clients.get(clientId) : null;
+    if (!client) return errorPage(new InvalidRequest('post_logout_redirect_uri needs id_token_hint or client_id'));
+    if (!client.postLogoutRedirectUris.includes(postLogout)) return errorPage(new InvalidRequest('post_logout_redirect_uri is not registered for this client'));
+  }
+
+  const browser = await readBrowserSession(request, provider.settings);
+  const target = postLogout ? withParams(postLogout, { state }) : `${LOGOUT_PAGE}?done=1`;
+  const sameSession = hintClaims && (!browser.sid || hintClaims.sid === undefined || hintClaims.sid === browser.sid);
+  if (sameSession) {
+    await endSession(browser.sid, provider, ctx, clientId ?? null);
+    return redirect(target, { 'Set-Cookie': clearedSessionCookie(provider.settings) });
+  }
+  browser.logout = { postLogoutRedirectUri: postLogout ?? undefined, state: state ?? undefined };
+  return redirect(LOGOUT_PAGE, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+}
+
+/** The logout page's confirmation form. */
+export async function logoutAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  const form = new URLSearchParams(await request.text());
+  const browser = await readBrowserSession(request, provider.settings);
+  const origin = request.headers.get('origin');
+  if ((origin && origin !== new URL(provider.settings.issuer).origin) || !csrfMatches(browser, form.get('csrf'))) {
+    return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site'), { status: 403 }));
+  }
+  await endSession(browser.sid, provider, ctx, null);
+  const target = browser.logout?.postLogoutRedirectUri
+    ? withParams(browser.logout.postLogoutRedirectUri, { state: browser.logout.state })
+    : `${LOGOUT_PAGE}?done=1`;
+  return redirect(target, { 'Set-Cookie': clearedSessionCookie(provider.settings) });
+}
+
+async function endSession(sid: string | undefined, provider: Provider, ctx: RequestContext, clientId: string | null): Promise<void> {
+  if (!sid) return;
+  const session = await provider.store.sessions.findActive(sid);
+  await provider.store.sessions.revoke(sid);
+  if (session) provider.audit.record({ action: 'auth.logout', userId: session.userId, clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: {} });
+}

@@ -1,0 +1,137 @@
+import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
+import { AccessDenied, InvalidRequest } from '../errors';
+import type { Provider, RequestContext } from '../ports';
+import { errorPage, redirect } from '../respond';
+import { csrfMatches, newCsrfToken, readBrowserSession, sessionCookie, type BrowserSession } from '../session';
+import { INTERACTION_PATHS, redirectWithError } from './authorize';
+
+const MIN_PASSWORD_LENGTH = 12;
+const MAX_PASSWORD_LENGTH = 256;
+
+interface FormContext {
+  form: URLSearchParams;
+  browser: BrowserSession;
+  interactionId: string;
+}
+
+export class CsrfRejected extends Error {}
+
+/**
+ * Every interaction form: same-origin POST (Origin checked when the browser sends it) with the CSRF
+ * token from the sealed session cookie.
+ */
+async function readForm(request: Request, provider: Provider): Promise<FormContext> {
+  const origin = request.headers.get('origin');
+  if (origin && origin !== new URL(provider.settings.issuer).origin) throw new CsrfRejected('cross-origin form post');
+  const form = new URLSearchParams(await request.text());
+  const browser = await readBrowserSession(request, provider.settings);
+  if (!csrfMatches(browser, form.get('csrf'))) throw new CsrfRejected('missing or wrong CSRF token');
+  return { form, browser, interactionId: form.get('interaction') ?? '' };
+}
+
+function csrfPage(): Response {
+  return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site. Go back, reload the page and try again'), { status: 403 }));
+}
+
+const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
+
+/**
+ * Login form: one generic answer for an unknown email, a wrong password or a locked account (no
+ * enumeration; unknown emails cost a password hash too). The session id changes at every login.
+ */
+export async function loginAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  let input: FormContext;
+  try {
+    input = await readForm(request, provider);
+  } catch (error) {
+    if (error instanceof CsrfRejected) return csrfPage();
+    throw error;
+  }
+  const { form, browser, interactionId } = input;
+  const pending = browser.interactions[interactionId];
+  if (!pending) return expiredPage();
+  const clientId = pending.params.client_id ?? null;
+  const base = { clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
+  const email = (form.get('email') ?? '').trim().slice(0, 320);
+  const password = (form.get('password') ?? '').slice(0, MAX_PASSWORD_LENGTH);
+  const back = `${INTERACTION_PATHS.login}?interaction=${interactionId}&error=invalid_credentials`;
+
+  const user = email ? await provider.store.users.findByEmailForLogin(email) : null;
+  const now = provider.now();
+  const locked = !!user?.lockedUntil && user.lockedUntil > now;
+  const passwordOk = await verifyPassword(password, user && !locked ? user.passwordHash : await decoyPasswordHash());
+  if (!user || locked || !passwordOk) {
+    if (user && !locked) {
+      const { lockedUntil } = await provider.store.users.recordFailedLogin(user.id, provider.settings.login.maxFailures, provider.settings.login.lockSeconds);
+      if (lockedUntil && lockedUntil > now) provider.audit.record({ ...base, action: 'auth.account_locked', userId: user.id, details: { locked_until: lockedUntil.toISOString() } });
+    }
+    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'bad_password' } });
+    return redirect(back);
+  }
+
+  await provider.store.users.recordSuccessfulLogin(user.id);
+  if (browser.sid) await provider.store.sessions.revoke(browser.sid);
+  const session = await provider.store.sessions.create({ userId: user.id, authTime: now, ttlSeconds: provider.settings.ttl.session, ipAddress: ctx.ip, userAgent: ctx.userAgent });
+  browser.sid = session.sid;
+  browser.csrf = newCsrfToken();
+  pending.loginAt = now.getTime();
+  provider.audit.record({ ...base, action: 'auth.login_succeeded', userId: user.id, details: { sid_created: true } });
+  const next = user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume;
+  return redirect(`${next}?interaction=${interactionId}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+}
+
+/** Forced password change (must_change_password): before anything else, for the signed-in user. */
+export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  let input: FormContext;
+  try {
+    input = await readForm(request, provider);
+  } catch (error) {
+    if (error instanceof CsrfRejected) return csrfPage();
+    throw error;
+  }
+  const { form, browser, interactionId } = input;
+  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  if (!session) return expiredPage();
+  const user = await provider.store.users.findByEmailForLogin((await provider.store.users.findById(session.userId))?.email ?? '');
+  if (!user) return expiredPage();
+  const password = form.get('new_password') ?? '';
+  const confirm = form.get('confirm_password') ?? '';
+  const back = (error: string) => redirect(`${INTERACTION_PATHS.password}?interaction=${interactionId}&error=${error}`);
+  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return back('length');
+  if (password !== confirm) return back('mismatch');
+  if (await verifyPassword(password, user.passwordHash)) return back('reused');
+
+  await provider.store.users.setPassword(user.id, password, { mustChange: false });
+  provider.audit.record({ action: 'auth.password_changed', userId: user.id, clientId: browser.interactions[interactionId]?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: { forced: user.mustChangePassword } });
+  const next = browser.interactions[interactionId] ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : '/';
+  return redirect(next);
+}
+
+/** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
+export async function consentAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  let input: FormContext;
+  try {
+    input = await readForm(request, provider);
+  } catch (error) {
+    if (error instanceof CsrfRejected) return csrfPage();
+    throw error;
+  }
+  const { form, browser, interactionId } = input;
+  const pending = browser.interactions[interactionId];
+  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  if (!pending || !session) return expiredPage();
+  const client = await provider.clients.get(pending.params.client_id);
+  if (!client || !client.redirectUris.includes(pending.params.redirect_uri)) return expiredPage();
+
+  if (form.get('decision') !== 'allow') {
+    delete browser.interactions[interactionId];
+    const response = redirectWithError(pending.params.redirect_uri, new AccessDenied('The user declined the request'), pending.params.state, provider.settings.issuer);
+    response.headers.set('Set-Cookie', await sessionCookie(browser, provider.settings));
+    return response;
+  }
+  const scopes = (pending.params.scope ?? '').split(' ').filter(Boolean);
+  await provider.store.consents.grant(session.userId, client.clientId, scopes);
+  pending.consentAt = provider.now().getTime();
+  void ctx;
+  return redirect(`${INTERACTION_PATHS.resume}?interaction=${interactionId}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+}

@@ -1,0 +1,51 @@
+import type { OAuthClient } from '@idp/database-identity';
+import type { AuditEvent } from '../audit';
+import { asOAuthError, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../errors';
+import { authorizationCodeGrant } from '../grants/authorization-code';
+import { clientCredentialsGrant } from '../grants/client-credentials';
+import { refreshTokenGrant } from '../grants/refresh-token';
+import type { GrantResult } from '../grants/types';
+import type { Provider, RequestContext } from '../ports';
+import { errorResponse, json } from '../respond';
+import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
+import { parseForm, type FormParams } from '../steps/parse-form';
+
+type Grant = (params: FormParams, client: OAuthClient, provider: Provider) => Promise<GrantResult>;
+const GRANTS: Record<string, Grant> = {
+  authorization_code: authorizationCodeGrant,
+  refresh_token: refreshTokenGrant,
+  client_credentials: clientCredentialsGrant,
+};
+
+/** The token endpoint (RFC 6749 3.2): parse, authenticate the client, check the grant, issue, audit, respond. */
+export async function tokenEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
+  const seen: { clientId: string | null; grantType: string | null } = { clientId: null, grantType: null };
+  const base = () => ({ clientId: seen.clientId, grantType: seen.grantType, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId });
+  try {
+    if (request.method !== 'POST') throw new InvalidRequest('The token endpoint accepts POST only');
+    const params = await parseForm(request);
+    const grantType = params.get('grant_type');
+    if (!grantType) throw new InvalidRequest('The grant_type parameter is missing');
+    seen.grantType = grantType in GRANTS ? grantType : null;
+    seen.clientId = params.get('client_id') ?? null;
+    const { client } = await authenticateClient(request, params, provider);
+    seen.clientId = client.clientId;
+    const grant = GRANTS[grantType];
+    if (!grant) throw new UnsupportedGrantType(`The grant type is not supported: ${grantType.slice(0, 64)}`);
+    if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) throw new UnauthorizedClient();
+    const result = await grant(params, client, provider);
+    for (const event of result.audit) provider.audit.record({ ...base(), ...event });
+    return json(result.body);
+  } catch (thrown) {
+    const error = asOAuthError(thrown);
+    if (error instanceof InvalidClient) seen.clientId = attemptedClientId(thrown) ?? seen.clientId;
+    provider.audit.record(failureEvent(error, base()));
+    return errorResponse(error);
+  }
+}
+
+function failureEvent(error: ReturnType<typeof asOAuthError>, base: Omit<AuditEvent, 'action'>): AuditEvent {
+  if (error.audit) return { ...base, action: error.audit.action, details: { reason: error.code, ...error.audit.details } };
+  if (error instanceof InvalidClient) return { ...base, action: 'client.auth_failed', details: { reason: error.code } };
+  return { ...base, action: 'token.validation_failed', details: { reason: error.code } };
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { importJWK } from 'jose';
+import type { KeyQueries, SigningAlg } from '@idp/database-identity';
+import type { KeyRing, SigningKeyHandle } from './ports';
+
+/**
+ * Signing keys from the database, held in memory. The key set's fingerprint is checked at most every
+ * `checkEveryMs`; a rotation by any instance (or the CLI) is picked up within that interval. Retiring
+ * keys stay in the JWKS and keep verifying until they are retired.
+ */
+export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = () => Date.now()): KeyRing & { invalidate(): void } {
+  type State = {
+    signing: Map<SigningAlg, SigningKeyHandle>;
+    verifying: Map<string, { alg: string; key: CryptoKey }>;
+    jwks: { body: string; etag: string };
+  };
+  let state: State | null = null;
+  let version: string | null = null;
+  let checkedAt = 0;
+  let inflight: Promise<void> | null = null;
+
+  const load = async () => {
+    const current = await queries.version();
+    if (current !== version || !state) {
+      const [active, published] = await Promise.all([queries.loadActive(), queries.listPublished()]);
+      const signing = new Map<SigningAlg, SigningKeyHandle>();
+      for (const k of active) signing.set(k.alg, { kid: k.kid, alg: k.alg, key: (await importJWK(k.privateJwk, k.alg)) as CryptoKey });
+      const verifying = new Map<string, { alg: string; key: CryptoKey }>();
+      for (const k of published) verifying.set(k.kid, { alg: k.alg, key: (await importJWK(k.publicJwk, k.alg)) as CryptoKey });
+      const body = JSON.stringify({
+        keys: published.map(({ publicJwk }) => {
+          const { kty, crv, x, y, n, e, kid, alg, use } = publicJwk as Record<string, string>;
+          return Object.fromEntries(Object.entries({ kty, crv, x, y, n, e, kid, alg, use }).filter(([, v]) => v !== undefined));
+        }),
+      });
+      state = { signing, verifying, jwks: { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` } };
+      version = current;
+    }
+    checkedAt = now();
+  };
+
+  const fresh = async (): Promise<State> => {
+    if (!state || now() - checkedAt >= checkEveryMs) {
+      inflight ??= load().finally(() => (inflight = null));
+      await inflight;
+    }
+    return state!;
+  };
+
+  return {
+    async signingKey(alg) {
+      const handle = (await fresh()).signing.get(alg);
+      if (!handle) throw new Error(`No active ${alg} signing key`);
+      return handle;
+    },
+    async verificationKey(kid, alg) {
+      let entry = (await fresh()).verifying.get(kid);
+      if (!entry && now() - checkedAt > 250) {
+        // a kid we have not seen may come from a rotation moments ago on another instance
+        checkedAt = 0;
+        entry = (await fresh()).verifying.get(kid);
+      }
+      return entry && entry.alg === alg ? entry.key : null;
+    },
+    async jwks() {
+      return (await fresh()).jwks;
+    },
+    invalidate() {
+      checkedAt = 0;
+    },
+  };
+}

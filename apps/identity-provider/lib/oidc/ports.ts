@@ -1,0 +1,60 @@
+import type { IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
+import type { AuditEvent } from './audit';
+
+/** What the core needs to know about the deployment: a subset of the app's Config. */
+export interface ProviderSettings {
+  issuer: string;
+  /** `aud` of access tokens (RFC 9068): the resource server; the provider itself (userinfo) by default. */
+  accessTokenAudience: string;
+  accessTokenAlg: SigningAlg;
+  ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
+  login: { maxFailures: number; lockSeconds: number };
+  sessionSecret: string;
+  /** Secure cookies unless the issuer is plain http on localhost. */
+  secureCookies: boolean;
+}
+
+/** Registered clients, served from memory; the registry notices changes made by any instance. */
+export interface ClientRegistry {
+  get(clientId: string): Promise<OAuthClient | null>;
+  /** Origins of every registered redirect URI: the browser origins CORS may answer. */
+  origins(): Promise<ReadonlySet<string>>;
+  /** Registered client ids (bounded label values for metrics). */
+  ids(): ReadonlySet<string>;
+}
+
+export interface SigningKeyHandle {
+  kid: string;
+  alg: SigningAlg;
+  key: CryptoKey;
+}
+
+export interface KeyRing {
+  signingKey(alg: SigningAlg): Promise<SigningKeyHandle>;
+  /** Public key for a kid among the published keys, or null. */
+  verificationKey(kid: string, alg: string): Promise<CryptoKey | null>;
+  /** The JWKS document, pre-serialised, with a validator for conditional GETs. */
+  jwks(): Promise<{ body: string; etag: string }>;
+}
+
+/** Where audit events go: enqueued, never awaited on the request path. */
+export interface AuditSink {
+  record(event: AuditEvent): void;
+}
+
+/** Per-request facts the endpoints need beyond the Request itself. */
+export interface RequestContext {
+  requestId: string;
+  /** Client IP as resolved by the HTTP edge (socket address, or a trusted proxy header). */
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface Provider {
+  settings: ProviderSettings;
+  store: IdentityStore;
+  clients: ClientRegistry;
+  keys: KeyRing;
+  audit: AuditSink;
+  now: () => Date;
+}

@@ -1,0 +1,33 @@
+import { authorizationEndpoint, resumeAuthorization } from './endpoints/authorize';
+import { discoveryEndpoint, PATHS } from './endpoints/discovery';
+import { endSessionEndpoint, logoutAction } from './endpoints/end-session';
+import { changePasswordAction, consentAction, loginAction } from './endpoints/interaction';
+import { introspectionEndpoint } from './endpoints/introspect';
+import { jwksEndpoint } from './endpoints/jwks';
+import { revocationEndpoint } from './endpoints/revoke';
+import { tokenEndpoint } from './endpoints/token';
+import { userinfoEndpoint } from './endpoints/userinfo';
+import type { Provider, RequestContext } from './ports';
+
+export type Endpoint = (request: Request, ctx: RequestContext, provider: Provider) => Promise<Response> | Response;
+
+/** Protocol endpoints that need no page rendering: served by the server's fast path and by route handlers. */
+export const PROTOCOL_ENDPOINTS: Record<string, { methods: string[]; handler: Endpoint; cors: boolean }> = {
+  [PATHS.discovery]: { methods: ['GET'], handler: (_r, _c, p) => discoveryEndpoint(p.settings), cors: true },
+  [PATHS.jwks]: { methods: ['GET'], handler: (r, _c, p) => jwksEndpoint(r, p.keys), cors: true },
+  [PATHS.token]: { methods: ['POST'], handler: tokenEndpoint, cors: true },
+  [PATHS.userinfo]: { methods: ['GET', 'POST'], handler: userinfoEndpoint, cors: true },
+  [PATHS.introspection]: { methods: ['POST'], handler: introspectionEndpoint, cors: true },
+  [PATHS.revocation]: { methods: ['POST'], handler: revocationEndpoint, cors: true },
+};
+
+/** Browser-facing protocol endpoints: they read and write the provider's session cookie. */
+export const BROWSER_ENDPOINTS: Record<string, { methods: string[]; handler: Endpoint }> = {
+  [PATHS.authorization]: { methods: ['GET', 'POST'], handler: authorizationEndpoint },
+  '/oidc/authorize/resume': { methods: ['GET'], handler: resumeAuthorization },
+  [PATHS.endSession]: { methods: ['GET', 'POST'], handler: endSessionEndpoint },
+  '/interaction/login': { methods: ['POST'], handler: loginAction },
+  '/interaction/consent': { methods: ['POST'], handler: consentAction },
+  '/interaction/password': { methods: ['POST'], handler: changePasswordAction },
+  '/interaction/logout': { methods: ['POST'], handler: logoutAction },
+};

@@ -1,0 +1,84 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sealData, unsealData } from 'iron-session';
+import type { ProviderSettings } from './ports';
+
+export const SESSION_COOKIE = 'idp_session';
+const MAX_PENDING = 5;
+
+/** An authorization request waiting for login or consent. */
+export interface PendingAuthorization {
+  params: Record<string, string>;
+  createdAt: number;
+  /** When the user authenticated during this interaction (satisfies prompt=login and max_age). */
+  loginAt?: number;
+  /** When the user consented during this interaction (satisfies prompt=consent). */
+  consentAt?: number;
+}
+
+/**
+ * What the browser carries, sealed with iron-session (encrypted and authenticated): the id of the
+ * server-side session record (so logout and revocation can end it), the CSRF token for forms, and
+ * pending interactions. No personal data.
+ */
+export interface BrowserSession {
+  sid?: string;
+  csrf: string;
+  interactions: Record<string, PendingAuthorization>;
+  logout?: { postLogoutRedirectUri?: string; state?: string };
+}
+
+function readCookie(request: Request, name: string): string | null {
+  const header = request.headers.get('cookie');
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+export function newCsrfToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+export async function readBrowserSession(request: Request, settings: ProviderSettings): Promise<BrowserSession> {
+  const sealed = readCookie(request, SESSION_COOKIE);
+  if (sealed) {
+    try {
+      const data = await unsealData<Partial<BrowserSession>>(decodeURIComponent(sealed), { password: settings.sessionSecret, ttl: settings.ttl.session });
+      if (typeof data.csrf === 'string') return { interactions: {}, ...data, csrf: data.csrf };
+    } catch {
+      // tampered, expired or sealed with an old secret: start afresh
+    }
+  }
+  return { csrf: newCsrfToken(), interactions: {} };
+}
+
+export async function sessionCookie(session: BrowserSession, settings: ProviderSettings): Promise<string> {
+  // keep only the newest pending interactions so the cookie stays small
+  const entries = Object.entries(session.interactions).sort(([, a], [, b]) => b.createdAt - a.createdAt).slice(0, MAX_PENDING);
+  const sealed = await sealData({ ...session, interactions: Object.fromEntries(entries) }, { password: settings.sessionSecret, ttl: settings.ttl.session });
+  return [
+    `${SESSION_COOKIE}=${encodeURIComponent(sealed)}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${settings.ttl.session}`,
+    ...(settings.secureCookies ? ['Secure'] : []),
+  ].join('; ');
+}
+
+export function clearedSessionCookie(settings: ProviderSettings): string {
+  return [`${SESSION_COOKIE}=`, 'Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=0', ...(settings.secureCookies ? ['Secure'] : [])].join('; ');
+}
+
+export function csrfMatches(session: BrowserSession, presented: string | null | undefined): boolean {
+  if (!presented) return false;
+  const a = Buffer.from(session.csrf);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function newInteractionId(): string {
+  return randomBytes(12).toString('base64url');
+}

@@ -1,0 +1,84 @@
+import type { OAuthClient } from '@idp/database-identity';
+import { InvalidClient, InvalidRequest } from '../errors';
+import type { Provider } from '../ports';
+import type { FormParams } from './parse-form';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+export interface AuthenticatedClient {
+  client: OAuthClient;
+  method: ClientAuthMethod;
+}
+
+/** RFC 6749 2.3.1: Basic credentials are form-urlencoded before base64. */
+function decodeBasic(header: string): { clientId: string; secret: string } | null {
+  const [scheme, value] = header.split(' ', 2);
+  if (scheme?.toLowerCase() !== 'basic' || !value) return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return null;
+  try {
+    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Authenticates the client by exactly one method: client_secret_basic, client_secret_post, or none
+ * (public clients, client_id only). The method must be the one the client registered. Secrets are
+ * compared as keyed digests in constant time.
+ */
+export async function authenticateClient(request: Request, params: FormParams, provider: Provider): Promise<AuthenticatedClient> {
+  const authorization = request.headers.get('authorization');
+  const bodySecret = params.get('client_secret');
+  const bodyClientId = params.get('client_id');
+
+  let clientId: string;
+  let secret: string | null;
+  let method: ClientAuthMethod;
+  if (authorization) {
+    const basic = decodeBasic(authorization);
+    if (!basic) {
+      const error = new InvalidClient('The Authorization header is not valid HTTP Basic client authentication');
+      error.usedBasic = true;
+      throw error;
+    }
+    if (bodySecret) throw new InvalidRequest('Use only one client authentication method');
+    if (bodyClientId && bodyClientId !== basic.clientId) throw new InvalidRequest('client_id in the body does not match the authenticated client');
+    ({ clientId, secret } = basic);
+    method = 'client_secret_basic';
+  } else if (bodySecret) {
+    if (!bodyClientId) throw new InvalidRequest('client_id is required with client_secret');
+    clientId = bodyClientId;
+    secret = bodySecret;
+    method = 'client_secret_post';
+  } else if (bodyClientId) {
+    clientId = bodyClientId;
+    secret = null;
+    method = 'none';
+  } else {
+    throw new InvalidClient('No client authentication was provided');
+  }
+
+  const fail = (description: string) => {
+    const error = new InvalidClient(description);
+    error.usedBasic = method === 'client_secret_basic';
+    return Object.assign(error, { attemptedClientId: clientId });
+  };
+  const client = await provider.clients.get(clientId);
+  if (!client) throw fail('Client authentication failed');
+  if (client.tokenEndpointAuthMethod !== method) {
+    throw fail(method === 'none' ? 'This client must authenticate' : 'Client authentication failed');
+  }
+  if (method !== 'none' && !(client.clientSecretHash && secret !== null && provider.store.box.matchesDigest(secret, client.clientSecretHash))) {
+    throw fail('Client authentication failed');
+  }
+  return { client, method };
+}
+
+/** The client_id an InvalidClient error was about (for audit), if any. */
+export function attemptedClientId(error: unknown): string | null {
+  return (error as { attemptedClientId?: string })?.attemptedClientId ?? null;
+}
