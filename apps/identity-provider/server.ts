@@ -31,6 +31,7 @@ async function main() {
   installContainer(containerPromise);
   const container = await containerPromise;
   const { log } = container;
+  const stopMaintenance = container.startMaintenance();
 
   const { default: next } = await import('next');
   const app = next({ dev, dir: dirname(fileURLToPath(import.meta.url)), hostname: config.host, port: config.port });
@@ -88,6 +89,7 @@ async function main() {
     if (closing) return;
     closing = true;
     log.info('shutting down', { signal });
+    stopMaintenance();
     // stop accepting, let in-flight requests finish, then release the database
     server.close(async () => {
       await app.close?.().catch(() => {});

@@ -15,6 +15,8 @@ export interface Container {
   provider: Provider;
   version: string;
   startedAt: Date;
+  /** Periodic upkeep (retire keys past their publication window, purge expired grants); returns a stopper. */
+  startMaintenance(everyMs?: number): () => void;
   close(): Promise<void>;
 }
 
@@ -58,8 +60,22 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     audit,
     now: () => new Date(),
   };
+  const maintain = async () => {
+    try {
+      const retired = await store.keys.retireExpired();
+      const purged = await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2));
+      if (retired || purged) log.info('maintenance', { retiredKeys: retired, purgedRows: purged });
+    } catch (error) {
+      log.error('maintenance failed', { error });
+    }
+  };
   return {
     config, log, store, audit, provider, version: APP_VERSION, startedAt: new Date(),
+    startMaintenance(everyMs = 60_000) {
+      const timer = setInterval(() => void maintain(), everyMs);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
     close: async () => {
       await audit.close();
       await store.close();
