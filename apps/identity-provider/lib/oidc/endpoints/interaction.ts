@@ -49,12 +49,16 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   }
   const { form, browser, interactionId } = input;
   const pending = browser.interactions[interactionId];
-  if (!pending) return expiredPage();
-  const clientId = pending.params.client_id ?? null;
+  // without a pending OAuth request, a direct sign-in (admin pages) returns to a local path
+  const returnTo = safeLocalPath(form.get('return_to'));
+  if (!pending && !returnTo) return expiredPage();
+  const clientId = pending?.params.client_id ?? null;
   const base = { clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
   const email = (form.get('email') ?? '').trim().slice(0, 320);
   const password = (form.get('password') ?? '').slice(0, MAX_PASSWORD_LENGTH);
-  const back = `${INTERACTION_PATHS.login}?interaction=${interactionId}&error=invalid_credentials`;
+  const back = pending
+    ? `${INTERACTION_PATHS.login}?interaction=${interactionId}&error=invalid_credentials`
+    : `${INTERACTION_PATHS.login}?return_to=${encodeURIComponent(returnTo!)}&error=invalid_credentials`;
 
   const user = email ? await provider.store.users.findByEmailForLogin(email) : null;
   const now = provider.now();
@@ -74,10 +78,14 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   const session = await provider.store.sessions.create({ userId: user.id, authTime: now, ttlSeconds: provider.settings.ttl.session, ipAddress: ctx.ip, userAgent: ctx.userAgent });
   browser.sid = session.sid;
   browser.csrf = newCsrfToken();
-  pending.loginAt = now.getTime();
+  if (pending) pending.loginAt = now.getTime();
   provider.audit.record({ ...base, action: 'auth.login_succeeded', userId: user.id, details: { sid_created: true } });
+  const cookie = { 'Set-Cookie': await sessionCookie(browser, provider.settings) };
+  if (!pending) {
+    return redirect(user.mustChangePassword ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(returnTo!)}` : returnTo!, cookie);
+  }
   const next = user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume;
-  return redirect(`${next}?interaction=${interactionId}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+  return redirect(`${next}?interaction=${interactionId}`, cookie);
 }
 
 /** Forced password change (must_change_password): before anything else, for the signed-in user. */
@@ -96,14 +104,16 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   if (!user) return expiredPage();
   const password = form.get('new_password') ?? '';
   const confirm = form.get('confirm_password') ?? '';
-  const back = (error: string) => redirect(`${INTERACTION_PATHS.password}?interaction=${interactionId}&error=${error}`);
+  const returnTo = safeLocalPath(form.get('return_to'));
+  const back = (error: string) =>
+    redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${error}`);
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return back('length');
   if (password !== confirm) return back('mismatch');
   if (await verifyPassword(password, user.passwordHash)) return back('reused');
 
   await provider.store.users.setPassword(user.id, password, { mustChange: false });
   provider.audit.record({ action: 'auth.password_changed', userId: user.id, clientId: browser.interactions[interactionId]?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: { forced: user.mustChangePassword } });
-  const next = browser.interactions[interactionId] ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : '/';
+  const next = browser.interactions[interactionId] ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : safeLocalPath(form.get('return_to')) ?? '/';
   return redirect(next);
 }
 
@@ -134,4 +144,10 @@ export async function consentAction(request: Request, ctx: RequestContext, provi
   pending.consentAt = provider.now().getTime();
   void ctx;
   return redirect(`${INTERACTION_PATHS.resume}?interaction=${interactionId}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+}
+
+/** A same-origin path ("/x"), never "//host" or a URL: open redirects are how phishing borrows our domain. */
+export function safeLocalPath(value: string | null | undefined): string | null {
+  if (!value || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
+  return value.slice(0, 2048);
 }
