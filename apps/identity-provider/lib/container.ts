@@ -51,7 +51,10 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     keyEncryptionSecret: config.keyEncryptionSecret,
   });
   await bootstrap(store, config, log);
-  const audit = new AuditWriter(store.db, { onError: (error) => log.error('audit flush failed', { error }) });
+  const audit = new AuditWriter(store.db, {
+    spoolDir: `${config.dataDir}/audit-spool`,
+    onError: (error) => log.error('audit flush failed', { error }),
+  });
   const provider: Provider = {
     settings: providerSettings(config),
     store,
