@@ -6,6 +6,7 @@ import { createContainer, installContainer } from './lib/container';
 import { resolveClientIp } from './lib/http/client-ip';
 import { CLIENT_IP_HEADER, handleProviderRequest, isProviderPath, requestContext } from './lib/http/edge';
 import { BodyTooLarge, sendWebResponse, toWebRequest } from './lib/http/node';
+import { createMetricsHandler, createScrapeSampler } from './lib/observability/metrics-endpoint';
 
 /**
  * The provider's process: builds the container (config, database, migrations, first-start bootstrap)
@@ -51,11 +52,33 @@ async function main() {
     await sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log));
   };
 
+  // Prometheus exposition on METRICS_PATH, before Next; token/basic auth checked in constant time
+  const serveMetrics = config.metrics.enabled
+    ? createMetricsHandler({
+        metrics: container.metrics,
+        auth: config.metrics,
+        log,
+        sample: createScrapeSampler(container.metrics, {
+          auditStats: () => container.audit.stats(),
+          poolStats: () => container.store.db.poolStats(),
+          countActiveSessions: () => container.store.sessions.countActive(),
+        }, log),
+      })
+    : null;
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     // the client IP as we resolve it; a value sent by the client under our header name is discarded
     const ip = resolveClientIp(req.socket.remoteAddress, new Headers(req.headers as Record<string, string>), config.trustedProxy);
     delete req.headers[CLIENT_IP_HEADER];
     const pathname = (req.url ?? '/').split('?', 1)[0];
+    if (serveMetrics && pathname === config.metrics.path) {
+      serveMetrics(req, res).catch((error: unknown) => {
+        log.error('metrics request failed', { error });
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+      return;
+    }
     if (isProviderPath(pathname)) {
       fastPath(req, res, ip).catch((error: unknown) => {
         log.error('unhandled request error', { error, path: pathname });

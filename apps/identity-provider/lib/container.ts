@@ -5,6 +5,10 @@ import { createLogger, type Logger } from './log';
 import { cachedClientRegistry } from './oidc/clients';
 import { cachedKeyRing } from './oidc/keys';
 import type { Provider, ProviderSettings } from './oidc/ports';
+import { withMetrics } from './observability/audit-metrics';
+import { createMetrics, type IdpMetrics } from './observability/metrics';
+import { createRateLimiter } from './security/rate-limit';
+import { withSuspicionDetection } from './security/suspicion';
 
 /** Everything the app needs at run time, built once per process. */
 export interface Container {
@@ -12,6 +16,8 @@ export interface Container {
   log: Logger;
   store: IdentityStore;
   audit: AuditWriter;
+  /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
+  metrics: IdpMetrics;
   provider: Provider;
   version: string;
   startedAt: Date;
@@ -35,6 +41,7 @@ export function providerSettings(config: Config): ProviderSettings {
     accessTokenAlg: 'ES256',
     ttl: config.ttl,
     login: config.login,
+    rateLimits: config.rateLimits,
     sessionSecret: config.sessionSecret,
     secureCookies: issuer.protocol === 'https:',
   };
@@ -55,25 +62,30 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     spoolDir: `${config.dataDir}/audit-spool`,
     onError: (error) => log.error('audit flush failed', { error }),
   });
+  const clients = cachedClientRegistry(store.clients);
+  const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
   const provider: Provider = {
     settings: providerSettings(config),
     store,
-    clients: cachedClientRegistry(store.clients),
+    clients,
     keys: cachedKeyRing(store.keys),
-    audit,
+    // audit events are counted into the metrics and pass the abuse detector on their way to the writer
+    audit: withMetrics(withSuspicionDetection(audit), metrics),
+    // counters shared through the database on a server; one process owns the embedded one anyway
+    limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
     now: () => new Date(),
   };
   const maintain = async () => {
     try {
       const retired = await store.keys.retireExpired();
-      const purged = await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2));
+      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired());
       if (retired || purged) log.info('maintenance', { retiredKeys: retired, purgedRows: purged });
     } catch (error) {
       log.error('maintenance failed', { error });
     }
   };
   return {
-    config, log, store, audit, provider, version: APP_VERSION, startedAt: new Date(),
+    config, log, store, audit, metrics, provider, version: APP_VERSION, startedAt: new Date(),
     startMaintenance(everyMs = 60_000) {
       const timer = setInterval(() => void maintain(), everyMs);
       timer.unref();

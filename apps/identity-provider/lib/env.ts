@@ -12,6 +12,16 @@ const SECRET_MIN_BYTES = 32;
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** `LIMIT/WINDOW_SECONDS`, e.g. `20/900`; a limit of 0 turns the rule off. */
+const rule = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d+\/[1-9]\d*$/, 'expected LIMIT/WINDOW_SECONDS, e.g. 20/900')
+    .default(fallback)
+    .transform((v) => {
+      const [limit, windowSeconds] = v.split('/').map(Number);
+      return { limit, windowSeconds };
+    });
 
 const schema = z.object({
   NODE_ENV: z.string().optional(),
@@ -35,8 +45,17 @@ const schema = z.object({
   SESSION_TTL_SECONDS: int(24 * 3600),
   LOGIN_MAX_FAILURES: int(5),
   LOGIN_LOCK_MINUTES: int(15),
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: rule('20/900'),
+  RATE_LIMIT_LOGIN_PER_IP: rule('100/900'),
+  RATE_LIMIT_TOKEN_PER_CLIENT: rule('6000/60'),
+  RATE_LIMIT_TOKEN_PER_IP: rule('6000/60'),
+  RATE_LIMIT_PASSWORD_CHANGE: rule('5/900'),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   DEMO_CLIENT: bool.optional(),
+  METRICS_ENABLED: bool.optional(),
+  METRICS_PATH: z.string().regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics').default('/metrics'),
+  METRICS_TOKEN: z.string().optional(),
+  METRICS_BASIC_AUTH: z.string().optional(),
 });
 
 export interface Config {
@@ -52,8 +71,11 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
+  rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange', { limit: number; windowSeconds: number }>;
   adminEmail: string;
   demoClient: boolean;
+  /** Prometheus exposition; never public in production (a token or basic auth is then required). */
+  metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
 }
 
 export class ConfigError extends Error {
@@ -126,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (sessionSecret && Buffer.byteLength(sessionSecret) < SECRET_MIN_BYTES && !production) {
     problems.push(`SESSION_SECRET is shorter than ${SECRET_MIN_BYTES} bytes`);
   }
+  const metrics = metricsConfig(e, production, problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -152,7 +175,46 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       session: e.SESSION_TTL_SECONDS,
     },
     login: { maxFailures: e.LOGIN_MAX_FAILURES, lockSeconds: e.LOGIN_LOCK_MINUTES * 60 },
+    rateLimits: {
+      loginPerAccount: e.RATE_LIMIT_LOGIN_PER_ACCOUNT,
+      loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,
+      tokenPerClient: e.RATE_LIMIT_TOKEN_PER_CLIENT,
+      tokenPerIp: e.RATE_LIMIT_TOKEN_PER_IP,
+      passwordChange: e.RATE_LIMIT_PASSWORD_CHANGE,
+    },
     adminEmail: e.ADMIN_EMAIL,
     demoClient: e.DEMO_CLIENT ?? !production,
+    metrics,
   };
+}
+
+const RESERVED_PREFIXES = ['/oidc', '/interaction', '/api', '/_next', '/.well-known'];
+const METRICS_PASSWORD_MIN = 16;
+
+/** METRICS_*: on by default in development only; in production only behind a token or basic auth. */
+function metricsConfig(e: z.infer<typeof schema>, production: boolean, problems: string[]): Config['metrics'] {
+  const enabled = e.METRICS_ENABLED ?? !production;
+  const path = e.METRICS_PATH.replace(/\/+$/, '') || '/';
+  if (path === '/' || RESERVED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`))) {
+    problems.push(`METRICS_PATH must not be / or under ${RESERVED_PREFIXES.join(', ')} (got ${path})`);
+  }
+  const token = e.METRICS_TOKEN || undefined;
+  let basicAuth: Config['metrics']['basicAuth'];
+  if (e.METRICS_BASIC_AUTH) {
+    const colon = e.METRICS_BASIC_AUTH.indexOf(':');
+    const user = colon > 0 ? e.METRICS_BASIC_AUTH.slice(0, colon) : '';
+    const password = colon > 0 ? e.METRICS_BASIC_AUTH.slice(colon + 1) : '';
+    if (!user || !password) problems.push('METRICS_BASIC_AUTH must be user:password');
+    else basicAuth = { user, password };
+  }
+  if (production) {
+    if (enabled && !token && !e.METRICS_BASIC_AUTH) {
+      problems.push('METRICS_ENABLED=true in production requires METRICS_TOKEN or METRICS_BASIC_AUTH: metrics are never served unauthenticated in production');
+    }
+    if (token) problems.push(...secretProblems('METRICS_TOKEN', token));
+    if (basicAuth && Buffer.byteLength(basicAuth.password) < METRICS_PASSWORD_MIN) {
+      problems.push(`the METRICS_BASIC_AUTH password is shorter than ${METRICS_PASSWORD_MIN} bytes`);
+    }
+  }
+  return { enabled, path, ...(token ? { token } : {}), ...(basicAuth ? { basicAuth } : {}) };
 }

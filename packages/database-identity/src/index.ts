@@ -6,6 +6,8 @@ import { consentQueries } from './queries/consents';
 import { grantQueries } from './queries/grants';
 import { keyQueries } from './queries/keys';
 import { sessionQueries } from './queries/sessions';
+import { rateLimitQueries } from './queries/rate-limits';
+import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
 
 export * from './driver';
@@ -18,6 +20,8 @@ export * from './queries/sessions';
 export * from './queries/consents';
 export * from './queries/grants';
 export * from './audit/writer';
+export * from './audit/queries';
+export * from './queries/rate-limits';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -37,6 +41,8 @@ export interface IdentityStore {
   readonly sessions: ReturnType<typeof sessionQueries>;
   readonly consents: ReturnType<typeof consentQueries>;
   readonly grants: ReturnType<typeof grantQueries>;
+  readonly rateLimits: ReturnType<typeof rateLimitQueries>;
+  readonly auditLog: ReturnType<typeof auditQueries>;
   close(): Promise<void>;
 }
 
@@ -51,6 +57,8 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string): 
     sessions: sessionQueries(db),
     consents: consentQueries(db),
     grants: grantQueries(db, box),
+    rateLimits: rateLimitQueries(db),
+    auditLog: auditQueries(db),
     close: () => db.close(),
   };
 }

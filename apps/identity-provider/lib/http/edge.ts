@@ -5,6 +5,9 @@ import { ServerError } from '../oidc/errors';
 import type { Provider, RequestContext } from '../oidc/ports';
 import { errorResponse } from '../oidc/respond';
 import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
+import { metricsOf } from '../observability/audit-metrics';
+import { observeRequest } from '../observability/http-metrics';
+import { withRequestScope } from '../observability/request-scope';
 
 /** Header through which the Node server hands the resolved client IP to Next's route handlers. */
 export const CLIENT_IP_HEADER = 'x-idp-client-ip';
@@ -27,10 +30,41 @@ export function requestContext(request: Request, ip: string | null): RequestCont
 
 /**
  * The one bridge from HTTP to the protocol core: method check, CORS (preflight included), dispatch, and
- * a last-resort catch so no stack trace or internal detail ever reaches a response.
+ * a last-resort catch so no stack trace or internal detail ever reaches a response. Every request is
+ * timed into the metrics (lib/observability) and logged as one JSON line: method, path (never the
+ * query string: it carries codes and state), status, duration, request id and client IP.
  */
 export async function handleProviderRequest(request: Request, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
+  const started = performance.now();
   const { pathname } = new URL(request.url);
+  let response: Response | undefined;
+  let refreshGrant = false;
+  try {
+    response = await withRequestScope(async (scope) => {
+      try {
+        return await dispatch(request, pathname, ctx, provider, log);
+      } finally {
+        refreshGrant = scope.refreshGrant;
+      }
+    });
+    return response;
+  } finally {
+    const seconds = (performance.now() - started) / 1000;
+    const status = response?.status ?? 500;
+    const metrics = metricsOf(provider.audit);
+    try {
+      if (metrics) observeRequest(metrics, { method: request.method, pathname, status, location: response?.headers.get('location') ?? null, seconds, refreshGrant });
+    } catch {
+      // metrics are best effort
+    }
+    log.info('request', {
+      method: request.method, path: isProviderPath(pathname) ? pathname : '(unmatched)', status,
+      duration_ms: Math.round(seconds * 10_000) / 10, request_id: ctx.requestId, client_ip: ctx.ip,
+    });
+  }
+}
+
+async function dispatch(request: Request, pathname: string, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
   const protocol = PROTOCOL_ENDPOINTS[pathname];
   const route = protocol ?? BROWSER_ENDPOINTS[pathname];
   if (!route) return new Response('Not found', { status: 404 });

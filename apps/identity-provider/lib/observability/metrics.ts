@@ -107,7 +107,7 @@ export interface AuditWriterMetrics {
   setQueueDepth(events: number): void;
   setSpoolBytes(bytes: number): void;
   eventsWritten(count?: number): void;
-  flushFailure(): void;
+  flushFailure(count?: number): void;
 }
 
 export interface IdpMetrics {
@@ -121,6 +121,8 @@ export interface IdpMetrics {
    * tokenReuseDetected('refresh_token') for that.
    */
   refresh(result: RefreshResult, seconds?: number): void;
+  /** Latency of one refresh-token grant request, without counting an outcome (see refresh()). */
+  refreshLatency(seconds: number): void;
   oauthStep(step: OAuthStep, result: OAuthResult): void;
   error(errorType: OAuthErrorCode): void;
   tokenIssued(grantType: GrantType, clientId: string): void;
@@ -133,7 +135,7 @@ export interface IdpMetrics {
   setAuditQueueDepth(events: number): void;
   setAuditSpoolBytes(bytes: number): void;
   auditEventsWritten(count?: number): void;
-  auditFlushFailure(): void;
+  auditFlushFailure(count?: number): void;
   databaseError(): void;
   setDatabasePool(active: number, idle: number, max: number): void;
   /** Text exposition format for GET /metrics. */
@@ -287,7 +289,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     eventsWritten: (count = 1) => {
       if (isCount(count)) auditEventsWrittenTotal.inc(count);
     },
-    flushFailure: () => auditFlushFailures.inc(),
+    flushFailure: (count = 1) => {
+      if (isCount(count)) auditFlushFailures.inc(count);
+    },
   };
 
   return {
@@ -302,6 +306,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     refresh(result, seconds) {
       refreshes.inc({ result: bounded(result, REFRESH_RESULTS) });
       if (seconds !== undefined && isCount(seconds)) refreshLatencySeconds.observe(seconds);
+    },
+    refreshLatency(seconds) {
+      if (isCount(seconds)) refreshLatencySeconds.observe(seconds);
     },
     oauthStep(step, result) {
       oauth.inc({ step: bounded(step, OAUTH_STEPS), result: bounded(result, OAUTH_RESULTS) });

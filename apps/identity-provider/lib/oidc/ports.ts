@@ -1,4 +1,5 @@
 import type { IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
+import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 
 /** What the core needs to know about the deployment: a subset of the app's Config. */
@@ -9,6 +10,13 @@ export interface ProviderSettings {
   accessTokenAlg: SigningAlg;
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
+  rateLimits: {
+    loginPerAccount: RateLimitRule;
+    loginPerIp: RateLimitRule;
+    tokenPerClient: RateLimitRule;
+    tokenPerIp: RateLimitRule;
+    passwordChange: RateLimitRule;
+  };
   sessionSecret: string;
   /** Secure cookies unless the issuer is plain http on localhost. */
   secureCookies: boolean;
@@ -56,5 +64,6 @@ export interface Provider {
   clients: ClientRegistry;
   keys: KeyRing;
   audit: AuditSink;
+  limiter: RateLimiter;
   now: () => Date;
 }

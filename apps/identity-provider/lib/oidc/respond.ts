@@ -23,7 +23,10 @@ export function errorResponse(error: OAuthError, options: { bearer?: boolean } =
       : '';
     headers['WWW-Authenticate'] = `Bearer realm="userinfo"${attrs ? ', ' + attrs : ''}`;
   }
-  if (error instanceof TemporarilyUnavailable) headers['Retry-After'] = String(error.retryAfterSeconds);
+  if (error instanceof TemporarilyUnavailable) {
+    headers['Retry-After'] = String(error.retryAfterSeconds);
+    Object.assign(headers, (error as { headers?: Record<string, string> }).headers ?? {});
+  }
   const code = error.code === 'invalid_client_id' || error.code === 'invalid_redirect_uri' ? 'invalid_request' : error.code;
   return json({ error: code, error_description: error.description }, error.status, headers);
 }

@@ -1,7 +1,7 @@
 import { authorizationEndpoint, resumeAuthorization } from './endpoints/authorize';
 import { discoveryEndpoint, PATHS } from './endpoints/discovery';
 import { endSessionEndpoint, logoutAction } from './endpoints/end-session';
-import { changePasswordAction, consentAction, loginAction } from './endpoints/interaction';
+import { changePasswordAction, consentAction, loginAction, startSignIn } from './endpoints/interaction';
 import { introspectionEndpoint } from './endpoints/introspect';
 import { jwksEndpoint } from './endpoints/jwks';
 import { revocationEndpoint } from './endpoints/revoke';
@@ -26,6 +26,7 @@ export const BROWSER_ENDPOINTS: Record<string, { methods: string[]; handler: End
   [PATHS.authorization]: { methods: ['GET', 'POST'], handler: authorizationEndpoint },
   '/oidc/authorize/resume': { methods: ['GET'], handler: resumeAuthorization },
   [PATHS.endSession]: { methods: ['GET', 'POST'], handler: endSessionEndpoint },
+  '/interaction/start': { methods: ['GET'], handler: startSignIn },
   '/interaction/login': { methods: ['POST'], handler: loginAction },
   '/interaction/consent': { methods: ['POST'], handler: consentAction },
   '/interaction/password': { methods: ['POST'], handler: changePasswordAction },

@@ -3,6 +3,7 @@ import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { csrfMatches, newCsrfToken, readBrowserSession, sessionCookie, type BrowserSession } from '../session';
+import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
 const MIN_PASSWORD_LENGTH = 12;
@@ -60,6 +61,19 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     ? `${INTERACTION_PATHS.login}?interaction=${interactionId}&error=invalid_credentials`
     : `${INTERACTION_PATHS.login}?return_to=${encodeURIComponent(returnTo!)}&error=invalid_credentials`;
 
+  // a keyed digest of the attempted login name: counts attempts per account, even unknown ones, without the email
+  const accountKey = email ? provider.store.box.digest(`login:${email.toLowerCase()}`).slice(0, 22) : null;
+  const limits = provider.settings.rateLimits;
+  try {
+    enforceRateLimits(provider, ctx, 'login', [
+      { scope: 'ip', key: ctx.ip, rule: limits.loginPerIp },
+      { scope: 'account', key: accountKey, rule: limits.loginPerAccount },
+    ], { clientId });
+  } catch (error) {
+    if (error instanceof RateLimited) return tooManyRequests(error);
+    throw error;
+  }
+
   const user = email ? await provider.store.users.findByEmailForLogin(email) : null;
   const now = provider.now();
   const locked = !!user?.lockedUntil && user.lockedUntil > now;
@@ -69,7 +83,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       const { lockedUntil } = await provider.store.users.recordFailedLogin(user.id, provider.settings.login.maxFailures, provider.settings.login.lockSeconds);
       if (lockedUntil && lockedUntil > now) provider.audit.record({ ...base, action: 'auth.account_locked', userId: user.id, details: { locked_until: lockedUntil.toISOString() } });
     }
-    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'bad_password' } });
+    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'bad_password', account_key: accountKey } });
     return redirect(back);
   }
 
@@ -102,6 +116,12 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   if (!session) return expiredPage();
   const user = await provider.store.users.findByEmailForLogin((await provider.store.users.findById(session.userId))?.email ?? '');
   if (!user) return expiredPage();
+  try {
+    enforceRateLimits(provider, ctx, 'password_change', [{ scope: 'user', key: user.id, rule: provider.settings.rateLimits.passwordChange }], { userId: user.id });
+  } catch (error) {
+    if (error instanceof RateLimited) return tooManyRequests(error);
+    throw error;
+  }
   const password = form.get('new_password') ?? '';
   const confirm = form.get('confirm_password') ?? '';
   const returnTo = safeLocalPath(form.get('return_to'));
@@ -150,4 +170,21 @@ export async function consentAction(request: Request, ctx: RequestContext, provi
 export function safeLocalPath(value: string | null | undefined): string | null {
   if (!value || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
   return value.slice(0, 2048);
+}
+
+/** 429 for the browser forms: a page, with the same rate-limit headers as the API endpoints. */
+function tooManyRequests(error: RateLimited): Response {
+  const response = errorPage(Object.assign(new InvalidRequest('Too many attempts. Wait a few minutes and try again'), { status: 429 }));
+  for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
+  return response;
+}
+
+/**
+ * Starts a direct sign-in (admin pages): makes sure the browser holds a sealed session cookie with a CSRF
+ * token, then shows the login form, which returns to `return_to` (a local path) afterwards.
+ */
+export async function startSignIn(request: Request, _ctx: RequestContext, provider: Provider): Promise<Response> {
+  const returnTo = safeLocalPath(new URL(request.url).searchParams.get('return_to')) ?? '/';
+  const browser = await readBrowserSession(request, provider.settings);
+  return redirect(`${INTERACTION_PATHS.login}?return_to=${encodeURIComponent(returnTo)}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
 }

@@ -1,0 +1,106 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { AuditCursor, AuditEntry, AuditFilters, IdentityStore } from '@idp/database-identity';
+
+export const MAX_PAGE_SIZE = 500;
+
+const rfc3339 = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i, 'must be an RFC 3339 date-time, e.g. 2026-11-22T10:00:00Z').transform((v, ctx) => {
+  const date = new Date(v);
+  if (Number.isNaN(date.getTime())) {
+    ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
+    return z.NEVER;
+  }
+  return date;
+});
+
+const querySchema = z.object({
+  start: rfc3339.optional(),
+  end: rfc3339.optional(),
+  user_id: z.uuid('must be a UUID').optional(),
+  client_id: z.string().min(1).max(200).optional(),
+  action: z.string().regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *').optional(),
+  ip: z.string().refine((v) => isIP(v) !== 0, 'must be an IP address').optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
+  cursor: z.string().optional().transform((v, ctx) => {
+    if (!v) return null;
+    try {
+      const [t, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [string, number];
+      const createdAt = new Date(t);
+      if (Number.isNaN(createdAt.getTime()) || !Number.isInteger(id)) throw new Error('bad cursor');
+      return { createdAt, id } satisfies AuditCursor;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+      return z.NEVER;
+    }
+  }),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+export type AuditQuery = z.infer<typeof querySchema>;
+
+export class BadQuery extends Error {
+  constructor(readonly parameter: string, message: string) {
+    super(`${parameter} ${message}`);
+  }
+}
+
+/** Validates the query string; a bad value is a 400 that names the parameter. */
+export function parseAuditQuery(search: URLSearchParams): AuditQuery {
+  const result = querySchema.safeParse(Object.fromEntries(search));
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new BadQuery(String(issue.path[0] ?? 'query'), issue.message);
+  }
+  if (result.data.start && result.data.end && result.data.start >= result.data.end) throw new BadQuery('end', 'must be after start');
+  return result.data;
+}
+
+export const encodeCursor = (c: AuditCursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
+
+const filtersOf = (q: AuditQuery): AuditFilters => ({ start: q.start, end: q.end, userId: q.user_id, clientId: q.client_id, action: q.action, ip: q.ip });
+
+const entryJson = (e: AuditEntry) => ({
+  id: e.id, event_id: e.eventId, created_at: e.createdAt.toISOString(), action: e.action, user_id: e.userId, client_id: e.clientId,
+  grant_type: e.grantType, ip_address: e.ipAddress, user_agent: e.userAgent, request_id: e.requestId, details: e.details,
+});
+
+export async function auditPage(store: IdentityStore, q: AuditQuery) {
+  const { entries, next } = await store.auditLog.search(filtersOf(q), q.cursor, q.limit);
+  return { entries: entries.map(entryJson), next_cursor: next ? encodeCursor(next) : null };
+}
+
+const CSV_COLUMNS = ['created_at', 'action', 'user_id', 'client_id', 'grant_type', 'ip_address', 'user_agent', 'request_id', 'event_id', 'details'] as const;
+
+/** RFC 4180 quoting; a leading = + - @ is prefixed so spreadsheets do not run it as a formula. */
+function csvCell(value: unknown): string {
+  let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The whole filtered range, streamed page by page as CSV or a JSON array. */
+export function auditExport(store: IdentityStore, q: AuditQuery, format: 'csv' | 'json'): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const rows = store.auditLog.scan(filtersOf(q));
+  let first = true;
+  return new ReadableStream({
+    async start(controller) {
+      controller.enqueue(encoder.encode(format === 'csv' ? CSV_COLUMNS.join(',') + '\r\n' : '['));
+    },
+    async pull(controller) {
+      const { value, done } = await rows.next();
+      if (done) {
+        if (format === 'json') controller.enqueue(encoder.encode(']\n'));
+        controller.close();
+        return;
+      }
+      const row = entryJson(value);
+      const line = format === 'csv' ? CSV_COLUMNS.map((c) => csvCell(row[c])).join(',') + '\r\n' : `${first ? '' : ','}\n${JSON.stringify(row)}`;
+      first = false;
+      controller.enqueue(encoder.encode(line));
+    },
+    async cancel() {
+      await rows.return(undefined);
+    },
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Readiness (GET /api/health/ready): can this instance serve traffic? The database answers `select 1`
+ * in time, the audit writer is reaching the database, and the data directory's file system has room.
+ * The answer holds numbers and states only: no connection strings, paths, hosts or error messages.
+ */
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export const DATABASE_TIMEOUT_MS = 2_000;
+/** Below this much free space the embedded database, the audit spool and the key files are at risk. */
+export const DISK_MIN_FREE_BYTES = 100 * 1024 * 1024;
+/** Events waiting in memory beyond which the writer is considered stuck. */
+export const AUDIT_MAX_QUEUE = 10_000;
+
+type Status = 'ok' | 'fail';
+
+export interface ReadinessReport {
+  status: 'ready' | 'unavailable';
+  checks: {
+    database: { status: Status; kind: string; latency_ms: number | null; pool: { active: number; idle: number; max: number } };
+    audit_writer: { status: Status; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; database_available: boolean };
+    disk: { status: Status; free_bytes: number | null; total_bytes: number | null; free_ratio: number | null };
+  };
+}
+
+export interface ReadinessSources {
+  db: { kind: string; query(sql: string): Promise<unknown>; poolStats(): { active: number; idle: number; max: number } };
+  auditStats(): { queued: number; flushFailures: number; spoolBytes?: number; dropped?: number; databaseAvailable?: boolean };
+  dataDir: string;
+  onError?: (check: string, error: unknown) => void;
+}
+
+function timeout(ms: number): Promise<never> {
+  return new Promise((_, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    timer.unref?.();
+  });
+}
+
+/** statfs of the directory, or of its nearest existing parent (with DATABASE_URL it may never be created). */
+async function diskSpace(dir: string): Promise<{ free: number; total: number }> {
+  for (let current = dir; ; current = dirname(current)) {
+    try {
+      const s = await statfs(current);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(current) === current) throw error;
+    }
+  }
+}
+
+export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATABASE_TIMEOUT_MS): Promise<ReadinessReport> {
+  const database: ReadinessReport['checks']['database'] = { status: 'fail', kind: sources.db.kind, latency_ms: null, pool: sources.db.poolStats() };
+  const started = performance.now();
+  try {
+    await Promise.race([sources.db.query('select 1'), timeout(timeoutMs)]);
+    database.latency_ms = Math.round((performance.now() - started) * 10) / 10;
+    database.status = 'ok';
+  } catch (error) {
+    sources.onError?.('database', error);
+  }
+
+  const stats = sources.auditStats();
+  const databaseAvailable = stats.databaseAvailable ?? true;
+  const audit: ReadinessReport['checks']['audit_writer'] = {
+    status: databaseAvailable && stats.queued < AUDIT_MAX_QUEUE ? 'ok' : 'fail',
+    queue_depth: stats.queued,
+    flush_failures: stats.flushFailures,
+    spool_bytes: stats.spoolBytes ?? 0,
+    dropped: stats.dropped ?? 0,
+    database_available: databaseAvailable,
+  };
+
+  const disk: ReadinessReport['checks']['disk'] = { status: 'fail', free_bytes: null, total_bytes: null, free_ratio: null };
+  try {
+    const { free, total } = await diskSpace(sources.dataDir);
+    Object.assign(disk, { free_bytes: free, total_bytes: total, free_ratio: total ? Math.round((free / total) * 1000) / 1000 : null });
+    disk.status = free >= DISK_MIN_FREE_BYTES ? 'ok' : 'fail';
+  } catch (error) {
+    sources.onError?.('disk', error);
+  }
+
+  const ready = database.status === 'ok' && audit.status === 'ok' && disk.status === 'ok';
+  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk } };
+}
