@@ -219,6 +219,22 @@ describe('protocol errors', () => {
     expect(await own.json()).toMatchObject({ active: true });
   });
 
+  it('interaction forms: Origin null (our no-referrer policy) is accepted with a valid CSRF token; cross-site posts and prototype-named ids are refused cleanly', async () => {
+    const agent = new BrowserAgent(stack.provider.url);
+    await agent.get('/interaction/start?return_to=/');
+    const csrf = await agent.csrf();
+    const viaNull = await agent.postForm('/interaction/login', { email: user.email, password: user.password, csrf, return_to: '/' }, { origin: 'null', 'sec-fetch-site': 'same-origin' });
+    expect(viaNull.status).toBe(303);
+    expect(viaNull.headers.get('location')).toBe('/');
+    const crossSite = await agent.postForm('/interaction/login', { email: user.email, password: user.password, csrf: await agent.csrf(), return_to: '/' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    expect(crossSite.status).toBe(403);
+    for (const id of ['__proto__', 'constructor', 'toString']) {
+      const login = await agent.postForm('/interaction/login', { interaction: id, email: user.email, password: user.password, csrf: await agent.csrf() });
+      expect(login.status, id).toBe(400);
+      expect((await agent.get(`/oidc/authorize/resume?interaction=${id}`)).status, id).toBe(400);
+    }
+  });
+
   it('CORS answers registered origins only, never with a wildcard', async () => {
     const allowed = await fetch(url('/oidc/token'), { method: 'OPTIONS', headers: { origin: 'http://127.0.0.1:9', 'access-control-request-method': 'POST' } });
     expect(allowed.status).toBe(204);

@@ -70,7 +70,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     clients,
     keys: cachedKeyRing(store.keys),
     // audit events are counted into the metrics and pass the abuse detector on their way to the writer
-    audit: withMetrics(withSuspicionDetection(audit), metrics),
+    audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
     // counters shared through the database on a server; one process owns the embedded one anyway
     limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
     now: () => new Date(),

@@ -50,6 +50,7 @@ const schema = z.object({
   RATE_LIMIT_TOKEN_PER_CLIENT: rule('6000/60'),
   RATE_LIMIT_TOKEN_PER_IP: rule('6000/60'),
   RATE_LIMIT_PASSWORD_CHANGE: rule('5/900'),
+  AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
@@ -74,6 +75,8 @@ export interface Config {
   rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange', { limit: number; windowSeconds: number }>;
   adminEmail: string;
   demoClient: boolean;
+  /** `off` only to measure the audit writer's cost in benchmarks: events are then discarded. */
+  auditWriter: 'on' | 'off';
   /** Prometheus exposition; never public in production (a token or basic auth is then required). */
   metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
 }
@@ -184,6 +187,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     adminEmail: e.ADMIN_EMAIL,
     demoClient: e.DEMO_CLIENT ?? !production,
+    auditWriter: e.AUDIT_WRITER,
     metrics,
   };
 }

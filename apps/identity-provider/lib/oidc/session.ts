@@ -23,6 +23,7 @@ export interface PendingAuthorization {
 export interface BrowserSession {
   sid?: string;
   csrf: string;
+  /** Keyed by random ids; read through pendingInteraction(). */
   interactions: Record<string, PendingAuthorization>;
   logout?: { postLogoutRedirectUri?: string; state?: string };
 }
@@ -81,4 +82,21 @@ export function csrfMatches(session: BrowserSession, presented: string | null | 
 
 export function newInteractionId(): string {
   return randomBytes(12).toString('base64url');
+}
+
+/** The pending interaction with this id, if any: own properties only, so "__proto__" and friends are nothing. */
+export function pendingInteraction(session: BrowserSession, id: string | null | undefined): PendingAuthorization | undefined {
+  return id && Object.hasOwn(session.interactions, id) ? session.interactions[id] : undefined;
+}
+
+/**
+ * Same-origin check for form posts. With our `no-referrer` policy browsers may send `Origin: null`, so
+ * that value alone proves nothing either way; Fetch Metadata, when present, must say same-origin. The
+ * CSRF token remains the real defence.
+ */
+export function isCrossSiteFormPost(request: Request, issuer: string): boolean {
+  const site = request.headers.get('sec-fetch-site');
+  if (site && site !== 'same-origin' && site !== 'none') return true;
+  const origin = request.headers.get('origin');
+  return !!origin && origin !== 'null' && origin !== new URL(issuer).origin;
 }

@@ -5,7 +5,7 @@ import {
 } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
-import { newInteractionId, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
+import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
 import { paramsFrom } from '../steps/parse-form';
 import { PKCE_VALUE } from '../steps/pkce';
 import { parseScope } from '../steps/scope';
@@ -44,7 +44,7 @@ export async function authorizationEndpoint(request: Request, ctx: RequestContex
 export async function resumeAuthorization(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const id = new URL(request.url).searchParams.get('interaction') ?? '';
   const browser = await readBrowserSession(request, provider.settings);
-  const pending = browser.interactions[id];
+  const pending = pendingInteraction(browser, id);
   if (!pending) return errorPage(new InvalidRequest('This sign-in request has expired or was already completed'));
   return authorize(pending.params, browser, { id, pending }, provider, ctx);
 }
@@ -180,7 +180,7 @@ export async function describeInteraction(request: Request, id: string, provider
   | null
 > {
   const browser = await readBrowserSession(request, provider.settings);
-  const pending = browser.interactions[id];
+  const pending = pendingInteraction(browser, id);
   if (!pending) return null;
   const client = await provider.clients.get(pending.params.client_id);
   if (!client) return null;

@@ -1,7 +1,7 @@
 import { InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
-import { clearedSessionCookie, csrfMatches, readBrowserSession, sessionCookie } from '../session';
+import { clearedSessionCookie, csrfMatches, isCrossSiteFormPost, readBrowserSession, sessionCookie } from '../session';
 import { paramsFrom } from '../steps/parse-form';
 import { verifyOwnJwt } from '../tokens';
 import { withParams } from './authorize';
@@ -55,8 +55,7 @@ export async function endSessionEndpoint(request: Request, ctx: RequestContext, 
 export async function logoutAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const form = new URLSearchParams(await request.text());
   const browser = await readBrowserSession(request, provider.settings);
-  const origin = request.headers.get('origin');
-  if ((origin && origin !== new URL(provider.settings.issuer).origin) || !csrfMatches(browser, form.get('csrf'))) {
+  if (isCrossSiteFormPost(request, provider.settings.issuer) || !csrfMatches(browser, form.get('csrf'))) {
     return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site'), { status: 403 }));
   }
   await endSession(browser.sid, provider, ctx, null);

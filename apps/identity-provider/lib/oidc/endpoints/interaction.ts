@@ -2,7 +2,7 @@ import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
-import { csrfMatches, newCsrfToken, readBrowserSession, sessionCookie, type BrowserSession } from '../session';
+import { csrfMatches, isCrossSiteFormPost, newCsrfToken, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession } from '../session';
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
@@ -22,8 +22,7 @@ export class CsrfRejected extends Error {}
  * token from the sealed session cookie.
  */
 async function readForm(request: Request, provider: Provider): Promise<FormContext> {
-  const origin = request.headers.get('origin');
-  if (origin && origin !== new URL(provider.settings.issuer).origin) throw new CsrfRejected('cross-origin form post');
+  if (isCrossSiteFormPost(request, provider.settings.issuer)) throw new CsrfRejected('cross-origin form post');
   const form = new URLSearchParams(await request.text());
   const browser = await readBrowserSession(request, provider.settings);
   if (!csrfMatches(browser, form.get('csrf'))) throw new CsrfRejected('missing or wrong CSRF token');
@@ -49,7 +48,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     throw error;
   }
   const { form, browser, interactionId } = input;
-  const pending = browser.interactions[interactionId];
+  const pending = pendingInteraction(browser, interactionId);
   // without a pending OAuth request, a direct sign-in (admin pages) returns to a local path
   const returnTo = safeLocalPath(form.get('return_to'));
   if (!pending && !returnTo) return expiredPage();
@@ -132,8 +131,8 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   if (await verifyPassword(password, user.passwordHash)) return back('reused');
 
   await provider.store.users.setPassword(user.id, password, { mustChange: false });
-  provider.audit.record({ action: 'auth.password_changed', userId: user.id, clientId: browser.interactions[interactionId]?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: { forced: user.mustChangePassword } });
-  const next = browser.interactions[interactionId] ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : safeLocalPath(form.get('return_to')) ?? '/';
+  provider.audit.record({ action: 'auth.password_changed', userId: user.id, clientId: pendingInteraction(browser, interactionId)?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: { forced: user.mustChangePassword } });
+  const next = pendingInteraction(browser, interactionId) ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : safeLocalPath(form.get('return_to')) ?? '/';
   return redirect(next);
 }
 
@@ -147,7 +146,7 @@ export async function consentAction(request: Request, ctx: RequestContext, provi
     throw error;
   }
   const { form, browser, interactionId } = input;
-  const pending = browser.interactions[interactionId];
+  const pending = pendingInteraction(browser, interactionId);
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   if (!pending || !session) return expiredPage();
   const client = await provider.clients.get(pending.params.client_id);
