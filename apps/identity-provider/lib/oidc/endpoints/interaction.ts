@@ -15,17 +15,15 @@ interface FormContext {
   interactionId: string;
 }
 
-export class CsrfRejected extends Error {}
-
 /**
- * Every interaction form: same-origin POST (Origin checked when the browser sends it) with the CSRF
- * token from the sealed session cookie.
+ * Every interaction form: a same-origin POST carrying the CSRF token from the sealed session cookie;
+ * anything else gets the 403 page.
  */
-async function readForm(request: Request, provider: Provider): Promise<FormContext> {
-  if (isCrossSiteFormPost(request, provider.settings.issuer)) throw new CsrfRejected('cross-origin form post');
+async function readForm(request: Request, provider: Provider): Promise<FormContext | Response> {
+  if (isCrossSiteFormPost(request, provider.settings.issuer)) return csrfPage();
   const form = new URLSearchParams(await request.text());
   const browser = await readBrowserSession(request, provider.settings);
-  if (!csrfMatches(browser, form.get('csrf'))) throw new CsrfRejected('missing or wrong CSRF token');
+  if (!csrfMatches(browser, form.get('csrf'))) return csrfPage();
   return { form, browser, interactionId: form.get('interaction') ?? '' };
 }
 
@@ -40,13 +38,8 @@ const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has
  * enumeration; unknown emails cost a password hash too). The session id changes at every login.
  */
 export async function loginAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  let input: FormContext;
-  try {
-    input = await readForm(request, provider);
-  } catch (error) {
-    if (error instanceof CsrfRejected) return csrfPage();
-    throw error;
-  }
+  const input = await readForm(request, provider);
+  if (input instanceof Response) return input;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
   // without a pending OAuth request, a direct sign-in (admin pages) returns to a local path
@@ -103,13 +96,8 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
 
 /** Forced password change (must_change_password): before anything else, for the signed-in user. */
 export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  let input: FormContext;
-  try {
-    input = await readForm(request, provider);
-  } catch (error) {
-    if (error instanceof CsrfRejected) return csrfPage();
-    throw error;
-  }
+  const input = await readForm(request, provider);
+  if (input instanceof Response) return input;
   const { form, browser, interactionId } = input;
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   if (!session) return expiredPage();
@@ -138,13 +126,8 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
 
 /** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
 export async function consentAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  let input: FormContext;
-  try {
-    input = await readForm(request, provider);
-  } catch (error) {
-    if (error instanceof CsrfRejected) return csrfPage();
-    throw error;
-  }
+  const input = await readForm(request, provider);
+  if (input instanceof Response) return input;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
