@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// The benchmark: starts each server pinned to one core, loads it with autocannon from this process pinned
+// to the other core, and reports req/s, p50 and p99 latency per scenario plus the ours/peer ratios.
+// `npm run bench`; see bench/README.md for the environment variables.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { measure, preflight } from './lib/load.mjs';
+import { cpusAllowed, hasTaskset, waitForQuiet } from './lib/proc.mjs';
+import { NotImplementedError, ourAuditOffGroup, ourGroups } from './targets/ours.mjs';
+import { peerGroups } from './targets/peer.mjs';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH_DIR, '..');
+const RESULTS_DIR = join(BENCH_DIR, 'results');
+const TARGET_RATIO = 1.5;
+const RATIO_SCENARIOS = [
+  // [ratio name, our scenario, peer scenario (id/variant)]
+  ['client_credentials', { id: 'client_credentials' }, { id: 'client_credentials', variant: 'jwt' }],
+  ['userinfo', { id: 'userinfo' }, { id: 'userinfo' }],
+];
+
+function intEnv(name, fallback, min = 1) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    process.stderr.write(`${name} must be an integer >= ${min}, got "${raw}"\n`);
+    process.exit(64);
+  }
+  return value;
+}
+const list = (name) => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
+
+const config = {
+  duration: intEnv('DURATION', 10),
+  warmup: intEnv('WARMUP', 2, 0),
+  connections: intEnv('CONNECTIONS', 50),
+  serverCpu: process.env.BENCH_SERVER_CPU ?? '0',
+  loadCpu: process.env.BENCH_LOADGEN_CPU ?? '1',
+  pin: process.env.BENCH_NO_PIN !== '1',
+  servers: list('SERVERS') ?? ['peer', 'ours', 'ours-audit-off'],
+  scenarios: list('SCENARIOS'), // scenario ids, or id:variant; all when unset
+  write: process.env.BENCH_NO_WRITE !== '1',
+  waitQuiet: intEnv('BENCH_WAIT_QUIET', 0, 0), // seconds to wait for an idle machine before each scenario
+  retryNoisy: intEnv('BENCH_RETRY_NOISY', 0, 0), // re-runs of a scenario flagged noisy; the quietest attempt is kept
+};
+
+// --- pin this process (the load generator) to its core: re-exec under taskset once ---
+if (config.pin) {
+  if (!hasTaskset()) {
+    process.stderr.write('taskset not found (util-linux); install it or set BENCH_NO_PIN=1 for an unpinned (not comparable) run\n');
+    process.exit(69);
+  }
+  if (process.env.BENCH_LOADGEN_PINNED !== '1') {
+    const r = spawnSync('taskset', ['-c', config.loadCpu, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_LOADGEN_PINNED: '1' },
+    });
+    process.exit(r.status ?? 1);
+  }
+}
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+function version(pkg) {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function gitRevision() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
+  return rev.status === 0 ? `${rev.stdout.trim()}${dirty.stdout.trim() ? ' (dirty)' : ''}` : 'unknown';
+}
+
+function wanted(scenario) {
+  if (!config.scenarios) return true;
+  return config.scenarios.some((s) => s === scenario.id || s === `${scenario.id}:${scenario.variant}`);
+}
+
+// --- run ---
+const meta = {
+  date: new Date().toISOString(),
+  git: gitRevision(),
+  node: process.version,
+  oidcProvider: version('oidc-provider'),
+  autocannon: version('autocannon'),
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  duration: config.duration,
+  warmup: config.warmup,
+  connections: config.connections,
+  loadgenCpus: cpusAllowed(),
+  serverCpus: config.pin ? config.serverCpu : 'unpinned',
+  loadavgAtStart: os.loadavg()[0],
+};
+if (meta.loadavgAtStart > 0.5) log(`WARNING: load average ${meta.loadavgAtStart.toFixed(2)} before starting: other processes will skew the numbers`);
+log(`duration ${config.duration}s (+${config.warmup}s warmup), ${config.connections} connections; load generator on CPU ${meta.loadgenCpus}, servers on CPU ${meta.serverCpus}`);
+
+const rows = [];
+const skipped = [];
+const failures = [];
+
+for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
+  if (!config.servers.includes(group.server)) continue;
+  const scenarios = group.scenarios.filter(wanted);
+  if (!scenarios.length) continue;
+  if (group.available && !group.available(ROOT)) {
+    const reason = 'apps/identity-provider/lib/oidc does not exist yet (our OIDC endpoints are not written)';
+    log(`skip ${group.id}: ${reason}`);
+    skipped.push({ group: group.id, server: group.server, reason });
+    continue;
+  }
+
+  log(`start ${group.id}`);
+  let srv;
+  try {
+    srv = await group.start({ cpu: config.pin ? config.serverCpu : null, root: ROOT, ...config });
+  } catch (error) {
+    const notYet = error instanceof NotImplementedError;
+    log(`${notYet ? 'NOT IMPLEMENTED' : 'FAILED TO START'} ${group.id}: ${error.message}`);
+    (notYet ? skipped : failures).push({ group: group.id, server: group.server, reason: error.message });
+    if (notYet) failures.push({ group: group.id, server: group.server, reason: 'startOurServer() TODO not finished' });
+    continue;
+  }
+  const serverCpus = cpusAllowed(srv.proc.pid);
+  if (config.pin && serverCpus !== config.serverCpu) {
+    failures.push({ group: group.id, server: group.server, reason: `server runs on CPUs ${serverCpus}, expected ${config.serverCpu}` });
+    await srv.stop();
+    continue;
+  }
+
+  try {
+    for (const scenario of scenarios) {
+      const row = { scenario: scenario.id, variant: scenario.variant, label: scenario.label, server: group.server, group: group.id, serverCpus };
+      try {
+        const { load, check } = scenario.build(srv);
+        const pre = await preflight(srv.baseUrl, load);
+        if (pre && check) check(pre);
+        else if (pre && (pre.status < 200 || pre.status >= 300)) throw new Error(`HTTP ${pre.status}: ${pre.text.slice(0, 300)}`);
+        // pooled scenarios are not retried: a second attempt would need a second pool
+        const attempts = 1 + (load.pools?.length ? 0 : config.retryNoisy);
+        let best = null;
+        for (let attempt = 1; attempt <= attempts; attempt++) {
+          if (config.waitQuiet) await waitForQuiet({ timeoutS: config.waitQuiet, log });
+          log(`run ${group.id} ${scenario.label}${attempt > 1 ? ` (attempt ${attempt}, previous was noisy)` : ''}`);
+          const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid });
+          result.attempt = attempt;
+          if (!best || (result.valid && (!best.valid || (result.cpu.otherPct ?? 0) < (best.cpu.otherPct ?? 0)))) best = result;
+          const noisy = result.warnings.some((w) => w.startsWith('other processes'));
+          if (!result.valid || !noisy) break;
+          log(`  noisy: ${result.rps.toFixed(0)} req/s with ${result.cpu.otherPct}% other CPU`);
+        }
+        Object.assign(row, best);
+      } catch (error) {
+        Object.assign(row, { valid: false, problems: [`pre-flight/setup: ${error.message}`], warnings: [], rps: 0, p50: null, p99: null, non2xx: 0, errors: 0, timeouts: 0 });
+      }
+      if (!row.valid) log(`INVALID ${group.id} ${scenario.label}: ${row.problems.join('; ')}`);
+      else log(`  ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms; CPU server ${row.cpu.serverPct}%, load generator ${row.cpu.loadgenPct}%, other ${row.cpu.otherPct}%`);
+      for (const w of row.warnings ?? []) log(`  WARNING: ${w}`);
+      rows.push(row);
+    }
+  } finally {
+    await srv.stop();
+  }
+}
+
+// --- ratios ---
+const find = (server, sel) => rows.find((r) => r.server === server && r.scenario === sel.id && (sel.variant === undefined || r.variant === sel.variant) && r.valid);
+const ratios = RATIO_SCENARIOS.map(([name, oursSel, peerSel]) => {
+  const ours = find('ours', oursSel);
+  const peer = find('peer', peerSel);
+  const ratio = ours && peer ? ours.rps / peer.rps : null;
+  return { name, ours: ours?.rps ?? null, peer: peer?.rps ?? null, ratio, target: TARGET_RATIO, meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO };
+});
+
+// the audit writer's cost: client_credentials with the writer on (ours) vs off, same run
+const auditOn = find('ours', { id: 'client_credentials' });
+const auditOff = find('ours-audit-off', { id: 'client_credentials' });
+const auditCost = auditOn && auditOff ? { on: auditOn.rps, off: auditOff.rps, loss: 1 - auditOn.rps / auditOff.rps, target: 0.1 } : null;
+
+// --- report ---
+const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits));
+function markdown() {
+  const lines = [
+    `Run ${meta.date} (git ${meta.git}): ${meta.duration} s measured after ${meta.warmup} s warmup, ${meta.connections} connections, ` +
+      `servers pinned to CPU ${meta.serverCpus}, autocannon ${meta.autocannon} on CPU ${meta.loadgenCpus}. ` +
+      `Node ${meta.node}, oidc-provider ${meta.oidcProvider}, ${meta.cpu} (${meta.cores} cores).`,
+    '',
+    '| Scenario | Server | req/s | p50 ms | p99 ms | errors | CPU server / autocannon / other |',
+    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+  ];
+  for (const r of rows) {
+    const errors = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
+    const status = r.valid ? String(errors) : `INVALID: ${r.problems.join('; ')}`;
+    lines.push(`| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`);
+  }
+  for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | skipped: ${s.reason} | — |`);
+  lines.push('', '| Ratio (ours / oidc-provider, req/s) | ours | oidc-provider | ratio | target |', '| --- | ---: | ---: | ---: | --- |');
+  for (const r of ratios) {
+    const verdict = r.ratio === null ? 'not measured' : `${r.meetsTarget ? 'met' : 'NOT met'} (≥ ${r.target}×)`;
+    lines.push(`| ${r.name} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${verdict} |`);
+  }
+  if (auditCost) {
+    lines.push('', `Audit writer cost on client_credentials: ${fmt(auditCost.on)} req/s with it, ${fmt(auditCost.off)} without: ${(auditCost.loss * 100).toFixed(1)}% loss (target < ${auditCost.target * 100}%: ${auditCost.loss < auditCost.target ? 'met' : 'NOT met'}).`);
+  }
+  const warned = rows.filter((r) => r.warnings?.length);
+  if (warned.length) lines.push('', ...warned.map((r) => `- ⚠ ${r.label} (${r.server}): ${r.warnings.join('; ')}`));
+  if (failures.length) lines.push('', ...failures.map((f) => `- FAILED ${f.group}: ${f.reason}`));
+  return `${lines.join('\n')}\n`;
+}
+
+const md = markdown();
+process.stdout.write(`\n${md}`);
+
+function writeAtomic(file, text) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+if (config.write) {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeAtomic(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify({ meta, config, rows, ratios, auditCost, skipped, failures }, null, 2)}\n`);
+  writeAtomic(join(RESULTS_DIR, 'latest.md'), `# Benchmark results\n\n${md}`);
+  log(`wrote ${join('bench', 'results', 'latest.json')} and latest.md`);
+}
+
+const invalid = rows.filter((r) => !r.valid);
+if (invalid.length || failures.length) {
+  log(`FAILED: ${invalid.length} invalid result(s), ${failures.length} failure(s) — numbers above are not valid`);
+  process.exit(1);
+}
