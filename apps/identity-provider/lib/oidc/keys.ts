@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { importJWK } from 'jose';
+import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { KeyQueries, SigningAlg } from '@idp/database-identity';
+import type { KeyObject } from 'node:crypto';
 import type { KeyRing, SigningKeyHandle } from './ports';
 
 /**
@@ -11,7 +11,7 @@ import type { KeyRing, SigningKeyHandle } from './ports';
 export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = () => Date.now()): KeyRing & { invalidate(): void } {
   type State = {
     signing: Map<SigningAlg, SigningKeyHandle>;
-    verifying: Map<string, { alg: string; key: CryptoKey }>;
+    verifying: Map<string, { alg: string; key: KeyObject }>;
     jwks: { body: string; etag: string };
   };
   let state: State | null = null;
@@ -24,9 +24,9 @@ export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = ()
     if (current !== version || !state) {
       const [active, published] = await Promise.all([queries.loadActive(), queries.listPublished()]);
       const signing = new Map<SigningAlg, SigningKeyHandle>();
-      for (const k of active) signing.set(k.alg, { kid: k.kid, alg: k.alg, key: (await importJWK(k.privateJwk, k.alg)) as CryptoKey });
-      const verifying = new Map<string, { alg: string; key: CryptoKey }>();
-      for (const k of published) verifying.set(k.kid, { alg: k.alg, key: (await importJWK(k.publicJwk, k.alg)) as CryptoKey });
+      for (const k of active) signing.set(k.alg, { kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.privateJwk as JsonWebKey, format: 'jwk' }) });
+      const verifying = new Map<string, { alg: string; key: KeyObject }>();
+      for (const k of published) verifying.set(k.kid, { alg: k.alg, key: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }) });
       const body = JSON.stringify({
         keys: published.map(({ publicJwk }) => {
           const { kty, crv, x, y, n, e, kid, alg, use } = publicJwk as Record<string, string>;

@@ -1,5 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { decodeCompact, signCompact, verifySignature } from './jws';
+
+/** Registered JWT claims (RFC 7519 4.1) plus whatever else a token carries. */
+export interface JWTPayload {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  nbf?: number;
+  iat?: number;
+  jti?: string;
+  [claim: string]: unknown;
+}
 import type { SigningAlg } from '@idp/database-identity';
 import { InvalidToken } from './errors';
 import type { Provider } from './ports';
@@ -49,7 +61,7 @@ export async function issueAccessToken(
     ...(input.sid ? { sid: input.sid } : {}),
     ...(input.familyId ? { gid: input.familyId } : {}),
   };
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: settings.accessTokenAlg, kid, typ: 'at+jwt' }).sign(key);
+  const token = signCompact({ alg: settings.accessTokenAlg, kid, typ: 'at+jwt' }, claims, key);
   return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), expiresIn: settings.ttl.accessToken };
 }
 
@@ -79,46 +91,47 @@ export async function issueIdToken(
     ...(input.sid ? { sid: input.sid } : {}),
     ...(input.accessToken ? { at_hash: atHash(input.accessToken) } : {}),
   };
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: input.alg, kid, typ: 'JWT' }).sign(key);
+  const token = signCompact({ alg: input.alg, kid, typ: 'JWT' }, claims, key);
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
-const ACCEPTED_ALGS = ['ES256', 'RS256'];
+const ACCEPTED_ALGS = new Set(['ES256', 'RS256']);
+
+/** `at+jwt` and `application/at+jwt` name the same media type (RFC 7515 4.1.9). */
+const sameTyp = (actual: unknown, expected: string) =>
+  typeof actual === 'string' && actual.toLowerCase().replace(/^application\//, '') === expected.toLowerCase();
 
 /**
- * Verifies one of our JWTs: the signature with a published key whose kid AND alg match (so `alg: none`
- * and HMAC-signed-with-the-public-key forgeries fail), then issuer, audience, expiry and typ.
+ * Verifies one of our JWTs: the signature with a published key whose kid AND alg match the header (so
+ * `alg: none`, HMAC-signed-with-the-public-key and foreign keys fail), no `crit` extensions, then issuer,
+ * audience, expiry, not-before and typ.
  */
 export async function verifyOwnJwt(
   provider: Provider,
   token: string,
   options: { audience?: string; typ?: string; allowExpired?: boolean },
 ): Promise<JWTPayload & Record<string, unknown>> {
-  let header;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch (cause) {
-    throw new InvalidToken('The token is malformed', { cause });
+  const jws = decodeCompact(token);
+  if (!jws) throw new InvalidToken('The token is malformed');
+  const { header, payload } = jws;
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ACCEPTED_ALGS.has(alg) || typeof header.kid !== 'string') throw new InvalidToken('The token is not signed with an accepted algorithm');
+  if (header.crit !== undefined) throw new InvalidToken('The token uses unsupported header extensions');
+  const key = await provider.keys.verificationKey(header.kid, alg);
+  if (!key || !verifySignature(jws, alg as 'ES256' | 'RS256', key)) throw new InvalidToken('The token signature is invalid');
+
+  const claims = payload as JWTPayload & Record<string, unknown>;
+  const now = Math.floor(provider.now().getTime() / 1000);
+  if (options.typ && !sameTyp(header.typ, options.typ)) throw new InvalidToken('The token is not of the expected type');
+  if (claims.iss !== provider.settings.issuer) throw new InvalidToken('The token was issued by someone else');
+  if (options.audience) {
+    const aud = claims.aud;
+    if (!(aud === options.audience || (Array.isArray(aud) && aud.includes(options.audience)))) throw new InvalidToken('The token is for another audience');
   }
-  if (!header.alg || !ACCEPTED_ALGS.includes(header.alg) || !header.kid) throw new InvalidToken('The token is not signed with an accepted algorithm');
-  const key = await provider.keys.verificationKey(header.kid, header.alg);
-  if (!key) throw new InvalidToken('The token was not signed by a key of this issuer');
-  try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: [header.alg],
-      issuer: provider.settings.issuer,
-      ...(options.audience ? { audience: options.audience } : {}),
-      ...(options.typ ? { typ: options.typ } : {}),
-      currentDate: provider.now(),
-    });
-    return payload as JWTPayload & Record<string, unknown>;
-  } catch (cause) {
-    if (cause instanceof joseErrors.JWTExpired) {
-      if (options.allowExpired) return cause.payload as JWTPayload & Record<string, unknown>;
-      throw new TokenExpired(cause);
-    }
-    throw new InvalidToken('The token is invalid', { cause });
-  }
+  if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new InvalidToken('The token is missing exp or iat');
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now)) throw new InvalidToken('The token is not valid yet');
+  if (claims.exp <= now && !options.allowExpired) throw new TokenExpired(null);
+  return claims;
 }
 
 export class TokenExpired extends InvalidToken {
