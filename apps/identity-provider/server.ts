@@ -5,7 +5,9 @@ import { ConfigError, loadConfig } from './lib/env';
 import { createContainer, installContainer } from './lib/container';
 import { resolveClientIp } from './lib/http/client-ip';
 import { CLIENT_IP_HEADER, handleProviderRequest, isProviderPath, requestContext } from './lib/http/edge';
-import { BodyTooLarge, sendWebResponse, toWebRequest } from './lib/http/node';
+import { LightResponse } from './lib/http/light';
+import { BodyTooLarge, sendWebResponse, toLightRequest } from './lib/http/node';
+import { useResponseFactory } from './lib/oidc/respond';
 import { createMetricsHandler, createScrapeSampler } from './lib/observability/metrics-endpoint';
 
 /**
@@ -15,6 +17,16 @@ import { createMetricsHandler, createScrapeSampler } from './lib/observability/m
  * costs about a millisecond of CPU per request, more than the token endpoint's own work. Pages go to Next.
  * `--dev` runs Next in development mode (hot reload); otherwise the production build is served.
  */
+/** Reads Node's parsed headers through the one method client-IP resolution needs. */
+function nodeHeaderReader(req: IncomingMessage): Pick<Headers, 'get'> {
+  return {
+    get: (name: string) => {
+      const value = req.headers[name.toLowerCase()];
+      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+}
+
 async function main() {
   const dev = process.argv.includes('--dev');
   let config;
@@ -40,10 +52,12 @@ async function main() {
   await app.prepare();
 
   const origin = new URL(config.issuer).origin;
+  // this module's copy of the core answers with light responses; Next's bundled copy is untouched
+  useResponseFactory((body, init) => new LightResponse(body, init) as unknown as Response);
   const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null) => {
     let request: Request;
     try {
-      request = await toWebRequest(req, origin);
+      request = await toLightRequest(req, origin);
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
       res.writeHead(413, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
@@ -66,9 +80,12 @@ async function main() {
       })
     : null;
 
+  let closing = false;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // while shutting down, every answer ends its connection so keep-alive clients let go
+    if (closing) res.setHeader('Connection', 'close');
     // the client IP as we resolve it; a value sent by the client under our header name is discarded
-    const ip = resolveClientIp(req.socket.remoteAddress, new Headers(req.headers as Record<string, string>), config.trustedProxy);
+    const ip = resolveClientIp(req.socket.remoteAddress, nodeHeaderReader(req), config.trustedProxy);
     delete req.headers[CLIENT_IP_HEADER];
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (serveMetrics && pathname === config.metrics.path) {
@@ -107,7 +124,6 @@ async function main() {
     });
   });
 
-  let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
@@ -121,6 +137,8 @@ async function main() {
       process.exit(0);
     });
     server.closeIdleConnections();
+    // connections busy at the signal become idle after their response: close those too as they go quiet
+    setInterval(() => server.closeIdleConnections(), 250).unref();
     // in-flight requests get a grace period; connections still open after it are cut
     setTimeout(() => server.closeAllConnections(), 10_000).unref();
     setTimeout(() => process.exit(1), 20_000).unref();

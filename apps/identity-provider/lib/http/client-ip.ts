@@ -6,7 +6,7 @@ import type { Config } from '../env';
  * with X-Forwarded-For, the entry TRUSTED_PROXY_HOPS places from the right (entries further left were
  * written by the client and can be forged).
  */
-export function resolveClientIp(socketAddress: string | undefined | null, headers: Headers, trusted: Config['trustedProxy']): string | null {
+export function resolveClientIp(socketAddress: string | undefined | null, headers: Pick<Headers, 'get'>, trusted: Config['trustedProxy']): string | null {
   const socket = normalize(socketAddress);
   if (trusted.header === 'none') return socket;
   const raw = headers.get(trusted.header);

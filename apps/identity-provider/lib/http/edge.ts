@@ -3,7 +3,7 @@ import type { Logger } from '../log';
 import { corsHeaders } from '../oidc/cors';
 import { ServerError } from '../oidc/errors';
 import type { Provider, RequestContext } from '../oidc/ports';
-import { errorResponse } from '../oidc/respond';
+import { errorResponse, reply } from '../oidc/respond';
 import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
 import { metricsOf } from '../observability/audit-metrics';
 import { observeRequest } from '../observability/http-metrics';
@@ -67,11 +67,11 @@ export async function handleProviderRequest(request: Request, ctx: RequestContex
 async function dispatch(request: Request, pathname: string, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
   const protocol = PROTOCOL_ENDPOINTS[pathname];
   const route = protocol ?? BROWSER_ENDPOINTS[pathname];
-  if (!route) return new Response('Not found', { status: 404 });
+  if (!route) return reply('Not found', { status: 404 });
   const cors = protocol?.cors ? await corsHeaders(request.headers.get('origin'), () => provider.clients.origins()) : {};
-  if (request.method === 'OPTIONS' && protocol?.cors) return new Response(null, { status: 204, headers: cors });
+  if (request.method === 'OPTIONS' && protocol?.cors) return reply(null, { status: 204, headers: cors });
   if (!route.methods.includes(request.method)) {
-    return new Response(null, { status: 405, headers: { Allow: route.methods.join(', '), ...cors } });
+    return reply(null, { status: 405, headers: { Allow: route.methods.join(', '), ...cors } });
   }
   let response: Response;
   try {

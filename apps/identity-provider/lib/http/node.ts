@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LightRequest, LightResponse } from './light';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -26,8 +27,35 @@ export async function toWebRequest(req: IncomingMessage, origin: string): Promis
   return new Request(new URL(req.url ?? '/', origin), { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined });
 }
 
+/** The fast path's request: the body read (bounded) into a buffer, headers as Node parsed them. */
+export async function toLightRequest(req: IncomingMessage, origin: string): Promise<Request> {
+  const method = req.method ?? 'GET';
+  let body: Buffer | null = null;
+  if (method !== 'GET' && method !== 'HEAD') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+      chunks.push(chunk as Buffer);
+    }
+    body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+  const path = req.url ?? '/';
+  const url = path.startsWith('/') ? origin + path : new URL(path, origin).href;
+  return new LightRequest(method, url, req.headers, body) as unknown as Request;
+}
+
 /** Web Response -> Node response. */
 export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  if (response instanceof LightResponse) {
+    const headers = response.headers.toNode();
+    const body = response.rawBody;
+    if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+    res.writeHead(response.status, headers);
+    res.end(body ?? undefined);
+    return;
+  }
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') return;

@@ -1,10 +1,26 @@
 import { InvalidClient, InvalidToken, TemporarilyUnavailable, type OAuthError } from './errors';
 
+export type ResponseFactory = (body: string | null, init: { status?: number; headers?: Record<string, string> }) => Response;
+
+let makeResponse: ResponseFactory = (body, init) => new Response(body, init);
+
+/**
+ * Every response of the core is made here. The Node server's fast path installs a lighter factory in its
+ * own copy of this module (lib/http/light.ts); Next route handlers keep the standard Response.
+ */
+export function reply(body: string | null, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return makeResponse(body, init);
+}
+
+export function useResponseFactory(factory: ResponseFactory): void {
+  makeResponse = factory;
+}
+
 /** RFC 6749 5.1: token-bearing responses must not be cached. */
 export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' } as const;
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+  return reply(JSON.stringify(body), {
     status,
     headers: { 'Content-Type': 'application/json; charset=utf-8', ...NO_STORE, ...headers },
   });
@@ -32,7 +48,7 @@ export function errorResponse(error: OAuthError, options: { bearer?: boolean } =
 }
 
 export function redirect(location: string, headers: Record<string, string> = {}): Response {
-  return new Response(null, { status: 303, headers: { Location: location, ...NO_STORE, ...headers } });
+  return reply(null, { status: 303, headers: { Location: location, ...NO_STORE, ...headers } });
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -44,7 +60,7 @@ export function errorPage(error: OAuthError): Response {
 <title>Sign-in error</title><style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#0f172a}code{background:#f1f5f9;padding:.1rem .3rem;border-radius:.25rem}</style></head>
 <body><h1>This sign-in request cannot be completed</h1><p>${escapeHtml(error.description)}.</p>
 <p>Error: <code data-testid="error-code">${escapeHtml(error.code)}</code></p><p>Please return to the application you came from and try again.</p></body></html>`;
-  return new Response(html, {
+  return reply(html, {
     status: error.status,
     headers: { 'Content-Type': 'text/html; charset=utf-8', ...NO_STORE, 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" },
   });

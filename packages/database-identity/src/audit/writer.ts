@@ -46,9 +46,6 @@ export interface AuditWriterStats {
   databaseAvailable: boolean;
 }
 
-const COLUMNS = 12;
-/** The unique key that makes a replayed event a no-op. */
-export const AUDIT_CONFLICT_TARGET = '(event_id)';
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity): the rows are at fault, not the connection. */
 const isDataError = (error: unknown) => /^2[23]/.test(String((error as { code?: string })?.code ?? ''));
@@ -209,19 +206,27 @@ export class AuditWriter {
     }
   }
 
+  /**
+   * One statement per batch with the whole batch as a single JSON parameter: serialising one string is far
+   * cheaper for the app than binding twelve parameters per event, and the database expands it in one pass.
+   * Typed as text first: postgres.js would JSON-encode a value it knows to be jsonb a second time.
+   * `on conflict do nothing` without a target: the event_id unique index (whatever columns it spans once
+   * audit_logs is partitioned) makes a replayed event a no-op.
+   */
   async #insertRows(batch: QueuedRecord[]): Promise<void> {
-    const values: unknown[] = [];
-    const rows = batch.map((e, i) => {
-      values.push(e.eventId, e.at, e.action, e.userId ?? null, e.clientId ?? null, e.grantType ?? null, e.ip ?? null,
-        e.userAgent ?? null, e.requestId ?? null, e.resourceType ?? 'oauth_token', e.resourceId ?? e.clientId ?? null,
-        { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details });
-      const base = i * COLUMNS;
-      return `(${Array.from({ length: COLUMNS }, (_, k) => `$${base + k + 1}`).join(', ')})`;
-    });
+    const rows = batch.map((e) => ({
+      event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
+      grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
+      resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
+      details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
+    }));
     await this.db.query(
       `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
-       values ${rows.join(', ')} on conflict ${AUDIT_CONFLICT_TARGET} do nothing`,
-      values,
+       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
+         from jsonb_to_recordset($1::text::jsonb) as e(event_id uuid, created_at timestamptz, action text, user_id uuid, client_id text, grant_type text,
+              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
+       on conflict do nothing`,
+      [JSON.stringify(rows)],
     );
   }
 

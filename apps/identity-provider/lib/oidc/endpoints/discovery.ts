@@ -1,4 +1,5 @@
 import type { ProviderSettings } from '../ports';
+import { reply } from '../respond';
 
 export const PATHS = {
   discovery: '/.well-known/openid-configuration',
@@ -53,7 +54,7 @@ const cache = new WeakMap<ProviderSettings, string>();
 export function discoveryEndpoint(settings: ProviderSettings): Response {
   let body = cache.get(settings);
   if (!body) cache.set(settings, (body = JSON.stringify(discoveryDocument(settings))));
-  return new Response(body, {
+  return reply(body, {
     headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=3600' },
   });
 }

@@ -1,4 +1,5 @@
 import type { KeyRing } from '../ports';
+import { reply } from '../respond';
 
 /**
  * The JWKS: public halves of the active and retiring keys. Short cache lifetime so relying parties see
@@ -7,6 +8,6 @@ import type { KeyRing } from '../ports';
 export async function jwksEndpoint(request: Request, keys: KeyRing): Promise<Response> {
   const { body, etag } = await keys.jwks();
   const headers = { 'Content-Type': 'application/jwk-set+json; charset=utf-8', 'Cache-Control': 'public, max-age=300', ETag: etag };
-  if (request.headers.get('if-none-match') === etag) return new Response(null, { status: 304, headers });
-  return new Response(body, { headers });
+  if (request.headers.get('if-none-match') === etag) return reply(null, { status: 304, headers });
+  return reply(body, { headers });
 }

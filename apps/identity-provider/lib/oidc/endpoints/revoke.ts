@@ -1,6 +1,6 @@
 import { asOAuthError, InvalidClient, InvalidRequest, UnsupportedTokenType } from '../errors';
 import type { Provider, RequestContext } from '../ports';
-import { errorResponse, NO_STORE } from '../respond';
+import { errorResponse, NO_STORE, reply } from '../respond';
 import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
 import { parseForm, required } from '../steps/parse-form';
 import { verifyAccessToken } from '../tokens';
@@ -39,7 +39,7 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
         provider.audit.record({ ...base, action: 'token.revoked', clientId, userId: refresh.userId, details: { token_type: 'refresh_token', family_id: refresh.familyId, revoked_refresh_tokens: revoked } });
       }
     }
-    return new Response(null, { status: 200, headers: NO_STORE });
+    return reply(null, { status: 200, headers: NO_STORE });
   } catch (thrown) {
     const error = asOAuthError(thrown);
     if (error instanceof InvalidClient) clientId = attemptedClientId(thrown) ?? clientId;

@@ -1,7 +1,7 @@
 import type { User } from '@idp/database-identity';
 import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
 import type { Provider, RequestContext } from '../ports';
-import { errorResponse, json } from '../respond';
+import { errorResponse, json, reply } from '../respond';
 import { TokenExpired, verifyAccessToken } from '../tokens';
 
 /** OIDC Core 5.4: which claims each scope releases. */
@@ -59,7 +59,7 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
     }
     // RFC 6750 3.1: a request with no token at all gets the challenge without an error code
     if ((thrown as { noToken?: boolean })?.noToken) {
-      return new Response(null, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="userinfo"', 'Cache-Control': 'no-store', Pragma: 'no-cache' } });
+      return reply(null, { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="userinfo"', 'Cache-Control': 'no-store', Pragma: 'no-cache' } });
     }
     return errorResponse(error, { bearer: true });
   }
