@@ -7,7 +7,7 @@ import { errorResponse, reply } from '../oidc/respond';
 import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
 import { metricsOf } from '../observability/audit-metrics';
 import { observeRequest } from '../observability/http-metrics';
-import { withRequestScope } from '../observability/request-scope';
+import { takeRefreshGrant } from '../observability/request-scope';
 
 /** Header through which the Node server hands the resolved client IP to Next's route handlers. */
 export const CLIENT_IP_HEADER = 'x-idp-client-ip';
@@ -40,16 +40,11 @@ export async function handleProviderRequest(request: Request, ctx: RequestContex
   let response: Response | undefined;
   let refreshGrant = false;
   try {
-    response = await withRequestScope(async (scope) => {
-      try {
-        return await dispatch(request, pathname, ctx, provider, log);
-      } finally {
-        refreshGrant = scope.refreshGrant;
-      }
-    });
+    response = await dispatch(request, pathname, ctx, provider, log);
     return response;
   } finally {
     const seconds = (performance.now() - started) / 1000;
+    refreshGrant = takeRefreshGrant(ctx.requestId);
     const status = response?.status ?? 500;
     const metrics = metricsOf(provider.audit);
     try {

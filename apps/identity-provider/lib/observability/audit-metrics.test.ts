@@ -3,7 +3,7 @@ import type { AuditEvent } from '../oidc/audit';
 import { metricsOf, recordAuditMetrics, withMetrics } from './audit-metrics';
 import { observeRequest } from './http-metrics';
 import { createMetrics, type IdpMetrics } from './metrics';
-import { currentRequestScope, withRequestScope } from './request-scope';
+import { takeRefreshGrant } from './request-scope';
 
 interface Sample { name: string; labels: Record<string, string>; value: number }
 
@@ -165,22 +165,15 @@ describe('withMetrics: metrics derived from audit events', () => {
     expect(value(all, 'auth_oauth_total', { step: 'token', result: 'failure' })).toBe(1);
   });
 
-  it('marks the request scope of a refresh grant, for the edge to time it', async () => {
+  it('notes refresh grants by request id, for the edge to time them', () => {
     const { sink } = setup();
-    const outside = await withRequestScope(async (scope) => {
-      sink.record({ ...base, action: 'token.issued.client_credentials', grantType: 'client_credentials' });
-      return scope.refreshGrant;
-    });
-    expect(outside).toBe(false);
-    const inside = await withRequestScope(async (scope) => {
-      await new Promise((r) => setTimeout(r, 1));
-      sink.record({ ...base, action: 'token.refreshed', grantType: 'refresh_token' });
-      return scope.refreshGrant;
-    });
-    expect(inside).toBe(true);
-    expect(currentRequestScope()).toBeUndefined();
-    // without a scope (CLI, maintenance) nothing breaks
-    expect(() => sink.record({ ...base, action: 'token.refreshed', grantType: 'refresh_token' })).not.toThrow();
+    sink.record({ ...base, requestId: 'req-cc', action: 'token.issued.client_credentials', grantType: 'client_credentials' });
+    expect(takeRefreshGrant('req-cc')).toBe(false);
+    sink.record({ ...base, requestId: 'req-refresh', action: 'token.refreshed', grantType: 'refresh_token' });
+    expect(takeRefreshGrant('req-refresh')).toBe(true);
+    expect(takeRefreshGrant('req-refresh')).toBe(false); // taken once, then forgotten
+    // without a request id (CLI, maintenance) nothing breaks
+    expect(() => sink.record({ ...base, requestId: undefined, action: 'token.refreshed', grantType: 'refresh_token' })).not.toThrow();
   });
 
   it('no label value is an e-mail address, IP address or uuid, whatever the events carry', async () => {

@@ -9,7 +9,7 @@ import type { AuditSink } from '../oidc/ports';
 import type {
   GrantType, IdpMetrics, OAuthErrorCode, OAuthStep, RateLimitedEndpoint,
 } from './metrics';
-import { currentRequestScope } from './request-scope';
+import { noteRefreshGrant } from './request-scope';
 
 /** Failures of a protocol request; their `details.reason` is the OAuth error code returned. */
 const FAILURES: ReadonlySet<AuditAction> = new Set<AuditAction>([
@@ -121,10 +121,7 @@ export function withMetrics(sink: AuditSink, metrics: IdpMetrics): AuditSink {
       sink.record(event);
       try {
         // the edge times refresh grants; the body (and so the grant type) is only parsed by the core
-        if (event.grantType === 'refresh_token') {
-          const scope = currentRequestScope();
-          if (scope) scope.refreshGrant = true;
-        }
+        if (event.grantType === 'refresh_token' && event.requestId) noteRefreshGrant(event.requestId);
         recordAuditMetrics(event, metrics);
       } catch {
         // metrics are best effort

@@ -1,27 +1,20 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 /**
- * Facts about the request being handled that only the core knows, noted by the audit decorator and
- * read back by the HTTP edge once the response is ready. Today: whether the request was a refresh-token
- * grant (the token endpoint parses the body; the edge must not read it a second time).
+ * Facts about a request that only the core knows, noted by the audit decorator and taken back by the
+ * HTTP edge once the response is ready. Today: whether the request was a refresh-token grant (the token
+ * endpoint parses the body; the edge must not read it a second time). Keyed by request id, which every
+ * audit event carries: an AsyncLocalStorage would do the same but switches on promise hooks for every
+ * promise in the process, which cost a quarter of a token request's CPU.
  */
-export interface RequestScope {
-  refreshGrant: boolean;
+const KEY = Symbol.for('identity-provider.refresh-requests');
+type Holder = { [KEY]?: Set<string> };
+// shared by the server's and Next's copies of this module, like the container
+const refreshRequests: Set<string> = ((globalThis as Holder)[KEY] ??= new Set<string>());
+
+export function noteRefreshGrant(requestId: string): void {
+  refreshRequests.add(requestId);
 }
 
-// One store per process: the custom server and Next's separately bundled route handlers each load their
-// own copy of this module, but the container (and with it the audit decorator) is shared.
-const KEY = Symbol.for('identity-provider.request-scope');
-type Holder = { [KEY]?: AsyncLocalStorage<RequestScope> };
-const storage: AsyncLocalStorage<RequestScope> = ((globalThis as Holder)[KEY] ??= new AsyncLocalStorage<RequestScope>());
-
-/** Runs `work` with a fresh scope that currentRequestScope() returns anywhere below it. */
-export function withRequestScope<T>(work: (scope: RequestScope) => Promise<T>): Promise<T> {
-  const scope: RequestScope = { refreshGrant: false };
-  return storage.run(scope, () => work(scope));
-}
-
-/** The scope of the request being handled, or undefined outside one (CLI, maintenance, tests). */
-export function currentRequestScope(): RequestScope | undefined {
-  return storage.getStore();
+/** Whether the request was a refresh grant; forgets it (the edge asks once, when the request ends). */
+export function takeRefreshGrant(requestId: string): boolean {
+  return refreshRequests.delete(requestId);
 }

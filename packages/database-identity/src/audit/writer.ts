@@ -95,7 +95,8 @@ export class AuditWriter {
       return;
     }
     this.#queue.push(queued);
-    if (this.#queue.length >= this.#batchSize) void this.flush();
+    // a flush in progress drains the whole queue before it ends: no second waiter per event
+    if (this.#queue.length >= this.#batchSize && !this.#flushing) void this.flush();
     else this.#schedule(this.#intervalMs);
   }
 

@@ -19,11 +19,11 @@ interface FormContext {
  * Every interaction form: a same-origin POST carrying the CSRF token from the sealed session cookie;
  * anything else gets the 403 page.
  */
-async function readForm(request: Request, provider: Provider): Promise<FormContext | Response> {
-  if (isCrossSiteFormPost(request, provider.settings.issuer)) return csrfPage();
+async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
+  if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
   const form = new URLSearchParams(await request.text());
   const browser = await readBrowserSession(request, provider.settings);
-  if (!csrfMatches(browser, form.get('csrf'))) return csrfPage();
+  if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage() };
   return { form, browser, interactionId: form.get('interaction') ?? '' };
 }
 
@@ -39,7 +39,7 @@ const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has
  */
 export async function loginAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
-  if (input instanceof Response) return input;
+  if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
   // without a pending OAuth request, a direct sign-in (admin pages) returns to a local path
@@ -97,7 +97,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
 /** Forced password change (must_change_password): before anything else, for the signed-in user. */
 export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
-  if (input instanceof Response) return input;
+  if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   if (!session) return expiredPage();
@@ -127,7 +127,7 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
 /** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
 export async function consentAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
-  if (input instanceof Response) return input;
+  if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
