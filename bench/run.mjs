@@ -8,7 +8,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, preflight } from './lib/load.mjs';
-import { cpusAllowed, hasTaskset, waitForQuiet } from './lib/proc.mjs';
+import { cpusAllowed, hasTaskset, stopAllSpawned, waitForQuiet } from './lib/proc.mjs';
 import { NotImplementedError, ourAuditOffGroup, ourGroups } from './targets/ours.mjs';
 import { peerGroups } from './targets/peer.mjs';
 
@@ -64,6 +64,13 @@ if (config.pin) {
 }
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the servers`);
+    stopAllSpawned().finally(() => process.exit(130));
+  });
+}
 
 function version(pkg) {
   try {

@@ -89,12 +89,13 @@ export function spawnPinned({ name, cpu, command, args, cwd, env, readyLine }) {
     }
   });
   const exited = new Promise((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  exited.then(() => live.delete(handle));
   // a server without a ready line (waitForHttp is used instead) must not turn a normal exit into an unhandled rejection
   ready.catch(() => {});
   exited.then(({ code, signal }) => rejectReady(new Error(`${name} exited before it was ready (code ${code}, signal ${signal})\n${stderr}`)));
   child.once('error', (error) => rejectReady(error));
 
-  return {
+  const handle = {
     name,
     pid: child.pid,
     ready,
@@ -123,6 +124,15 @@ export function spawnPinned({ name, cpu, command, args, cwd, env, readyLine }) {
       }
     },
   };
+  live.add(handle);
+  return handle;
+}
+
+// every process spawnPinned started and that is still running: stopped on Ctrl-C (their own process groups
+// do not get the terminal's signal)
+const live = new Set();
+export async function stopAllSpawned() {
+  await Promise.all([...live].map((p) => p.stop(3000)));
 }
 
 /** Poll `url` until it answers with `status` (default any 2xx), or fail after `timeoutMs`. */
