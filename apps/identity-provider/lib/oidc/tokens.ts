@@ -140,12 +140,18 @@ export class TokenExpired extends InvalidToken {
   }
 }
 
-/** Verifies an access token and checks it has not been revoked (individually or via its grant). */
-export async function verifyAccessToken(provider: Provider, token: string): Promise<AccessTokenClaims> {
+/** Verifies an access token's signature and claims; revocation is the caller's next step. */
+export async function verifyAccessTokenClaims(provider: Provider, token: string): Promise<AccessTokenClaims> {
   const claims = (await verifyOwnJwt(provider, token, { audience: provider.settings.accessTokenAudience, typ: 'at+jwt' })) as AccessTokenClaims;
   if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.sub !== 'string') {
     throw new InvalidToken('The token is missing required claims');
   }
+  return claims;
+}
+
+/** Verifies an access token and checks it has not been revoked (individually or via its grant). */
+export async function verifyAccessToken(provider: Provider, token: string): Promise<AccessTokenClaims> {
+  const claims = await verifyAccessTokenClaims(provider, token);
   if (await provider.store.grants.isAccessTokenRevoked(claims.jti, claims.gid ?? null)) throw new InvalidToken('The token has been revoked');
   return claims;
 }

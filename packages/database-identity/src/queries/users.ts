@@ -65,6 +65,8 @@ function toUser(row: UserRow): User {
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
 }
@@ -99,6 +101,23 @@ export function userQueries(db: Queryable) {
         [email.trim()],
       );
       return row ? { ...toUser(row), passwordHash: row.password_hash! } : null;
+    },
+
+    /**
+     * UserInfo in one round trip: the token's subject and whether the token is revoked, individually
+     * (jti) or through its grant (a missing or revoked family counts as revoked).
+     */
+    async findAccessTokenSubject(userId: string, jti: string, familyId: string | null): Promise<{ user: User | null; revoked: boolean }> {
+      if (!UUID.test(userId) || (familyId !== null && !UUID.test(familyId))) return { user: null, revoked: true };
+      const [row] = await db.query<UserRow & { revoked: boolean; found: boolean }>(
+        `select u.*, u.id is not null as found,
+                exists (select 1 from identity.revoked_tokens where jti = $2)
+                  or ($3::uuid is not null
+                      and not exists (select 1 from identity.token_families where id = $3::uuid and revoked_at is null)) as revoked
+           from (select 1) as one left join identity.users u on u.id = $1::uuid`,
+        [userId, jti, familyId],
+      );
+      return { user: row.found ? toUser(row) : null, revoked: row.revoked };
     },
 
     async list(): Promise<User[]> {

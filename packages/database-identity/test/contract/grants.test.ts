@@ -279,6 +279,17 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
     expect(sessions).toEqual([]);
   });
 
+  it('finds an access token subject and its revocation state in one query', async () => {
+    const { familyId } = await newFamilyWithRefreshToken();
+    expect(await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).toEqual({ user: expect.objectContaining({ id: user.id, email: user.email }), revoked: false });
+    await store.grants.revokeAccessToken('jti-subject-dead', new Date(Date.now() + 60_000));
+    expect((await store.users.findAccessTokenSubject(user.id, 'jti-subject-dead', familyId)).revoked).toBe(true);
+    await store.grants.revokeFamily(familyId, 'test');
+    expect((await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).revoked).toBe(true);
+    expect(await store.users.findAccessTokenSubject('00000000-0000-4000-8000-000000000000', 'jti-x', null)).toEqual({ user: null, revoked: false });
+    expect(await store.users.findAccessTokenSubject('not-a-uuid', 'jti-x', null)).toEqual({ user: null, revoked: true });
+  });
+
   it('deleting a user ends its sessions, consents and grants', async () => {
     const doomed = await store.users.create({ email: 'doomed@example.org', password: 'a long enough password' });
     const session = await store.sessions.create({ userId: doomed.id, ttlSeconds: 600 });

@@ -2,7 +2,7 @@ import type { User } from '@idp/database-identity';
 import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, reply } from '../respond';
-import { TokenExpired, verifyAccessToken } from '../tokens';
+import { TokenExpired, verifyAccessTokenClaims } from '../tokens';
 
 /** OIDC Core 5.4: which claims each scope releases. */
 export function claimsFor(user: User, scopes: string[]): Record<string, unknown> {
@@ -41,10 +41,12 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
   const base = { ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
   try {
     const token = await bearerToken(request);
-    const claims = await verifyAccessToken(provider, token);
+    const claims = await verifyAccessTokenClaims(provider, token);
     const scopes = claims.scope.split(' ');
     if (!scopes.includes('openid')) throw new InvalidToken('The access token was not issued for OpenID Connect (no openid scope)');
-    const user = await provider.store.users.findById(claims.sub);
+    // revocation and the subject's claims in one round trip
+    const { user, revoked } = await provider.store.users.findAccessTokenSubject(claims.sub, claims.jti, claims.gid ?? null);
+    if (revoked) throw new InvalidToken('The token has been revoked');
     if (!user) throw new InvalidToken('The subject of the token no longer exists');
     provider.audit.record({ ...base, action: 'token.userinfo_accessed', userId: user.id, clientId: claims.client_id, scopes, details: { jti: claims.jti, family_id: claims.gid ?? null } });
     return json(claimsFor(user, scopes));
