@@ -9,6 +9,7 @@ import { sessionQueries } from './queries/sessions';
 import { rateLimitQueries } from './queries/rate-limits';
 import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
+import { analyticsQueries } from './queries/analytics';
 
 export * from './driver';
 export * from './migrate';
@@ -22,6 +23,7 @@ export * from './queries/grants';
 export * from './audit/writer';
 export * from './audit/queries';
 export * from './queries/rate-limits';
+export * from './queries/analytics';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -43,6 +45,7 @@ export interface IdentityStore {
   readonly grants: ReturnType<typeof grantQueries>;
   readonly rateLimits: ReturnType<typeof rateLimitQueries>;
   readonly auditLog: ReturnType<typeof auditQueries>;
+  readonly analytics: ReturnType<typeof analyticsQueries>;
   close(): Promise<void>;
 }
 
@@ -59,6 +62,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string): 
     grants: grantQueries(db, box),
     rateLimits: rateLimitQueries(db),
     auditLog: auditQueries(db),
+    analytics: analyticsQueries(db),
     close: () => db.close(),
   };
 }

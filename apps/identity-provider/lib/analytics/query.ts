@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import type { TimeBucket, TokenActivityCursor } from '@idp/database-identity';
+
+/** The dashboard's ranges: a preset ending now, or a custom [start, end). */
+export const RANGE_PRESETS = ['24h', '7d', '30d', '90d'] as const;
+export type RangePreset = (typeof RANGE_PRESETS)[number];
+const PRESET_MS: Record<RangePreset, number> = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000, '90d': 90 * 86_400_000 };
+/** Longest custom range. */
+export const MAX_RANGE_DAYS = 400;
+export const ACTIVITY_PAGE_SIZE = 50;
+export const ACTIVITY_MAX_PAGE_SIZE = 200;
+export const MAX_TOP = 50;
+
+/** A 400 that names the offending query parameter. */
+export class InvalidParameter extends Error {
+  constructor(readonly parameter: string, message: string) {
+    super(message);
+    this.name = 'InvalidParameter';
+  }
+}
+
+export function invalidRequest(error: InvalidParameter): Response {
+  return Response.json(
+    { error: 'invalid_request', parameter: error.parameter, message: error.message },
+    { status: 400, headers: { 'Cache-Control': 'no-store' } },
+  );
+}
+
+const rfc3339 = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/, 'must be an RFC 3339 date-time, e.g. 2026-11-22T10:00:00Z')
+  .transform((value, ctx) => {
+    const date = new Date(value.replace(' ', 'T'));
+    if (Number.isNaN(date.getTime())) {
+      ctx.addIssue({ code: 'custom', message: 'is not a valid date-time' });
+      return z.NEVER;
+    }
+    return date;
+  });
+
+/** An IANA zone name that this runtime knows (Intl); the database is asked again and a miss is a 400 too. */
+export function isTimeZone(name: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const common = {
+  range: z.enum([...RANGE_PRESETS, 'custom'], { message: `must be one of ${[...RANGE_PRESETS, 'custom'].join(', ')}` }).default('7d'),
+  start: rfc3339.optional(),
+  end: rfc3339.optional(),
+  client_id: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+  user_id: z.uuid('must be a UUID').optional(),
+};
+
+const dashboardSchema = z.object({
+  ...common,
+  tz: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').default('UTC'),
+  bucket: z.enum(['hour', 'day', 'week', 'month'], { message: 'must be one of hour, day, week, month' }).optional(),
+  top: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_TOP, `must be at most ${MAX_TOP}`).default(10),
+  activity_limit: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1')
+    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`).default(ACTIVITY_PAGE_SIZE),
+});
+
+const activitySchema = z.object({
+  ...common,
+  limit: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1')
+    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`).default(ACTIVITY_PAGE_SIZE),
+  cursor: z.string().max(200).optional(),
+});
+
+export interface ResolvedRange {
+  preset: RangePreset | 'custom';
+  start: Date;
+  end: Date;
+}
+
+export interface DashboardQuery {
+  range: ResolvedRange;
+  clientId: string | null;
+  userId: string | null;
+  tz: string;
+  bucket: TimeBucket | null;
+  top: number;
+  activityLimit: number;
+}
+
+export interface ActivityQuery {
+  range: ResolvedRange;
+  clientId: string | null;
+  userId: string | null;
+  limit: number;
+  cursor: TokenActivityCursor | null;
+}
+
+function parse<T>(schema: z.ZodType<T>, search: URLSearchParams): T {
+  for (const [key, values] of groupParams(search)) {
+    if (values.length > 1) throw new InvalidParameter(key, 'must be given once');
+  }
+  const result = schema.safeParse(Object.fromEntries(search));
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new InvalidParameter(String(issue.path[0] ?? 'query'), issue.message);
+  }
+  return result.data;
+}
+
+function groupParams(search: URLSearchParams): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const [key, value] of search) map.set(key, [...(map.get(key) ?? []), value]);
+  return map;
+}
+
+function resolveRange(q: { range: RangePreset | 'custom'; start?: Date; end?: Date }, now: Date): ResolvedRange {
+  if (q.range !== 'custom') {
+    if (q.start) throw new InvalidParameter('start', 'is only allowed with range=custom');
+    if (q.end) throw new InvalidParameter('end', 'is only allowed with range=custom');
+    return { preset: q.range, start: new Date(now.getTime() - PRESET_MS[q.range]), end: now };
+  }
+  if (!q.start) throw new InvalidParameter('start', 'is required with range=custom');
+  if (!q.end) throw new InvalidParameter('end', 'is required with range=custom');
+  if (q.end.getTime() <= q.start.getTime()) throw new InvalidParameter('end', 'must be after start');
+  if (q.end.getTime() - q.start.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new InvalidParameter('end', `must be at most ${MAX_RANGE_DAYS} days after start`);
+  return { preset: 'custom', start: q.start, end: q.end };
+}
+
+/** GET /api/analytics/tokens: validated query, or InvalidParameter. */
+export function parseDashboardQuery(search: URLSearchParams, now: Date = new Date()): DashboardQuery {
+  const q = parse(dashboardSchema, search);
+  return {
+    range: resolveRange(q, now),
+    clientId: q.client_id ?? null,
+    userId: q.user_id?.toLowerCase() ?? null,
+    tz: q.tz,
+    bucket: q.bucket ?? null,
+    top: q.top,
+    activityLimit: q.activity_limit,
+  };
+}
+
+/** GET /api/analytics/tokens/activity: validated query, or InvalidParameter. */
+export function parseActivityQuery(search: URLSearchParams, now: Date = new Date()): ActivityQuery {
+  const q = parse(activitySchema, search);
+  return {
+    range: resolveRange(q, now),
+    clientId: q.client_id ?? null,
+    userId: q.user_id?.toLowerCase() ?? null,
+    limit: q.limit,
+    cursor: q.cursor ? decodeCursor(q.cursor) : null,
+  };
+}
+
+/** Opaque keyset cursor: (created_at with microseconds, id). */
+export function encodeCursor(cursor: TokenActivityCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+export function decodeCursor(value: string): TokenActivityCursor {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2) {
+      const [createdAt, id] = parsed as [unknown, unknown];
+      if (typeof createdAt === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)
+          && !Number.isNaN(new Date(createdAt).getTime()) && Number.isSafeInteger(id) && (id as number) > 0) {
+        return { createdAt, id: id as number };
+      }
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidParameter('cursor', 'is not a cursor returned by this API');
+}

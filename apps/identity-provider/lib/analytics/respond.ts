@@ -1,0 +1,21 @@
+import type { TokenActivityPage } from '@idp/database-identity';
+import { encodeCursor } from './query';
+import type { TokenActivityResponse } from './types';
+
+export const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+
+export function activityJson(page: TokenActivityPage): TokenActivityResponse {
+  return {
+    entries: page.entries.map((e) => ({
+      id: e.id, created_at: e.createdAt, action: e.action, failed: e.failed, reason: e.reason, client_id: e.clientId,
+      user_id: e.userId, grant_type: e.grantType, ip_address: e.ip, user_agent: e.userAgent, request_id: e.requestId,
+    })),
+    next_cursor: page.next ? encodeCursor(page.next) : null,
+  };
+}
+
+/** A time zone the runtime knows but the database does not: Postgres says "time zone ... not recognized". */
+export function isUnknownZoneError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e?.code === '22023' && /time zone/i.test(e.message ?? '');
+}

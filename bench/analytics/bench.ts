@@ -1,0 +1,231 @@
+/**
+ * Token analytics benchmark, on the database loaded by generate.ts:
+ *
+ *  1. latency of the whole dashboard (what GET /api/analytics/tokens runs: identity.token_dashboard plus the
+ *     first activity page) for 24 h, 7 and 90 days, without and with a client filter, for a user, in a
+ *     :30 zone; side by side with the story's original get_token_stats SQL on the same data;
+ *  2. the cost of rollup upkeep on audit writes: the audit writer's exact batched insert (500 events per
+ *     statement) with the rollup trigger on and off, over 24 simulated hours of traffic at the data's density,
+ *     with the sealing clock (identity.analytics_clock) following the events so every hour gets sealed and
+ *     every day built, as in production.
+ *
+ *   npx tsx bench/analytics/bench.ts [--iterations 30] [--only latency|writes] [--hours 24] [--json out.json]
+ */
+import postgres from 'postgres';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { analyticsQueries, openDatabase } from '../../packages/database-identity/src';
+
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '30' },
+    'story-iterations': { type: 'string', default: '5' },
+    only: { type: 'string' },
+    hours: { type: 'string', default: '24' },
+    rounds: { type: 'string', default: '2' },
+    json: { type: 'string' },
+  },
+});
+const URL_ = process.env.BENCH_ANALYTICS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/idp_bench_analytics';
+const sql = postgres(URL_, { max: 2, prepare: false, onnotice: () => {}, types: { bigint: postgres.BigInt } });
+const results: Record<string, unknown> = { database: new URL(URL_).pathname.slice(1), at: new Date().toISOString() };
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+
+async function latency() {
+  const db = await openDatabase({ databaseUrl: URL_, maxConnections: 4, statementTimeoutMs: 0 });
+  const analytics = analyticsQueries(db);
+  const [{ n }] = await sql`select count(*)::int as n from identity.audit_logs`;
+  // a client in the middle of the pack, the busiest client, a typical user and the busiest user (last 90 days)
+  const clients = await sql<{ client_id: string; n: number }[]>`
+    select client_id, count(*)::int as n from identity.audit_logs where created_at > now() - interval '7 days' and client_id is not null
+     group by 1 order by 2 desc`;
+  const median = clients[Math.floor(clients.length / 2)].client_id;
+  const busiest = clients[0].client_id;
+  const users = await sql<{ user_id: string; n: number }[]>`
+    select user_id, count(*)::int as n from identity.audit_logs
+     where created_at > now() - interval '1 day' and user_id is not null group by 1 order by 2 desc`;
+  const heavyUser = users[0].user_id;
+  const typicalUser = users[Math.floor(users.length / 2)].user_id;
+  const [{ heavy90 }] = await sql`select count(*)::int as heavy90 from identity.audit_logs where user_id = ${heavyUser}`;
+  console.log(`${n} events; clients: median ${median}, busiest ${busiest}; users: busiest ${heavyUser} (${heavy90} events)`);
+
+  const now = () => new Date();
+  const day = 86_400_000;
+  const scenarios: { name: string; range: number; clientId?: string; userId?: string; tz?: string }[] = [
+    { name: '24h', range: day },
+    { name: '7d', range: 7 * day },
+    { name: '7d, client (median)', range: 7 * day, clientId: median },
+    { name: '7d, client (busiest)', range: 7 * day, clientId: busiest },
+    { name: '90d', range: 90 * day },
+    { name: '90d, client (median)', range: 90 * day, clientId: median },
+    { name: '90d, client (busiest)', range: 90 * day, clientId: busiest },
+    { name: '90d, Asia/Kolkata (:30 zone)', range: 90 * day, tz: 'Asia/Kolkata' },
+    { name: '7d, user (typical)', range: 7 * day, userId: typicalUser },
+    { name: '90d, user (typical)', range: 90 * day, userId: typicalUser },
+    { name: '90d, user (busiest)', range: 90 * day, userId: heavyUser },
+  ];
+  const iterations = Number(values.iterations);
+  const rows: { scenario: string; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
+  for (const s of scenarios) {
+    const times: number[] = [];
+    for (let i = -2; i < iterations; i++) {
+      const end = now();
+      const start = new Date(end.getTime() - s.range);
+      const t0 = performance.now();
+      // what the route does: the dashboard and the first activity page, concurrently
+      await Promise.all([
+        analytics.dashboard({ start, end, clientId: s.clientId, userId: s.userId, timeZone: s.tz ?? 'UTC', top: 10 }),
+        analytics.activity({ start, end, clientId: s.clientId, userId: s.userId, limit: 50 }),
+      ]);
+      if (i >= 0) times.push(performance.now() - t0); // two warm-up calls
+    }
+    const row: (typeof rows)[number] = { scenario: s.name, p50: pct(times, 50), p95: pct(times, 95) };
+    if (!s.userId && !s.tz && s.name !== '7d, client (busiest)' && s.name !== '90d, client (busiest)') {
+      const story: number[] = [];
+      for (let i = 0; i < Number(values['story-iterations']); i++) {
+        const end = now();
+        const start = new Date(end.getTime() - s.range);
+        const t0 = performance.now();
+        await sql`select * from bench.get_token_stats_story(${start}, ${end}, ${s.clientId ?? null})`;
+        story.push(performance.now() - t0);
+      }
+      row.story_p50 = pct(story, 50);
+      row.story_p95 = pct(story, 95);
+    }
+    rows.push(row);
+    console.log(`${s.name.padEnd(32)} dashboard p50 ${fmt(row.p50).padStart(9)} p95 ${fmt(row.p95).padStart(9)}`
+      + (row.story_p50 !== undefined ? `   story get_token_stats p50 ${fmt(row.story_p50).padStart(9)} p95 ${fmt(row.story_p95!).padStart(9)}` : ''));
+  }
+  // the new get_token_stats (same signature as the story's)
+  const stats: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const end = now();
+    const t0 = performance.now();
+    await analytics.stats(new Date(end.getTime() - 90 * day), end);
+    stats.push(performance.now() - t0);
+  }
+  console.log(`identity.get_token_stats 90d:           p50 ${fmt(pct(stats, 50))} p95 ${fmt(pct(stats, 95))}`);
+  results.latency = { events: n, rows, get_token_stats_90d: { p50: pct(stats, 50), p95: pct(stats, 95) } };
+  await db.close();
+}
+
+/** Events as the app writes them (same actions, columns and details), `count` of them spread over [from, from + 1 h). */
+function hourOfEvents(from: number, count: number, seed: number) {
+  const actions = [
+    ['token.issued.authorization_code', 22], ['token.refreshed', 18], ['token.issued.refresh_token', 18],
+    ['token.issued.client_credentials', 8], ['token.userinfo_accessed', 15], ['token.introspected', 3], ['token.revoked', 2],
+    ['token.validation_failed', 1.5], ['client.auth_failed', 1], ['token.code_invalid', 0.8], ['token.pkce_failed', 0.5],
+    ['token.expired', 0.4], ['token.refresh_reused', 0.3], ['token.code_replayed', 0.2], ['auth.login_succeeded', 5.3], ['auth.login_failed', 4],
+  ] as const;
+  const total = actions.reduce((a, [, w]) => a + w, 0);
+  let s = seed;
+  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const events = [];
+  for (let i = 0; i < count; i++) {
+    const at = new Date(from + Math.floor((i / count) * 3_600_000));
+    let x = r() * total;
+    const action = actions.find(([, w]) => (x -= w) < 0)?.[0] ?? 'token.userinfo_accessed';
+    const client = `client-${String(Math.min(50, Math.floor(50 ** r()))).padStart(2, '0')}`;
+    const user = `00000000-0000-4000-8000-${String(Math.min(100_000, Math.floor(((100_000 ** 0.2 - 1) * r() + 1) ** 5))).padStart(12, '0')}`;
+    const issued = action.startsWith('token.issued.');
+    events.push({
+      event_id: randomUUID(), created_at: at, action, user_id: action === 'token.issued.client_credentials' || action === 'client.auth_failed' ? null : user,
+      client_id: client, grant_type: issued ? action.slice(13) : null, ip_address: '10.1.2.3', user_agent: 'bench/1.0', request_id: randomUUID(),
+      resource_type: 'oauth_token', resource_id: client,
+      details: issued
+        ? { scopes: ['openid'], jti: randomUUID(), family_id: randomUUID(), issued_at: at.toISOString(), expires_at: new Date(+at + 900_000).toISOString(),
+            refresh_token_expires_at: r() < 0.8 ? new Date(+at + 30 * 86_400_000).toISOString() : null }
+        : action === 'token.refreshed' ? { family_id: randomUUID(), previous_issued_at: new Date(+at - 3_600_000).toISOString() }
+          : action === 'token.revoked' ? { token_type: 'access_token', jti: randomUUID() }
+            : action.includes('failed') || action.includes('invalid') || action.includes('expired') || action.includes('reused') || action.includes('replayed')
+              ? { reason: 'invalid_grant' } : {},
+    });
+  }
+  return events;
+}
+
+/** The audit writer's statement (packages/database-identity/src/audit/writer.ts), verbatim. */
+const WRITER_INSERT = `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
+       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
+         from jsonb_to_recordset($1::text::jsonb) as e(event_id uuid, created_at timestamptz, action text, user_id uuid, client_id text, grant_type text,
+              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
+       on conflict do nothing`;
+
+async function writes() {
+  const hours = Number(values.hours);
+  const [{ n }] = await sql`select count(*)::bigint as n from identity.audit_logs`;
+  const [{ span }] = await sql`select extract(epoch from max(created_at) - min(created_at))::float8 / 3600 as span from identity.audit_logs`;
+  const perHour = Math.round(Number(n) / Number(span));
+  const batch = 500;
+  console.log(`\nwrites: ${hours} simulated hours at ${perHour} events/hour (the data's density), batches of ${batch}, writer's statement`);
+  const one = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
+  // runs alternate trigger off / on, each on its own empty stretch of future days
+  const base = Math.ceil((Date.now() + 3 * 86_400_000) / 86_400_000) * 86_400_000;
+  const runs: { trigger: boolean; ms: number; events: number; sealMs: number[] }[] = [];
+  const rounds = Number(values.rounds);
+  let slot = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const trigger of [false, true]) {
+      const from = base + slot++ * Math.ceil(hours / 24 + 1) * 86_400_000;
+      await one.unsafe(`alter table identity.audit_logs ${trigger ? 'enable' : 'disable'} trigger audit_logs_token_rollup`);
+      // rollups already sealed up to the start of the stretch (as if the provider had been running)
+      await one.unsafe(`update identity.token_rollup_state set watermark = $1`, [new Date(from)]);
+      await one.unsafe(`select identity.audit_ensure_partitions($1)`, [new Date(from)]);
+      let ms = 0;
+      let events = 0;
+      const batchTimes: number[] = [];
+      for (let h = 0; h < hours; h++) {
+        const evs = hourOfEvents(from + h * 3_600_000, perHour, h + 1 + round * 1000);
+        for (let i = 0; i < evs.length; i += batch) {
+          const chunk = evs.slice(i, i + batch);
+          // the sealing clock follows the traffic: "now" is the newest event of the batch
+          await one.unsafe(`select set_config('identity.analytics_clock', $1, false)`, [chunk[chunk.length - 1].created_at.toISOString()]);
+          const body = JSON.stringify(chunk);
+          const t0 = performance.now();
+          await one.unsafe(WRITER_INSERT, [body]);
+          const dt = performance.now() - t0;
+          batchTimes.push(dt);
+          ms += dt;
+          events += chunk.length;
+        }
+      }
+      const sorted = [...batchTimes].sort((a, b) => a - b);
+      const median = sorted[Math.floor(sorted.length / 2)];
+      // batches that sealed an hour or built a day are the slow ones
+      const sealMs = batchTimes.filter((t) => t > median * 1.5).map((t) => t - median);
+      runs.push({ trigger, ms, events, sealMs });
+      console.log(`  trigger ${trigger ? 'on ' : 'off'}: ${events} events in ${(ms / 1000).toFixed(1)} s = ${Math.round(events / ms * 1000)} events/s`
+        + ` (median batch ${median.toFixed(1)} ms${trigger ? `, ${sealMs.length} sealing batches, +${fmt(sealMs.reduce((a, b) => a + b, 0) / Math.max(1, sealMs.length))} each` : ''})`);
+      // clean up: the stretch's raw rows and rollups
+      await one.unsafe(`alter table identity.audit_logs disable trigger audit_logs_token_rollup`);
+      await one.unsafe(`delete from identity.audit_logs where created_at >= $1`, [new Date(from)]);
+      await one.unsafe(`delete from identity.token_rollup where bucket >= $1`, [new Date(from - 86_400_000)]);
+      await one.unsafe(`delete from identity.token_rollup_users where bucket >= $1`, [new Date(from - 86_400_000)]);
+      await one.unsafe(`delete from identity.token_rollup_dirty where bucket >= $1`, [new Date(from - 86_400_000)]);
+    }
+  }
+  await one.unsafe(`select set_config('identity.analytics_clock', '', false)`);
+  await one.unsafe(`update identity.token_rollup_state set watermark = date_trunc('hour', now() - interval '2 minutes', 'UTC')`);
+  await one.unsafe(`alter table identity.audit_logs enable trigger audit_logs_token_rollup`);
+  await one.unsafe(`select identity.token_rollup_maintain()`);
+  await one.end();
+  const rate = (t: boolean) => {
+    const rs = runs.filter((r) => r.trigger === t);
+    return rs.reduce((a, r) => a + r.events, 0) / rs.reduce((a, r) => a + r.ms, 0) * 1000;
+  };
+  const off = rate(false);
+  const on = rate(true);
+  console.log(`  => ${Math.round(off)} events/s without the trigger, ${Math.round(on)} with: upkeep costs ${((1 - on / off) * 100).toFixed(1)}% of write throughput`);
+  results.writes = { perHour, batch, hours, runs: runs.map(({ sealMs, ...r }) => ({ ...r, sealingBatches: sealMs.length })), off, on, overheadPct: (1 - on / off) * 100 };
+}
+
+if (!values.only || values.only === 'latency') await latency();
+if (!values.only || values.only === 'writes') await writes();
+if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
+await sql.end();
