@@ -10,6 +10,7 @@ import { rateLimitQueries } from './queries/rate-limits';
 import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
 import { analyticsQueries } from './queries/analytics';
+import { revocationQueries, RevocationSignal } from './queries/revocation';
 
 export * from './driver';
 export * from './migrate';
@@ -24,6 +25,8 @@ export * from './audit/writer';
 export * from './audit/queries';
 export * from './queries/rate-limits';
 export * from './queries/analytics';
+export * from './queries/revocation';
+export * from './access-token-subjects';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -46,11 +49,14 @@ export interface IdentityStore {
   readonly rateLimits: ReturnType<typeof rateLimitQueries>;
   readonly auditLog: ReturnType<typeof auditQueries>;
   readonly analytics: ReturnType<typeof analyticsQueries>;
+  /** The revocation epoch, and in-process notice of revocations made through this store. */
+  readonly revocations: ReturnType<typeof revocationQueries>;
   close(): Promise<void>;
 }
 
 export function createIdentityStore(db: Database, keyEncryptionSecret: string): IdentityStore {
   const box = new SecretBox(keyEncryptionSecret);
+  const revocations = new RevocationSignal();
   return {
     db,
     box,
@@ -59,10 +65,11 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string): 
     keys: keyQueries(db, box),
     sessions: sessionQueries(db),
     consents: consentQueries(db),
-    grants: grantQueries(db, box),
+    grants: grantQueries(db, box, revocations),
     rateLimits: rateLimitQueries(db),
     auditLog: auditQueries(db),
     analytics: analyticsQueries(db),
+    revocations: revocationQueries(db, revocations),
     close: () => db.close(),
   };
 }

@@ -1,5 +1,6 @@
 import type { SecretBox } from '../crypto/secrets';
 import type { Queryable } from '../driver';
+import { RevocationSignal } from './revocation';
 
 /** What a redeemed authorization code stands for: everything the token endpoint needs to issue tokens. */
 export interface AuthorizationCodeGrant {
@@ -161,7 +162,8 @@ async function revokeFamily(db: Queryable, familyId: string, reason: string): Pr
  * Races are settled by row locks on the UPDATE (`... where consumed_at is null`, `... where rotated_at is
  * null`): of concurrent callers exactly one matches; the others re-check the committed row and miss.
  */
-export function grantQueries(db: Queryable, box: SecretBox) {
+export function grantQueries(db: Queryable, box: SecretBox, revocations: RevocationSignal = new RevocationSignal()) {
+  // every path that revokes or deletes a family or a jti tells this process's caches (accessTokenSubjects)
   return {
     /** Creates a token family and its authorization code together. Returns the family id. */
     async createAuthorizationCode(input: NewAuthorizationCode): Promise<{ familyId: string }> {
@@ -211,7 +213,7 @@ export function grantQueries(db: Queryable, box: SecretBox) {
       );
       if (!spent) return { status: 'not_found' };
       if (spent.burnt_expired) return { status: 'expired', clientId: spent.client_id };
-      const revokedRefreshTokens = await revokeFamily(db, spent.family_id, 'code_replayed');
+      const revokedRefreshTokens = await revocations.after(revokeFamily(db, spent.family_id, 'code_replayed'));
       return { status: 'replayed', familyId: spent.family_id, clientId: spent.client_id, revokedRefreshTokens };
     },
 
@@ -271,7 +273,7 @@ export function grantQueries(db: Queryable, box: SecretBox) {
       if (!state) return { status: 'not_found' };
       if (state.family_revoked) return { status: 'revoked', clientId: state.client_id };
       if (state.rotated) {
-        const revokedRefreshTokens = await revokeFamily(db, state.family_id, 'refresh_reused');
+        const revokedRefreshTokens = await revocations.after(revokeFamily(db, state.family_id, 'refresh_reused'));
         return { status: 'reused', familyId: state.family_id, clientId: state.client_id, revokedRefreshTokens };
       }
       // neither revoked nor rotated, yet not claimable: the only remaining reason is expiry
@@ -294,14 +296,14 @@ export function grantQueries(db: Queryable, box: SecretBox) {
     },
 
     /** Revokes a family (idempotent; the first reason is kept). Returns how many refresh tokens were still usable. */
-    revokeFamily: (familyId: string, reason: string): Promise<number> => revokeFamily(db, familyId, reason),
+    revokeFamily: (familyId: string, reason: string): Promise<number> => revocations.after(revokeFamily(db, familyId, reason)),
 
     /** Revokes one JWT access token by jti until it expires. Idempotent. */
     async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
-      await db.query(
+      await revocations.after(db.query(
         `insert into identity.revoked_tokens (jti, expires_at) values ($1, $2) on conflict (jti) do nothing`,
         [jti, expiresAt],
-      );
+      ));
     },
 
     /**
@@ -339,11 +341,16 @@ export function grantQueries(db: Queryable, box: SecretBox) {
             and not exists (select 1 from identity.refresh_tokens r where r.family_id = f.id)`,
       ];
       let deleted = 0;
-      for (const statement of statements) {
-        const [row] = await db.query<{ n: number }>(`with gone as (${statement} returning 1) select count(*)::int as n from gone`, [
-          graceSeconds,
-        ]);
-        deleted += row.n;
+      try {
+        for (const statement of statements) {
+          const [row] = await db.query<{ n: number }>(`with gone as (${statement} returning 1) select count(*)::int as n from gone`, [
+            graceSeconds,
+          ]);
+          deleted += row.n;
+        }
+      } finally {
+        // deleted families read as revoked
+        revocations.notify();
       }
       return deleted;
     },

@@ -16,6 +16,13 @@ export interface User {
   updatedAt: Date;
 }
 
+/** Who an access token speaks for, and whether it still may. */
+export interface AccessTokenSubject {
+  /** Null when the subject is not a user (client_credentials) or no longer exists. */
+  user: User | null;
+  revoked: boolean;
+}
+
 /** A user row together with its password hash: only for the login check, never handed further. */
 export interface UserWithPasswordHash extends User {
   passwordHash: string;
@@ -41,6 +48,7 @@ export class DuplicateEmailError extends Error {
 
 const COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password,
   failed_login_count, locked_until, created_at, updated_at`;
+const COLUMNS_OF_U = COLUMNS.split(',').map((column) => `u.${column.trim()}`).join(', ');
 
 type UserRow = {
   id: string; email: string; email_verified: boolean; name: string | null; given_name: string | null;
@@ -104,20 +112,25 @@ export function userQueries(db: Queryable) {
     },
 
     /**
-     * UserInfo in one round trip: the token's subject and whether the token is revoked, individually
-     * (jti) or through its grant (a missing or revoked family counts as revoked).
+     * UserInfo and introspection in one round trip: the token's subject and whether the token is revoked,
+     * individually (jti) or through its grant (a missing or revoked family counts as revoked), with the
+     * revocation epoch of the same snapshot (the answer stays true while the epoch does). `userId` null: the
+     * subject is not a user (client_credentials), only revocation is looked up.
      */
-    async findAccessTokenSubject(userId: string, jti: string, familyId: string | null): Promise<{ user: User | null; revoked: boolean }> {
-      if (!UUID.test(userId) || (familyId !== null && !UUID.test(familyId))) return { user: null, revoked: true };
-      const [row] = await db.query<UserRow & { revoked: boolean; found: boolean }>(
-        `select u.*, u.id is not null as found,
-                exists (select 1 from identity.revoked_tokens where jti = $2)
+    async findAccessTokenSubject(userId: string | null, jti: string, familyId: string | null): Promise<AccessTokenSubject & { epoch: number }> {
+      // not ids we issue: revoked, but still answered with the epoch so the caller may remember it
+      const malformed = (userId !== null && !UUID.test(userId)) || (familyId !== null && !UUID.test(familyId));
+      const [row] = await db.query<UserRow & { revoked: boolean; found: boolean; epoch: number }>(
+        `select ${COLUMNS_OF_U}, u.id is not null as found,
+                $4::boolean
+                  or exists (select 1 from identity.revoked_tokens where jti = $2)
                   or ($3::uuid is not null
-                      and not exists (select 1 from identity.token_families where id = $3::uuid and revoked_at is null)) as revoked
+                      and not exists (select 1 from identity.token_families where id = $3::uuid and revoked_at is null)) as revoked,
+                (select epoch from identity.revocation_epoch) as epoch
            from (select 1) as one left join identity.users u on u.id = $1::uuid`,
-        [userId, jti, familyId],
+        [malformed ? null : userId, jti, malformed ? null : familyId, malformed],
       );
-      return { user: row.found ? toUser(row) : null, revoked: row.revoked };
+      return { user: row.found ? toUser(row) : null, revoked: row.revoked, epoch: Number(row.epoch) };
     },
 
     async list(): Promise<User[]> {

@@ -281,13 +281,13 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
 
   it('finds an access token subject and its revocation state in one query', async () => {
     const { familyId } = await newFamilyWithRefreshToken();
-    expect(await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).toEqual({ user: expect.objectContaining({ id: user.id, email: user.email }), revoked: false });
+    expect(await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).toEqual({ user: expect.objectContaining({ id: user.id, email: user.email }), revoked: false, epoch: expect.any(Number) });
     await store.grants.revokeAccessToken('jti-subject-dead', new Date(Date.now() + 60_000));
     expect((await store.users.findAccessTokenSubject(user.id, 'jti-subject-dead', familyId)).revoked).toBe(true);
     await store.grants.revokeFamily(familyId, 'test');
     expect((await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).revoked).toBe(true);
-    expect(await store.users.findAccessTokenSubject('00000000-0000-4000-8000-000000000000', 'jti-x', null)).toEqual({ user: null, revoked: false });
-    expect(await store.users.findAccessTokenSubject('not-a-uuid', 'jti-x', null)).toEqual({ user: null, revoked: true });
+    expect(await store.users.findAccessTokenSubject('00000000-0000-4000-8000-000000000000', 'jti-x', null)).toMatchObject({ user: null, revoked: false });
+    expect(await store.users.findAccessTokenSubject('not-a-uuid', 'jti-x', null)).toMatchObject({ user: null, revoked: true });
   });
 
   it('deleting a user ends its sessions, consents and grants', async () => {
