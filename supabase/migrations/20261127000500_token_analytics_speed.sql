@@ -23,7 +23,6 @@ alter function identity.token_pieces(timestamptz[], timestamptz[], text, text) r
 alter function identity.token_cells_query(timestamptz[], timestamptz[], text, uuid, boolean, boolean) rows 500;
 alter function identity.token_cells(timestamptz[], timestamptz[], text, uuid) rows 500;
 alter function identity.token_bitmaps(integer[]) rows 2;
-alter function identity.token_top_users(timestamptz, timestamptz, text, uuid, integer) rows 10;
 
 -- Counts for each interval, as rows per block (rollup rows, and raw remainders per quarter hour) that the
 -- caller sums: per interval, or per client (p_by_client), optionally for one client and/or one user (a user
@@ -205,11 +204,12 @@ begin
      where all_c or l.client_id = any(cl) or (with_null and l.client_id is null)
   ),
   -- users not sealed yet have no ordinal (counted apart, by id)
-  edge as (
+  edge as materialized (
     select hl.c, hl.ord, null::uuid as uid from hl
     union
-    select ru.c, o.ord, case when o.ord is null then ru.user_id end
-      from ru left join lateral (select o.ordinal as ord from identity.token_user_ordinals o where o.user_id = ru.user_id) o on true
+    select y.c, y.ord, case when y.ord is null then y.user_id end
+      from (select ru.c, ru.user_id, (select o.ordinal from identity.token_user_ordinals o where o.user_id = ru.user_id) as ord
+              from ru) y
   )
   select k.c,
          coalesce((select sum(bit_count(b.m)) from b where b.c is not distinct from k.c), 0)::bigint
@@ -218,6 +218,181 @@ begin
              where e.c is not distinct from k.c
                and (e.ord is null or b.m is null or get_bit(b.m, e.ord & 65535) = 0))
     from k;
+end
+$fn$;
+
+-- The p_limit users with the most tokens issued in [p_start, p_end) (ties: smaller user id first), exact.
+-- A threshold pass over the per-block top-k lists (plus the raw remainders) settles it when usage is skewed,
+-- with look-ups in the blocks' complete lists for the few candidates; otherwise the complete lists are summed.
+create or replace function identity.token_top_users(
+  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_limit integer default 10
+)
+returns table (user_id uuid, issued bigint)
+language plpgsql stable rows 10 set jit = off set work_mem = '64MB' as $fn$
+#variable_conflict use_column
+declare
+  bg text[]; bt timestamptz[]; rlo timestamptz[]; rhi timestamptz[];
+  t_all bigint;
+  c_o integer[]; c_uid uuid[]; c_lower bigint[]; c_upper bigint[];
+  theta bigint;
+  n integer;
+  keep integer[];
+  add bigint[];
+  b record;
+  al bigint[];
+  i integer; lo integer; hi integer; mid integer; v bigint; o integer;
+begin
+  if p_limit <= 0 then return; end if;
+  if p_user_id is not null then
+    return query
+    select l.user_id, count(*)::bigint from identity.audit_logs l
+     where l.user_id = p_user_id and l.created_at >= p_start and l.created_at < p_end and l.action like 'token.issued.%'
+       and (p_client_id is null or l.client_id = p_client_id)
+     group by l.user_id;
+    return;
+  end if;
+
+  select array_agg(t.grain) filter (where t.grain <> 'raw'), array_agg(t.bucket) filter (where t.grain <> 'raw'),
+         array_agg(t.lo) filter (where t.grain = 'raw'), array_agg(t.hi) filter (where t.grain = 'raw')
+    into bg, bt, rlo, rhi
+    from identity.token_pieces(array[p_start], array[p_end], 'd', 'h') t;
+
+  -- lower bound: what the top lists and the raw remainders show; upper: plus, for each block where the user
+  -- is not listed, the largest count not listed there (t_all - the tails of the blocks where listed)
+  with blk as (
+    select r.top_list, coalesce(r.top_tail, 0) as tail
+      from unnest(bg, bt) x(g, t)
+      cross join lateral (
+        select * from (
+        select r.top_list, r.top_tail from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+        union all
+        select r.top_list, r.top_tail from identity.token_rollup r
+         where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+        ) fenced offset 0
+      ) r
+  ),
+  seen as (
+    select y.o, sum(y.c) as lower, sum(blk.tail) as listed_tail
+      from blk cross join lateral (select (t.v >> 32)::integer as o, t.v & 4294967295 as c from unnest(blk.top_list) t(v)) y group by y.o
+  ),
+  ru as (
+    -- one ordinal look-up per user (primary key)
+    select y.uid, (select o.ordinal from identity.token_user_ordinals o where o.user_id = y.uid) as o, y.c
+      from (select l.user_id as uid, count(*) as c
+              from unnest(rlo, rhi) w(lo, hi)
+              cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
+                                   where l.created_at >= w.lo and l.created_at < w.hi offset 0
+              ) l
+             where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
+             group by l.user_id) y
+  ),
+  tot as (select coalesce(sum(blk.tail), 0)::bigint as t from blk),
+  comb as (
+    select coalesce(s.o, ru.o) as o, ru.uid, (coalesce(s.lower, 0) + coalesce(ru.c, 0))::bigint as lower,
+           (coalesce(s.lower, 0) + coalesce(ru.c, 0)
+             + case when coalesce(s.o, ru.o) is null then 0 else tot.t - coalesce(s.listed_tail, 0) end)::bigint as upper
+      from seen s full join ru on ru.o = s.o cross join tot
+  )
+  select (select tot.t from tot), array_agg(comb.o order by comb.lower desc), array_agg(comb.uid order by comb.lower desc),
+         array_agg(comb.lower order by comb.lower desc), array_agg(comb.upper order by comb.lower desc)
+    into t_all, c_o, c_uid, c_lower, c_upper
+    from comb;
+
+  n := coalesce(array_length(c_o, 1), 0);
+  theta := case when n >= p_limit then c_lower[p_limit] else 0 end;
+  -- candidates: everyone who could reach theta
+  select array_agg(x.i order by x.i) into keep from generate_subscripts(c_lower, 1) x(i) where c_upper[x.i] >= theta;
+
+  if (t_all > 0 and t_all >= theta) or coalesce(array_length(keep, 1), 0) > 2000 then
+    -- undecided by the lists: sum the complete lists (exact, slower)
+    return query
+    with blk as (
+      select r.all_list
+        from unnest(bg, bt) x(g, t)
+        cross join lateral (
+        select * from (
+          select r.all_list from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+          union all
+          select r.all_list from identity.token_rollup r
+           where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+        ) fenced offset 0
+      ) r
+    ),
+    s as (
+      select (t.v >> 32)::integer as o, sum(t.v & 4294967295) as c from blk cross join lateral unnest(blk.all_list) t(v)
+       group by 1 having sum(t.v & 4294967295) > 0
+    ),
+    ru as (
+      select l.user_id as uid, count(*) as c
+        from unnest(rlo, rhi) w(lo, hi)
+        cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
+                             where l.created_at >= w.lo and l.created_at < w.hi offset 0
+      ) l
+       where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
+       group by l.user_id
+    ),
+    allu as (
+      select o.user_id as uid, s.c from s join identity.token_user_ordinals o on o.ordinal = s.o
+      union all
+      select ru.uid, ru.c from ru
+    )
+    select allu.uid, sum(allu.c)::bigint as c from allu group by allu.uid order by c desc, allu.uid limit p_limit;
+    return;
+  end if;
+
+  -- no candidate at all: no user was issued a token in this range
+  if keep is null then return; end if;
+
+  -- exact counts for the candidates: look them up where they are not listed
+  c_o := array(select c_o[x] from unnest(keep) x);
+  c_uid := array(select c_uid[x] from unnest(keep) x);
+  c_lower := array(select c_lower[x] from unnest(keep) x);
+  add := array_fill(0::bigint, array[array_length(keep, 1)]);
+  if t_all > 0 then
+    -- only the blocks where some candidate is not listed (their complete lists are large: read only those)
+    for b in select r.listed, r.all_list
+               from unnest(bg, bt) x(g, t)
+               cross join lateral (
+                 select * from (
+                   select array(select (t.v >> 32)::integer from unnest(r.top_list) t(v)) as listed, r.top_tail, r.all_list
+                     from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+                   union all
+                   select array(select (t.v >> 32)::integer from unnest(r.top_list) t(v)), r.top_tail, r.all_list
+                     from identity.token_rollup r
+                    where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+                 ) fenced offset 0
+               ) r
+              where coalesce(r.top_tail, 0) > 0
+                and exists (select 1 from unnest(c_o) co where co is not null and not co = any(r.listed)) loop
+      al := b.all_list;
+      for i in 1 .. array_length(keep, 1) loop
+        o := c_o[i];
+        continue when o is null or o = any(b.listed);
+        -- binary search by ordinal (the high 32 bits)
+        lo := 1;
+        hi := coalesce(array_length(al, 1), 0);
+        while lo <= hi loop
+          mid := (lo + hi) / 2;
+          v := al[mid] >> 32;
+          if v = o then
+            add[i] := add[i] + (al[mid] & 4294967295);
+            exit;
+          elsif v < o then
+            lo := mid + 1;
+          else
+            hi := mid - 1;
+          end if;
+        end loop;
+      end loop;
+    end loop;
+  end if;
+
+  return query
+  select y.uid, y.c
+    from (select coalesce(x.uid, (select o.user_id from identity.token_user_ordinals o where o.ordinal = x.o)) as uid, x.c
+            from (select c_o[i] as o, c_uid[i] as uid, c_lower[i] + add[i] as c from generate_subscripts(c_o, 1) i) x) y
+   order by y.c desc, y.uid
+   limit p_limit;
 end
 $fn$;
 
