@@ -5,6 +5,7 @@ import { createLogger, type Logger } from './log';
 import { cachedClientRegistry } from './oidc/clients';
 import { cachedKeyRing } from './oidc/keys';
 import type { Provider, ProviderSettings } from './oidc/ports';
+import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
 import { createMetrics, type IdpMetrics } from './observability/metrics';
 import { createRateLimiter } from './security/rate-limit';
@@ -69,6 +70,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     store,
     clients,
     keys: cachedKeyRing(store.keys),
+    verifiedJwts: new VerifiedJwtCache(),
     // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
     // counters shared through the database on a server; one process owns the embedded one anyway

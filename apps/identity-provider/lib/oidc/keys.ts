@@ -11,7 +11,7 @@ import type { KeyRing, SigningKeyHandle } from './ports';
 export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = () => Date.now()): KeyRing & { invalidate(): void } {
   type State = {
     signing: Map<SigningAlg, SigningKeyHandle>;
-    verifying: Map<string, { alg: string; key: KeyObject }>;
+    verifying: Map<string, { alg: string; key: KeyObject; jwk: string }>;
     jwks: { body: string; etag: string };
   };
   let state: State | null = null;
@@ -25,8 +25,14 @@ export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = ()
       const [active, published] = await Promise.all([queries.loadActive(), queries.listPublished()]);
       const signing = new Map<SigningAlg, SigningKeyHandle>();
       for (const k of active) signing.set(k.alg, { kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.privateJwk as JsonWebKey, format: 'jwk' }) });
-      const verifying = new Map<string, { alg: string; key: KeyObject }>();
-      for (const k of published) verifying.set(k.kid, { alg: k.alg, key: createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' }) });
+      const verifying = new Map<string, { alg: string; key: KeyObject; jwk: string }>();
+      for (const k of published) {
+        // an unchanged key keeps its KeyObject: signatures cached against it (VerifiedJwtCache) stay usable
+        const jwk = JSON.stringify(k.publicJwk);
+        const prior = state?.verifying.get(k.kid);
+        const key = prior && prior.alg === k.alg && prior.jwk === jwk ? prior.key : createPublicKey({ key: k.publicJwk as JsonWebKey, format: 'jwk' });
+        verifying.set(k.kid, { alg: k.alg, key, jwk });
+      }
       const body = JSON.stringify({
         keys: published.map(({ publicJwk }) => {
           const { kty, crv, x, y, n, e, kid, alg, use } = publicJwk as Record<string, string>;

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
+import type { VerifiedJwtCache } from './verified-jwts';
 
 /** What the core needs to know about the deployment: a subset of the app's Config. */
 export interface ProviderSettings {
@@ -65,6 +66,8 @@ export interface Provider {
   store: IdentityStore;
   clients: ClientRegistry;
   keys: KeyRing;
+  /** Signatures already verified, by exact token string (tokens.ts verifyOwnJwt). */
+  verifiedJwts: VerifiedJwtCache;
   audit: AuditSink;
   limiter: RateLimiter;
   now: () => Date;

@@ -15,6 +15,7 @@ export interface JWTPayload {
 import type { SigningAlg } from '@idp/database-identity';
 import { InvalidToken } from './errors';
 import type { Provider } from './ports';
+import type { VerifiedJwt } from './verified-jwts';
 
 /** Claims of our RFC 9068 access tokens. `gid` names the grant (token family) so revoking it reaches them. */
 export interface AccessTokenClaims extends JWTPayload {
@@ -104,24 +105,28 @@ const sameTyp = (actual: unknown, expected: string) =>
 /**
  * Verifies one of our JWTs: the signature with a published key whose kid AND alg match the header (so
  * `alg: none`, HMAC-signed-with-the-public-key and foreign keys fail), no `crit` extensions, then issuer,
- * audience, expiry, not-before and typ.
+ * audience, expiry, not-before and typ. A token verified before (exact same string) skips the signature
+ * check while the key that verified it is still the one published under its kid; the claims are checked
+ * every time.
  */
 export async function verifyOwnJwt(
   provider: Provider,
   token: string,
   options: { audience?: string; typ?: string; allowExpired?: boolean },
 ): Promise<JWTPayload & Record<string, unknown>> {
-  const jws = decodeCompact(token);
-  if (!jws) throw new InvalidToken('The token is malformed');
-  const { header, payload } = jws;
-  const alg = header.alg;
-  if (typeof alg !== 'string' || !ACCEPTED_ALGS.has(alg) || typeof header.kid !== 'string') throw new InvalidToken('The token is not signed with an accepted algorithm');
-  if (header.crit !== undefined) throw new InvalidToken('The token uses unsupported header extensions');
-  const key = await provider.keys.verificationKey(header.kid, alg);
-  if (!key || !verifySignature(jws, alg as 'ES256' | 'RS256', key)) throw new InvalidToken('The token signature is invalid');
+  const now = Math.floor(provider.now().getTime() / 1000);
+  const cache = provider.verifiedJwts;
+  let verified = cache.get(token, now);
+  if (verified && (await provider.keys.verificationKey(verified.header.kid as string, verified.header.alg as string)) !== verified.key) {
+    // the key was retired or replaced: verify from scratch (and fail if it is no longer published)
+    cache.delete(token);
+    verified = undefined;
+  }
+  const fromCache = !!verified;
+  verified ??= await verifySigned(provider, token);
+  const { header, payload } = verified;
 
   const claims = payload as JWTPayload & Record<string, unknown>;
-  const now = Math.floor(provider.now().getTime() / 1000);
   if (options.typ && !sameTyp(header.typ, options.typ)) throw new InvalidToken('The token is not of the expected type');
   if (claims.iss !== provider.settings.issuer) throw new InvalidToken('The token was issued by someone else');
   if (options.audience) {
@@ -131,7 +136,22 @@ export async function verifyOwnJwt(
   if (typeof claims.exp !== 'number' || typeof claims.iat !== 'number') throw new InvalidToken('The token is missing exp or iat');
   if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now)) throw new InvalidToken('The token is not valid yet');
   if (claims.exp <= now && !options.allowExpired) throw new TokenExpired(null);
+  // only tokens that passed everything, and only until they expire
+  if (!fromCache && claims.exp > now) cache.set(token, verified, claims.exp);
   return claims;
+}
+
+/** The signature check proper: header, published key for (kid, alg), ES256/RS256 verification. */
+async function verifySigned(provider: Provider, token: string): Promise<VerifiedJwt> {
+  const jws = decodeCompact(token);
+  if (!jws) throw new InvalidToken('The token is malformed');
+  const { header, payload } = jws;
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !ACCEPTED_ALGS.has(alg) || typeof header.kid !== 'string') throw new InvalidToken('The token is not signed with an accepted algorithm');
+  if (header.crit !== undefined) throw new InvalidToken('The token uses unsupported header extensions');
+  const key = await provider.keys.verificationKey(header.kid, alg);
+  if (!key || !verifySignature(jws, alg as 'ES256' | 'RS256', key)) throw new InvalidToken('The token signature is invalid');
+  return { header, payload, key };
 }
 
 export class TokenExpired extends InvalidToken {
