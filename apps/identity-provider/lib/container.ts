@@ -1,4 +1,4 @@
-import { AuditWriter, openIdentityStore, type IdentityStore } from '@idp/database-identity';
+import { accessTokenSubjects, AuditWriter, openIdentityStore, type IdentityStore } from '@idp/database-identity';
 import { bootstrap } from './bootstrap';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
@@ -71,6 +71,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     clients,
     keys: cachedKeyRing(store.keys),
     verifiedJwts: new VerifiedJwtCache(),
+    // changes made by this process are seen at once; by other instances within the 500 ms epoch poll
+    accessTokenSubjects: accessTokenSubjects(store),
     // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
     // counters shared through the database on a server; one process owns the embedded one anyway
@@ -94,6 +96,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
       return () => clearInterval(timer);
     },
     close: async () => {
+      provider.accessTokenSubjects.close();
       await audit.close();
       await store.close();
     },

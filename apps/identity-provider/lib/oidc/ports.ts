@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
+import type { AccessTokenSubjects, IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import type { VerifiedJwtCache } from './verified-jwts';
@@ -68,6 +68,8 @@ export interface Provider {
   keys: KeyRing;
   /** Signatures already verified, by exact token string (tokens.ts verifyOwnJwt). */
   verifiedJwts: VerifiedJwtCache;
+  /** Subject and revocation state of access tokens, from memory while the revocation epoch stands. */
+  accessTokenSubjects: AccessTokenSubjects;
   audit: AuditSink;
   limiter: RateLimiter;
   now: () => Date;

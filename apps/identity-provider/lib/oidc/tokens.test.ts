@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidToken } from './errors';
 import { signCompact } from './jws';
 import type { KeyRing, Provider } from './ports';
-import { issueAccessToken, TokenExpired, verifyAccessTokenClaims, verifyOwnJwt } from './tokens';
+import { issueAccessToken, TokenExpired, verifyAccessToken, verifyAccessTokenClaims, verifyOwnJwt } from './tokens';
 import { VerifiedJwtCache } from './verified-jwts';
 
 const ISSUER = 'https://id.example';
@@ -14,6 +14,7 @@ function testProvider() {
   let pair = newKey();
   const published = new Map<string, { alg: string; key: KeyObject }>([['k1', { alg: 'ES256', key: pair.publicKey }]]);
   let time = Date.parse('2030-01-01T00:00:00Z');
+  const revokedJtis = new Set<string>();
   const keys: KeyRing = {
     signingKey: async () => ({ kid: 'k1', alg: 'ES256', key: pair.privateKey }),
     verificationKey: async (kid, alg) => {
@@ -26,11 +27,13 @@ function testProvider() {
     settings: { issuer: ISSUER, accessTokenAudience: ISSUER, accessTokenAlg: 'ES256', ttl: { accessToken: 900 } },
     keys,
     verifiedJwts: new VerifiedJwtCache(),
+    accessTokenSubjects: { lookup: async (_user: string | null, jti: string) => ({ user: null, revoked: revokedJtis.has(jti) }), close() {} },
     now: () => new Date(time),
   } as unknown as Provider;
   return {
     provider,
     published,
+    revokedJtis,
     privateKey: () => pair.privateKey,
     advance: (seconds: number) => void (time += seconds * 1000),
     /** Publishes a new key pair under the same kid: the old KeyObject is no longer the published one. */
@@ -133,6 +136,14 @@ describe('verified-signature cache', () => {
     }, t.privateKey());
     await expect(verifyAccessTokenClaims(t.provider, later)).rejects.toThrow('not valid yet');
     expect(t.provider.verifiedJwts.size).toBe(1);
+  });
+
+  it('verifyAccessToken still asks about revocation on every call', async () => {
+    const t = testProvider();
+    const token = await accessToken(t);
+    const { jti } = await verifyAccessToken(t.provider, token);
+    t.revokedJtis.add(jti);
+    await expect(verifyAccessToken(t.provider, token)).rejects.toThrow('revoked');
   });
 
   it('stays bounded', () => {

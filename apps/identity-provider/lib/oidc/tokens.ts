@@ -172,6 +172,8 @@ export async function verifyAccessTokenClaims(provider: Provider, token: string)
 /** Verifies an access token and checks it has not been revoked (individually or via its grant). */
 export async function verifyAccessToken(provider: Provider, token: string): Promise<AccessTokenClaims> {
   const claims = await verifyAccessTokenClaims(provider, token);
-  if (await provider.store.grants.isAccessTokenRevoked(claims.jti, claims.gid ?? null)) throw new InvalidToken('The token has been revoked');
+  // same lookup (and cache entry) as userinfo for user tokens; a client's own token has no user to find
+  const userId = claims.sub !== claims.client_id ? claims.sub : null;
+  if ((await provider.accessTokenSubjects.lookup(userId, claims.jti, claims.gid ?? null)).revoked) throw new InvalidToken('The token has been revoked');
   return claims;
 }

@@ -44,8 +44,8 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
     const claims = await verifyAccessTokenClaims(provider, token);
     const scopes = claims.scope.split(' ');
     if (!scopes.includes('openid')) throw new InvalidToken('The access token was not issued for OpenID Connect (no openid scope)');
-    // revocation and the subject's claims in one round trip
-    const { user, revoked } = await provider.store.users.findAccessTokenSubject(claims.sub, claims.jti, claims.gid ?? null);
+    // revocation and the subject's claims, from memory unless something changed (accessTokenSubjects)
+    const { user, revoked } = await provider.accessTokenSubjects.lookup(claims.sub, claims.jti, claims.gid ?? null);
     if (revoked) throw new InvalidToken('The token has been revoked');
     if (!user) throw new InvalidToken('The subject of the token no longer exists');
     provider.audit.record({ ...base, action: 'token.userinfo_accessed', userId: user.id, clientId: claims.client_id, scopes, details: { jti: claims.jti, family_id: claims.gid ?? null } });
