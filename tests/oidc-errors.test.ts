@@ -157,6 +157,15 @@ describe('protocol errors', () => {
     await expectError(await token({ grant_type: 'authorization_code' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_request');
   });
 
+  it('an oversized request body gets 413 invalid_request and the server goes on serving', async () => {
+    const res = await fetch(url('/oidc/token'), {
+      method: 'POST', body: `grant_type=client_credentials&pad=${'a'.repeat(100_000)}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(conf.id, conf.secret) },
+    });
+    await expectError(res, 413, 'invalid_request');
+    await expectError(await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_scope');
+  });
+
   it('userinfo refuses tampered, alg:none, HMAC-with-public-key, foreign, expired and non-openid tokens', async () => {
     const { access_token } = await tokensFor();
     const [h, p, s] = access_token.split('.');

@@ -54,16 +54,16 @@ async function main() {
   const origin = new URL(config.issuer).origin;
   // this module's copy of the core answers with light responses; Next's bundled copy is untouched
   useResponseFactory((body, init) => new LightResponse(body, init) as unknown as Response);
-  const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null) => {
+  const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null, pathname: string) => {
     let request: Request;
     try {
       request = await toLightRequest(req, origin);
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
-      res.writeHead(413, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
+      res.writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
       return;
     }
-    await sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log));
+    await sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname));
   };
 
   // Prometheus exposition on METRICS_PATH, before Next; token/basic auth checked in constant time
@@ -97,7 +97,7 @@ async function main() {
       return;
     }
     if (isProviderPath(pathname)) {
-      fastPath(req, res, ip).catch((error: unknown) => {
+      fastPath(req, res, ip, pathname).catch((error: unknown) => {
         log.error('unhandled request error', { error, path: pathname });
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'server_error' }));
         else res.destroy();

@@ -55,7 +55,8 @@ async function spawnOurServer({ cpu, root, env: extraEnv = {} }) {
     name: 'identity-provider',
     cpu,
     command: process.execPath,
-    args: ['--import', 'tsx', 'server.ts'],
+    // BENCH_OURS_NODE_ARGS: extra node flags for our server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    args: [...(process.env.BENCH_OURS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'server.ts'],
     cwd: appDir,
     env: {
       ...process.env,

@@ -34,9 +34,12 @@ export function requestContext(request: Request, ip: string | null): RequestCont
  * timed into the metrics (lib/observability) and logged as one JSON line: method, path (never the
  * query string: it carries codes and state), status, duration, request id and client IP.
  */
-export async function handleProviderRequest(request: Request, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
+export async function handleProviderRequest(
+  request: Request, ctx: RequestContext, provider: Provider, log: Logger,
+  /** The request's path when the caller has it already (the Node server): saves parsing the URL again. */
+  pathname = new URL(request.url).pathname,
+): Promise<Response> {
   const started = performance.now();
-  const { pathname } = new URL(request.url);
   let response: Response | undefined;
   let refreshGrant = false;
   try {
@@ -63,7 +66,8 @@ async function dispatch(request: Request, pathname: string, ctx: RequestContext,
   const protocol = PROTOCOL_ENDPOINTS[pathname];
   const route = protocol ?? BROWSER_ENDPOINTS[pathname];
   if (!route) return reply('Not found', { status: 404 });
-  const cors = protocol?.cors ? await corsHeaders(request.headers.get('origin'), () => provider.clients.origins()) : {};
+  const origin = protocol?.cors ? request.headers.get('origin') : null;
+  const cors = origin ? await corsHeaders(origin, () => provider.clients.origins()) : {};
   if (request.method === 'OPTIONS' && protocol?.cors) return reply(null, { status: 204, headers: cors });
   if (!route.methods.includes(request.method)) {
     return reply(null, { status: 405, headers: { Allow: route.methods.join(', '), ...cors } });

@@ -30,20 +30,31 @@ export async function toWebRequest(req: IncomingMessage, origin: string): Promis
 /** The fast path's request: the body read (bounded) into a buffer, headers as Node parsed them. */
 export async function toLightRequest(req: IncomingMessage, origin: string): Promise<Request> {
   const method = req.method ?? 'GET';
-  let body: Buffer | null = null;
-  if (method !== 'GET' && method !== 'HEAD') {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-      chunks.push(chunk as Buffer);
-    }
-    body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  }
+  const body = method === 'GET' || method === 'HEAD' ? null : await readBody(req);
   const path = req.url ?? '/';
   const url = path.startsWith('/') ? origin + path : new URL(path, origin).href;
   return new LightRequest(method, url, req.headers, body) as unknown as Request;
+}
+
+/** The whole body, at most MAX_BODY_BYTES. Plain stream events: an async iterator costs more per request. */
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.off('data', onData);
+        req.resume(); // drain the rest without keeping it
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 /** Web Response -> Node response. */

@@ -10,6 +10,8 @@ import type { ClientRegistry } from './ports';
 export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000, now = () => Date.now()): ClientRegistry & { invalidate(): void } {
   let byId = new Map<string, OAuthClient>();
   let origins: ReadonlySet<string> = new Set();
+  // rebuilt with the map: metrics ask for it on every token issued
+  let ids: ReadonlySet<string> = new Set();
   let version: string | null = null;
   let checkedAt = 0;
   let inflight: Promise<void> | null = null;
@@ -20,6 +22,7 @@ export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000
       const clients = await queries.list();
       byId = new Map(clients.map((client) => [client.clientId, client]));
       origins = originsOf(clients.flatMap((client) => client.redirectUris));
+      ids = new Set(byId.keys());
       version = current;
     }
     checkedAt = now();
@@ -48,7 +51,7 @@ export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000
       return origins;
     },
     ids() {
-      return new Set(byId.keys());
+      return ids;
     },
     invalidate() {
       checkedAt = 0;
