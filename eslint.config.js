@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/.next/**', '**/.turbo/**', '.data/**', 'test-artifacts/**', '**/next-env.d.ts', 'bench/results/**'] },
+  { ignores: ['**/node_modules/**', '**/.next/**', '**/dist/**', '**/.turbo/**', '.data/**', 'test-artifacts/**', '**/next-env.d.ts', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

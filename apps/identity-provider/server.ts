@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './lib/env';
 import { createContainer, installContainer } from './lib/container';
@@ -27,6 +26,10 @@ function nodeHeaderReader(req: IncomingMessage): Pick<Headers, 'get'> {
   };
 }
 
+/** Set by scripts/build-server.mjs in the compiled server (dist/server.mjs), one folder below the app. */
+declare const __IDP_BUNDLED__: boolean | undefined;
+const APP_DIR = fileURLToPath(new URL(typeof __IDP_BUNDLED__ !== 'undefined' ? '..' : '.', import.meta.url));
+
 async function main() {
   const dev = process.argv.includes('--dev');
   let config;
@@ -47,7 +50,7 @@ async function main() {
   const stopMaintenance = container.startMaintenance();
 
   const { default: next } = await import('next');
-  const app = next({ dev, dir: dirname(fileURLToPath(import.meta.url)), hostname: config.host, port: config.port });
+  const app = next({ dev, dir: APP_DIR, hostname: config.host, port: config.port });
   const handleNext = app.getRequestHandler();
   await app.prepare();
 

@@ -45,7 +45,7 @@ function recreateDatabase(db) {
 /** Starts the production build (server.ts, NODE_ENV=production) on a fresh Postgres database, pinned to `cpu`. */
 async function spawnOurServer({ cpu, root, env: extraEnv = {} }) {
   const appDir = join(root, 'apps', 'identity-provider');
-  if (!existsSync(join(appDir, '.next', 'BUILD_ID'))) throw new Error('no production build: run `npm run build` first');
+  if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || !existsSync(join(appDir, 'dist', 'server.mjs'))) throw new Error('no production build: run `npm run build` first');
   const db = benchDatabaseUrl();
   recreateDatabase(db);
   const port = await freePort();
@@ -55,8 +55,8 @@ async function spawnOurServer({ cpu, root, env: extraEnv = {} }) {
     name: 'identity-provider',
     cpu,
     command: process.execPath,
-    // BENCH_OURS_NODE_ARGS: extra node flags for our server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-    args: [...(process.env.BENCH_OURS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'server.ts'],
+    // what `npm start` runs; BENCH_OURS_NODE_ARGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    args: [...(process.env.BENCH_OURS_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--enable-source-maps', 'dist/server.mjs'],
     cwd: appDir,
     env: {
       ...process.env,

@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const APP_DIR = join(REPO_ROOT, 'apps', 'identity-provider');
+/** What `npm start` runs: the server compiled by `npm run build` (scripts/build-server.mjs). */
+const SERVER_ARGS = ['--enable-source-maps', 'dist/server.mjs'];
 
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -27,14 +29,14 @@ export interface RunningProvider {
 }
 
 /**
- * Starts the real provider process (the production build, through server.ts) on a free port with its own
+ * Starts the real provider process (the production build: the compiled server, dist/server.mjs) on a free port with its own
  * data directory, and waits until it answers. Needs `npm run build` first (npm test does it).
  */
 export async function startProvider(env: Record<string, string> = {}): Promise<RunningProvider> {
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'idp-e2e-'));
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+  const child = spawn(process.execPath, SERVER_ARGS, {
     cwd: APP_DIR,
     env: {
       ...process.env,
@@ -81,10 +83,10 @@ export async function startProvider(env: Record<string, string> = {}): Promise<R
   };
 }
 
-/** Runs server.ts to completion (for start-up refusals) and returns its exit code and output. */
+/** Runs the compiled server to completion (for start-up refusals) and returns its exit code and output. */
 export function runProviderExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((ok) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
+    const child = spawn(process.execPath, SERVER_ARGS, {
       cwd: APP_DIR,
       env: { ...process.env, DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-e2e-')), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
