@@ -19,6 +19,19 @@ create index token_rollup_all_clients_idx on identity.token_rollup (grain, bucke
 create index token_rollup_client_events_idx on identity.token_rollup (client_id, grain, bucket) include (events) where not all_clients;
 drop index identity.token_rollup_client_idx;
 
+-- User bitmaps (8 KiB each) inline in the row, lz4-compressed where the server has it: OR-ing a range's
+-- bitmaps no longer fetches each from the TOAST table and inflates it with pglz. Existing bitmaps are
+-- rewritten once here (a new value is compressed with the column's method).
+alter table identity.token_rollup_users alter column members set storage main;
+do $$
+begin
+  if exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) then
+    execute 'alter table identity.token_rollup_users alter column members set compression lz4';
+  end if;
+end
+$$;
+update identity.token_rollup_users set members = members || B'';
+
 alter function identity.token_pieces(timestamptz[], timestamptz[], text, text) rows 100;
 alter function identity.token_cells_query(timestamptz[], timestamptz[], text, uuid, boolean, boolean) rows 500;
 alter function identity.token_cells(timestamptz[], timestamptz[], text, uuid) rows 500;
@@ -124,25 +137,29 @@ begin
 end
 $fn$;
 
--- Exact number of distinct users with token events in [p_start, p_end): OR of the day (and, for all clients,
--- hour) bitmaps, plus the users of the other pieces (a client's hour lists, raw remainders) not set in it.
--- One row for the filter (p_client_id, or all clients), or, with p_clients, one row per listed client.
-create or replace function identity.token_unique_users(
-  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_clients text[] default null
+-- Exact numbers of distinct users with token events in [p_start, p_end), for several sets at once: all clients
+-- (p_all) and each client of p_clients (a null element: the events without a client). One row per set.
+-- OR of the day (and, for all clients, hour) bitmaps, plus the users of the other pieces (a client's hour
+-- lists, raw remainders) not set in it. The raw remainders are read once for all the sets, and each of their
+-- users is looked up once in token_user_ordinals (primary key); the sets are told apart by a small integer.
+create function identity.token_unique_counts(
+  p_start timestamptz, p_end timestamptz, p_user_id uuid, p_all boolean, p_clients text[]
 )
-returns table (client_id text, users bigint)
-language plpgsql stable rows 10 set jit = off set work_mem = '64MB' as $fn$
+returns table (all_clients boolean, client_id text, users bigint)
+language plpgsql stable rows 11 set jit = off set work_mem = '64MB' set plan_cache_mode = force_generic_plan as $fn$
 #variable_conflict use_column
 declare
-  all_c boolean := p_clients is null and p_client_id is null;
-  -- the clients asked for (all_c: none); with_null: the events without a client are one of them
-  cl text[] := case when p_clients is not null then array(select x from unnest(p_clients) x where x is not null)
-                    when p_client_id is not null then array[p_client_id] else '{}'::text[] end;
+  cl text[] := array(select distinct x from unnest(p_clients) x where x is not null);
+  nn integer := coalesce(cardinality(array(select distinct x from unnest(p_clients) x where x is not null)), 0);
   with_null boolean := p_clients is not null and array_position(p_clients, null) is not null;
   days timestamptz[];
   hours timestamptz[];
   rlo timestamptz[];
   rhi timestamptz[];
+  -- the OR-ed bitmaps: bm[kix * nch + chunk + 1]; base[kix + 1]: their members
+  nch integer;
+  bm bit varying[];
+  base bigint[];
 begin
   if p_user_id is null then
     select array_agg(t.bucket) filter (where t.grain = 'd'), array_agg(t.bucket) filter (where t.grain = 'h'),
@@ -154,42 +171,55 @@ begin
     rhi := array[p_end];
   end if;
 
-  return query
-  with k as (
-    select x.c from unnest(cl) x(c)
+  -- the sets: 0 all clients, 1..nn the clients of cl, nn + 1 the events without a client.
+  -- Bitmaps: days (all clients, or per client), and for all clients the sealed hours of partial days.
+  with src as (
+    select 0 as kix, u.chunk, u.members from identity.token_rollup_users u
+     where p_all and u.grain = 'd' and u.bucket = any(days) and u.all_clients
     union all
-    select null::text where all_c or with_null
-  ),
-  -- bitmaps: days (all clients, or per client), and for all clients the sealed hours of partial days
-  bm as (
-    select null::text as c, u.chunk, u.members from identity.token_rollup_users u
-     where all_c and u.grain = 'd' and u.bucket = any(days) and u.all_clients
+    select 0, u.chunk, u.members from identity.token_rollup_users u
+     where p_all and u.grain = 'h' and u.bucket = any(hours) and u.all_clients
     union all
-    select null::text, u.chunk, u.members from identity.token_rollup_users u
-     where all_c and u.grain = 'h' and u.bucket = any(hours) and u.all_clients
+    select array_position(cl, u.client_id), u.chunk, u.members from identity.token_rollup_users u
+     where nn > 0 and u.client_id = any(cl) and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
     union all
-    select u.client_id, u.chunk, u.members from identity.token_rollup_users u
-     where not all_c and u.client_id = any(cl) and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
-    union all
-    select null::text, u.chunk, u.members from identity.token_rollup_users u
+    select nn + 1, u.chunk, u.members from identity.token_rollup_users u
      where with_null and u.client_id is null and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
   ),
-  b as materialized (
-    select bm.c, bm.chunk, bit_or(bm.members) as m from bm group by bm.c, bm.chunk
-  ),
-  -- a client's sealed hours of partial days: the hour's user list
-  hl as (
-    select r.client_id as c, (v >> 32)::integer as ord
-      from identity.token_rollup r cross join lateral unnest(r.all_list) v
-     where not all_c and r.client_id = any(cl) and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+  b as materialized (select src.kix, src.chunk, bit_or(src.members) as m from src group by src.kix, src.chunk),
+  n as (select coalesce(max(b.chunk), 0) + 1 as nch from b)
+  select n.nch,
+         array(select (select b.m from b where b.kix = x.i / n.nch and b.chunk = x.i % n.nch)
+                 from generate_series(0, (nn + 2) * n.nch - 1) x(i) order by x.i),
+         array(select coalesce((select sum(bit_count(b.m)) from b where b.kix = x.i), 0)::bigint
+                 from generate_series(0, nn + 1) x(i) order by x.i)
+    into nch, bm, base
+    from n;
+
+  return query
+  with k as (
+    select 0 as kix, true as all_c, null::text as c where p_all
     union all
-    select null::text, (v >> 32)::integer
-      from identity.token_rollup r cross join lateral unnest(r.all_list) v
-     where with_null and r.client_id is null and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+    select x.i::integer, false, x.c from unnest(cl) with ordinality x(c, i)
+    union all
+    select nn + 1, false, null::text where with_null
   ),
-  -- raw remainders, read once for every client asked for
-  ru as materialized (
-    select distinct case when all_c then null else l.client_id end as c, l.user_id
+  -- a client's sealed hours of partial days: the users of the hour's list not in the bitmap
+  hl as (
+    select y.kix, y.ord
+      from (select array_position(cl, r.client_id) as kix, (v >> 32)::integer as ord
+              from identity.token_rollup r cross join lateral unnest(r.all_list) v
+             where nn > 0 and r.client_id = any(cl) and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+            union all
+            select nn + 1, (v >> 32)::integer
+              from identity.token_rollup r cross join lateral unnest(r.all_list) v
+             where with_null and r.client_id is null and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients) y
+     where (y.ord >> 16) >= nch or bm[y.kix * nch + (y.ord >> 16) + 1] is null
+        or get_bit(bm[y.kix * nch + (y.ord >> 16) + 1], y.ord & 65535) = 0
+  ),
+  -- raw remainders, read once for all the sets
+  rl as materialized (
+    select distinct l.client_id, l.user_id
       from unnest(rlo, rhi) w(lo, hi)
       cross join lateral (
         select l.client_id, l.user_id from identity.audit_logs l
@@ -201,24 +231,45 @@ begin
            and (l.action like 'token.%' or l.action = 'client.auth_failed')
         offset 0
       ) l
-     where all_c or l.client_id = any(cl) or (with_null and l.client_id is null)
+     where p_all or l.client_id = any(cl) or (with_null and l.client_id is null)
   ),
-  -- users not sealed yet have no ordinal (counted apart, by id)
-  edge as materialized (
-    select hl.c, hl.ord, null::uuid as uid from hl
-    union
-    select y.c, y.ord, case when y.ord is null then y.user_id end
-      from (select ru.c, ru.user_id, (select o.ordinal from identity.token_user_ordinals o where o.user_id = ru.user_id) as ord
-              from ru) y
+  -- one ordinal look-up per user; users not sealed yet have none (counted apart, by id)
+  ro as materialized (
+    select d.user_id, (select o.ordinal from identity.token_user_ordinals o where o.user_id = d.user_id) as ord
+      from (select distinct rl.user_id from rl) d
+  ),
+  ru as (
+    select y.kix, ro.ord, case when ro.ord is null then y.user_id end as uid
+      from (select 0 as kix, rl.user_id from rl where p_all
+            union all
+            select array_position(cl, rl.client_id), rl.user_id from rl where nn > 0 and rl.client_id = any(cl)
+            union all
+            select nn + 1, rl.user_id from rl where with_null and rl.client_id is null) y
+      join ro on ro.user_id = y.user_id
+     where ro.ord is null or (ro.ord >> 16) >= nch or bm[y.kix * nch + (ro.ord >> 16) + 1] is null
+        or get_bit(bm[y.kix * nch + (ro.ord >> 16) + 1], ro.ord & 65535) = 0
+  ),
+  extra as (
+    select e.kix, count(*) as n
+      from (select hl.kix, hl.ord, null::uuid as uid from hl union select ru.kix, ru.ord, ru.uid from ru) e
+     group by e.kix
   )
-  select k.c,
-         coalesce((select sum(bit_count(b.m)) from b where b.c is not distinct from k.c), 0)::bigint
-         + (select count(*) from edge e
-              left join b on b.c is not distinct from e.c and b.chunk = e.ord >> 16
-             where e.c is not distinct from k.c
-               and (e.ord is null or b.m is null or get_bit(b.m, e.ord & 65535) = 0))
-    from k;
+  select k.all_c, k.c, (base[k.kix + 1] + coalesce(extra.n, 0))::bigint
+    from k left join extra on extra.kix = k.kix;
 end
+$fn$;
+
+-- Exact number of distinct users with token events in [p_start, p_end) (see token_unique_counts).
+-- One row for the filter (p_client_id, or all clients), or, with p_clients, one row per listed client.
+create or replace function identity.token_unique_users(
+  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_clients text[] default null
+)
+returns table (client_id text, users bigint)
+language sql stable rows 10 as $fn$
+  select u.client_id, u.users
+    from identity.token_unique_counts(p_start, p_end, p_user_id, p_clients is null and p_client_id is null,
+                                      case when p_clients is not null then p_clients
+                                           when p_client_id is not null then array[p_client_id] end) u
 $fn$;
 
 -- The p_limit users with the most tokens issued in [p_start, p_end) (ties: smaller user id first), exact.
@@ -575,13 +626,18 @@ begin
     from c;
 
   -- unique users: overall and for the most active clients
-  select u.users into uu from identity.token_unique_users(cs, ce, p_client_id, p_user_id) u;
-  select coalesce(jsonb_agg(e.value || jsonb_build_object('unique_users', coalesce(u.users, 0)) order by e.ordinality), '[]'::jsonb)
-    into tops
-    from jsonb_array_elements(tops) with ordinality e
-    left join identity.token_unique_users(cs, ce, null, p_user_id,
-                                          array(select x->>'client_id' from jsonb_array_elements(tops) x)) u
-      on u.client_id is not distinct from e.value->>'client_id';
+  -- (one pass over the raw remainders for all of them)
+  with u as materialized (
+    select * from identity.token_unique_counts(cs, ce, p_user_id, p_client_id is null,
+                                               array(select x->>'client_id' from jsonb_array_elements(tops) x)
+                                                 || case when p_client_id is not null then array[p_client_id] else '{}'::text[] end)
+  )
+  select (select u.users from u where (p_client_id is null and u.all_clients) or (not u.all_clients and u.client_id = p_client_id)),
+         (select coalesce(jsonb_agg(e.value || jsonb_build_object('unique_users', coalesce(
+                                      (select u.users from u where not u.all_clients and u.client_id is not distinct from e.value->>'client_id'), 0))
+                                    order by e.ordinality), '[]'::jsonb)
+            from jsonb_array_elements(tops) with ordinality e)
+    into uu, tops;
 
   select coalesce(jsonb_agg(jsonb_build_object('user_id', t.user_id, 'email', usr.email, 'issued', t.issued)
                             order by t.issued desc, t.user_id), '[]'::jsonb)
