@@ -9,7 +9,8 @@ import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
 import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
 import { parseForm, type FormParams } from '../steps/parse-form';
-import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
+import { rateLimitHeaders } from '../../security/rate-limit';
+import { enforceRateLimits, RateLimited, tighter } from '../steps/rate-limit';
 
 type Grant = (params: FormParams, client: OAuthClient, provider: Provider) => Promise<GrantResult>;
 const GRANTS: Record<string, Grant> = {
@@ -25,7 +26,7 @@ export async function tokenEndpoint(request: Request, ctx: RequestContext, provi
   try {
     if (request.method !== 'POST') throw new InvalidRequest('The token endpoint accepts POST only');
     const limits = provider.settings.rateLimits;
-    enforceRateLimits(provider, ctx, 'token', [{ scope: 'ip', key: ctx.ip, rule: limits.tokenPerIp }]);
+    const ipLimit = enforceRateLimits(provider, ctx, 'token', [{ scope: 'ip', key: ctx.ip, rule: limits.tokenPerIp }]);
     const params = await parseForm(request);
     const grantType = params.get('grant_type');
     if (!grantType) throw new InvalidRequest('The grant_type parameter is missing');
@@ -33,13 +34,14 @@ export async function tokenEndpoint(request: Request, ctx: RequestContext, provi
     seen.clientId = params.get('client_id') ?? null;
     const { client } = await authenticateClient(request, params, provider);
     seen.clientId = client.clientId;
-    const limitHeaders = enforceRateLimits(provider, ctx, 'token', [{ scope: 'client', key: client.clientId, rule: limits.tokenPerClient }], { clientId: client.clientId });
+    const clientLimit = enforceRateLimits(provider, ctx, 'token', [{ scope: 'client', key: client.clientId, rule: limits.tokenPerClient }], { clientId: client.clientId });
     const grant = GRANTS[grantType];
     if (!grant) throw new UnsupportedGrantType(`The grant type is not supported: ${grantType.slice(0, 64)}`);
     if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) throw new UnauthorizedClient();
     const result = await grant(params, client, provider);
     for (const event of result.audit) provider.audit.record({ ...base(), ...event });
-    return json(result.body, 200, limitHeaders);
+    const limit = tighter(ipLimit, clientLimit);
+    return json(result.body, 200, limit ? rateLimitHeaders(limit) : undefined);
   } catch (thrown) {
     const error = asOAuthError(thrown);
     if (error instanceof RateLimited) return errorResponse(error); // already recorded as security.rate_limited

@@ -1,4 +1,4 @@
-import { rateLimitHeaders, strictest, type RateLimitRule } from '../../security/rate-limit';
+import { rateLimitHeaders, type RateLimitDecision, type RateLimitRule } from '../../security/rate-limit';
 import { TemporarilyUnavailable } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 
@@ -13,22 +13,35 @@ export class RateLimited extends TemporarilyUnavailable {
 
 /**
  * Counts this request against each (scope, key, rule) and refuses it when any limit is exceeded,
- * recording `security.rate_limited`. Returns the headers to add to a successful response.
+ * recording `security.rate_limited`. Every applicable rule is counted, even after one refuses. Returns the
+ * tightest decision (for the RateLimit headers of a successful response), or null when no rule applied.
+ * Plain loops: this runs twice on every token request.
  */
 export function enforceRateLimits(
   provider: Provider, ctx: RequestContext, endpoint: LimitedEndpoint,
   checks: { scope: 'ip' | 'client' | 'account' | 'user'; key: string | null | undefined; rule: RateLimitRule }[],
   audit: { clientId?: string | null; userId?: string | null } = {},
-): Record<string, string> {
-  const decisions = checks.filter((c) => c.key).map((c) => ({ ...c, decision: provider.limiter.hit(`${endpoint}:${c.scope}:${c.key}`, c.rule) }));
-  const refused = decisions.find((d) => !d.decision.allowed);
-  const headers = rateLimitHeaders(strictest(decisions.map((d) => d.decision)));
+): RateLimitDecision | null {
+  let tightest: RateLimitDecision | null = null;
+  let refused: { scope: string; rule: RateLimitRule; decision: RateLimitDecision } | null = null;
+  for (const check of checks) {
+    if (!check.key || check.rule.limit <= 0) continue;
+    const decision = provider.limiter.hit(`${endpoint}:${check.scope}:${check.key}`, check.rule);
+    if (!decision.allowed) refused ??= { scope: check.scope, rule: check.rule, decision };
+    tightest = tighter(tightest, decision);
+  }
   if (refused) {
     provider.audit.record({
       action: 'security.rate_limited', clientId: audit.clientId ?? null, userId: audit.userId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
       details: { endpoint, scope: refused.scope, limit: refused.rule.limit, window_seconds: refused.rule.windowSeconds },
     });
-    throw new RateLimited(headers, refused.decision.resetSeconds);
+    throw new RateLimited(rateLimitHeaders(refused.decision), refused.decision.resetSeconds);
   }
-  return headers;
+  return tightest;
+}
+
+/** The decision that leaves the client less room (either may be null). */
+export function tighter(a: RateLimitDecision | null, b: RateLimitDecision | null): RateLimitDecision | null {
+  if (!a || !b) return a ?? b;
+  return b.remaining < a.remaining ? b : a;
 }
