@@ -149,6 +149,7 @@ describe('token audit trail', () => {
       expect(ok.status).toBe(200);
       expect(ok.headers.get('ratelimit-limit')).toBe('3');
       expect(ok.headers.get('ratelimit-remaining')).toBe('2');
+      expect(ok.headers.get('x-ratelimit-remaining')).toBeNull(); // the legacy names only on refusals
       await call();
       await call();
       const refused = await call();
