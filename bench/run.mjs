@@ -8,7 +8,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, preflight } from './lib/load.mjs';
-import { cpusAllowed, hasTaskset, stopAllSpawned, waitForQuiet } from './lib/proc.mjs';
+import { cpusAllowed, hasTaskset, isolateOtherProcesses, stopAllSpawned, waitForQuiet } from './lib/proc.mjs';
 import { NotImplementedError, ourAuditOffGroup, ourGroups } from './targets/ours.mjs';
 import { peerGroups } from './targets/peer.mjs';
 
@@ -46,6 +46,7 @@ const config = {
   write: process.env.BENCH_NO_WRITE !== '1',
   waitQuiet: intEnv('BENCH_WAIT_QUIET', 0, 0), // seconds to wait for an idle machine before each scenario
   retryNoisy: intEnv('BENCH_RETRY_NOISY', 0, 0), // re-runs of a scenario flagged noisy; the quietest attempt is kept
+  isolate: process.env.BENCH_ISOLATE === '1', // move every other process to the load generator's core
 };
 
 // --- pin this process (the load generator) to its core: re-exec under taskset once ---
@@ -65,10 +66,17 @@ if (config.pin) {
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
+// BENCH_ISOLATE=1: the server's core for the server alone (other processes share the load generator's core)
+const restoreAffinity = config.pin && config.isolate ? isolateOtherProcesses(config.loadCpu) : () => {};
+process.once('exit', () => restoreAffinity());
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     log(`${signal}: stopping the servers`);
-    stopAllSpawned().finally(() => process.exit(130));
+    stopAllSpawned().finally(() => {
+      restoreAffinity();
+      process.exit(130);
+    });
   });
 }
 
@@ -106,6 +114,7 @@ const meta = {
   loadgenCpus: cpusAllowed(),
   serverCpus: config.pin ? config.serverCpu : 'unpinned',
   loadavgAtStart: os.loadavg()[0],
+  isolated: config.pin && config.isolate,
 };
 if (meta.loadavgAtStart > 0.5) log(`WARNING: load average ${meta.loadavgAtStart.toFixed(2)} before starting: other processes will skew the numbers`);
 log(`duration ${config.duration}s (+${config.warmup}s warmup), ${config.connections} connections; load generator on CPU ${meta.loadgenCpus}, servers on CPU ${meta.serverCpus}`);
@@ -157,7 +166,7 @@ for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
         for (let attempt = 1; attempt <= attempts; attempt++) {
           if (config.waitQuiet) await waitForQuiet({ timeoutS: config.waitQuiet, log });
           log(`run ${group.id} ${scenario.label}${attempt > 1 ? ` (attempt ${attempt}, previous was noisy)` : ''}`);
-          const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid });
+          const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid, serverCpu: config.pin ? config.serverCpu : null, isolated: config.pin && config.isolate });
           result.attempt = attempt;
           if (!best || (result.valid && (!best.valid || (result.cpu.otherPct ?? 0) < (best.cpu.otherPct ?? 0)))) best = result;
           const noisy = result.warnings.some((w) => w.startsWith('other processes'));
@@ -197,7 +206,8 @@ const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n)
 function markdown() {
   const lines = [
     `Run ${meta.date} (git ${meta.git}): ${meta.duration} s measured after ${meta.warmup} s warmup, ${meta.connections} connections, ` +
-      `servers pinned to CPU ${meta.serverCpus}, autocannon ${meta.autocannon} on CPU ${meta.loadgenCpus}. ` +
+      `servers pinned to CPU ${meta.serverCpus}, autocannon ${meta.autocannon} on CPU ${meta.loadgenCpus}` +
+      `${meta.isolated ? ' (BENCH_ISOLATE: every other process moved to that core too; "other" counts them)' : ''}. ` +
       `Node ${meta.node}, oidc-provider ${meta.oidcProvider}, ${meta.cpu} (${meta.cores} cores).`,
     '',
     '| Scenario | Server | req/s | p50 ms | p99 ms | errors | CPU server / autocannon / other |',

@@ -1,6 +1,6 @@
 // One measured autocannon run (warmup + measurement) and its summary.
 import autocannon from 'autocannon';
-import { cpuSeconds, machineBusySeconds } from './proc.mjs';
+import { coreBusySeconds, cpuSeconds, machineBusySeconds } from './proc.mjs';
 
 /**
  * @typedef {object} Load  what a scenario sends (autocannon options)
@@ -23,7 +23,7 @@ function run(opts) {
 }
 
 /** Warm up for `warmup` s, then measure for `duration` s. Returns a summary; never throws on HTTP errors. */
-export async function measure({ url, load, connections, duration, warmup, timeout = 10, serverPid }) {
+export async function measure({ url, load, connections, duration, warmup, timeout = 10, serverPid, serverCpu = null, isolated = false }) {
   const pools = load.pools ?? [];
   let exhausted = null;
   let current;
@@ -56,11 +56,13 @@ export async function measure({ url, load, connections, duration, warmup, timeou
   const self0 = process.cpuUsage();
   const server0 = serverPid ? cpuSeconds(serverPid) : null;
   const machine0 = machineBusySeconds();
+  const core0 = serverCpu === null || serverCpu === undefined ? null : coreBusySeconds(serverCpu);
   const r = exhausted ? null : await run({ ...base, duration });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   const self1 = process.cpuUsage(self0);
   const server1 = serverPid ? cpuSeconds(serverPid) : null;
   const machine1 = machineBusySeconds();
+  const core1 = core0 === null ? null : coreBusySeconds(serverCpu);
   const loadgenS = (self1.user + self1.system) / 1e6;
   const serverS = server0 === null || server1 === null ? null : server1 - server0;
   const cpu = {
@@ -68,6 +70,8 @@ export async function measure({ url, load, connections, duration, warmup, timeou
     serverPct: serverS === null ? null : Math.round((serverS / wall) * 100),
     // everything else that ran on the machine meanwhile (other processes, kernel): the noise in the numbers
     otherPct: machine0 === null || serverS === null ? null : Math.max(0, Math.round(((machine1 - machine0 - serverS - loadgenS) / wall) * 100)),
+    // what else ran on the server's own core: the noise that matters most
+    serverCoreOtherPct: core0 === null || core1 === null || serverS === null ? null : Math.max(0, Math.round(((core1 - core0 - serverS) / wall) * 100)),
   };
   if (!r) {
     return invalidSummary(`one-time value pool "${exhausted}" ran dry during warmup`, pools, warm);
@@ -81,7 +85,14 @@ export async function measure({ url, load, connections, duration, warmup, timeou
   if (exhausted) problems.push(`one-time value pool "${exhausted}" ran dry (fill it bigger or lower DURATION)`);
   if (!r.requests.total) problems.push('no completed requests');
   const warnings = [];
-  if (cpu.otherPct !== null && cpu.otherPct > NOISE_PCT) warnings.push(`other processes used ${cpu.otherPct}% of a core during the run: numbers are noisy`);
+  if (cpu.serverCoreOtherPct !== null && cpu.serverCoreOtherPct > NOISE_PCT) {
+    warnings.push(`other processes used ${cpu.serverCoreOtherPct}% of the server's core during the run: numbers are noisy`);
+  } else if (!isolated && cpu.otherPct !== null && cpu.otherPct > NOISE_PCT) {
+    warnings.push(`other processes used ${cpu.otherPct}% of a core during the run: numbers are noisy`);
+  }
+  if (isolated && cpu.otherPct !== null && cpu.loadgenPct + cpu.otherPct > 90) {
+    warnings.push(`the load generator's core was ${cpu.loadgenPct + cpu.otherPct}% busy (autocannon and the isolated processes): the load may be the bottleneck`);
+  }
   if (cpu.loadgenPct > 85) warnings.push(`autocannon used ${cpu.loadgenPct}% of its core: the load generator may be the bottleneck`);
 
   return {
