@@ -137,6 +137,102 @@ begin
 end
 $fn$;
 
+-- The sealed blocks of token_blocks only (no raw remainders): rollup rows for the sealed pieces of each
+-- interval, read as runs of consecutive buckets (one index range scan per run).
+create function identity.token_blocks_sealed(
+  p_starts timestamptz[], p_ends timestamptz[], p_client_id text, p_by_client boolean, p_max_grain text, p_min_grain text
+)
+returns table (
+  idx integer, bucket timestamptz, client_id text, events bigint, issued bigint, issued_authorization_code bigint,
+  issued_refresh_token bigint, issued_client_credentials bigint, refresh_tokens_issued bigint, refreshed bigint,
+  failed bigint, userinfo bigint, revoked bigint, introspected bigint, lifetime_us bigint, lifetime_n bigint,
+  ended_us bigint, ended_n bigint, failures jsonb
+)
+language plpgsql stable rows 200 set jit = off set work_mem = '64MB' as $fn$
+#variable_conflict use_column
+begin
+  return query
+  with runs as (
+    select x.idx, x.grain, min(x.bucket) as lo, max(x.bucket) as hi
+      from (select p.idx, p.grain, p.bucket,
+                   p.bucket - (row_number() over (partition by p.idx, p.grain order by p.bucket))
+                              * case p.grain when 'd' then interval '24 hours' when 'h' then interval '1 hour'
+                                             else interval '15 minutes' end as k
+              from identity.token_pieces(p_starts, p_ends, p_max_grain, p_min_grain) p where p.grain <> 'raw') x
+     group by x.idx, x.grain, x.k
+  )
+  select runs.idx, r.bucket, r.client_id, r.events::bigint, r.issued::bigint, r.issued_authorization_code::bigint,
+         r.issued_refresh_token::bigint, r.issued_client_credentials::bigint, r.refresh_tokens_issued::bigint, r.refreshed::bigint,
+         r.failed::bigint, r.userinfo::bigint, r.revoked::bigint, r.introspected::bigint, r.lifetime_us, r.lifetime_n::bigint,
+         r.ended_us, r.ended_n::bigint, r.failures
+    from runs cross join lateral (
+      select * from (
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+          from identity.token_rollup r
+         where p_client_id is null and not p_by_client and r.all_clients
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+          from identity.token_rollup r
+         where p_client_id is null and p_by_client and not r.all_clients
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+          from identity.token_rollup r
+         where p_client_id is not null and not r.all_clients and r.client_id = p_client_id
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+      ) fenced offset 0
+    ) r;
+end
+$fn$;
+
+-- Raw cells (identity.token_cells) summed into block rows per quarter hour (bucket = the quarter) and, with
+-- p_by_client, per client; idx is the cell's interval.
+create function identity.token_cell_blocks(p_cells identity.token_cell[], p_by_client boolean)
+returns table (
+  idx integer, bucket timestamptz, client_id text, events bigint, issued bigint, issued_authorization_code bigint,
+  issued_refresh_token bigint, issued_client_credentials bigint, refresh_tokens_issued bigint, refreshed bigint,
+  failed bigint, userinfo bigint, revoked bigint, introspected bigint, lifetime_us bigint, lifetime_n bigint,
+  ended_us bigint, ended_n bigint, failures jsonb
+)
+language sql stable rows 100 as $fn$
+  with c as (
+    select x.idx, x.q, case when p_by_client then x.client_id end as cl, x.action, x.reason,
+           x.n, x.rt_issued, x.life_us, x.life_n, x.ended_us, x.ended_n
+      from unnest(p_cells) x
+  ),
+  g as (
+    select c.idx, c.q, c.cl, sum(c.n) as events,
+           coalesce(sum(c.n) filter (where c.action like 'token.issued.%'), 0) as issued,
+           coalesce(sum(c.n) filter (where c.action = 'token.issued.authorization_code'), 0) as iac,
+           coalesce(sum(c.n) filter (where c.action = 'token.issued.refresh_token'), 0) as irt,
+           coalesce(sum(c.n) filter (where c.action = 'token.issued.client_credentials'), 0) as icc,
+           sum(c.rt_issued) as rti,
+           coalesce(sum(c.n) filter (where c.action = 'token.refreshed'), 0) as refreshed,
+           coalesce(sum(c.n) filter (where c.reason is not null), 0) as failed,
+           coalesce(sum(c.n) filter (where c.action = 'token.userinfo_accessed'), 0) as userinfo,
+           coalesce(sum(c.n) filter (where c.action = 'token.revoked'), 0) as revoked,
+           coalesce(sum(c.n) filter (where c.action = 'token.introspected'), 0) as introspected,
+           sum(c.life_us) as life_us, sum(c.life_n) as life_n, sum(c.ended_us) as ended_us, sum(c.ended_n) as ended_n
+      from c group by c.idx, c.q, c.cl
+  ),
+  f as (
+    select y.idx, y.q, y.cl, jsonb_object_agg(y.reason, y.n) as m
+      from (select c.idx, c.q, c.cl, c.reason, sum(c.n) as n from c where c.reason is not null group by 1, 2, 3, 4) y
+     group by y.idx, y.q, y.cl
+  )
+  select g.idx, g.q, g.cl, g.events::bigint, g.issued::bigint, g.iac::bigint, g.irt::bigint, g.icc::bigint, g.rti::bigint,
+         g.refreshed::bigint, g.failed::bigint, g.userinfo::bigint, g.revoked::bigint, g.introspected::bigint,
+         g.life_us::bigint, g.life_n::bigint, g.ended_us::bigint, g.ended_n::bigint, f.m
+    from g left join f on f.idx = g.idx and f.q = g.q and f.cl is not distinct from g.cl
+$fn$;
+
 -- Exact numbers of distinct users with token events in [p_start, p_end), for several sets at once: all clients
 -- (p_all) and each client of p_clients (a null element: the events without a client). One row per set.
 -- OR of the day (and, for all clients, hour) bitmaps, plus the users of the other pieces (a client's hour
@@ -214,8 +310,7 @@ begin
             select nn + 1, (v >> 32)::integer
               from identity.token_rollup r cross join lateral unnest(r.all_list) v
              where with_null and r.client_id is null and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients) y
-     where (y.ord >> 16) >= nch or bm[y.kix * nch + (y.ord >> 16) + 1] is null
-        or get_bit(bm[y.kix * nch + (y.ord >> 16) + 1], y.ord & 65535) = 0
+     where (y.ord >> 16) >= nch or coalesce(get_bit(bm[y.kix * nch + (y.ord >> 16) + 1], y.ord & 65535), 0) = 0
   ),
   -- raw remainders, read once for all the sets
   rl as materialized (
@@ -246,8 +341,8 @@ begin
             union all
             select nn + 1, rl.user_id from rl where with_null and rl.client_id is null) y
       join ro on ro.user_id = y.user_id
-     where ro.ord is null or (ro.ord >> 16) >= nch or bm[y.kix * nch + (ro.ord >> 16) + 1] is null
-        or get_bit(bm[y.kix * nch + (ro.ord >> 16) + 1], ro.ord & 65535) = 0
+     where ro.ord is null or (ro.ord >> 16) >= nch
+        or coalesce(get_bit(bm[y.kix * nch + (ro.ord >> 16) + 1], ro.ord & 65535), 0) = 0
   ),
   extra as (
     select e.kix, count(*) as n
@@ -451,7 +546,7 @@ $fn$;
 -- whose hours do not start on the UTC hour), quarters of partly covered sealed hours, and the raw remainders
 -- per quarter hour. Sealed blocks come from index-only range scans (events only).
 create function identity.token_heat(
-  p_start timestamptz, p_end timestamptz, p_client_id text, p_user_id uuid, p_grain text
+  p_start timestamptz, p_end timestamptz, p_client_id text, p_user_id uuid, p_grain text, p_raw boolean default true
 )
 returns table (bucket timestamptz, events bigint)
 language plpgsql stable rows 2500 set jit = off set work_mem = '64MB' as $fn$
@@ -488,7 +583,7 @@ begin
   union all
   select x.q, sum(x.n)::bigint
     from rw cross join lateral identity.token_cells(rw.lo, rw.hi, p_client_id, p_user_id) x
-   where rw.lo is not null
+   where p_raw and rw.lo is not null
    group by x.q;
 end
 $fn$;
@@ -520,6 +615,11 @@ declare
   users jsonb;
   heat jsonb;
   uu bigint;
+  -- shared: the raw remainders are read once for the series, the clients and the heatmap
+  shared boolean;
+  rlo timestamptz[];
+  rhi timestamptz[];
+  rawc identity.token_cell[];
 begin
   if p_end <= p_start then
     raise exception 'empty range' using errcode = '22023';
@@ -553,7 +653,32 @@ begin
     from generate_series(date_trunc('hour', greatest(p_start, cs), 'UTC'), least(p_end, ce), interval '1 hour') h
    where cs < ce;
 
-  with r as (select * from identity.token_blocks(b_lo, b_hi, p_client_id, p_user_id, false, 'd', 'q')),
+  -- Without a user filter, and when every bucket boundary inside the range falls on a quarter hour (all zones
+  -- in use today), the raw remainders of the range are the same for every query below, and each of their
+  -- quarter-hour cells lies in one bucket: read them once.
+  shared := p_user_id is null and cs < ce
+            and (select coalesce(bool_and(x in (cs, ce) or mod(extract(epoch from x), 900) = 0), true)
+                   from unnest(b_lo || b_hi) x where x > cs and x < ce);
+  if shared then
+    select array_agg(t.lo order by t.lo), array_agg(t.hi order by t.lo) into rlo, rhi
+      from identity.token_pieces(array[cs], array[ce], 'd', 'q') t where t.grain = 'raw';
+    if rlo is not null then
+      rawc := array(select c from identity.token_cells(rlo, rhi, p_client_id, null) c);
+    end if;
+  end if;
+
+  with r as (
+    select * from identity.token_blocks(b_lo, b_hi, p_client_id, p_user_id, false, 'd', 'q') where not shared
+    union all
+    select * from identity.token_blocks_sealed(b_lo, b_hi, p_client_id, false, 'd', 'q') where shared
+    union all
+    select bi.i, x.bucket, x.client_id, x.events, x.issued, x.issued_authorization_code, x.issued_refresh_token,
+           x.issued_client_credentials, x.refresh_tokens_issued, x.refreshed, x.failed, x.userinfo, x.revoked,
+           x.introspected, x.lifetime_us, x.lifetime_n, x.ended_us, x.ended_n, x.failures
+      from identity.token_cell_blocks(rawc, false) x
+      join generate_subscripts(b_lo, 1) bi(i) on greatest(x.bucket, cs) >= b_lo[bi.i] and greatest(x.bucket, cs) < b_hi[bi.i]
+     where shared
+  ),
   per as (
     select r.idx, sum(r.events) as events, sum(r.issued) as issued, sum(r.issued_authorization_code) as iac,
            sum(r.issued_refresh_token) as irt, sum(r.issued_client_credentials) as icc, sum(r.refresh_tokens_issued) as rti,
@@ -607,7 +732,13 @@ begin
     from (select 1) one;
 
   -- per client: every client, and the most active ones
-  with r as (select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, true, 'd', 'q')),
+  with r as (
+    select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, true, 'd', 'q') where not shared
+    union all
+    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, true, 'd', 'q') where shared
+    union all
+    select * from identity.token_cell_blocks(rawc, true) where shared
+  ),
   c as (
     select r.client_id, sum(r.events) as events, sum(r.issued) as issued, sum(r.issued_authorization_code) as iac,
            sum(r.issued_refresh_token) as irt, sum(r.issued_client_credentials) as icc, sum(r.refreshed) as refreshed,
@@ -649,7 +780,10 @@ begin
   with cell as materialized (
     select extract(isodow from (r.bucket at time zone p_tz))::integer as dow, extract(hour from (r.bucket at time zone p_tz))::integer as hr,
            sum(r.events) as n
-      from identity.token_heat(cs, ce, p_client_id, p_user_id, case when whole_hour then 'h' else 'q' end) r
+      from (select h.bucket, h.events
+              from identity.token_heat(cs, ce, p_client_id, p_user_id, case when whole_hour then 'h' else 'q' end, not shared) h
+            union all
+            select x.bucket, x.events from identity.token_cell_blocks(rawc, false) x where shared) r
      group by 1, 2
   )
   select jsonb_agg((select jsonb_agg(coalesce((select cell.n from cell where cell.dow = d and cell.hr = h), 0) order by h)
