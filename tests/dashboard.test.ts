@@ -284,6 +284,9 @@ describe('token analytics dashboard', () => {
     expect(location(start)).toMatch(/^\/login\?return_to=/);
     const login = await agent.postForm('/interaction/login', { return_to: '/', csrf: await agent.csrf(), email: member.email, password });
     expect(location(login)).toBe('/');
+    const page = await agent.get('/analytics/tokens');
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('You need administrator access');
     const api = await agent.get('/api/analytics/tokens?range=7d');
     expect(api.status).toBe(403);
     expect(await api.json()).toEqual({ error: 'forbidden' });

@@ -10,6 +10,8 @@ const config: NextConfig = {
   serverExternalPackages: ['@electric-sql/pglite', 'postgres'],
   // the monorepo root, so Turbopack resolves hoisted packages (Next runs with the app as cwd)
   turbopack: { root: resolve(process.cwd(), '../..') },
+  // forbidden() in the admin pages: the 403 page with HTTP status 403 (app/forbidden.tsx)
+  experimental: { authInterrupts: true },
 };
 
 export default config;

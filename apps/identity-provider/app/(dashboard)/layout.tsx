@@ -1,6 +1,7 @@
 import type { Metadata, Viewport } from 'next';
 import Link from 'next/link';
-import { BarChart3, LogOut, ShieldAlert, ShieldCheck } from 'lucide-react';
+import { forbidden } from 'next/navigation';
+import { BarChart3, LogOut, ShieldCheck } from 'lucide-react';
 import { SignInRedirect } from '@/components/analytics/sign-in-redirect';
 import { adminForPage } from '@/lib/analytics/page-auth';
 
@@ -14,37 +15,14 @@ const link =
 
 /**
  * Admin pages: signed-in administrators only. Without a session the browser goes to the sign-in page and
- * comes back to the page it asked for; a signed-in user without the admin role gets a 403 page (the admin
- * APIs answer 403 too).
+ * comes back to the page it asked for; a signed-in user without the admin role gets the 403 page with status 403
+ * (the admin APIs answer 403 too).
  */
 export default async function DashboardLayout({ children }: { children: React.ReactNode }) {
   const admin = await adminForPage();
   if (admin.status === 'unauthenticated') return <SignInRedirect />;
-  if (admin.status === 'forbidden') {
-    return (
-      <div className="flex min-h-screen flex-col items-center justify-center px-4 py-10">
-        <main
-          className="w-full max-w-md rounded-xl border border-slate-200 bg-white px-6 py-8 shadow-sm"
-          aria-labelledby="forbidden-title"
-          data-testid="forbidden"
-        >
-          <ShieldAlert aria-hidden className="h-8 w-8 text-red-600" />
-          <p className="mt-3 text-sm font-semibold text-red-700">403 Forbidden</p>
-          <h1 id="forbidden-title" className="mt-1 text-xl font-semibold tracking-tight">
-            You need administrator access
-          </h1>
-          <p className="mt-2 text-sm text-slate-600">
-            You are signed in, but your account does not have the administrator role. Ask an administrator to grant it, or sign in
-            with another account.
-          </p>
-          <Link href="/logout" className={`${link} mt-5 -ml-2`}>
-            <LogOut aria-hidden className="h-4 w-4" />
-            Sign out
-          </Link>
-        </main>
-      </div>
-    );
-  }
+  // app/forbidden.tsx renders the page, with HTTP status 403
+  if (admin.status === 'forbidden') forbidden();
   return (
     <div className="min-h-screen">
       <header className="border-b border-slate-200 bg-white">
