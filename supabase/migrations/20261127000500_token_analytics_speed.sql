@@ -32,6 +32,51 @@ end
 $$;
 update identity.token_rollup_users set members = members || B'';
 
+-- Weekly user bitmaps (grain 'w', bucket: Monday 00:00 UTC): the OR of a week's day bitmaps, for all clients
+-- and per client, built when the week's last day closes and again whenever one of its days is rebuilt. A
+-- reader uses a week only when all its 7 days are sealed and clean (the days it would OR otherwise), so a
+-- week is never read stale. A 90-day range ORs about 18 bitmaps per set instead of 90.
+alter table identity.token_rollup_users drop constraint token_rollup_users_grain_check;
+alter table identity.token_rollup_users add constraint token_rollup_users_grain_check check (grain in ('h', 'd', 'w'));
+
+create function identity.token_rollup_build_week(p_week timestamptz) returns void
+language plpgsql set jit = off set work_mem = '64MB' as $fn$
+begin
+  delete from identity.token_rollup_users u where u.grain = 'w' and u.bucket = p_week;
+  if p_week + interval '7 days' <= (select coalesce(s.watermark, '-infinity'::timestamptz) from identity.token_rollup_state s)
+     and not exists (select 1 from identity.token_rollup_dirty x
+                      where x.grain in ('h', 'd') and x.bucket >= p_week and x.bucket < p_week + interval '7 days') then
+    insert into identity.token_rollup_users (grain, bucket, all_clients, client_id, chunk, members)
+    select 'w', p_week, u.all_clients, u.client_id, u.chunk, bit_or(u.members)
+      from identity.token_rollup_users u
+     where u.grain = 'd' and u.bucket >= p_week and u.bucket < p_week + interval '7 days'
+     group by u.all_clients, u.client_id, u.chunk;
+  end if;
+end
+$fn$;
+
+-- A day whose hours are all below the watermark: build it (and its week), or mark it dirty when an hour is
+-- dirty or someone is writing into it right now (it is built later).
+create or replace function identity.token_rollup_close_day(p_day timestamptz) returns boolean
+language plpgsql set jit = off set work_mem = '64MB' as $fn$
+begin
+  if pg_try_advisory_xact_lock(726202, identity.token_day_key(p_day))
+     and not exists (select 1 from identity.token_rollup_dirty x
+                      where x.grain = 'h' and x.bucket >= p_day and x.bucket < p_day + interval '24 hours') then
+    perform identity.token_rollup_build_day(p_day);
+    delete from identity.token_rollup_dirty x where x.grain = 'd' and x.bucket = p_day;
+    perform identity.token_rollup_build_week(date_trunc('week', p_day, 'UTC'));
+    return true;
+  end if;
+  insert into identity.token_rollup_dirty (grain, bucket) values ('d', p_day) on conflict do nothing;
+  return false;
+end
+$fn$;
+
+-- the weeks already closed
+select identity.token_rollup_build_week(w.w)
+  from (select distinct date_trunc('week', u.bucket, 'UTC') as w from identity.token_rollup_users u where u.grain = 'd') w;
+
 alter function identity.token_pieces(timestamptz[], timestamptz[], text, text) rows 100;
 alter function identity.token_cells_query(timestamptz[], timestamptz[], text, uuid, boolean, boolean) rows 500;
 alter function identity.token_cells(timestamptz[], timestamptz[], text, uuid) rows 500;
@@ -252,6 +297,7 @@ declare
   hours timestamptz[];
   rlo timestamptz[];
   rhi timestamptz[];
+  weeks timestamptz[];
   -- the OR-ed bitmaps: bm[kix * nch + chunk + 1]; base[kix + 1]: their members
   nch integer;
   bm bit varying[];
@@ -266,12 +312,26 @@ begin
     rlo := array[p_start];
     rhi := array[p_end];
   end if;
+  -- whole weeks (all 7 days sealed and clean) are read from the weekly bitmaps, the other days from their own
+  if days is not null then
+    weeks := array(select date_trunc('week', d, 'UTC') from unnest(days) d group by 1 having count(*) = 7);
+    days := array(select d from unnest(days) d where date_trunc('week', d, 'UTC') <> all(weeks));
+  end if;
 
   -- the sets: 0 all clients, 1..nn the clients of cl, nn + 1 the events without a client.
   -- Bitmaps: days (all clients, or per client), and for all clients the sealed hours of partial days.
   with src as (
     select 0 as kix, u.chunk, u.members from identity.token_rollup_users u
      where p_all and u.grain = 'd' and u.bucket = any(days) and u.all_clients
+    union all
+    select 0 as kix, u.chunk, u.members from identity.token_rollup_users u
+     where p_all and u.grain = 'w' and u.bucket = any(weeks) and u.all_clients
+    union all
+    select array_position(cl, u.client_id), u.chunk, u.members from identity.token_rollup_users u
+     where nn > 0 and u.client_id = any(cl) and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients
+    union all
+    select nn + 1, u.chunk, u.members from identity.token_rollup_users u
+     where with_null and u.client_id is null and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients
     union all
     select 0, u.chunk, u.members from identity.token_rollup_users u
      where p_all and u.grain = 'h' and u.bucket = any(hours) and u.all_clients
