@@ -10,6 +10,7 @@
  *     every day built, as in production.
  *
  *   npx tsx bench/analytics/bench.ts [--iterations 30] [--only latency|writes] [--hours 24] [--json out.json]
+ *                                    [--max-seconds 90]   (a scenario stops early after this long, with >= 3 samples)
  */
 import postgres from 'postgres';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     'story-iterations': { type: 'string', default: '5' },
     only: { type: 'string' },
     hours: { type: 'string', default: '24' },
+    'max-seconds': { type: 'string', default: '90' },
     rounds: { type: 'string', default: '2' },
     json: { type: 'string' },
   },
@@ -71,10 +73,13 @@ async function latency() {
     { name: '90d, user (busiest)', range: 90 * day, userId: heavyUser },
   ];
   const iterations = Number(values.iterations);
-  const rows: { scenario: string; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
+  const rows: { scenario: string; n: number; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
+  const maxMs = Number(values['max-seconds']) * 1000;
   for (const s of scenarios) {
     const times: number[] = [];
+    const began = performance.now();
     for (let i = -2; i < iterations; i++) {
+      if (times.length >= 3 && performance.now() - began > maxMs) break;
       const end = now();
       const start = new Date(end.getTime() - s.range);
       const t0 = performance.now();
@@ -85,7 +90,7 @@ async function latency() {
       ]);
       if (i >= 0) times.push(performance.now() - t0); // two warm-up calls
     }
-    const row: (typeof rows)[number] = { scenario: s.name, p50: pct(times, 50), p95: pct(times, 95) };
+    const row: (typeof rows)[number] = { scenario: s.name, n: times.length, p50: pct(times, 50), p95: pct(times, 95) };
     if (!s.userId && !s.tz && s.name !== '7d, client (busiest)' && s.name !== '90d, client (busiest)') {
       const story: number[] = [];
       for (let i = 0; i < Number(values['story-iterations']); i++) {
@@ -99,7 +104,7 @@ async function latency() {
       row.story_p95 = pct(story, 95);
     }
     rows.push(row);
-    console.log(`${s.name.padEnd(32)} dashboard p50 ${fmt(row.p50).padStart(9)} p95 ${fmt(row.p95).padStart(9)}`
+    console.log(`${s.name.padEnd(32)} dashboard p50 ${fmt(row.p50).padStart(9)} p95 ${fmt(row.p95).padStart(9)}${times.length < iterations ? ` (n=${times.length})` : ''}`
       + (row.story_p50 !== undefined ? `   story get_token_stats p50 ${fmt(row.story_p50).padStart(9)} p95 ${fmt(row.story_p95!).padStart(9)}` : ''));
   }
   // the new get_token_stats (same signature as the story's)

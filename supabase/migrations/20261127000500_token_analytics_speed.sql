@@ -716,21 +716,27 @@ begin
   -- Without a user filter, and when every bucket boundary inside the range falls on a quarter hour (all zones
   -- in use today), the raw remainders of the range are the same for every query below, and each of their
   -- quarter-hour cells lies in one bucket: read them once.
-  shared := p_user_id is null and cs < ce
+  -- (With a user filter the whole range is read raw, through the user index: once as well.)
+  shared := cs < ce
             and (select coalesce(bool_and(x in (cs, ce) or mod(extract(epoch from x), 900) = 0), true)
                    from unnest(b_lo || b_hi) x where x > cs and x < ce);
   if shared then
-    select array_agg(t.lo order by t.lo), array_agg(t.hi order by t.lo) into rlo, rhi
-      from identity.token_pieces(array[cs], array[ce], 'd', 'q') t where t.grain = 'raw';
+    if p_user_id is null then
+      select array_agg(t.lo order by t.lo), array_agg(t.hi order by t.lo) into rlo, rhi
+        from identity.token_pieces(array[cs], array[ce], 'd', 'q') t where t.grain = 'raw';
+    else
+      rlo := array[cs];
+      rhi := array[ce];
+    end if;
     if rlo is not null then
-      rawc := array(select c from identity.token_cells(rlo, rhi, p_client_id, null) c);
+      rawc := array(select c from identity.token_cells(rlo, rhi, p_client_id, p_user_id) c);
     end if;
   end if;
 
   with r as (
     select * from identity.token_blocks(b_lo, b_hi, p_client_id, p_user_id, false, 'd', 'q') where not shared
     union all
-    select * from identity.token_blocks_sealed(b_lo, b_hi, p_client_id, false, 'd', 'q') where shared
+    select * from identity.token_blocks_sealed(b_lo, b_hi, p_client_id, false, 'd', 'q') where shared and p_user_id is null
     union all
     select bi.i, x.bucket, x.client_id, x.events, x.issued, x.issued_authorization_code, x.issued_refresh_token,
            x.issued_client_credentials, x.refresh_tokens_issued, x.refreshed, x.failed, x.userinfo, x.revoked,
@@ -795,7 +801,7 @@ begin
   with r as (
     select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, true, 'd', 'q') where not shared
     union all
-    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, true, 'd', 'q') where shared
+    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, true, 'd', 'q') where shared and p_user_id is null
     union all
     select * from identity.token_cell_blocks(rawc, true) where shared
   ),
