@@ -404,13 +404,19 @@ begin
      where ro.ord is null or (ro.ord >> 16) >= nch
         or coalesce(get_bit(bm[y.kix * nch + (ro.ord >> 16) + 1], ro.ord & 65535), 0) = 0
   ),
+  -- distinct (set, ordinal) pairs, packed in one bigint; users without an ordinal by id
   extra as (
     select e.kix, count(*) as n
-      from (select hl.kix, hl.ord, null::uuid as uid from hl union select ru.kix, ru.ord, ru.uid from ru) e
+      from (select distinct z.p >> 32 as kix, z.p
+              from (select (hl.kix::bigint << 32) | hl.ord as p from hl
+                    union all
+                    select (ru.kix::bigint << 32) | ru.ord from ru where ru.ord is not null) z) e
      group by e.kix
+    union all
+    select ru.kix, count(distinct ru.uid) from ru where ru.ord is null group by ru.kix
   )
-  select k.all_c, k.c, (base[k.kix + 1] + coalesce(extra.n, 0))::bigint
-    from k left join extra on extra.kix = k.kix;
+  select k.all_c, k.c, (base[k.kix + 1] + coalesce((select sum(extra.n) from extra where extra.kix = k.kix), 0))::bigint
+    from k;
 end
 $fn$;
 
