@@ -47,6 +47,7 @@ const config = {
   waitQuiet: intEnv('BENCH_WAIT_QUIET', 0, 0), // seconds to wait for an idle machine before each scenario
   retryNoisy: intEnv('BENCH_RETRY_NOISY', 0, 0), // re-runs of a scenario flagged noisy; the quietest attempt is kept
   isolate: process.env.BENCH_ISOLATE === '1', // move every other process to the load generator's core
+  rounds: intEnv('BENCH_ROUNDS', 1), // every server and scenario this many times, alternating; medians reported
 };
 
 // --- pin this process (the load generator) to its core: re-exec under taskset once ---
@@ -123,8 +124,10 @@ const rows = [];
 const skipped = [];
 const failures = [];
 
+for (let round = 1; round <= config.rounds; round++)
 for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
   if (!config.servers.includes(group.server)) continue;
+  if (config.rounds > 1) log(`round ${round} of ${config.rounds}`);
   const scenarios = group.scenarios.filter(wanted);
   if (!scenarios.length) continue;
   if (group.available && !group.available(ROOT)) {
@@ -154,7 +157,7 @@ for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
 
   try {
     for (const scenario of scenarios) {
-      const row = { scenario: scenario.id, variant: scenario.variant, label: scenario.label, server: group.server, group: group.id, serverCpus };
+      const row = { round, scenario: scenario.id, variant: scenario.variant, label: scenario.label, server: group.server, group: group.id, serverCpus };
       try {
         const { load, check } = scenario.build(srv);
         const pre = await preflight(srv.baseUrl, load);
@@ -187,19 +190,33 @@ for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
   }
 }
 
-// --- ratios ---
-const find = (server, sel) => rows.find((r) => r.server === server && r.scenario === sel.id && (sel.variant === undefined || r.variant === sel.variant) && r.valid);
+// --- ratios (with BENCH_ROUNDS > 1: medians over the rounds; each ratio pairs the two servers of one round) ---
+const median = (xs) => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const matches = (server, sel) => (r) => r.server === server && r.scenario === sel.id && (sel.variant === undefined || r.variant === sel.variant) && r.valid;
+const perRound = (server, sel) => new Map(rows.filter(matches(server, sel)).map((r) => [r.round, r.rps]));
+function compare(a, b) {
+  const ra = perRound(...a);
+  const rb = perRound(...b);
+  const paired = [...ra.keys()].filter((round) => rb.has(round));
+  return {
+    a: median([...ra.values()]),
+    b: median([...rb.values()]),
+    ratio: median(paired.map((round) => ra.get(round) / rb.get(round))),
+    rounds: paired.length,
+  };
+}
 const ratios = RATIO_SCENARIOS.map(([name, oursSel, peerSel]) => {
-  const ours = find('ours', oursSel);
-  const peer = find('peer', peerSel);
-  const ratio = ours && peer ? ours.rps / peer.rps : null;
-  return { name, ours: ours?.rps ?? null, peer: peer?.rps ?? null, ratio, target: TARGET_RATIO, meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO };
+  const { a: ours, b: peer, ratio, rounds } = compare(['ours', oursSel], ['peer', peerSel]);
+  return { name, ours, peer, ratio, rounds, target: TARGET_RATIO, meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO };
 });
 
 // the audit writer's cost: client_credentials with the writer on (ours) vs off, same run
-const auditOn = find('ours', { id: 'client_credentials' });
-const auditOff = find('ours-audit-off', { id: 'client_credentials' });
-const auditCost = auditOn && auditOff ? { on: auditOn.rps, off: auditOff.rps, loss: 1 - auditOn.rps / auditOff.rps, target: 0.1 } : null;
+const audit = compare(['ours', { id: 'client_credentials' }], ['ours-audit-off', { id: 'client_credentials' }]);
+const auditCost = audit.ratio === null ? null : { on: audit.a, off: audit.b, loss: 1 - audit.ratio, rounds: audit.rounds, target: 0.1 };
 
 // --- report ---
 const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits));
@@ -210,22 +227,23 @@ function markdown() {
       `${meta.isolated ? ' (BENCH_ISOLATE: every other process moved to that core too; "other" counts them)' : ''}. ` +
       `Node ${meta.node}, oidc-provider ${meta.oidcProvider}, ${meta.cpu} (${meta.cores} cores).`,
     '',
-    '| Scenario | Server | req/s | p50 ms | p99 ms | errors | CPU server / autocannon / other |',
-    '| --- | --- | ---: | ---: | ---: | --- | --- |',
+    '| Scenario | Server | Round | req/s | p50 ms | p99 ms | errors | CPU server / autocannon / other |',
+    '| --- | --- | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const r of rows) {
     const errors = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
     const status = r.valid ? String(errors) : `INVALID: ${r.problems.join('; ')}`;
-    lines.push(`| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`);
+    lines.push(`| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${r.round} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`);
   }
-  for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | skipped: ${s.reason} | — |`);
-  lines.push('', '| Ratio (ours / oidc-provider, req/s) | ours | oidc-provider | ratio | target |', '| --- | ---: | ---: | ---: | --- |');
+  for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | — | skipped: ${s.reason} | — |`);
+  const of = config.rounds > 1 ? `, median of ${config.rounds} rounds` : '';
+  lines.push('', `| Ratio (ours / oidc-provider, req/s${of}) | ours | oidc-provider | ratio | target |`, '| --- | ---: | ---: | ---: | --- |');
   for (const r of ratios) {
     const verdict = r.ratio === null ? 'not measured' : `${r.meetsTarget ? 'met' : 'NOT met'} (≥ ${r.target}×)`;
     lines.push(`| ${r.name} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${verdict} |`);
   }
   if (auditCost) {
-    lines.push('', `Audit writer cost on client_credentials: ${fmt(auditCost.on)} req/s with it, ${fmt(auditCost.off)} without: ${(auditCost.loss * 100).toFixed(1)}% loss (target < ${auditCost.target * 100}%: ${auditCost.loss < auditCost.target ? 'met' : 'NOT met'}).`);
+    lines.push('', `Audit writer cost on client_credentials${of}: ${fmt(auditCost.on)} req/s with it, ${fmt(auditCost.off)} without: ${(auditCost.loss * 100).toFixed(1)}% loss (target < ${auditCost.target * 100}%: ${auditCost.loss < auditCost.target ? 'met' : 'NOT met'}).`);
   }
   const warned = rows.filter((r) => r.warnings?.length);
   if (warned.length) lines.push('', ...warned.map((r) => `- ⚠ ${r.label} (${r.server}): ${r.warnings.join('; ')}`));
