@@ -390,8 +390,10 @@ begin
   ),
   -- one ordinal look-up per user; users not sealed yet have none (counted apart, by id)
   ro as materialized (
-    select d.user_id, (select o.ordinal from identity.token_user_ordinals o where o.user_id = d.user_id) as ord
+    select d.user_id, o.ordinal as ord
       from (select distinct rl.user_id from rl) d
+      left join (select o.user_id, o.ordinal from identity.token_user_ordinals o
+                  where o.user_id = any(array(select distinct rl.user_id from rl))) o on o.user_id = d.user_id
   ),
   ru as (
     select y.kix, ro.ord, case when ro.ord is null then y.user_id end as uid
@@ -487,16 +489,21 @@ begin
     select y.o, sum(y.c) as lower, sum(blk.tail) as listed_tail
       from blk cross join lateral (select (t.v >> 32)::integer as o, t.v & 4294967295 as c from unnest(blk.top_list) t(v)) y group by y.o
   ),
+  ru0 as materialized (
+    select l.user_id as uid, count(*) as c
+      from unnest(rlo, rhi) w(lo, hi)
+      cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
+                           where l.created_at >= w.lo and l.created_at < w.hi offset 0
+      ) l
+     where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
+     group by l.user_id
+  ),
   ru as (
-    -- one ordinal look-up per user (primary key)
-    select y.uid, (select o.ordinal from identity.token_user_ordinals o where o.user_id = y.uid) as o, y.c
-      from (select l.user_id as uid, count(*) as c
-              from unnest(rlo, rhi) w(lo, hi)
-              cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
-                                   where l.created_at >= w.lo and l.created_at < w.hi offset 0
-              ) l
-             where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
-             group by l.user_id) y
+    -- the users' ordinals in one index scan (primary key)
+    select ru0.uid, o.ordinal as o, ru0.c
+      from ru0
+      left join (select o.user_id, o.ordinal from identity.token_user_ordinals o
+                  where o.user_id = any(array(select ru0.uid from ru0))) o on o.user_id = ru0.uid
   ),
   tot as (select coalesce(sum(blk.tail), 0)::bigint as t from blk),
   comb as (
