@@ -44,3 +44,15 @@ function server(adminUrl: string): DriverUnderTest {
     },
   };
 }
+
+/**
+ * Rollups seal an hour seal_grace after it ends, by the wall clock. A test comparing an incremental pass with
+ * a rebuild must not straddle that edge (the rebuild would seal one hour more): when the next edge is less
+ * than `marginMs` away, this waits until it has passed.
+ */
+export async function awayFromSealingEdge(db: Pick<Database, 'query'>, marginMs: number): Promise<void> {
+  const [{ ms }] = await db.query<{ ms: number }>(
+    `select (extract(epoch from date_trunc('hour', now(), 'UTC') + seal_grace - now()) * 1000)::float8 as ms from identity.token_rollup_state`,
+  );
+  if (ms > 0 && ms < marginMs) await new Promise((resolve) => setTimeout(resolve, ms + 1000));
+}
