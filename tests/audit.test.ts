@@ -141,8 +141,10 @@ describe('token audit trail', () => {
   });
 
   it('rate limits the token endpoint and login with 429, Retry-After and RateLimit headers', async () => {
-    const limited = await startStack({ RATE_LIMIT_TOKEN_PER_CLIENT: '3/60', RATE_LIMIT_LOGIN_PER_ACCOUNT: '2/900' });
+    const limited = await startStack({ RATE_LIMIT_TOKEN_PER_CLIENT: '3/60', RATE_LIMIT_LOGIN_PER_ACCOUNT: '2/900', AUDIT_RETENTION_DAYS: '45', ACCESS_TOKEN_TTL_SECONDS: '1800' });
     try {
+      // the configuration reaches the analytics settings at start (retention; revoked-token look-back >= access token TTL)
+      expect(await limited.store.analytics.settings()).toMatchObject({ rawRetentionDays: 45, revocationLookbackSeconds: 1800 });
       const s = await limited.store.clients.create({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['api'] });
       const call = () => fetch(`${limited.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(s.client.clientId, s.clientSecret!) }, body: 'grant_type=client_credentials' });
       const ok = await call();

@@ -22,7 +22,7 @@ export interface Container {
   provider: Provider;
   version: string;
   startedAt: Date;
-  /** Periodic upkeep (retire keys past their publication window, purge expired grants); returns a stopper. */
+  /** Periodic upkeep (retire keys past their publication window, purge expired grants, audit partitions and retention); returns a stopper. */
   startMaintenance(everyMs?: number): () => void;
   close(): Promise<void>;
 }
@@ -59,6 +59,9 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     keyEncryptionSecret: config.keyEncryptionSecret,
   });
   await bootstrap(store, config, log);
+  // analytics settings that follow the configuration: retention, and how far back a revoked access token's
+  // issuing event is looked up (at least the access token lifetime)
+  await store.analytics.updateSettings({ rawRetentionDays: config.auditRetentionDays, revocationLookbackSeconds: Math.max(900, config.ttl.accessToken) });
   const audit = new AuditWriter(store.db, {
     spoolDir: `${config.dataDir}/audit-spool`,
     onError: (error) => log.error('audit flush failed', { error }),
@@ -83,7 +86,12 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     try {
       const retired = await store.keys.retireExpired();
       const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired());
-      if (retired || purged) log.info('maintenance', { retiredKeys: retired, purgedRows: purged });
+      // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
+      const partitionsCreated = await store.analytics.ensurePartitions();
+      const partitionsDropped = await store.analytics.applyRetention();
+      if (retired || purged || partitionsCreated || partitionsDropped) {
+        log.info('maintenance', { retiredKeys: retired, purgedRows: purged, auditPartitionsCreated: partitionsCreated, auditPartitionsDropped: partitionsDropped });
+      }
     } catch (error) {
       log.error('maintenance failed', { error });
     }

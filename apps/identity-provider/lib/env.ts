@@ -51,6 +51,7 @@ const schema = z.object({
   RATE_LIMIT_TOKEN_PER_IP: rule('6000/60'),
   RATE_LIMIT_PASSWORD_CHANGE: rule('5/900'),
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
+  AUDIT_RETENTION_DAYS: int(400),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
@@ -77,6 +78,8 @@ export interface Config {
   demoClient: boolean;
   /** `off` only to measure the audit writer's cost in benchmarks: events are then discarded. */
   auditWriter: 'on' | 'off';
+  /** Raw audit events older than this are dropped, a month at a time; the analytics rollups keep the history. */
+  auditRetentionDays: number;
   /** Prometheus exposition; never public in production (a token or basic auth is then required). */
   metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
 }
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminEmail: e.ADMIN_EMAIL,
     demoClient: e.DEMO_CLIENT ?? !production,
     auditWriter: e.AUDIT_WRITER,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metrics,
   };
 }
