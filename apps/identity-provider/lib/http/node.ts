@@ -5,28 +5,6 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 export class BodyTooLarge extends Error {}
 
-/**
- * Node request -> Web Request, for the server's fast path into the framework-free core. Protocol
- * request bodies are small forms, so the body is buffered (bounded) rather than streamed.
- */
-export async function toWebRequest(req: IncomingMessage, origin: string): Promise<Request> {
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-  const method = req.method ?? 'GET';
-  let body: Buffer | undefined;
-  if (method !== 'GET' && method !== 'HEAD') {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-      chunks.push(chunk as Buffer);
-    }
-    body = Buffer.concat(chunks);
-  }
-  return new Request(new URL(req.url ?? '/', origin), { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined });
-}
-
 /** The fast path's request: the body read (bounded) into a buffer, headers as Node parsed them. */
 export async function toLightRequest(req: IncomingMessage, origin: string): Promise<Request> {
   const method = req.method ?? 'GET';

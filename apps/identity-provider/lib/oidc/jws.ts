@@ -12,23 +12,8 @@ function signatureOptions(alg: SigningAlg, key: KeyObject) {
   return alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
 }
 
-/** Encoded protected headers: a handful of distinct ones (alg, kid, typ) per key, encoded once each. */
-const encodedHeaders = new Map<string, string>();
-
-function encodeHeader(header: Record<string, unknown>): string {
-  const json = JSON.stringify(header);
-  let encoded = encodedHeaders.get(json);
-  if (encoded === undefined) {
-    encoded = Buffer.from(json).toString('base64url');
-    // kids change only with key rotation; the bound is a guard, not a working-set size
-    if (encodedHeaders.size >= 64) encodedHeaders.clear();
-    encodedHeaders.set(json, encoded);
-  }
-  return encoded;
-}
-
 export function signCompact(header: Record<string, unknown> & { alg: SigningAlg }, payload: Record<string, unknown>, key: KeyObject): string {
-  const input = `${encodeHeader(header)}.${b64json(payload)}`;
+  const input = `${b64json(header)}.${b64json(payload)}`;
   return `${input}.${sign('sha256', Buffer.from(input), signatureOptions(header.alg, key)).toString('base64url')}`;
 }
 

@@ -96,7 +96,7 @@ export function createRateLimiter(options: { shared?: RateLimitQueries; syncEver
 /**
  * The RateLimit-* fields (IETF httpapi draft) on every limited response; on a refusal also Retry-After and the
  * older X-RateLimit-* names that many clients still read. Successful responses leave the legacy trio out:
- * they are the token endpoint's hottest path, and six more headers per token cost throughput.
+ * they are the token endpoint's hottest path, and would carry six more headers on every token.
  */
 export function rateLimitHeaders(decision: RateLimitDecision): Record<string, string> {
   if (!decision.limit) return {};
@@ -109,11 +109,4 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
     'X-RateLimit-Limit': limit, 'X-RateLimit-Remaining': remaining, 'X-RateLimit-Reset': reset,
     'Retry-After': reset,
   };
-}
-
-/** The tightest of several decisions (the one refused, else the one with least remaining). */
-export function strictest(decisions: RateLimitDecision[]): RateLimitDecision {
-  const active = decisions.filter((d) => d.limit > 0);
-  if (!active.length) return { allowed: true, limit: 0, remaining: 0, resetSeconds: 0 };
-  return active.find((d) => !d.allowed) ?? active.reduce((a, b) => (b.remaining < a.remaining ? b : a));
 }

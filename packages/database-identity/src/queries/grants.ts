@@ -1,6 +1,6 @@
 import type { SecretBox } from '../crypto/secrets';
 import type { Queryable } from '../driver';
-import { RevocationSignal } from './revocation';
+import { accessTokenRevokedSql, RevocationSignal } from './revocation';
 
 /** What a redeemed authorization code stands for: everything the token endpoint needs to issue tokens. */
 export interface AuthorizationCodeGrant {
@@ -306,18 +306,10 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       ));
     },
 
-    /**
-     * Whether an access token is revoked, by jti or through its family, in one round trip. A family that no
-     * longer exists counts as revoked: it was deleted with its user or client (or purged long after expiry).
-     */
+    /** Whether an access token is revoked, by jti or through its family (accessTokenRevokedSql), in one round trip. */
     async isAccessTokenRevoked(jti: string, familyId: string | null): Promise<boolean> {
       if (familyId !== null && !UUID.test(familyId)) return true;
-      const [row] = await db.query<{ revoked: boolean }>(
-        `select exists (select 1 from identity.revoked_tokens where jti = $1)
-             or ($2::uuid is not null
-                 and not exists (select 1 from identity.token_families where id = $2::uuid and revoked_at is null)) as revoked`,
-        [jti, familyId],
-      );
+      const [row] = await db.query<{ revoked: boolean }>(`select ${accessTokenRevokedSql('$1', '$2')} as revoked`, [jti, familyId]);
       return row.revoked;
     },
 

@@ -27,6 +27,16 @@ export class RevocationSignal {
 }
 
 /**
+ * SQL condition: the access token with jti `jti` (from family `familyId`; both SQL parameter references, the
+ * family typed uuid or null) is revoked, individually or through its family. A family that no longer exists
+ * counts as revoked: it was deleted with its user or client (or purged long after expiry).
+ */
+export const accessTokenRevokedSql = (jti: string, familyId: string) =>
+  `(exists (select 1 from identity.revoked_tokens where jti = ${jti})
+    or (${familyId}::uuid is not null
+        and not exists (select 1 from identity.token_families where id = ${familyId}::uuid and revoked_at is null)))`;
+
+/**
  * identity.revocation_epoch moves (triggers, in the same transaction) on every change that can turn a live
  * access token dead or change what userinfo says about its subject: a revoked jti, a revoked or deleted
  * family, a deleted user or a changed claim column. An answer read at epoch N stays true while it is N.

@@ -1,5 +1,6 @@
 import { hashPassword } from '../crypto/secrets';
 import type { Queryable } from '../driver';
+import { accessTokenRevokedSql } from './revocation';
 
 export interface User {
   id: string;
@@ -122,10 +123,7 @@ export function userQueries(db: Queryable) {
       const malformed = (userId !== null && !UUID.test(userId)) || (familyId !== null && !UUID.test(familyId));
       const [row] = await db.query<UserRow & { revoked: boolean; found: boolean; epoch: number }>(
         `select ${COLUMNS_OF_U}, u.id is not null as found,
-                $4::boolean
-                  or exists (select 1 from identity.revoked_tokens where jti = $2)
-                  or ($3::uuid is not null
-                      and not exists (select 1 from identity.token_families where id = $3::uuid and revoked_at is null)) as revoked,
+                $4::boolean or ${accessTokenRevokedSql('$2', '$3')} as revoked,
                 (select epoch from identity.revocation_epoch) as epoch
            from (select 1) as one left join identity.users u on u.id = $1::uuid`,
         [malformed ? null : userId, jti, malformed ? null : familyId, malformed],
