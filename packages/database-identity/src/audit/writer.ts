@@ -95,8 +95,8 @@ export class AuditWriter {
       return;
     }
     this.#queue.push(queued);
-    // a flush in progress drains the whole queue before it ends: no second waiter per event
-    if (this.#queue.length >= this.#batchSize && !this.#flushing) void this.flush();
+    // a full batch is written now; a flush in progress takes it before it ends (no second waiter per event)
+    if (this.#queue.length >= this.#batchSize && !this.#flushing) void this.#flushFullBatches();
     else this.#schedule(this.#intervalMs);
   }
 
@@ -119,27 +119,42 @@ export class AuditWriter {
       this.#timer = null;
     }
     while (this.#flushing) await this.#flushing;
-    this.#flushing = this.#drain().finally(() => (this.#flushing = null));
+    this.#flushing = this.#drain(this.#queue.length).finally(() => (this.#flushing = null));
+    await this.#flushing;
+  }
+
+  /** Under load: writes full batches only; the remainder waits for more events or the interval. */
+  async #flushFullBatches(): Promise<void> {
+    this.#flushing = this.#drain('full batches').finally(() => (this.#flushing = null));
     await this.#flushing;
   }
 
   /** Flushes at shutdown. Whatever the database cannot take now is on disk for the next start. */
   async close(): Promise<void> {
-    await this.flush();
+    // again while events that arrived during a flush are written (a flush writes what was queued at its start)
+    do await this.flush();
+    while (this.#queue.length && this.#databaseAvailable);
     if (this.#queue.length && this.#spoolFile) this.#append(this.#queue.splice(0));
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
 
-  async #drain(): Promise<void> {
+  /**
+   * Writes queued events in batches: the first `count` events, or full batches while there are any. Neither
+   * chases the events that arrive meanwhile with partial batches: under load that meant many small inserts
+   * back to back (each a statement and two round trips) instead of a few full ones.
+   */
+  async #drain(count: number | 'full batches'): Promise<void> {
+    let left = count === 'full batches' ? Infinity : count;
     try {
       if (this.#hasSpool()) {
         // keep order: while a spool exists, new events join it and the spool is replayed first
         if (this.#queue.length) this.#append(this.#queue.splice(0));
         await this.#replay();
       }
-      while (this.#queue.length) {
-        const batch = this.#queue.slice(0, this.#batchSize);
+      while (count === 'full batches' ? this.#queue.length >= this.#batchSize : left > 0 && this.#queue.length) {
+        const batch = this.#queue.slice(0, Math.min(this.#batchSize, left));
+        left -= batch.length;
         await this.#insert(batch);
         this.#queue.splice(0, batch.length);
         this.#stats.written += batch.length;

@@ -116,6 +116,33 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
     await db.close();
   });
 
+  it('under a steady stream of events, inserts are full batches (not one per arrival during the last insert)', async () => {
+    const db = await driver.open();
+    await migrate(db);
+    const batchSizes: number[] = [];
+    const counting: Database = {
+      ...db,
+      query: (sql, params) => {
+        if (sql.includes('insert into identity.audit_logs')) batchSizes.push((JSON.parse(String(params?.[0])) as unknown[]).length);
+        return db.query(sql, params);
+      },
+    };
+    const writer = new AuditWriter(counting, { batchSize: 100, flushIntervalMs: 60_000 });
+    // a few events arrive while each insert is in flight (one per millisecond)
+    for (let i = 0; i < 1000; i++) {
+      writer.record({ action: 'token.issued.client_credentials', clientId: 'c', details: { seq: i } });
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await writer.close();
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(1000);
+    // ten full batches; at most the close writes what was left of an eleventh
+    expect(batchSizes.slice(0, 10)).toEqual(Array(10).fill(100));
+    expect(batchSizes.length).toBeLessThanOrEqual(11);
+    const [row] = await db.query<{ n: number }>(`select count(distinct details->>'seq')::int as n from identity.audit_logs`);
+    expect(row.n).toBe(1000);
+    await db.close();
+  });
+
   it('a malformed row does not block its batch', async () => {
     const db = await driver.open();
     await migrate(db);
