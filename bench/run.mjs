@@ -48,6 +48,8 @@ const config = {
   retryNoisy: intEnv('BENCH_RETRY_NOISY', 0, 0), // re-runs of a scenario flagged noisy; the quietest attempt is kept
   isolate: process.env.BENCH_ISOLATE === '1', // move every other process to the load generator's core
   rounds: intEnv('BENCH_ROUNDS', 1), // every server and scenario this many times, alternating; medians reported
+  // both servers started once and kept running; the ratio scenarios measured in this many alternating slices
+  interleave: intEnv('BENCH_INTERLEAVE', 0, 0),
 };
 
 // --- pin this process (the load generator) to its core: re-exec under taskset once ---
@@ -124,7 +126,85 @@ const rows = [];
 const skipped = [];
 const failures = [];
 
-for (let round = 1; round <= config.rounds; round++)
+/** One scenario against a running server: pre-flight, then the measurement; the row is pushed. */
+async function runScenario(group, srv, scenario, round, serverCpus) {
+  const row = { round, scenario: scenario.id, variant: scenario.variant, label: scenario.label, server: group.server, group: group.id, serverCpus };
+  try {
+    const { load, check } = scenario.build(srv);
+    const pre = await preflight(srv.baseUrl, load);
+    if (pre && check) check(pre);
+    else if (pre && (pre.status < 200 || pre.status >= 300)) throw new Error(`HTTP ${pre.status}: ${pre.text.slice(0, 300)}`);
+    // pooled scenarios are not retried: a second attempt would need a second pool
+    const attempts = 1 + (load.pools?.length ? 0 : config.retryNoisy);
+    let best = null;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (config.waitQuiet) await waitForQuiet({ timeoutS: config.waitQuiet, log });
+      log(`run ${group.id} ${scenario.label}${round > 1 ? ` (round ${round})` : ''}${attempt > 1 ? ` (attempt ${attempt}, previous was noisy)` : ''}`);
+      const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid, serverCpu: config.pin ? config.serverCpu : null, isolated: config.pin && config.isolate });
+      result.attempt = attempt;
+      if (!best || (result.valid && (!best.valid || (result.cpu.otherPct ?? 0) < (best.cpu.otherPct ?? 0)))) best = result;
+      const noisy = result.warnings.some((w) => w.startsWith('other processes'));
+      if (!result.valid || !noisy) break;
+      log(`  noisy: ${result.rps.toFixed(0)} req/s with ${result.cpu.otherPct}% other CPU`);
+    }
+    Object.assign(row, best);
+  } catch (error) {
+    Object.assign(row, { valid: false, problems: [`pre-flight/setup: ${error.message}`], warnings: [], rps: 0, p50: null, p99: null, non2xx: 0, errors: 0, timeouts: 0 });
+  }
+  if (!row.valid) log(`INVALID ${group.id} ${scenario.label}: ${row.problems.join('; ')}`);
+  else log(`  ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms; CPU server ${row.cpu.serverPct}%, load generator ${row.cpu.loadgenPct}%, other ${row.cpu.otherPct}%`);
+  for (const w of row.warnings ?? []) log(`  WARNING: ${w}`);
+  rows.push(row);
+}
+
+/** Starts a group's server and checks its pinning; null (and a failure recorded) when that fails. */
+async function startGroup(group) {
+  log(`start ${group.id}`);
+  let srv;
+  try {
+    srv = await group.start({ cpu: config.pin ? config.serverCpu : null, root: ROOT, ...config });
+  } catch (error) {
+    failures.push({ group: group.id, server: group.server, reason: error.message });
+    log(`FAILED TO START ${group.id}: ${error.message}`);
+    return null;
+  }
+  const serverCpus = cpusAllowed(srv.proc.pid);
+  if (config.pin && serverCpus !== config.serverCpu) {
+    failures.push({ group: group.id, server: group.server, reason: `server runs on CPUs ${serverCpus}, expected ${config.serverCpu}` });
+    await srv.stop();
+    return null;
+  }
+  return { srv, serverCpus };
+}
+
+// BENCH_INTERLEAVE=N: both servers run side by side on the server core (the one not under load is idle), and
+// the ratio scenarios alternate between them in N short slices (order swapped every slice). On this VM the
+// CPU's speed drifts by 20-40% over minutes; slices seconds apart see the same machine, rounds minutes apart
+// do not.
+if (config.interleave) {
+  const peerGroup = peerGroups.find((g) => g.id === 'peer-jwt');
+  const ourGroup = ourGroups[0];
+  const pairs = RATIO_SCENARIOS
+    .map(([, oursSel, peerSel]) => [peerGroup.scenarios.find((s) => s.id === peerSel.id && (!peerSel.variant || s.variant === peerSel.variant)), ourGroup.scenarios.find((s) => s.id === oursSel.id)])
+    .filter(([peerScenario, ourScenario]) => peerScenario && ourScenario && wanted(ourScenario));
+  const peer = await startGroup(peerGroup);
+  const ours = peer && (await startGroup(ourGroup));
+  try {
+    if (peer && ours) {
+      for (let slice = 1; slice <= config.interleave; slice++) {
+        for (const [peerScenario, ourScenario] of pairs) {
+          const order = slice % 2 ? [[peerGroup, peer, peerScenario], [ourGroup, ours, ourScenario]] : [[ourGroup, ours, ourScenario], [peerGroup, peer, peerScenario]];
+          for (const [group, started, scenario] of order) await runScenario(group, started.srv, scenario, slice, started.serverCpus);
+        }
+      }
+    }
+  } finally {
+    await ours?.srv.stop();
+    await peer?.srv.stop();
+  }
+}
+
+for (let round = 1; round <= (config.interleave ? 0 : config.rounds); round++)
 for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
   if (!config.servers.includes(group.server)) continue;
   if (config.rounds > 1) log(`round ${round} of ${config.rounds}`);
@@ -156,35 +236,7 @@ for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
   }
 
   try {
-    for (const scenario of scenarios) {
-      const row = { round, scenario: scenario.id, variant: scenario.variant, label: scenario.label, server: group.server, group: group.id, serverCpus };
-      try {
-        const { load, check } = scenario.build(srv);
-        const pre = await preflight(srv.baseUrl, load);
-        if (pre && check) check(pre);
-        else if (pre && (pre.status < 200 || pre.status >= 300)) throw new Error(`HTTP ${pre.status}: ${pre.text.slice(0, 300)}`);
-        // pooled scenarios are not retried: a second attempt would need a second pool
-        const attempts = 1 + (load.pools?.length ? 0 : config.retryNoisy);
-        let best = null;
-        for (let attempt = 1; attempt <= attempts; attempt++) {
-          if (config.waitQuiet) await waitForQuiet({ timeoutS: config.waitQuiet, log });
-          log(`run ${group.id} ${scenario.label}${attempt > 1 ? ` (attempt ${attempt}, previous was noisy)` : ''}`);
-          const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid, serverCpu: config.pin ? config.serverCpu : null, isolated: config.pin && config.isolate });
-          result.attempt = attempt;
-          if (!best || (result.valid && (!best.valid || (result.cpu.otherPct ?? 0) < (best.cpu.otherPct ?? 0)))) best = result;
-          const noisy = result.warnings.some((w) => w.startsWith('other processes'));
-          if (!result.valid || !noisy) break;
-          log(`  noisy: ${result.rps.toFixed(0)} req/s with ${result.cpu.otherPct}% other CPU`);
-        }
-        Object.assign(row, best);
-      } catch (error) {
-        Object.assign(row, { valid: false, problems: [`pre-flight/setup: ${error.message}`], warnings: [], rps: 0, p50: null, p99: null, non2xx: 0, errors: 0, timeouts: 0 });
-      }
-      if (!row.valid) log(`INVALID ${group.id} ${scenario.label}: ${row.problems.join('; ')}`);
-      else log(`  ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms; CPU server ${row.cpu.serverPct}%, load generator ${row.cpu.loadgenPct}%, other ${row.cpu.otherPct}%`);
-      for (const w of row.warnings ?? []) log(`  WARNING: ${w}`);
-      rows.push(row);
-    }
+    for (const scenario of scenarios) await runScenario(group, srv, scenario, round, serverCpus);
   } finally {
     await srv.stop();
   }
@@ -236,7 +288,7 @@ function markdown() {
     lines.push(`| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${r.round} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`);
   }
   for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | — | skipped: ${s.reason} | — |`);
-  const of = config.rounds > 1 ? `, median of ${config.rounds} rounds` : '';
+  const of = config.interleave ? `, median of ${config.interleave} interleaved slices` : config.rounds > 1 ? `, median of ${config.rounds} rounds` : '';
   lines.push('', `| Ratio (ours / oidc-provider, req/s${of}) | ours | oidc-provider | ratio | target |`, '| --- | ---: | ---: | ---: | --- |');
   for (const r of ratios) {
     const verdict = r.ratio === null ? 'not measured' : `${r.meetsTarget ? 'met' : 'NOT met'} (≥ ${r.target}×)`;

@@ -1,4 +1,4 @@
-import { accessTokenSubjects, AuditWriter, openIdentityStore, type IdentityStore } from '@idp/database-identity';
+import { accessTokenSubjects, AuditWriter, openIdentityStore, SystemDate, type IdentityStore } from '@idp/database-identity';
 import { bootstrap } from './bootstrap';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
@@ -80,7 +80,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
     // counters shared through the database on a server; one process owns the embedded one anyway
     limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
-    now: () => new Date(),
+    now: () => new SystemDate(),
   };
   const maintain = async () => {
     try {

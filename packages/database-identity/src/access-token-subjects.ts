@@ -1,5 +1,6 @@
 import type { IdentityStore } from './index';
 import type { AccessTokenSubject } from './queries/users';
+import { systemNow } from './clock';
 
 /** Subject and revocation state of access tokens, answered from memory when it is known to be current. */
 export interface AccessTokenSubjects {
@@ -28,7 +29,7 @@ export interface AccessTokenSubjectsOptions {
  */
 export function accessTokenSubjects(
   store: Pick<IdentityStore, 'users' | 'revocations'>,
-  { pollMs = 500, maxEntries = 10_000, now = () => Date.now() }: AccessTokenSubjectsOptions = {},
+  { pollMs = 500, maxEntries = 10_000, now = systemNow }: AccessTokenSubjectsOptions = {},
 ): AccessTokenSubjects {
   let answers = new Map<string, AccessTokenSubject>();
   /** Misses being looked up, shared by concurrent lookups of the same token; dropped with the answers. */

@@ -12,6 +12,7 @@ import { userQueries } from './queries/users';
 import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
 
+export * from './clock';
 export * from './driver';
 export * from './migrate';
 export * from './crypto/secrets';

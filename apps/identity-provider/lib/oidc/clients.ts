@@ -1,4 +1,4 @@
-import type { ClientQueries, OAuthClient } from '@idp/database-identity';
+import { systemNow, type ClientQueries, type OAuthClient } from '@idp/database-identity';
 import { originsOf } from './cors';
 import type { ClientRegistry } from './ports';
 
@@ -7,7 +7,7 @@ import type { ClientRegistry } from './ports';
  * fingerprint (max updated_at, count) and reloads on change, so a client registered or changed by any
  * instance is seen within that interval without a query per request.
  */
-export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000, now = () => Date.now()): ClientRegistry & { invalidate(): void } {
+export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000, now = systemNow): ClientRegistry & { invalidate(): void } {
   let byId = new Map<string, OAuthClient>();
   let origins: ReadonlySet<string> = new Set();
   // rebuilt with the map: metrics ask for it on every token issued

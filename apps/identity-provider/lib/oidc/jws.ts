@@ -12,8 +12,22 @@ function signatureOptions(alg: SigningAlg, key: KeyObject) {
   return alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' as const } : key;
 }
 
-export function signCompact(header: Record<string, unknown> & { alg: SigningAlg }, payload: Record<string, unknown>, key: KeyObject): string {
-  const input = `${b64json(header)}.${b64json(payload)}`;
+/** Our tokens' headers are {alg, kid, typ}: a handful of distinct values, each encoded once. */
+const encodedHeaders = new Map<string, string>();
+
+function encodedHeader(alg: SigningAlg, kid: string, typ: string): string {
+  const cacheKey = `${alg} ${kid} ${typ}`;
+  let encoded = encodedHeaders.get(cacheKey);
+  if (encoded === undefined) {
+    if (encodedHeaders.size >= 64) encodedHeaders.clear(); // rotations retire kids; never grows unbounded
+    encoded = b64json({ alg, kid, typ });
+    encodedHeaders.set(cacheKey, encoded);
+  }
+  return encoded;
+}
+
+export function signCompact(header: { alg: SigningAlg; kid: string; typ: string }, payload: Record<string, unknown>, key: KeyObject): string {
+  const input = `${encodedHeader(header.alg, header.kid, header.typ)}.${b64json(payload)}`;
   return `${input}.${sign('sha256', Buffer.from(input), signatureOptions(header.alg, key)).toString('base64url')}`;
 }
 

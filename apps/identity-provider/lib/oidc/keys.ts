@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import type { KeyQueries, SigningAlg } from '@idp/database-identity';
+import { systemNow, type KeyQueries, type SigningAlg } from '@idp/database-identity';
 import type { KeyObject } from 'node:crypto';
 import type { KeyRing, SigningKeyHandle } from './ports';
 
@@ -8,7 +8,7 @@ import type { KeyRing, SigningKeyHandle } from './ports';
  * `checkEveryMs`; a rotation by any instance (or the CLI) is picked up within that interval. Retiring
  * keys stay in the JWKS and keep verifying until they are retired.
  */
-export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = () => Date.now()): KeyRing & { invalidate(): void } {
+export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = systemNow): KeyRing & { invalidate(): void } {
   type State = {
     signing: Map<SigningAlg, SigningKeyHandle>;
     verifying: Map<string, { alg: string; key: KeyObject; jwk: string }>;

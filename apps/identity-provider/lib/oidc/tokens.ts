@@ -12,7 +12,7 @@ export interface JWTPayload {
   jti?: string;
   [claim: string]: unknown;
 }
-import type { SigningAlg } from '@idp/database-identity';
+import { SystemDate, type SigningAlg } from '@idp/database-identity';
 import { InvalidToken } from './errors';
 import type { Provider } from './ports';
 import type { VerifiedJwt } from './verified-jwts';
@@ -63,7 +63,7 @@ export async function issueAccessToken(
     ...(input.familyId ? { gid: input.familyId } : {}),
   };
   const token = signCompact({ alg: settings.accessTokenAlg, kid, typ: 'at+jwt' }, claims, key);
-  return { token, jti, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000), expiresIn: settings.ttl.accessToken };
+  return { token, jti, issuedAt: new SystemDate(iat * 1000), expiresAt: new SystemDate(exp * 1000), expiresIn: settings.ttl.accessToken };
 }
 
 /** OIDC Core 3.1.3.6: left half of the hash of the access token, with the ID token's hash size. */

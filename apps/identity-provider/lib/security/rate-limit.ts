@@ -1,4 +1,4 @@
-import type { RateLimitQueries } from '@idp/database-identity';
+import { systemNow, type RateLimitQueries } from '@idp/database-identity';
 
 /** A limit: at most `limit` hits per fixed window of `windowSeconds`. A limit of 0 turns it off. */
 export interface RateLimitRule {
@@ -38,7 +38,7 @@ interface Window {
  * instances learn about each other's hits up to one sync interval late.
  */
 export function createRateLimiter(options: { shared?: RateLimitQueries; syncEveryMs?: number; now?: () => number; onError?: (e: unknown) => void } = {}): RateLimiter {
-  const now = options.now ?? (() => Date.now());
+  const now = options.now ?? systemNow;
   const windows = new Map<string, Window>();
   let syncing: Promise<void> | null = null;
 

@@ -1,3 +1,4 @@
+import { systemNow } from '@idp/database-identity';
 import type { AuditEvent } from '../oidc/audit';
 import type { AuditSink } from '../oidc/ports';
 
@@ -19,7 +20,7 @@ export const DEFAULT_THRESHOLDS: SuspicionThresholds = { windowSeconds: 600, stu
  * suspicious on its own; the login and client patterns count within a sliding window, per instance, and
  * report once per window per subject.
  */
-export function withSuspicionDetection(sink: AuditSink, thresholds: SuspicionThresholds = DEFAULT_THRESHOLDS, now = () => Date.now()): AuditSink {
+export function withSuspicionDetection(sink: AuditSink, thresholds: SuspicionThresholds = DEFAULT_THRESHOLDS, now = systemNow): AuditSink {
   const windowMs = thresholds.windowSeconds * 1000;
   const seen = new Map<string, { at: number; value: string }[]>();
   const reported = new Map<string, number>();

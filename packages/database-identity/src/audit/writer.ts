@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Database } from '../driver';
+import { SystemDate } from '../clock';
 
 /** One row of identity.audit_logs as the writer receives it. */
 export interface AuditRecord {
@@ -87,7 +88,7 @@ export class AuditWriter {
   }
 
   record(event: AuditRecord): void {
-    const queued: QueuedRecord = { ...event, eventId: event.eventId ?? randomUUID(), at: event.at ?? new Date() };
+    const queued: QueuedRecord = { ...event, eventId: event.eventId ?? randomUUID(), at: event.at ?? new SystemDate() };
     if (this.#queue.length >= this.#maxQueue && this.#spoolFile) {
       // back-pressure without unbounded memory: overflow goes to disk, in order after what is spooled
       this.#append([...this.#queue.splice(0), queued]);

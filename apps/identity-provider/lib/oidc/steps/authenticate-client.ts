@@ -1,3 +1,4 @@
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { OAuthClient } from '@idp/database-identity';
 import { InvalidClient, InvalidRequest } from '../errors';
 import type { Provider } from '../ports';
@@ -72,10 +73,28 @@ export async function authenticateClient(request: Request, params: FormParams, p
   if (client.tokenEndpointAuthMethod !== method) {
     throw fail(method === 'none' ? 'This client must authenticate' : 'Client authentication failed');
   }
-  if (method !== 'none' && !(client.clientSecretHash && secret !== null && provider.store.box.matchesDigest(secret, client.clientSecretHash))) {
+  if (method !== 'none' && !(secret !== null && secretMatches(provider, client, secret))) {
     throw fail('Client authentication failed');
   }
   return { client, method };
+}
+
+/**
+ * Per client record, the SHA-256 of the last secret that matched its stored keyed digest. A client sends
+ * the same secret on every request, and a one-shot SHA-256 costs far less than setting up an HMAC; any other
+ * value takes the keyed-digest comparison. Memory only, never the secret itself. The registry replaces the
+ * record when the client changes (a new secret), which drops its entry.
+ */
+const verifiedSecrets = new WeakMap<OAuthClient, Buffer>();
+
+function secretMatches(provider: Provider, client: OAuthClient, secret: string): boolean {
+  if (!client.clientSecretHash) return false;
+  const presented = hash('sha256', secret, 'buffer') as unknown as Buffer;
+  const verified = verifiedSecrets.get(client);
+  if (verified && timingSafeEqual(presented, verified)) return true;
+  if (!provider.store.box.matchesDigest(secret, client.clientSecretHash)) return false;
+  verifiedSecrets.set(client, presented);
+  return true;
 }
 
 /** The client_id an InvalidClient error was about (for audit), if any. */
