@@ -60,13 +60,15 @@ async function main() {
   const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null, pathname: string) => {
     let request: Request;
     try {
-      request = await toLightRequest(req, origin);
+      const pending = toLightRequest(req, origin);
+      request = pending instanceof Promise ? await pending : pending;
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
       res.writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
       return;
     }
-    await sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname));
+    const sent = sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname));
+    if (sent) await sent;
   };
 
   // Prometheus exposition on METRICS_PATH, before Next; token/basic auth checked in constant time

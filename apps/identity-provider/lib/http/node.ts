@@ -5,17 +5,21 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 export class BodyTooLarge extends Error {}
 
-/** The fast path's request: the body read (bounded) into a buffer, headers as Node parsed them. */
-export async function toLightRequest(req: IncomingMessage, origin: string): Promise<Request> {
+/**
+ * The fast path's request: the body read (bounded) into a buffer, headers as Node parsed them. A request
+ * without a body is ready at once (no promise: every promise costs a hook call while Next.js's
+ * AsyncLocalStorage is enabled in the process).
+ */
+export function toLightRequest(req: IncomingMessage, origin: string): Request | Promise<Request> {
   const method = req.method ?? 'GET';
-  const body = method === 'GET' || method === 'HEAD' ? null : await readBody(req);
   const path = req.url ?? '/';
   const url = path.startsWith('/') ? origin + path : new URL(path, origin).href;
-  return new LightRequest(method, url, req.headers, body) as unknown as Request;
+  if (method === 'GET' || method === 'HEAD') return new LightRequest(method, url, req.headers, null) as unknown as Request;
+  return readBody(req, (body) => new LightRequest(method, url, req.headers, body) as unknown as Request);
 }
 
 /** The whole body, at most MAX_BODY_BYTES. Plain stream events: an async iterator costs more per request. */
-function readBody(req: IncomingMessage): Promise<Buffer> {
+function readBody<T>(req: IncomingMessage, make: (body: Buffer) => T): Promise<T> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -30,13 +34,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       chunks.push(chunk);
     };
     req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.once('end', () => resolve(make(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))));
     req.once('error', reject);
   });
 }
 
-/** Web Response -> Node response. */
-export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
+/** Web Response -> Node response: synchronous for the fast path's light responses. */
+export function sendWebResponse(res: ServerResponse, response: Response): void | Promise<void> {
   if (response instanceof LightResponse) {
     const headers = response.headers.toNode();
     const body = response.rawBody;
@@ -45,6 +49,10 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
     res.end(body ?? undefined);
     return;
   }
+  return sendStandardResponse(res, response);
+}
+
+async function sendStandardResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') return;

@@ -19,7 +19,8 @@ function decodeBasic(header: string): { clientId: string; secret: string } | nul
   const colon = decoded.indexOf(':');
   if (colon < 0) return null;
   try {
-    const unform = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    // most ids and secrets are plain: nothing to decode
+    const unform = (s: string) => (s.includes('%') || s.includes('+') ? decodeURIComponent(s.replace(/\+/g, ' ')) : s);
     return { clientId: unform(decoded.slice(0, colon)), secret: unform(decoded.slice(colon + 1)) };
   } catch {
     return null;
