@@ -21,32 +21,7 @@ export interface AuditRecord {
   details?: Record<string, unknown>;
 }
 
-/**
- * An event as it is queued, spooled and sent: its identity.audit_logs row as JSON (keys are the column names).
- * Serialised when recorded: a string held until the next flush costs the garbage collector far less than the
- * objects it replaces, and a batch is then just the rows joined.
- */
-type RowJson = string;
-
-function rowJson(e: AuditRecord): RowJson {
-  return JSON.stringify({
-    event_id: e.eventId ?? randomUUID(), created_at: e.at ?? new SystemDate(), action: e.action, user_id: e.userId ?? null,
-    client_id: e.clientId ?? null, grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null,
-    request_id: e.requestId ?? null, resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
-    details: e.scopes ? { scopes: e.scopes, ...e.details } : (e.details ?? {}),
-  });
-}
-
-/** A spooled line: a row, or an event as versions before rows were spooled wrote it (camelCase fields). */
-function spooledRow(line: string): RowJson | null {
-  try {
-    const parsed = JSON.parse(line) as Record<string, unknown>;
-    if (typeof parsed.eventId === 'string') return rowJson({ ...(parsed as unknown as AuditRecord), at: new SystemDate(parsed.at as string) });
-    return typeof parsed.event_id === 'string' ? line : null;
-  } catch {
-    return null; // a torn last line from a crash mid-write: its batch was never acknowledged
-  }
-}
+type QueuedRecord = AuditRecord & { eventId: string; at: Date };
 
 export interface AuditWriterOptions {
   /** Flush when this many events are queued. */
@@ -84,7 +59,7 @@ const isDataError = (error: unknown) => /^2[23]/.test(String((error as { code?: 
  * or replayed is written exactly once.
  */
 export class AuditWriter {
-  #queue: RowJson[] = [];
+  #queue: QueuedRecord[] = [];
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
   #stats = { written: 0, flushFailures: 0, dropped: 0, spooledEvents: 0 };
@@ -113,13 +88,7 @@ export class AuditWriter {
   }
 
   record(event: AuditRecord): void {
-    let queued: RowJson;
-    try {
-      queued = rowJson(event);
-    } catch {
-      // details that cannot be serialised (a cycle, a BigInt): the event is still recorded, without them
-      queued = rowJson({ ...event, scopes: null, details: { unserializable_details: true } });
-    }
+    const queued: QueuedRecord = { ...event, eventId: event.eventId ?? randomUUID(), at: event.at ?? new SystemDate() };
     if (this.#queue.length >= this.#maxQueue && this.#spoolFile) {
       // back-pressure without unbounded memory: overflow goes to disk, in order after what is spooled
       this.#append([...this.#queue.splice(0), queued]);
@@ -213,7 +182,14 @@ export class AuditWriter {
       const events = readFileSync(replaying, 'utf8')
         .split('\n')
         .filter((line) => line.trim())
-        .flatMap((line) => spooledRow(line) ?? []);
+        .flatMap((line) => {
+          try {
+            const parsed = JSON.parse(line) as QueuedRecord;
+            return [{ ...parsed, at: new Date(parsed.at) }];
+          } catch {
+            return []; // a torn last line from a crash mid-write: its batch was never acknowledged
+          }
+        });
       for (let i = 0; i < events.length; i += this.#batchSize) {
         const batch = events.slice(i, i + this.#batchSize);
         await this.#insert(batch);
@@ -224,20 +200,19 @@ export class AuditWriter {
     }
   }
 
-  async #insert(batch: RowJson[]): Promise<void> {
+  async #insert(batch: QueuedRecord[]): Promise<void> {
     try {
       await this.#insertRows(batch);
     } catch (error) {
       if (!isDataError(error)) throw error;
       // a malformed row must not block the rest: write rows one by one, dropping only the bad fields
-      for (const row of batch) {
+      for (const event of batch) {
         try {
-          await this.#insertRows([row]);
+          await this.#insertRows([event]);
         } catch (rowError) {
           if (!isDataError(rowError)) throw rowError;
           try {
-            const parsed = JSON.parse(row) as { details: Record<string, unknown> };
-            await this.#insertRows([JSON.stringify({ ...parsed, user_id: null, ip_address: null, details: { ...parsed.details, malformed_fields_dropped: true } })]);
+            await this.#insertRows([{ ...event, userId: null, ip: null, details: { ...event.details, malformed_fields_dropped: true } }]);
           } catch (lastError) {
             if (!isDataError(lastError)) throw lastError;
             this.#stats.dropped++;
@@ -255,23 +230,29 @@ export class AuditWriter {
    * `on conflict do nothing` without a target: the event_id unique index (whatever columns it spans once
    * audit_logs is partitioned) makes a replayed event a no-op.
    */
-  async #insertRows(batch: RowJson[]): Promise<void> {
+  async #insertRows(batch: QueuedRecord[]): Promise<void> {
+    const rows = batch.map((e) => ({
+      event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
+      grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
+      resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
+      details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
+    }));
     await this.db.query(
       `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
        select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
          from jsonb_to_recordset($1::text::jsonb) as e(event_id uuid, created_at timestamptz, action text, user_id uuid, client_id text, grant_type text,
               ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
        on conflict do nothing`,
-      [`[${batch.join(',')}]`],
+      [JSON.stringify(rows)],
     );
   }
 
   /** Appends events as JSON lines and fsyncs before returning: once here, an event survives a crash. */
-  #append(events: RowJson[]): void {
+  #append(events: QueuedRecord[]): void {
     if (!this.#spoolFile || !events.length) return;
     const fd = openSync(this.#spoolFile, 'a', 0o600);
     try {
-      writeSync(fd, events.join('\n') + '\n');
+      writeSync(fd, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
       fsyncSync(fd);
     } finally {
       closeSync(fd);
