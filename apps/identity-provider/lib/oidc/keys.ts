@@ -53,11 +53,22 @@ export function cachedKeyRing(queries: KeyQueries, checkEveryMs = 5000, now = sy
     return state!;
   };
 
+  const signingKey = async (alg: SigningAlg) => {
+    const handle = (await fresh()).signing.get(alg);
+    if (!handle) throw new Error(`No active ${alg} signing key`);
+    return handle;
+  };
+  // while the key set is fresh, every token shares one settled promise per algorithm: no new promise per
+  // call (each costs a hook call while Next.js's AsyncLocalStorage is enabled in the process)
+  let settled: { state: State; byAlg: Map<SigningAlg, Promise<SigningKeyHandle>> } | null = null;
+
   return {
-    async signingKey(alg) {
-      const handle = (await fresh()).signing.get(alg);
-      if (!handle) throw new Error(`No active ${alg} signing key`);
-      return handle;
+    signingKey(alg) {
+      if (!state || now() - checkedAt >= checkEveryMs) return signingKey(alg);
+      if (settled?.state !== state) settled = { state, byAlg: new Map() };
+      let pending = settled.byAlg.get(alg);
+      if (!pending) settled.byAlg.set(alg, (pending = signingKey(alg)));
+      return pending;
     },
     async verificationKey(kid, alg) {
       let entry = (await fresh()).verifying.get(kid);
