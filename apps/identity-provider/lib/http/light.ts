@@ -7,41 +7,48 @@ import type { IncomingHttpHeaders } from 'node:http';
  * Next.js route handlers keep getting the real classes.
  */
 export class LightHeaders {
-  readonly #map = new Map<string, string[]>();
+  // lower-cased name -> value (an array only for a name appended more than once, e.g. set-cookie); handed
+  // to Node as it is when the response is written
+  readonly #values: Record<string, string | string[]> = {};
 
   constructor(init?: Record<string, string>) {
-    if (init) for (const name in init) this.#map.set(name.toLowerCase(), [init[name]]);
+    if (init) for (const name in init) this.#values[name.toLowerCase()] = init[name];
   }
   get(name: string): string | null {
-    const values = this.#map.get(name.toLowerCase());
-    return values ? values.join(', ') : null;
+    const value = this.#values[name.toLowerCase()];
+    return value === undefined ? null : typeof value === 'string' ? value : value.join(', ');
   }
   has(name: string): boolean {
-    return this.#map.has(name.toLowerCase());
+    return this.#values[name.toLowerCase()] !== undefined;
   }
   set(name: string, value: string): void {
-    this.#map.set(name.toLowerCase(), [value]);
+    this.#values[name.toLowerCase()] = value;
   }
   append(name: string, value: string): void {
     const key = name.toLowerCase();
-    const values = this.#map.get(key);
-    if (values) values.push(value);
-    else this.#map.set(key, [value]);
+    const current = this.#values[key];
+    this.#values[key] = current === undefined ? value : typeof current === 'string' ? [current, value] : [...current, value];
   }
   delete(name: string): void {
-    this.#map.delete(name.toLowerCase());
+    delete this.#values[name.toLowerCase()];
   }
   getSetCookie(): string[] {
-    return [...(this.#map.get('set-cookie') ?? [])];
+    const value = this.#values['set-cookie'];
+    return value === undefined ? [] : typeof value === 'string' ? [value] : [...value];
   }
   forEach(callback: (value: string, name: string) => void): void {
-    for (const [name, values] of this.#map) callback(values.join(', '), name);
+    for (const name in this.#values) {
+      const value = this.#values[name];
+      callback(typeof value === 'string' ? value : value.join(', '), name);
+    }
   }
-  /** For writing: every header, set-cookie kept as separate values. */
+  /** For writing: every header, set-cookie kept as separate values; other repeated names joined. */
   toNode(): Record<string, string | string[]> {
-    const out: Record<string, string | string[]> = {};
-    for (const [name, values] of this.#map) out[name] = name === 'set-cookie' ? values : values.join(', ');
-    return out;
+    for (const name in this.#values) {
+      const value = this.#values[name];
+      if (typeof value !== 'string' && name !== 'set-cookie') this.#values[name] = value.join(', ');
+    }
+    return this.#values;
   }
 }
 
