@@ -13,7 +13,8 @@
 --    Nested loops are off in it: right after a month's partition is created its statistics say "empty", and a
 --    nested loop over the hour's rows then costs seconds instead of milliseconds.
 -- 2. identity.token_hour_key / token_day_key become stable, so that they are inlined (see there).
--- 3. The trigger reads the batch and the state once each.
+-- 3. The trigger reads the batch and the state once each; identity.token_rollup_advance finds whether an hour has
+--    token events through the primary key.
 -- 4. The user lists are compressed with lz4 where the server has it (as the bitmaps already are).
 
 create or replace function identity.token_rollup_write_hour(p_hour timestamptz, p_safe boolean) returns void
@@ -183,6 +184,67 @@ language sql stable parallel safe as $$ select floor(extract(epoch from h) / 360
 
 create or replace function identity.token_day_key(d timestamptz) returns integer
 language sql stable parallel safe as $$ select floor(extract(epoch from d) / 86400)::integer $$;
+
+-- Seals closed hours: dirty ones first, then moves the watermark forward; at most p_max_hours hours with
+-- events (a stretch without token events is passed over cheaply). Returns the number of hours sealed.
+-- (As in 20261122000300, but for how an hour is found to have token events.)
+create or replace function identity.token_rollup_advance(p_max_hours integer) returns integer
+language plpgsql set jit = off set work_mem = '64MB' as $fn$
+declare
+  st identity.token_rollup_state;
+  target timestamptz;
+  h timestamptz;
+  d timestamptz;
+  done integer := 0;
+  steps integer := 0;
+begin
+  select * into st from identity.token_rollup_state;
+  if st.watermark is null then return 0; end if;
+  target := date_trunc('hour', identity.token_clock() - st.seal_grace, 'UTC');
+
+  for h in select x.bucket from identity.token_rollup_dirty x
+            where x.grain = 'h' and x.bucket < st.watermark order by x.bucket limit p_max_hours loop
+    if pg_try_advisory_xact_lock(726201, identity.token_hour_key(h))
+       and exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket = h) then
+      perform identity.token_rollup_seal_hour(h);
+      delete from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket = h;
+      done := done + 1;
+    end if;
+  end loop;
+
+  h := st.watermark;
+  while h < target and done < p_max_hours and steps < 10000 loop
+    steps := steps + 1;
+    exit when not pg_try_advisory_xact_lock(726201, identity.token_hour_key(h));
+    -- under the lock: someone may have moved it meanwhile
+    if h >= (select s.watermark from identity.token_rollup_state s) then
+      -- (the first token event of the hour, in created_at order: read through the primary key whatever the
+      -- partition's statistics say; an exists let a stale "empty" estimate pick the client index, a full scan)
+      if (select l.created_at from identity.audit_logs l
+           where l.created_at >= h and l.created_at < h + interval '1 hour'
+             and (l.action like 'token.%' or l.action = 'client.auth_failed')
+           order by l.created_at limit 1) is not null then
+        perform identity.token_rollup_seal_hour(h);
+        done := done + 1;
+      end if;
+      update identity.token_rollup_state set watermark = greatest(watermark, h + interval '1 hour');
+      if h + interval '1 hour' = date_trunc('day', h + interval '1 hour', 'UTC') then
+        perform identity.token_rollup_close_day(h + interval '1 hour' - interval '24 hours');
+      end if;
+    end if;
+    h := h + interval '1 hour';
+  end loop;
+
+  for d in select x.bucket from identity.token_rollup_dirty x
+            where x.grain = 'd' and x.bucket + interval '24 hours' <= (select s.watermark from identity.token_rollup_state s)
+              and not exists (select 1 from identity.token_rollup_dirty y
+                               where y.grain = 'h' and y.bucket >= x.bucket and y.bucket < x.bucket + interval '24 hours')
+            order by x.bucket limit greatest(p_max_hours, 1) loop
+    perform identity.token_rollup_close_day(d);
+  end loop;
+  return done;
+end
+$fn$;
 
 -- The trigger: one call per insert statement (the writer's batch). Same work as before in fewer statements: one
 -- read of the batch (its first and last instants), the locks as plain calls when the batch is within one hour, one
