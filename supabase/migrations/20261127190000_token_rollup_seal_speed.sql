@@ -10,15 +10,16 @@
 --    - lifetimes are summed as intervals and turned into microseconds once per rollup row (the same integers);
 --    - the user lists are sorted as single int8 values, the hourly bitmap is built inline (not through
 --      identity.token_bitmaps, whose query was planned again at every call).
---    Nested loops are off in it: right after a month's partition is created its statistics say "empty", and a
---    nested loop over the hour's rows then costs seconds instead of milliseconds.
+--    It plans for hash joins and hash aggregation (nested loops and explicit sorts off) with a generic plan, once
+--    per session: right after a month's partition is created its statistics say "empty" (one-row estimates), and
+--    the plans chosen from them looped over the hour's rows for seconds, or sorted them on five text keys.
 -- 2. identity.token_hour_key / token_day_key become stable, so that they are inlined (see there).
 -- 3. The trigger reads the batch and the state once each; identity.token_rollup_advance finds whether an hour has
 --    token events through the primary key.
 -- 4. The user lists are compressed with lz4 where the server has it (as the bitmaps already are).
 
 create or replace function identity.token_rollup_write_hour(p_hour timestamptz, p_safe boolean) returns void
-language plpgsql set jit = off set work_mem = '64MB' set enable_nestloop = off as $fn$
+language plpgsql set jit = off set work_mem = '64MB' set enable_nestloop = off set enable_sort = off set plan_cache_mode = force_generic_plan as $fn$
 declare
   k integer;
   lb interval;
