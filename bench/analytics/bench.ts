@@ -7,9 +7,11 @@
  *  2. the cost of rollup upkeep on audit writes: the audit writer's exact batched insert (500 events per
  *     statement) with the rollup trigger on and off, over 24 simulated hours of traffic at the data's density,
  *     with the sealing clock (identity.analytics_clock) following the events so every hour gets sealed and
- *     every day built, as in production.
+ *     every day built, as in production;
+ *  3. (only with --only seal) the sealing of one hour by itself: the same simulated hours inserted with the
+ *     trigger off, each then sealed once (identity.token_rollup_seal_hour) and timed, all rolled back.
  *
- *   npx tsx bench/analytics/bench.ts [--iterations 30] [--only latency|writes] [--hours 24] [--json out.json]
+ *   npx tsx bench/analytics/bench.ts [--iterations 30] [--only latency|writes|seal] [--hours 24] [--json out.json]
  *                                    [--max-seconds 90]   (a scenario stops early after this long, with >= 3 samples)
  *                                    [--warmup 2]         (unmeasured calls first; the pool has 4 connections)
  */
@@ -164,11 +166,16 @@ const WRITER_INSERT = `insert into identity.audit_logs (event_id, created_at, ac
               ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
        on conflict do nothing`;
 
-async function writes() {
-  const hours = Number(values.hours);
+/** Events per hour of the loaded data (the write runs simulate traffic at this density). */
+async function density() {
   const [{ n }] = await sql`select count(*)::bigint as n from identity.audit_logs`;
   const [{ span }] = await sql`select extract(epoch from max(created_at) - min(created_at))::float8 / 3600 as span from identity.audit_logs`;
-  const perHour = Math.round(Number(n) / Number(span));
+  return Math.round(Number(n) / Number(span));
+}
+
+async function writes() {
+  const hours = Number(values.hours);
+  const perHour = await density();
   const batch = 500;
   console.log(`\nwrites: ${hours} simulated hours at ${perHour} events/hour (the data's density), batches of ${batch}, writer's statement`);
   const one = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
@@ -236,7 +243,46 @@ async function writes() {
   results.writes = { perHour, batch, hours, runs: runs.map(({ sealMs, ...r }) => ({ ...r, sealingBatches: sealMs.length })), off, on, overheadPct: (1 - on / off) * 100 };
 }
 
+/**
+ * Sealing alone, per hour: `hours` simulated hours (and the hour before them, the revoked tokens' look-back)
+ * inserted in one transaction with the trigger off, then each hour sealed once and timed; rolled back. Like the
+ * write runs, the hours land in a future month's partition whose statistics are stale (as at the start of a
+ * month). The first seal of a session also plans the statements; it is reported apart.
+ */
+async function seal() {
+  const hours = Number(values.hours);
+  const perHour = await density();
+  console.log(`\nseal: ${hours} simulated hours at ${perHour} events/hour, each sealed once (identity.token_rollup_seal_hour)`);
+  const one = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
+  const from = Math.ceil((Date.now() + 3 * 86_400_000) / 86_400_000) * 86_400_000;
+  const times: number[] = [];
+  const rollback = new Error('rollback');
+  try {
+    await one.begin(async (tx) => {
+      await tx.unsafe(`alter table identity.audit_logs disable trigger audit_logs_token_rollup`);
+      await tx.unsafe(`select identity.audit_ensure_partitions($1)`, [new Date(from)]);
+      for (let h = -1; h < hours; h++) {
+        const evs = hourOfEvents(from + h * 3_600_000, perHour, h + 2);
+        for (let i = 0; i < evs.length; i += 500) await tx.unsafe(WRITER_INSERT, [JSON.stringify(evs.slice(i, i + 500))]);
+      }
+      for (let h = 0; h < hours; h++) {
+        const t0 = performance.now();
+        await tx.unsafe(`select identity.token_rollup_seal_hour($1)`, [new Date(from + h * 3_600_000)]);
+        times.push(performance.now() - t0);
+      }
+      throw rollback;
+    });
+  } catch (e) {
+    if (e !== rollback) throw e;
+  }
+  await one.end();
+  const rest = times.slice(1);
+  console.log(`  first hour ${fmt(times[0])}; the other ${rest.length}: p25 ${fmt(pct(rest, 25))}, median ${fmt(pct(rest, 50))}, p75 ${fmt(pct(rest, 75))}`);
+  results.seal = { perHour, hours, firstMs: times[0], p25: pct(rest, 25), p50: pct(rest, 50), p75: pct(rest, 75) };
+}
+
 if (!values.only || values.only === 'latency') await latency();
 if (!values.only || values.only === 'writes') await writes();
+if (values.only === 'seal') await seal();
 if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
 await sql.end();
