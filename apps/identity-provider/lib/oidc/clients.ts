@@ -28,19 +28,18 @@ export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000
     checkedAt = now();
   };
 
+  /** One refresh at a time; concurrent callers share it. */
+  const reload = () => (inflight ??= refresh().finally(() => (inflight = null)));
+
   // while the registry is fresh, each known client's answer is one settled promise: no new promise per
   // request (each costs a hook call while Next.js's AsyncLocalStorage is enabled in the process)
-  let settled: { map: Map<string, OAuthClient>; byId: Map<string, Promise<OAuthClient>> } | null = null;
+  let settled: { of: Map<string, OAuthClient>; answers: Map<string, Promise<OAuthClient>> } | null = null;
   const get = async (clientId: string): Promise<OAuthClient | null> => {
-    if (now() - checkedAt >= checkEveryMs) {
-      inflight ??= refresh().finally(() => (inflight = null));
-      await inflight;
-    }
+    if (now() - checkedAt >= checkEveryMs) await reload();
     const client = byId.get(clientId);
     // a miss may be a client registered moments ago elsewhere: look again, at most every 250 ms
     if (!client && now() - checkedAt > 250) {
-      inflight ??= refresh().finally(() => (inflight = null));
-      await inflight;
+      await reload();
       return byId.get(clientId) ?? null;
     }
     return client ?? null;
@@ -50,16 +49,13 @@ export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000
     get(clientId) {
       const client = now() - checkedAt < checkEveryMs ? byId.get(clientId) : undefined;
       if (!client) return get(clientId);
-      if (settled?.map !== byId) settled = { map: byId, byId: new Map() };
-      let answer = settled.byId.get(clientId);
-      if (!answer) settled.byId.set(clientId, (answer = Promise.resolve(client)));
+      if (settled?.of !== byId) settled = { of: byId, answers: new Map() };
+      let answer = settled.answers.get(clientId);
+      if (!answer) settled.answers.set(clientId, (answer = Promise.resolve(client)));
       return answer;
     },
     async origins() {
-      if (now() - checkedAt >= checkEveryMs) {
-        inflight ??= refresh().finally(() => (inflight = null));
-        await inflight;
-      }
+      if (now() - checkedAt >= checkEveryMs) await reload();
       return origins;
     },
     ids() {
