@@ -83,6 +83,13 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     now: () => new SystemDate(),
   };
   const maintain = async () => {
+    // token rollups: sealed here, off the audit writer's path (the trigger takes over if this stops running)
+    try {
+      const hoursSealed = await store.analytics.sealInBackground();
+      if (hoursSealed > 1) log.info('maintenance', { rollupHoursSealed: hoursSealed });
+    } catch (error) {
+      log.error('rollup sealing failed', { error });
+    }
     try {
       const retired = await store.keys.retireExpired();
       const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired());
