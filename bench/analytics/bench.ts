@@ -13,13 +13,15 @@
  *
  *   npx tsx bench/analytics/bench.ts [--iterations 30] [--only latency|writes|seal] [--hours 24] [--json out.json]
  *                                    [--max-seconds 90]   (a scenario stops early after this long, with >= 3 samples)
- *                                    [--warmup 2]         (unmeasured calls first; the pool has 4 connections)
+ *                                    [--warmup 2]         (unmeasured calls first; the analytics pool has 2 connections)
+ *                                    [--raw-hours 0]      (newest sealed hours read raw: a worst-case raw remainder)
+ *                                    [--scenarios '7d,90d'] [--sealer background|trigger]
  */
 import postgres from 'postgres';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { analyticsQueries, openDatabase } from '../../packages/database-identity/src';
+import { analyticsQueries, openAnalyticsDatabase } from '../../packages/database-identity/src';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     sealer: { type: 'string', default: 'background' },
     'raw-hours': { type: 'string', default: '0' },
+    scenarios: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -46,7 +49,8 @@ const pct = (xs: number[], p: number) => {
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 
 async function latency() {
-  const db = await openDatabase({ databaseUrl: URL_, maxConnections: 4, statementTimeoutMs: 0 });
+  // the provider's analytics pool (2 connections, kept open), as the dashboard route uses it
+  const db = await openAnalyticsDatabase({ databaseUrl: URL_, statementTimeoutMs: 0 });
   const analytics = analyticsQueries(db);
   const [{ n }] = await sql`select count(*)::int as n from identity.audit_logs`;
   // a client in the middle of the pack, the busiest client, a typical user and the busiest user (last 90 days)
@@ -100,7 +104,8 @@ async function latency() {
   const iterations = Number(values.iterations);
   const rows: { scenario: string; n: number; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
   const maxMs = Number(values['max-seconds']) * 1000;
-  for (const s of scenarios) {
+  const only = values.scenarios ? values.scenarios.split(',').map((x) => x.trim()) : null;
+  for (const s of scenarios.filter((x) => !only || only.includes(x.name))) {
     const times: number[] = [];
     const began = performance.now();
     for (let i = -Number(values.warmup); i < iterations; i++) {

@@ -54,6 +54,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     databaseUrl: config.database.url,
     dataDir: config.database.url ? undefined : `${config.dataDir}/pglite`,
     maxConnections: config.database.poolMax,
+    analyticsConnections: config.database.analyticsPoolMax,
     connectTimeoutSeconds: config.database.connectTimeoutSeconds,
     statementTimeoutMs: config.database.statementTimeoutMs,
     keyEncryptionSecret: config.keyEncryptionSecret,

@@ -30,6 +30,7 @@ const schema = z.object({
   ISSUER_URL: z.url().optional(),
   DATABASE_URL: z.string().optional(),
   DATABASE_POOL_MAX: int(10),
+  DATABASE_ANALYTICS_POOL_MAX: int(2),
   DATABASE_CONNECT_TIMEOUT_SECONDS: int(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(15_000),
   DATA_DIR: z.string().optional(),
@@ -65,7 +66,7 @@ export interface Config {
   port: number;
   host: string;
   issuer: string;
-  database: { url?: string; poolMax: number; connectTimeoutSeconds: number; statementTimeoutMs: number };
+  database: { url?: string; poolMax: number; analyticsPoolMax: number; connectTimeoutSeconds: number; statementTimeoutMs: number };
   dataDir: string;
   sessionSecret: string;
   keyEncryptionSecret: string;
@@ -165,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database: {
       url: e.DATABASE_URL || undefined,
       poolMax: e.DATABASE_POOL_MAX,
+      analyticsPoolMax: e.DATABASE_ANALYTICS_POOL_MAX,
       connectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT_SECONDS,
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     },

@@ -13,6 +13,10 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   connectTimeoutSeconds?: number;
   statementTimeoutMs?: number;
+  /** Seconds an idle server connection stays open (default 60; 0 keeps it). */
+  idleTimeoutSeconds?: number;
+  /** application_name of the server connections (pg_stat_activity). */
+  applicationName?: string;
 }
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
@@ -22,6 +26,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       maxConnections: options.maxConnections,
       connectTimeoutSeconds: options.connectTimeoutSeconds,
       statementTimeoutMs: options.statementTimeoutMs,
+      idleTimeoutSeconds: options.idleTimeoutSeconds,
+      applicationName: options.applicationName,
     });
   }
   return openEmbedded({ dataDir: options.dataDir });

@@ -8,6 +8,9 @@ export interface ServerOptions {
   connectTimeoutSeconds?: number;
   /** Per-statement limit, sent as a startup parameter (no session SET, so poolers stay safe). */
   statementTimeoutMs?: number;
+  /** Seconds an idle connection stays open (default 60; 0 keeps it). */
+  idleTimeoutSeconds?: number;
+  applicationName?: string;
 }
 
 /**
@@ -21,10 +24,10 @@ export function openServer(options: ServerOptions): Database {
     max,
     prepare: false,
     connect_timeout: options.connectTimeoutSeconds ?? 10,
-    idle_timeout: 60,
+    idle_timeout: options.idleTimeoutSeconds ?? 60,
     onnotice: () => {},
     connection: {
-      application_name: 'identity-provider',
+      application_name: options.applicationName ?? 'identity-provider',
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
     },
     // int8 and numeric as JS numbers: our counts and ids stay far below 2^53, and both drivers then agree.
