@@ -284,9 +284,11 @@ export function analyticsQueries(db: Queryable) {
      * One round of background sealing (run it every minute or so): records the sealer's heartbeat, then seals
      * the closed hours (and days). While the heartbeat is fresh the audit_logs trigger leaves sealing to this,
      * off the audit writer's path; it takes over again when the heartbeat is older than the sealer timeout.
+     * At most `maxHours` hours with events per round (about 30 ms each at 5k events an hour), so that catching
+     * up after downtime never holds a connection (the only one, embedded) for long.
      */
-    async sealInBackground(): Promise<number> {
-      const [row] = await db.query<{ n: number }>('select identity.token_rollup_seal_background() as n');
+    async sealInBackground(maxHours = 24): Promise<number> {
+      const [row] = await db.query<{ n: number }>('select identity.token_rollup_seal_background($1::integer) as n', [maxHours]);
       return Number(row.n);
     },
 
