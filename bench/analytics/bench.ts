@@ -15,13 +15,13 @@
  *                                    [--max-seconds 90]   (a scenario stops early after this long, with >= 3 samples)
  *                                    [--warmup 2]         (unmeasured calls first; the analytics pool has 2 connections)
  *                                    [--raw-hours 0]      (newest sealed hours read raw: a worst-case raw remainder)
- *                                    [--scenarios '7d,90d'] [--sealer background|trigger]
+ *                                    [--scenarios '7d,90d'] [--sealer background|trigger] [--pool analytics|shared]
  */
 import postgres from 'postgres';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { analyticsQueries, openAnalyticsDatabase } from '../../packages/database-identity/src';
+import { analyticsQueries, openAnalyticsDatabase, openDatabase } from '../../packages/database-identity/src';
 
 const { values } = parseArgs({
   options: {
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     sealer: { type: 'string', default: 'background' },
     'raw-hours': { type: 'string', default: '0' },
     scenarios: { type: 'string' },
+    pool: { type: 'string', default: 'analytics' },
     json: { type: 'string' },
   },
 });
@@ -49,8 +50,11 @@ const pct = (xs: number[], p: number) => {
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 
 async function latency() {
-  // the provider's analytics pool (2 connections, kept open), as the dashboard route uses it
-  const db = await openAnalyticsDatabase({ databaseUrl: URL_, statementTimeoutMs: 0 });
+  // the provider's analytics pool (2 connections, kept open), as the dashboard route uses it; --pool shared: a
+  // pool of 4 like the main one (connections closed after 60 s idle), as before the analytics pool existed
+  const db = values.pool === 'shared'
+    ? await openDatabase({ databaseUrl: URL_, maxConnections: 4, statementTimeoutMs: 0 })
+    : await openAnalyticsDatabase({ databaseUrl: URL_, statementTimeoutMs: 0 });
   const analytics = analyticsQueries(db);
   const [{ n }] = await sql`select count(*)::int as n from identity.audit_logs`;
   // a client in the middle of the pack, the busiest client, a typical user and the busiest user (last 90 days)
