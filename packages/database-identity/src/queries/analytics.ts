@@ -274,7 +274,7 @@ export function analyticsQueries(db: Queryable) {
     /** Creates the monthly audit_logs partitions ahead of time (and moves rows out of the default partition). */
     ensurePartitions: () => ensurePartitions(db),
 
-    /** Seals every closed hour not sealed yet (the trigger does this as events arrive; this catches up). */
+    /** Seals every closed hour not sealed yet, all in one call (after a bulk load or a restore; sealInBackground and the trigger keep up otherwise). */
     async sealPending(): Promise<number> {
       const [row] = await db.query<{ n: number }>('select identity.token_rollup_maintain() as n');
       return Number(row.n);
