@@ -219,13 +219,13 @@ async function writes() {
   const one = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
   const sealer = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
   // the sealing state is put back as found at the end (hours the load left unsealed stay unsealed)
-  const [state] = await one.unsafe<{ watermark: Date | null; sealer_seen_at: Date | null; sealer_timeout: string }[]>(
-    `select watermark, sealer_seen_at, sealer_timeout::text from identity.token_rollup_state`);
+  const [state] = await one.unsafe<{ watermark: Date | null; seen_at: Date | null; sealer_timeout: string }[]>(
+    `select s.watermark, h.seen_at, s.sealer_timeout::text from identity.token_rollup_state s, identity.token_rollup_sealer h`);
   // Simulated time runs about 15,000 times faster than real time here (an hour of traffic in a quarter of a
   // second), while a seal takes as long as ever: the heartbeat timeout is stretched to three simulated hours so that
   // a sealer that runs once a simulated hour (below) and is busy sealing for minutes of simulated time is not
   // taken for a stopped one. In production the sealer runs every minute against a 5-minute timeout.
-  await one.unsafe(`update identity.token_rollup_state set sealer_timeout = interval '3 hours', sealer_seen_at = null`);
+  await one.unsafe(`update identity.token_rollup_state set sealer_timeout = interval '3 hours'`);
   // runs alternate trigger off / on, each on its own empty stretch of future days
   const base = Math.ceil((Date.now() + 3 * 86_400_000) / 86_400_000) * 86_400_000;
   const runs: { trigger: boolean; ms: number; events: number; sealMs: number[]; sealerMs: number; sealerHours: number }[] = [];
@@ -236,7 +236,8 @@ async function writes() {
       const from = base + slot++ * Math.ceil(hours / 24 + 1) * 86_400_000;
       await one.unsafe(`alter table identity.audit_logs ${trigger ? 'enable' : 'disable'} trigger audit_logs_token_rollup`);
       // rollups already sealed up to the start of the stretch (as if the provider had been running)
-      await one.unsafe(`update identity.token_rollup_state set watermark = $1, sealer_seen_at = null`, [new Date(from)]);
+      await one.unsafe(`update identity.token_rollup_state set watermark = $1`, [new Date(from)]);
+      await one.unsafe(`update identity.token_rollup_sealer set seen_at = null`);
       await one.unsafe(`select identity.audit_ensure_partitions($1)`, [new Date(from)]);
       // The background sealer, as the provider's maintenance loop, its clock following the newest event written.
       // In production it runs every minute, and its idle rounds (about a millisecond each) are nothing against a
@@ -250,10 +251,14 @@ async function writes() {
       let sealerHours = 0;
       const sealRound = async (clock: number) => {
         await sealer.unsafe(`select set_config('identity.analytics_clock', $1, false)`, [new Date(clock).toISOString()]);
+        // as analytics.sealInBackground() does it: an hour per statement until there is none left
         const t0 = performance.now();
-        const [{ n }] = await sealer.unsafe<{ n: number }[]>(`select identity.token_rollup_seal_background(24) as n`);
+        for (;;) {
+          const [{ n }] = await sealer.unsafe<{ n: number }[]>(`select identity.token_rollup_seal_background(1) as n`);
+          if (Number(n) === 0) break;
+          sealerHours += Number(n);
+        }
         sealerMs += performance.now() - t0;
-        sealerHours += Number(n);
       };
       const grace = 120_000;
       const background = trigger && mode === 'background' ? (async () => {
@@ -311,8 +316,8 @@ async function writes() {
   await one.unsafe(`select set_config('identity.analytics_clock', '', false)`);
   // (setting it to "now" instead would declare the hours between the old watermark and now sealed without
   // sealing them: their rollups would be missing)
-  await one.unsafe(`update identity.token_rollup_state set watermark = $1, sealer_seen_at = $2, sealer_timeout = $3::interval`,
-    [state.watermark, state.sealer_seen_at, state.sealer_timeout]);
+  await one.unsafe(`update identity.token_rollup_state set watermark = $1, sealer_timeout = $2::interval`, [state.watermark, state.sealer_timeout]);
+  await one.unsafe(`update identity.token_rollup_sealer set seen_at = $1`, [state.seen_at]);
   await one.unsafe(`alter table identity.audit_logs enable trigger audit_logs_token_rollup`);
   // the deleted rows of the future stretches: vacuumed, or the next latency run finds them in the way
   await one.unsafe(`vacuum analyze identity.audit_logs`);

@@ -36,10 +36,11 @@ export interface IdentityStoreOptions extends OpenDatabaseOptions {
   migrate?: boolean;
   migrationsDir?: string;
   /**
-   * Connections of the analytics pool (Postgres only; default 2). Token analytics (the dashboard, sealing)
-   * run on a small pool of their own, kept open: a slow report never holds a connection the token endpoint
-   * needs, and its sessions keep the analytics functions compiled and planned (a session's first dashboard
-   * call plans them, about 55 ms at 10M events).
+   * Connections of the analytics pool (Postgres only; default 2, on top of maxConnections). Token analytics
+   * (the dashboard, sealing) run on a small pool of their own that does not close idle connections: a slow
+   * report never holds a connection the token endpoint needs, and its sessions keep the analytics functions
+   * compiled and planned (a session's first dashboard call plans them, about 55 ms at 10M events) until the
+   * driver recycles them (every 30-60 minutes). Behind a transaction-mode pooler sessions are not kept anyway.
    */
   analyticsConnections?: number;
 }
@@ -80,14 +81,21 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     analytics: analyticsQueries(analyticsDb),
     revocations: revocationQueries(db, revocations),
     close: async () => {
-      if (analyticsDb !== db) await analyticsDb.close();
-      await db.close();
+      try {
+        if (analyticsDb !== db) await analyticsDb.close();
+      } finally {
+        await db.close();
+      }
     },
   };
 }
 
-/** The analytics pool of a server database (see IdentityStoreOptions.analyticsConnections). */
+/**
+ * The analytics pool of a server database (see IdentityStoreOptions.analyticsConnections). Never for the
+ * embedded database: a second PGlite on the same directory would corrupt it; there, analytics share `db`.
+ */
 export function openAnalyticsDatabase(options: OpenDatabaseOptions & { analyticsConnections?: number }): Promise<Database> {
+  if (!options.databaseUrl) throw new Error('openAnalyticsDatabase needs a server database (databaseUrl)');
   return openDatabase({
     ...options,
     maxConnections: options.analyticsConnections ?? 2,

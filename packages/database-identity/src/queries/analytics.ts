@@ -1,4 +1,5 @@
 import type { Queryable } from '../driver';
+import { systemNow } from '../clock';
 
 /**
  * Token analytics over identity.audit_logs, served by the sealed rollups of migration
@@ -284,12 +285,19 @@ export function analyticsQueries(db: Queryable) {
      * One round of background sealing (run it every minute or so): records the sealer's heartbeat, then seals
      * the closed hours (and days). While the heartbeat is fresh the audit_logs trigger leaves sealing to this,
      * off the audit writer's path; it takes over again when the heartbeat is older than the sealer timeout.
-     * At most `maxHours` hours with events per round (about 30 ms each at 5k events an hour), so that catching
-     * up after downtime never holds a connection (the only one, embedded) for long.
+     * One hour per statement (its own transaction, about 30 ms at 5k events an hour), at most `maxHours` hours
+     * with events and `budgetMs` per round: catching up after downtime never holds a connection (the only one,
+     * embedded) for long, and each sealed hour is kept even if a later one fails. Returns the hours sealed.
      */
-    async sealInBackground(maxHours = 24): Promise<number> {
-      const [row] = await db.query<{ n: number }>('select identity.token_rollup_seal_background($1::integer) as n', [maxHours]);
-      return Number(row.n);
+    async sealInBackground(maxHours = 24, budgetMs = 10_000): Promise<number> {
+      const started = systemNow();
+      let sealed = 0;
+      while (sealed < maxHours && systemNow() - started < budgetMs) {
+        const [row] = await db.query<{ n: number }>('select identity.token_rollup_seal_background(1) as n');
+        if (Number(row.n) === 0) break;
+        sealed += Number(row.n);
+      }
+      return sealed;
     },
 
     /** Drops raw partitions older than the retention (default: the configured one), after sealing them. */
