@@ -9,20 +9,41 @@
 -- in sealed hours) and leaves sealing to it. Without a heartbeat, or when it is older than sealer_timeout (the
 -- sealer stopped), the trigger seals as before, so rollups never fall behind for long.
 -- Reads are exact either way: an hour not sealed yet is read raw.
+--
+-- The heartbeat has a row of its own, which writers only read: were it in token_rollup_state, a round would
+-- lock that row from its first statement, and a writer still sealing by trigger (no fresh heartbeat yet, e.g.
+-- in the provider's first minute) would wait for the round at its own watermark update, or deadlock with it.
+-- One sealer runs at a time (several provider instances): a round that finds another running returns at once.
+--
+-- identity.audit_apply_retention, also run every minute by the maintenance loop, sealed every pending hour in
+-- one statement first (identity.token_rollup_maintain); it now does so only when a month it could drop needs it.
 
 alter table identity.token_rollup_state
-  -- the last time identity.token_rollup_seal_background ran (analytics clock); null: never
-  add column sealer_seen_at timestamptz,
   -- the trigger seals by itself when the background sealer has not run for this long
-  add column sealer_timeout interval not null default '5 minutes';
+  add column sealer_timeout interval not null default '5 minutes' check (sealer_timeout > interval '0');
+
+create table identity.token_rollup_sealer (
+  id boolean primary key default true check (id),
+  -- the last round of identity.token_rollup_seal_background (analytics clock); null: never
+  seen_at timestamptz
+);
+insert into identity.token_rollup_sealer default values;
+alter table identity.token_rollup_sealer enable row level security;
 
 -- One round of background sealing: records the heartbeat, then seals every hour (and day, week) that can be
--- sealed, at most p_max_hours hours. Returns the number of hours sealed. Call it every minute or so; calls
--- from several processes at once are safe (each hour is sealed under its advisory lock, once).
-create or replace function identity.token_rollup_seal_background(p_max_hours integer default 500) returns integer
+-- sealed, at most p_max_hours hours with events. Returns the number of hours sealed (0 also when another
+-- sealer's round is running). Call it every minute or so.
+create function identity.token_rollup_seal_background(p_max_hours integer default 24) returns integer
 language plpgsql set jit = off set work_mem = '64MB' as $fn$
 begin
-  update identity.token_rollup_state set sealer_seen_at = identity.token_clock();
+  if coalesce(p_max_hours, 0) < 1 then
+    raise exception 'p_max_hours must be at least 1' using errcode = '22023';
+  end if;
+  -- another sealer's round is running: it stamps the heartbeat, and would take the same hours
+  if not pg_try_advisory_xact_lock(726204, 0) then
+    return 0;
+  end if;
+  update identity.token_rollup_sealer set seen_at = identity.token_clock();
   return identity.token_rollup_advance(p_max_hours);
 end
 $fn$;
@@ -60,7 +81,7 @@ begin
   -- (read after taking the locks: a seal that committed meanwhile has moved the watermark)
   -- (a heartbeat far in the future, e.g. left by a clock override, does not count as alive)
   select s.watermark, s.seal_grace, s.seal_hours_per_call,
-         s.sealer_seen_at between clock - s.sealer_timeout and clock + s.sealer_timeout,
+         (select h.seen_at from identity.token_rollup_sealer h) between clock - s.sealer_timeout and clock + s.sealer_timeout,
          exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h')
     into wm, grace, per_call, sealer_alive, dirty
     from identity.token_rollup_state s;
@@ -93,3 +114,51 @@ begin
   return null;
 end
 $fn$;
+
+-- As in 20261122000300, except that it seals pending hours only when a month past the horizon is not sealed
+-- (or has a dirty hour) yet, which is what dropping it needs.
+create or replace function identity.audit_apply_retention(p_retention interval default null) returns integer
+language plpgsql set jit = off set work_mem = '64MB' as $fn$
+declare
+  horizon timestamptz := now() - coalesce(p_retention, (select s.raw_retention from identity.token_rollup_state s));
+  wm timestamptz;
+  r record;
+  upper_bound timestamptz;
+  dropped integer := 0;
+begin
+  wm := coalesce((select s.watermark from identity.token_rollup_state s), '-infinity');
+  if exists (select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid
+              where i.inhparent = 'identity.audit_logs'::regclass and c.relname ~ '^audit_logs_p[0-9]{4}_[0-9]{2}$'
+                and (to_date(substr(c.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC' <= horizon
+                and (to_date(substr(c.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC' > wm)
+     or exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket < horizon)
+     or exists (select 1 from identity.audit_logs_default l where l.created_at < horizon and l.created_at >= wm) then
+    perform identity.token_rollup_maintain();
+    wm := coalesce((select s.watermark from identity.token_rollup_state s), '-infinity');
+  end if;
+  for r in select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = 'identity.audit_logs'::regclass and c.relname ~ '^audit_logs_p[0-9]{4}_[0-9]{2}$'
+            order by c.relname loop
+    upper_bound := (to_date(substr(r.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC';
+    if upper_bound <= horizon and upper_bound <= wm
+       and not exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket < upper_bound) then
+      execute format('drop table identity.%I', r.relname);
+      dropped := dropped + 1;
+    end if;
+  end loop;
+  delete from identity.audit_logs_default l
+   where l.created_at < least(horizon, wm)
+     and not exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket = date_trunc('hour', l.created_at, 'UTC'));
+  return dropped;
+end
+$fn$;
+
+-- On Supabase: the API roles get nothing here either (no-op on plain Postgres).
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = 'anon') then
+    execute 'revoke all on identity.token_rollup_sealer from anon, authenticated';
+    execute 'revoke all on all functions in schema identity from anon, authenticated';
+  end if;
+end
+$$;
