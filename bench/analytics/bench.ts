@@ -261,20 +261,22 @@ async function writes() {
         sealerMs += performance.now() - t0;
       };
       const grace = 120_000;
-      const background = trigger && mode === 'background' ? (async () => {
-        await sealRound(from);
-        let due = from + 3_600_000 + grace;
-        while (!stop) {
-          if (newest >= due) {
-            const clock = newest;
-            await sealRound(clock);
-            due = Math.floor((clock - grace) / 3_600_000) * 3_600_000 + 3_600_000 + grace;
-          } else {
-            await new Promise((resolve) => setTimeout(resolve, 1));
+      let background: Promise<void> | null = null;
+      if (trigger && mode === 'background') {
+        await sealRound(from); // the heartbeat, before the first write
+        background = (async () => {
+          let due = from + 3_600_000 + grace;
+          while (!stop) {
+            if (newest >= due) {
+              const clock = newest;
+              await sealRound(clock);
+              due = Math.floor((clock - grace) / 3_600_000) * 3_600_000 + 3_600_000 + grace;
+            } else {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+            }
           }
-        }
-      })() : null;
-      if (background) while (sealerMs === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+        })();
+      }
       let ms = 0;
       let events = 0;
       const batchTimes: number[] = [];

@@ -122,27 +122,27 @@ language plpgsql set jit = off set work_mem = '64MB' as $fn$
 declare
   horizon timestamptz := now() - coalesce(p_retention, (select s.raw_retention from identity.token_rollup_state s));
   wm timestamptz;
-  r record;
-  upper_bound timestamptz;
+  months text[];
+  month_ends timestamptz[];
   dropped integer := 0;
 begin
   wm := coalesce((select s.watermark from identity.token_rollup_state s), '-infinity');
-  if exists (select 1 from pg_inherits i join pg_class c on c.oid = i.inhrelid
-              where i.inhparent = 'identity.audit_logs'::regclass and c.relname ~ '^audit_logs_p[0-9]{4}_[0-9]{2}$'
-                and (to_date(substr(c.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC' <= horizon
-                and (to_date(substr(c.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC' > wm)
+  -- the monthly partitions, and where each ends
+  select array_agg(c.relname order by c.relname),
+         array_agg((to_date(substr(c.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC' order by c.relname)
+    into months, month_ends
+    from pg_inherits i join pg_class c on c.oid = i.inhrelid
+   where i.inhparent = 'identity.audit_logs'::regclass and c.relname ~ '^audit_logs_p[0-9]{4}_[0-9]{2}$';
+  if exists (select 1 from unnest(month_ends) e where e <= horizon and e > wm)
      or exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket < horizon)
      or exists (select 1 from identity.audit_logs_default l where l.created_at < horizon and l.created_at >= wm) then
     perform identity.token_rollup_maintain();
     wm := coalesce((select s.watermark from identity.token_rollup_state s), '-infinity');
   end if;
-  for r in select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
-            where i.inhparent = 'identity.audit_logs'::regclass and c.relname ~ '^audit_logs_p[0-9]{4}_[0-9]{2}$'
-            order by c.relname loop
-    upper_bound := (to_date(substr(r.relname, 13), 'YYYY_MM') + interval '1 month')::timestamp at time zone 'UTC';
-    if upper_bound <= horizon and upper_bound <= wm
-       and not exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket < upper_bound) then
-      execute format('drop table identity.%I', r.relname);
+  for i in 1 .. coalesce(cardinality(months), 0) loop
+    if month_ends[i] <= horizon and month_ends[i] <= wm
+       and not exists (select 1 from identity.token_rollup_dirty x where x.grain = 'h' and x.bucket < month_ends[i]) then
+      execute format('drop table identity.%I', months[i]);
       dropped := dropped + 1;
     end if;
   end loop;
