@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measure, preflight } from './lib/load.mjs';
 import { cpusAllowed, hasTaskset, isolateOtherProcesses, stopAllSpawned, waitForQuiet } from './lib/proc.mjs';
-import { NotImplementedError, ourAuditOffGroup, ourGroups } from './targets/ours.mjs';
+import { baselineGroup, NotImplementedError, ourAuditOffGroup, ourGroups } from './targets/ours.mjs';
 import { peerGroups } from './targets/peer.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -50,7 +50,13 @@ const config = {
   rounds: intEnv('BENCH_ROUNDS', 1), // every server and scenario this many times, alternating; medians reported
   // both servers started once and kept running; the ratio scenarios measured in this many alternating slices
   interleave: intEnv('BENCH_INTERLEAVE', 0, 0),
+  // with BENCH_INTERLEAVE: our server from this checkout (built) takes the peer's place, e.g. the parent commit
+  baselineRoot: process.env.BENCH_BASELINE_ROOT ? resolve(process.env.BENCH_BASELINE_ROOT) : null,
 };
+if (config.baselineRoot && !config.interleave) {
+  process.stderr.write('BENCH_BASELINE_ROOT needs BENCH_INTERLEAVE=N (the two builds are compared in interleaved slices)\n');
+  process.exit(64);
+}
 
 // --- pin this process (the load generator) to its core: re-exec under taskset once ---
 if (config.pin) {
@@ -91,9 +97,9 @@ function version(pkg) {
   }
 }
 
-function gitRevision() {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
+function gitRevision(cwd = ROOT) {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' });
   return rev.status === 0 ? `${rev.stdout.trim()}${dirty.stdout.trim() ? ' (dirty)' : ''}` : 'unknown';
 }
 
@@ -106,6 +112,7 @@ function wanted(scenario) {
 const meta = {
   date: new Date().toISOString(),
   git: gitRevision(),
+  ...(config.baselineRoot ? { baselineGit: gitRevision(config.baselineRoot) } : {}),
   node: process.version,
   oidcProvider: version('oidc-provider'),
   autocannon: version('autocannon'),
@@ -182,10 +189,10 @@ async function startGroup(group) {
 // CPU's speed drifts by 20-40% over minutes; slices seconds apart see the same machine, rounds minutes apart
 // do not.
 if (config.interleave) {
-  const peerGroup = peerGroups.find((g) => g.id === 'peer-jwt');
+  const peerGroup = config.baselineRoot ? baselineGroup(config.baselineRoot) : peerGroups.find((g) => g.id === 'peer-jwt');
   const ourGroup = ourGroups[0];
   const pairs = RATIO_SCENARIOS
-    .map(([, oursSel, peerSel]) => [peerGroup.scenarios.find((s) => s.id === peerSel.id && (!peerSel.variant || s.variant === peerSel.variant)), ourGroup.scenarios.find((s) => s.id === oursSel.id)])
+    .map(([, oursSel, peerSel]) => [peerGroup.scenarios.find((s) => s.id === (config.baselineRoot ? oursSel : peerSel).id && (config.baselineRoot || !peerSel.variant || s.variant === peerSel.variant)), ourGroup.scenarios.find((s) => s.id === oursSel.id)])
     .filter(([peerScenario, ourScenario]) => peerScenario && ourScenario && wanted(ourScenario));
   const peer = await startGroup(peerGroup);
   const ours = peer && (await startGroup(ourGroup));
@@ -261,9 +268,12 @@ function compare(a, b) {
     rounds: paired.length,
   };
 }
+// against a baseline build the target is "no more than 3% slower" (a change must not cost throughput)
+const BASELINE_TARGET_RATIO = 0.97;
 const ratios = RATIO_SCENARIOS.map(([name, oursSel, peerSel]) => {
-  const { a: ours, b: peer, ratio, rounds } = compare(['ours', oursSel], ['peer', peerSel]);
-  return { name, ours, peer, ratio, rounds, target: TARGET_RATIO, meetsTarget: ratio === null ? null : ratio >= TARGET_RATIO };
+  const { a: ours, b: peer, ratio, rounds } = config.baselineRoot ? compare(['ours', oursSel], ['baseline', oursSel]) : compare(['ours', oursSel], ['peer', peerSel]);
+  const target = config.baselineRoot ? BASELINE_TARGET_RATIO : TARGET_RATIO;
+  return { name, ours, peer, ratio, rounds, target, meetsTarget: ratio === null ? null : ratio >= target };
 });
 
 // the audit writer's cost: client_credentials with the writer on (ours) vs off, same run
@@ -274,7 +284,7 @@ const auditCost = audit.ratio === null ? null : { on: audit.a, off: audit.b, los
 const fmt = (n, digits = 0) => (n === null || n === undefined || Number.isNaN(n) ? '—' : Number(n).toFixed(digits));
 function markdown() {
   const lines = [
-    `Run ${meta.date} (git ${meta.git}): ${meta.duration} s measured after ${meta.warmup} s warmup, ${meta.connections} connections, ` +
+    `Run ${meta.date} (git ${meta.git}${meta.baselineGit ? `, baseline git ${meta.baselineGit}` : ''}): ${meta.duration} s measured after ${meta.warmup} s warmup, ${meta.connections} connections, ` +
       `servers pinned to CPU ${meta.serverCpus}, autocannon ${meta.autocannon} on CPU ${meta.loadgenCpus}` +
       `${meta.isolated ? ' (BENCH_ISOLATE: every other process moved to that core too; "other" counts them)' : ''}. ` +
       `Node ${meta.node}, oidc-provider ${meta.oidcProvider}, ${meta.cpu} (${meta.cores} cores).`,
@@ -289,7 +299,8 @@ function markdown() {
   }
   for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | — | skipped: ${s.reason} | — |`);
   const of = config.interleave ? `, median of ${config.interleave} interleaved slices` : config.rounds > 1 ? `, median of ${config.rounds} rounds` : '';
-  lines.push('', `| Ratio (ours / oidc-provider, req/s${of}) | ours | oidc-provider | ratio | target |`, '| --- | ---: | ---: | ---: | --- |');
+  const other = config.baselineRoot ? `baseline (${config.baselineRoot})` : 'oidc-provider';
+  lines.push('', `| Ratio (ours / ${other}, req/s${of}) | ours | ${config.baselineRoot ? 'baseline' : 'oidc-provider'} | ratio | target |`, '| --- | ---: | ---: | ---: | --- |');
   for (const r of ratios) {
     const verdict = r.ratio === null ? 'not measured' : `${r.meetsTarget ? 'met' : 'NOT met'} (≥ ${r.target}×)`;
     lines.push(`| ${r.name} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${verdict} |`);

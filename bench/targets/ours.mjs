@@ -27,8 +27,8 @@ export class NotImplementedError extends Error {}
  */
 
 /** The database the benchmark owns: dropped and re-created on every run. Never the shared `test` database. */
-function benchDatabaseUrl() {
-  const url = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/idp_bench');
+function benchDatabaseUrl(override) {
+  const url = new URL(override ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/idp_bench');
   const name = url.pathname.slice(1);
   if (!/^(idp_)?bench\w*$/.test(name)) throw new Error(`BENCH_DATABASE_URL must name a bench-only database (bench*/idp_bench*), got "${name}": it is dropped on every run`);
   return { url: url.href, name, host: url.hostname, port: url.port || '5432', user: decodeURIComponent(url.username || 'postgres') };
@@ -43,10 +43,10 @@ function recreateDatabase(db) {
 }
 
 /** Starts the production build (server.ts, NODE_ENV=production) on a fresh Postgres database, pinned to `cpu`. */
-async function spawnOurServer({ cpu, root, env: extraEnv = {} }) {
+async function spawnOurServer({ cpu, root, databaseUrl, env: extraEnv = {} }) {
   const appDir = join(root, 'apps', 'identity-provider');
-  if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || !existsSync(join(appDir, 'dist', 'server.mjs'))) throw new Error('no production build: run `npm run build` first');
-  const db = benchDatabaseUrl();
+  if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || !existsSync(join(appDir, 'dist', 'server.mjs'))) throw new Error(`no production build in ${root}: run \`npm run build\` there first`);
+  const db = benchDatabaseUrl(databaseUrl);
   recreateDatabase(db);
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -293,3 +293,20 @@ export const ourAuditOffGroup = {
   start: (opts) => startOurServer({ ...opts, env: { AUDIT_WRITER: 'off' } }),
   scenarios: ourGroups[0].scenarios.filter((s) => s.id === 'client_credentials').map((s) => ({ ...s, label: `${s.label}, audit writer OFF` })),
 };
+
+/**
+ * BENCH_BASELINE_ROOT: our server built from another checkout (e.g. the parent commit in a git worktree), on
+ * a database of its own, standing in for the peer in the interleaved mode: "did this change cost throughput?"
+ * measured side by side in one run. Its fixtures are made with that checkout's own CLI.
+ */
+export function baselineGroup(baselineRoot) {
+  const own = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/idp_bench');
+  own.pathname = `${own.pathname}_baseline`;
+  return {
+    id: 'baseline',
+    server: 'baseline',
+    available: () => ourServerAvailable(baselineRoot),
+    start: (opts) => startOurServer({ ...opts, root: baselineRoot, databaseUrl: own.href }),
+    scenarios: ourGroups[0].scenarios,
+  };
+}
