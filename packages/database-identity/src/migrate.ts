@@ -25,6 +25,25 @@ export class MigrationChecksumError extends Error {
   }
 }
 
+/**
+ * The database records applied migrations that the migrations directory does not have (below its newest
+ * file): its history and ours have diverged, and applying ours on top would fail halfway or corrupt it.
+ * The pre-release migrations were squashed into baselines on 1 December 2026; a development database made
+ * before that must be re-created. (Versions newer than every file are accepted: a newer release migrated
+ * the database, and an older instance may still run against it during a rolling deploy.)
+ */
+export class MigrationHistoryError extends Error {
+  constructor(readonly unknown: readonly string[]) {
+    super(
+      `This database records migrations that supabase/migrations does not have: ${unknown.join(', ')}. ` +
+        'They were squashed or removed (the pre-release migrations were squashed into baselines on 1 December 2026), ' +
+        'so this database cannot be migrated. If it is a development database, re-create it: stop the provider and ' +
+        'delete the embedded database directory (DATA_DIR, ./.data by default), or drop and re-create the server database.',
+    );
+    this.name = 'MigrationHistoryError';
+  }
+}
+
 /** Finds `supabase/migrations` by walking up from `start` (the repo root when run from any package). */
 export function findMigrationsDir(start: string = process.cwd()): string {
   let dir = resolve(/*turbopackIgnore: true*/ start);
@@ -60,7 +79,8 @@ const LEDGER = `
 
 /**
  * Applies every migration not yet recorded, in order, each in its own transaction together with its
- * ledger row. Refuses to run if a recorded migration's file has changed. Concurrent runners on the same
+ * ledger row. Refuses to run, before applying anything, if a recorded migration's file has changed
+ * (MigrationChecksumError) or is missing (MigrationHistoryError). Concurrent runners on the same
  * database serialise on an advisory transaction lock, so each migration applies exactly once.
  */
 export async function migrate(db: Database, dir: string = findMigrationsDir()): Promise<MigrationResult> {
@@ -73,6 +93,13 @@ export async function migrate(db: Database, dir: string = findMigrationsDir()): 
     'select version, checksum, name from identity.schema_migrations',
   );
   const byVersion = new Map(recorded.map((row) => [row.version, row]));
+  const fileNames = new Map(files.map((file) => [file.version, file.name]));
+  const newest = BigInt(files.length > 0 ? files[files.length - 1].version : 0);
+  const unknown = recorded
+    .filter((row) => fileNames.get(row.version) !== row.name && (fileNames.has(row.version) || BigInt(row.version) < newest))
+    .map((row) => row.name)
+    .sort();
+  if (unknown.length > 0) throw new MigrationHistoryError(unknown);
   for (const file of files) {
     const row = byVersion.get(file.version);
     if (row && row.checksum !== file.checksum) throw new MigrationChecksumError(file.version, file.name);

@@ -2,9 +2,9 @@ import type { Queryable } from '../driver';
 import { systemNow } from '../clock';
 
 /**
- * Token analytics over identity.audit_logs, served by the sealed rollups of migration
- * 20261122000300_token_analytics (see the SQL there for how a range is split into sealed days, hours,
- * quarters and raw remainders). Every number is exact.
+ * Token analytics over identity.audit_logs, served by the sealed rollups declared in supabase/schemas/
+ * (docs/analytics.md: how a range is split into sealed days, hours, quarters and raw remainders). Every
+ * number is exact.
  *
  * Token events: action like 'token.%', and client.auth_failed. Issued: token.issued.*; refreshed:
  * token.refreshed; failed: the failed token requests (FAILED_TOKEN_ACTIONS), split by details.reason.

@@ -5,7 +5,7 @@ import { awayFromSealingEdge, driversUnderTest } from './harness';
 
 /**
  * Unique users over ranges that contain whole UTC weeks, which are read from the weekly user bitmaps
- * (migration 20261127000500): exact against a count made here, after a late event into a day of a sealed
+ * (grain 'w'): exact against a count made here, after a late event into a day of a sealed
  * week (the week must not be read stale), once it is resealed, and after a rebuild.
  */
 

@@ -1,8 +1,8 @@
-import { mkdtempSync, cpSync, appendFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, cpSync, appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findMigrationsDir, migrate, MigrationChecksumError, readMigrations } from '../../src';
+import { findMigrationsDir, migrate, MigrationChecksumError, MigrationHistoryError, readMigrations } from '../../src';
 import { driversUnderTest } from './harness';
 
 describe.each(driversUnderTest())('migrations on $name', (driver) => {
@@ -55,6 +55,59 @@ describe.each(driversUnderTest())('migrations on $name', (driver) => {
       expect(tables).toEqual([]);
       const recorded = await db.query(`select 1 from identity.schema_migrations where version = '99990101000000'`);
       expect(recorded).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses, before applying anything, a database that records migrations the directory no longer has', async () => {
+    const db = await driver.open();
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    try {
+      // the squash of 1 December 2026 in small: the database was migrated with files that are gone now
+      writeFileSync(join(dir, '20200101000000_create_old_thing.sql'), 'create table identity.old_thing (id int);\n');
+      writeFileSync(join(dir, '20200102000000_speed_up_old_thing.sql'), 'create index on identity.old_thing (id);\n');
+      await migrate(db, dir);
+      rmSync(join(dir, '20200101000000_create_old_thing.sql'));
+      rmSync(join(dir, '20200102000000_speed_up_old_thing.sql'));
+      cpSync(findMigrationsDir(), dir, { recursive: true });
+      const refusal = migrate(db, dir);
+      await expect(refusal).rejects.toBeInstanceOf(MigrationHistoryError);
+      await expect(refusal).rejects.toThrow(
+        /20200101000000_create_old_thing\.sql, 20200102000000_speed_up_old_thing\.sql.*delete the embedded database directory \(DATA_DIR, \.\/\.data by default\)/,
+      );
+      const applied = await db.query(`select 1 from identity.schema_migrations where version <> all($1)`, [
+        ['20200101000000', '20200102000000'],
+      ]);
+      expect(applied).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('refuses a database whose recorded migration of the same version has another name', async () => {
+    const db = await driver.open();
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    try {
+      cpSync(findMigrationsDir(), dir, { recursive: true });
+      const [first] = readMigrations(dir);
+      await migrate(db, dir);
+      await db.query('update identity.schema_migrations set name = $1 where version = $2', [`${first.version}_renamed.sql`, first.version]);
+      await expect(migrate(db, dir)).rejects.toThrow(new RegExp(`${first.version}_renamed\\.sql`));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('accepts a database a newer release migrated (recorded versions after the newest file)', async () => {
+    const db = await driver.open();
+    const dir = mkdtempSync(join(tmpdir(), 'migrations-'));
+    try {
+      cpSync(findMigrationsDir(), dir, { recursive: true });
+      writeFileSync(join(dir, '99990101000000_from_a_newer_release.sql'), 'create table identity.newer_thing (id int);\n');
+      await migrate(db, dir);
+      const result = await migrate(db, findMigrationsDir());
+      expect(result.applied).toEqual([]);
     } finally {
       await db.close();
     }
