@@ -18,30 +18,46 @@ describe.each(driversUnderTest())('declared schema against migrations on $name',
     const declared = await driver.open();
     try {
       await migrate(migrated, findMigrationsDir());
-      await loadDeclaredSchema(declared);
+      const definitions = await loadDeclaredSchema(declared);
+      // every function is declared exactly once (no second `create or replace` further down)
+      const [{ functions }] = await declared.query<{ functions: number }>(
+        `select count(*)::int as functions from pg_proc where pronamespace = 'identity'::regnamespace`,
+      );
+      expect(definitions).toBe(functions);
       const [fromMigrations, fromSchemas] = await Promise.all([catalog(migrated), catalog(declared)]);
       expect(fromMigrations.length).toBeGreaterThan(100);
       const inSchemas = new Set(fromSchemas);
       const inMigrations = new Set(fromMigrations);
-      expect({
-        onlyAfterMigrations: fromMigrations.filter((item) => !inSchemas.has(item)),
-        onlyInSchemas: fromSchemas.filter((item) => !inMigrations.has(item)),
-      }).toEqual({ onlyAfterMigrations: [], onlyInSchemas: [] });
+      expect(
+        {
+          onlyAfterMigrations: fromMigrations.filter((item) => !inSchemas.has(item)),
+          onlyInSchemas: fromSchemas.filter((item) => !inMigrations.has(item)),
+        },
+        'supabase/schemas and supabase/migrations disagree. onlyAfterMigrations: what the migrations make and the ' +
+          'declared schema lacks (declare it in supabase/schemas); onlyInSchemas: declared, but no migration makes ' +
+          'it (add a forward migration). An object in both lists differs between them.',
+      ).toEqual({ onlyAfterMigrations: [], onlyInSchemas: [] });
     } finally {
       await Promise.all([migrated.close(), declared.close()]);
     }
   });
 });
 
-/** Applies supabase/schemas/*.sql in lexical order, each file in its own transaction (as migrations run). */
-async function loadDeclaredSchema(db: Database): Promise<void> {
+/**
+ * Applies supabase/schemas/*.sql in lexical order, each file in its own transaction (as migrations run);
+ * returns how many function definitions the files hold.
+ */
+async function loadDeclaredSchema(db: Database): Promise<number> {
   const dir = join(dirname(findMigrationsDir()), 'schemas');
   const files = readdirSync(dir).filter((file) => file.endsWith('.sql')).sort();
   expect(files.length).toBeGreaterThan(0);
+  let definitions = 0;
   for (const file of files) {
     const sql = readFileSync(join(dir, file), 'utf8');
+    definitions += sql.match(/^create (or replace )?function /gim)?.length ?? 0;
     await db.transaction((tx) => tx.exec(sql));
   }
+  return definitions;
 }
 
 // The migration runner's ledger is migrate.ts's, not part of the declared schema.
