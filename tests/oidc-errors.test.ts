@@ -141,7 +141,7 @@ describe('protocol errors', () => {
   it('client authentication failures: 401 invalid_client, with WWW-Authenticate when Basic was used', async () => {
     const wrong = await token({ grant_type: 'client_credentials' }, { authorization: basic(conf.id, 'not-the-secret') });
     await expectError(wrong, 401, 'invalid_client');
-    expect(wrong.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect(wrong.headers.get('www-authenticate')).toBe(`Basic realm="${stack.provider.url}", charset="UTF-8"`);
     const post = await token({ grant_type: 'client_credentials', client_id: conf.id, client_secret: 'nope' });
     await expectError(post, 401, 'invalid_client');
     await expectError(await token({ grant_type: 'client_credentials', client_id: conf.id }), 401, 'invalid_client');
@@ -151,6 +151,10 @@ describe('protocol errors', () => {
   it('malformed token requests: JSON body, unknown grant, repeated parameter, unauthorized grant, scope escalation', async () => {
     await expectError(await fetch(url('/oidc/token'), { method: 'POST', body: JSON.stringify({ grant_type: 'client_credentials' }), headers: { 'content-type': 'application/json', authorization: basic(conf.id, conf.secret) } }), 400, 'invalid_request');
     await expectError(await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, { authorization: basic(conf.id, conf.secret) }), 400, 'unsupported_grant_type');
+    // names every object inherits are no grant types either
+    for (const grantType of ['__proto__', 'constructor', 'toString']) {
+      await expectError(await token({ grant_type: grantType }, { authorization: basic(conf.id, conf.secret) }), 400, 'unsupported_grant_type');
+    }
     await expectError(await fetch(url('/oidc/token'), { method: 'POST', body: 'grant_type=client_credentials&scope=api&scope=api', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(conf.id, conf.secret) } }), 400, 'invalid_request');
     await expectError(await token({ grant_type: 'client_credentials', client_id: pub }), 400, 'unauthorized_client');
     await expectError(await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_scope');
@@ -242,6 +246,70 @@ describe('protocol errors', () => {
       expect(login.status, id).toBe(400);
       expect((await agent.get(`/oidc/authorize/resume?interaction=${id}`)).status, id).toBe(400);
     }
+  });
+
+  /** Signs `agent` in as `person` through the public client and returns the tokens of that session. */
+  async function sessionTokens(agent: BrowserAgent, person: { email: string; password: string }) {
+    const { verifier, challenge } = pkce();
+    const authorize = `${url('/oidc/authorize')}?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'st', code_challenge: challenge, code_challenge_method: 'S256' })}`;
+    const callback = await signIn(agent, authorize, person);
+    const res = await token({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUri, client_id: pub, code_verifier: verifier });
+    expect(res.status).toBe(200);
+    return res.json() as Promise<{ access_token: string; id_token: string }>;
+  }
+
+  /** A prompt=none request for the public client in this browser: the code or the error it gets back. */
+  async function silentAuthorize(agent: BrowserAgent, extra: Record<string, string> = {}) {
+    const { challenge } = pkce();
+    const query = new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'quiet', prompt: 'none', code_challenge: challenge, code_challenge_method: 'S256', ...extra });
+    const answer = new URL(location(await agent.get(`/oidc/authorize?${query}`)));
+    expect(answer.origin + answer.pathname).toBe(redirectUri);
+    return { code: answer.searchParams.get('code'), error: answer.searchParams.get('error') };
+  }
+
+  it('end-session from another site ends nothing without an ID token of this very session (item 6)', async () => {
+    const victim = new BrowserAgent(stack.provider.url);
+    const own = await sessionTokens(victim, user);
+    const elsewhere = await sessionTokens(new BrowserAgent(stack.provider.url), user);
+    const serviceToken = (await (await token({ grant_type: 'client_credentials', scope: 'api' }, { authorization: basic(conf.id, conf.secret) })).json()).access_token;
+    const crossSite = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' };
+    const endSession = (hint: string) => victim.request(`/oidc/end-session?${new URLSearchParams({ id_token_hint: hint })}`, { headers: crossSite });
+
+    // access tokens are signed with the same keys, but are no ID tokens: an error page
+    for (const hint of [serviceToken, own.access_token]) {
+      const refused = await endSession(hint);
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('data-testid="error-code">invalid_request<');
+      expect((await silentAuthorize(victim)).code).toBeTruthy();
+    }
+    // a genuine ID token of another session: the user is asked, the session goes on
+    const asked = await endSession(elsewhere.id_token);
+    expect(location(asked)).toBe('/logout');
+    expect((await silentAuthorize(victim)).code).toBeTruthy();
+    // the RP holding this session's ID token signs the user out at once
+    expect(location(await endSession(own.id_token))).toBe('/logout?done=1');
+    expect((await silentAuthorize(victim)).error).toBe('login_required');
+  });
+
+  it('id_token_hint at the authorization endpoint: tampered is invalid_request, another user is login_required (item 17)', async () => {
+    const mallory = { email: `mallory-${randomBytes(4).toString('hex')}@example.org`, password: 'mallory-long-enough-password' };
+    await stack.store.users.create(mallory);
+    const browser = new BrowserAgent(stack.provider.url);
+    const mine = await sessionTokens(browser, user);
+    const theirs = await sessionTokens(new BrowserAgent(stack.provider.url), mallory);
+
+    const [header, payload, signature] = mine.id_token.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const theirSub = JSON.parse(Buffer.from(theirs.id_token.split('.')[1], 'base64url').toString()).sub;
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: theirSub })).toString('base64url')}.${signature}`;
+    expect(await silentAuthorize(browser, { id_token_hint: tampered })).toEqual({ code: null, error: 'invalid_request' });
+    expect(await silentAuthorize(browser, { id_token_hint: theirs.id_token })).toEqual({ code: null, error: 'login_required' });
+    // without prompt=none: sign in again (as whoever the hint names, or switch on purpose)
+    const { challenge } = pkce();
+    const interactive = await browser.get(`/oidc/authorize?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', id_token_hint: theirs.id_token, code_challenge: challenge, code_challenge_method: 'S256' })}`);
+    expect(new URL(location(interactive), stack.provider.url).pathname).toBe('/login');
+    // the signed-in user's own hint still works silently
+    expect((await silentAuthorize(browser, { id_token_hint: mine.id_token })).code).toBeTruthy();
   });
 
   it('CORS answers registered origins only, never with a wildcard', async () => {

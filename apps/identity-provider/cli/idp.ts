@@ -28,12 +28,19 @@ Commands:
 
 type Out = (line: string) => void;
 
-export async function runCli(argv: string[], config: Config, out: Out = (l) => process.stdout.write(l + '\n')): Promise<number> {
+const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate']);
+
+/**
+ * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
+ * development secrets in the data directory nor open the database.
+ */
+export async function runCli(argv: string[], configOrLoader: Config | (() => Config), out: Out = (l) => process.stdout.write(l + '\n')): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === 'help' || command === '--help') {
     out(HELP);
     return command ? 0 : 64;
   }
+  if (!COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -53,6 +60,7 @@ export async function runCli(argv: string[], config: Config, out: Out = (l) => p
     },
     strict: true,
   });
+  const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
 
   const store = await openIdentityStore({
     databaseUrl: config.database.url,
@@ -148,7 +156,7 @@ const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].split
 if (isMain) {
   (async () => {
     try {
-      process.exitCode = await runCli(process.argv.slice(2), loadConfig());
+      process.exitCode = await runCli(process.argv.slice(2), () => loadConfig());
     } catch (error) {
       if (error instanceof ConfigError || error instanceof UsageError) {
         process.stderr.write(`${error.message}\n${error instanceof UsageError ? '\n' + HELP : ''}`);

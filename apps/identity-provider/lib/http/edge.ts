@@ -12,12 +12,13 @@ import { takeRefreshGrant } from '../observability/request-scope';
 /** Header through which the Node server hands the resolved client IP to Next's route handlers. */
 export const CLIENT_IP_HEADER = 'x-idp-client-ip';
 
+// own keys only: a request path is never `constructor`, `__proto__` or another inherited name of a route table
 export function isProtocolPath(pathname: string): boolean {
-  return pathname in PROTOCOL_ENDPOINTS;
+  return Object.hasOwn(PROTOCOL_ENDPOINTS, pathname);
 }
 
 export function isProviderPath(pathname: string): boolean {
-  return pathname in PROTOCOL_ENDPOINTS || pathname in BROWSER_ENDPOINTS;
+  return Object.hasOwn(PROTOCOL_ENDPOINTS, pathname) || Object.hasOwn(BROWSER_ENDPOINTS, pathname);
 }
 
 export function requestContext(request: Request, ip: string | null): RequestContext {
@@ -63,8 +64,8 @@ export async function handleProviderRequest(
 }
 
 async function dispatch(request: Request, pathname: string, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
-  const protocol = PROTOCOL_ENDPOINTS[pathname];
-  const route = protocol ?? BROWSER_ENDPOINTS[pathname];
+  const protocol = Object.hasOwn(PROTOCOL_ENDPOINTS, pathname) ? PROTOCOL_ENDPOINTS[pathname] : undefined;
+  const route = protocol ?? (Object.hasOwn(BROWSER_ENDPOINTS, pathname) ? BROWSER_ENDPOINTS[pathname] : undefined);
   if (!route) return reply('Not found', { status: 404 });
   const origin = protocol?.cors ? request.headers.get('origin') : null;
   const cors = origin ? await corsHeaders(origin, () => provider.clients.origins()) : {};

@@ -36,6 +36,8 @@ export class InvalidRequest extends OAuthError {
 export class InvalidClient extends OAuthError {
   /** Set when the client tried HTTP Basic: the 401 then carries `WWW-Authenticate: Basic` (RFC 6749 5.2). */
   usedBasic = false;
+  /** The protection space that 401 names (RFC 7617: realm is required): the issuer, for every endpoint taking client credentials. */
+  basicRealm?: string;
   constructor(description = 'Client authentication failed') {
     super('invalid_client', description, 401);
   }

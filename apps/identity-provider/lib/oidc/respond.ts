@@ -32,7 +32,7 @@ export function json(body: unknown, status = 200, headers: Record<string, string
  */
 export function errorResponse(error: OAuthError, options: { bearer?: boolean } = {}): Response {
   const headers: Record<string, string> = {};
-  if (error instanceof InvalidClient && error.usedBasic) headers['WWW-Authenticate'] = 'Basic realm="token", charset="UTF-8"';
+  if (error instanceof InvalidClient && error.usedBasic) headers['WWW-Authenticate'] = `Basic realm="${(error.basicRealm ?? 'token').replace(/["\\]/g, '')}", charset="UTF-8"`;
   if (options.bearer) {
     const attrs = error instanceof InvalidToken || error.code === 'insufficient_scope'
       ? `error="${error.code}", error_description="${error.description.replace(/"/g, "'")}"`

@@ -141,6 +141,30 @@ export async function verifyOwnJwt(
   return claims;
 }
 
+/**
+ * An `id_token_hint` (OIDC Core 3.1.2.1, RP-Initiated Logout 1.0 2): only an ID token this provider signed
+ * counts, expired or not. Access tokens are signed with the same keys, so the header's typ and the claim
+ * shape tell them apart: ours are `typ: JWT` with a single client as `aud` and none of RFC 9068's
+ * `client_id`/`scope`. `audience`, when given, is the client that must be named.
+ */
+export async function verifyIdTokenHint(provider: Provider, token: string, audience?: string): Promise<IdTokenHintClaims> {
+  const claims = await verifyOwnJwt(provider, token, { typ: 'JWT', allowExpired: true, ...(audience ? { audience } : {}) });
+  if (typeof claims.sub !== 'string' || typeof claims.aud !== 'string' || claims.client_id !== undefined || claims.scope !== undefined) {
+    throw new InvalidToken('The token is not an ID token');
+  }
+  if (claims.sid !== undefined && typeof claims.sid !== 'string') throw new InvalidToken('The token is not an ID token');
+  return claims as IdTokenHintClaims;
+}
+
+export interface IdTokenHintClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  iat: number;
+  sid?: string;
+}
+
 /** The signature check proper: header, published key for (kid, alg), ES256/RS256 verification. */
 async function verifySigned(provider: Provider, token: string): Promise<VerifiedJwt> {
   const jws = decodeCompact(token);

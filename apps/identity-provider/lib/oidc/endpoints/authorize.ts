@@ -1,6 +1,6 @@
 import { randomToken, type OAuthClient, type User } from '@idp/database-identity';
 import {
-  asOAuthError, ConsentRequired, InvalidClientId, InvalidRedirectUri, InvalidRequest, InvalidScope, LoginRequired,
+  asOAuthError, ConsentRequired, InvalidClientId, InvalidRedirectUri, InvalidRequest, InvalidScope, InvalidToken, LoginRequired,
   OAuthError, RequestNotSupported, RequestUriNotSupported, UnauthorizedClient, UnsupportedResponseType,
 } from '../errors';
 import type { Provider, RequestContext } from '../ports';
@@ -9,6 +9,7 @@ import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie
 import { paramsFrom } from '../steps/parse-form';
 import { PKCE_VALUE } from '../steps/pkce';
 import { parseScope } from '../steps/scope';
+import { verifyIdTokenHint } from '../tokens';
 import { SUPPORTED_SCOPES } from './discovery';
 
 export const INTERACTION_PATHS = { login: '/login', consent: '/consent', password: '/password', resume: '/oidc/authorize/resume' } as const;
@@ -73,7 +74,10 @@ async function authorize(
     const user = session ? await provider.store.users.findById(session.userId) : null;
     const loggedInNow = interaction?.pending.loginAt !== undefined && interaction.pending.loginAt >= interaction.pending.createdAt;
     const tooOld = req.maxAge !== undefined && session && now - session.authTime.getTime() > req.maxAge * 1000;
-    const needsLogin = !session || !user || (req.prompt.has('login') && !loggedInNow) || (tooOld && !loggedInNow);
+    // OIDC Core 3.1.2.1: the hint names the user the client expects; anyone else signs in (again) first
+    const hinted = raw.id_token_hint ? await hintedSubject(raw.id_token_hint, client, provider) : null;
+    const notTheHintedUser = hinted !== null && user !== null && user.id !== hinted && !loggedInNow;
+    const needsLogin = !session || !user || (req.prompt.has('login') && !loggedInNow) || (tooOld && !loggedInNow) || notTheHintedUser;
     if (needsLogin || user!.mustChangePassword) {
       if (req.prompt.has('none')) return fail(new LoginRequired());
       return toInteraction(needsLogin ? INTERACTION_PATHS.login : INTERACTION_PATHS.password, raw, browser, interaction, provider, now);
@@ -106,6 +110,16 @@ async function authorize(
       throw error;
     }
     return fail(oauthError);
+  }
+}
+
+/** The subject of an id_token_hint: an ID token this provider issued to this client (expired is fine). */
+async function hintedSubject(hint: string, client: OAuthClient, provider: Provider): Promise<string> {
+  try {
+    return (await verifyIdTokenHint(provider, hint, client.clientId)).sub;
+  } catch (error) {
+    if (error instanceof InvalidToken) throw new InvalidRequest('id_token_hint is not a valid ID token issued to this client');
+    throw error;
   }
 }
 

@@ -1,17 +1,19 @@
-import { InvalidRequest } from '../errors';
+import { InvalidRequest, InvalidToken } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { clearedSessionCookie, csrfMatches, isCrossSiteFormPost, readBrowserSession, sessionCookie } from '../session';
 import { paramsFrom } from '../steps/parse-form';
-import { verifyOwnJwt } from '../tokens';
+import { verifyIdTokenHint, type IdTokenHintClaims } from '../tokens';
 import { withParams } from './authorize';
 
 export const LOGOUT_PAGE = '/logout';
 
 /**
- * RP-Initiated Logout 1.0. With a valid id_token_hint for the current session the RP has proven the
- * session, so it ends at once; otherwise the user confirms on the logout page. post_logout_redirect_uri
- * must be registered for the client the hint (or client_id) names; state is echoed.
+ * RP-Initiated Logout 1.0. The session ends at once only when id_token_hint is an ID token this provider
+ * issued (expired ones too) whose `sid` is the browser's session: then the RP has proven that session.
+ * Anything less (no hint, another session's hint, a hint without sid) and the user confirms on the logout
+ * page, so another site cannot sign a user out with a link. post_logout_redirect_uri must be registered for
+ * the client the hint (or client_id) names; state is echoed.
  */
 export async function endSessionEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   let params: Map<string, string>;
@@ -23,15 +25,19 @@ export async function endSessionEndpoint(request: Request, ctx: RequestContext, 
   const hint = params.get('id_token_hint');
   const postLogout = params.get('post_logout_redirect_uri');
   const state = params.get('state');
-  let hintClaims: Record<string, unknown> | null = null;
+  let hintClaims: IdTokenHintClaims | null = null;
   if (hint) {
     try {
-      hintClaims = await verifyOwnJwt(provider, hint, { allowExpired: true });
-    } catch {
+      hintClaims = await verifyIdTokenHint(provider, hint);
+    } catch (error) {
+      if (!(error instanceof InvalidToken)) throw error;
+    }
+    // the audience must be one of our clients: a token we signed for anyone else is no ID token of ours
+    if (!hintClaims || !(await provider.clients.get(hintClaims.aud))) {
       return errorPage(new InvalidRequest('id_token_hint is not a valid ID token from this provider'));
     }
   }
-  const hintAud = hintClaims ? (Array.isArray(hintClaims.aud) ? hintClaims.aud[0] : hintClaims.aud) as string : undefined;
+  const hintAud = hintClaims?.aud;
   const clientId = hintAud ?? params.get('client_id');
   if (hintAud && params.get('client_id') && params.get('client_id') !== hintAud) return errorPage(new InvalidRequest('client_id does not match the id_token_hint'));
   if (postLogout) {
@@ -42,8 +48,9 @@ export async function endSessionEndpoint(request: Request, ctx: RequestContext, 
 
   const browser = await readBrowserSession(request, provider.settings);
   const target = postLogout ? withParams(postLogout, { state }) : `${LOGOUT_PAGE}?done=1`;
-  const sameSession = hintClaims && (!browser.sid || hintClaims.sid === undefined || hintClaims.sid === browser.sid);
-  if (sameSession) {
+  // no session in this browser: nothing to end, nothing to confirm
+  const provenSession = !browser.sid || (hintClaims?.sid !== undefined && hintClaims.sid === browser.sid);
+  if (hintClaims && provenSession) {
     await endSession(browser.sid, provider, ctx, clientId ?? null);
     return redirect(target, { 'Set-Cookie': clearedSessionCookie(provider.settings) });
   }

@@ -1,8 +1,8 @@
 import { asOAuthError, InvalidClient, InvalidRequest, UnsupportedTokenType } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
-import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
-import { parseForm, required } from '../steps/parse-form';
+import { attemptedClientId, authenticateClient, presentedClientId } from '../steps/authenticate-client';
+import { parseForm, required, type FormParams } from '../steps/parse-form';
 import { verifyAccessToken } from '../tokens';
 
 const INACTIVE = { active: false };
@@ -15,9 +15,10 @@ const HINTS = ['access_token', 'refresh_token'];
 export async function introspectionEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const base = { ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
   let clientId: string | null = null;
+  let params: FormParams | undefined;
   try {
     if (request.method !== 'POST') throw new InvalidRequest('The introspection endpoint accepts POST only');
-    const params = await parseForm(request);
+    params = await parseForm(request);
     const { client } = await authenticateClient(request, params, provider);
     clientId = client.clientId;
     if (client.tokenEndpointAuthMethod === 'none') throw new InvalidClient('Public clients cannot introspect tokens');
@@ -37,6 +38,7 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
   } catch (thrown) {
     const error = asOAuthError(thrown);
     if (error instanceof InvalidClient) clientId = attemptedClientId(thrown) ?? clientId;
+    if (clientId === null) clientId = presentedClientId(request, params);
     provider.audit.record({ ...base, clientId, action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed', details: { reason: error.code, endpoint: 'introspection' } });
     return errorResponse(error);
   }

@@ -7,35 +7,36 @@ import { refreshTokenGrant } from '../grants/refresh-token';
 import type { GrantResult } from '../grants/types';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
-import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
+import { attemptedClientId, authenticateClient, presentedClientId } from '../steps/authenticate-client';
 import { parseForm, type FormParams } from '../steps/parse-form';
 import { rateLimitHeaders } from '../../security/rate-limit';
 import { enforceRateLimits, RateLimited, tighter } from '../steps/rate-limit';
 
 type Grant = (params: FormParams, client: OAuthClient, provider: Provider) => Promise<GrantResult>;
-const GRANTS: Record<string, Grant> = {
-  authorization_code: authorizationCodeGrant,
-  refresh_token: refreshTokenGrant,
-  client_credentials: clientCredentialsGrant,
-};
+// a Map, not an object: `__proto__`, `constructor` or `toString` must be unknown grant types like any other
+const GRANTS = new Map<string, Grant>([
+  ['authorization_code', authorizationCodeGrant],
+  ['refresh_token', refreshTokenGrant],
+  ['client_credentials', clientCredentialsGrant],
+]);
 
 /** The token endpoint (RFC 6749 3.2): parse, authenticate the client, check the grant, issue, audit, respond. */
 export async function tokenEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const seen: { clientId: string | null; grantType: string | null } = { clientId: null, grantType: null };
   const base = () => ({ clientId: seen.clientId, grantType: seen.grantType, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId });
+  let params: FormParams | undefined;
   try {
     if (request.method !== 'POST') throw new InvalidRequest('The token endpoint accepts POST only');
     const limits = provider.settings.rateLimits;
     const ipLimit = enforceRateLimits(provider, ctx, 'token', [{ scope: 'ip', key: ctx.ip, rule: limits.tokenPerIp }]);
-    const params = await parseForm(request);
+    params = await parseForm(request);
     const grantType = params.get('grant_type');
     if (!grantType) throw new InvalidRequest('The grant_type parameter is missing');
-    seen.grantType = grantType in GRANTS ? grantType : null;
-    seen.clientId = params.get('client_id') ?? null;
+    const grant = GRANTS.get(grantType);
+    seen.grantType = grant ? grantType : null;
     const { client } = await authenticateClient(request, params, provider);
     seen.clientId = client.clientId;
     const clientLimit = enforceRateLimits(provider, ctx, 'token', [{ scope: 'client', key: client.clientId, rule: limits.tokenPerClient }], { clientId: client.clientId });
-    const grant = GRANTS[grantType];
     if (!grant) throw new UnsupportedGrantType(`The grant type is not supported: ${grantType.slice(0, 64)}`);
     if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) throw new UnauthorizedClient();
     const result = await grant(params, client, provider);
@@ -46,6 +47,8 @@ export async function tokenEndpoint(request: Request, ctx: RequestContext, provi
     const error = asOAuthError(thrown);
     if (error instanceof RateLimited) return errorResponse(error); // already recorded as security.rate_limited
     if (error instanceof InvalidClient) seen.clientId = attemptedClientId(thrown) ?? seen.clientId;
+    // a failure before authentication: whoever the request claims to be (body or Basic credentials)
+    if (seen.clientId === null) seen.clientId = presentedClientId(request, params);
     provider.audit.record(failureEvent(error, base()));
     return errorResponse(error);
   }

@@ -45,6 +45,7 @@ export async function authenticateClient(request: Request, params: FormParams, p
     if (!basic) {
       const error = new InvalidClient('The Authorization header is not valid HTTP Basic client authentication');
       error.usedBasic = true;
+      error.basicRealm = provider.settings.issuer;
       throw error;
     }
     if (bodySecret) throw new InvalidRequest('Use only one client authentication method');
@@ -67,6 +68,7 @@ export async function authenticateClient(request: Request, params: FormParams, p
   const fail = (description: string) => {
     const error = new InvalidClient(description);
     error.usedBasic = method === 'client_secret_basic';
+    if (error.usedBasic) error.basicRealm = provider.settings.issuer;
     return Object.assign(error, { attemptedClientId: clientId });
   };
   const client = await provider.clients.get(clientId);
@@ -96,6 +98,24 @@ function secretMatches(provider: Provider, client: OAuthClient, secret: string):
   if (!provider.store.box.matchesDigest(secret, client.clientSecretHash)) return false;
   verifiedSecrets.set(client, presented);
   return true;
+}
+
+/**
+ * The client_id a request names, authenticated or not (for audit): the body's, else the Basic user name
+ * (as sent when it does not decode as a form value). Null when it names none.
+ */
+export function presentedClientId(request: Request, params: FormParams | undefined): string | null {
+  const bodyClientId = params?.get('client_id');
+  if (bodyClientId) return bodyClientId;
+  const authorization = request.headers.get('authorization');
+  if (!authorization) return null;
+  const basic = decodeBasic(authorization);
+  if (basic) return basic.clientId || null;
+  const [scheme, value] = authorization.split(' ', 2);
+  if (scheme?.toLowerCase() !== 'basic' || !value) return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 ? decoded.slice(0, colon) : null;
 }
 
 /** The client_id an InvalidClient error was about (for audit), if any. */

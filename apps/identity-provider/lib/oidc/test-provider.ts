@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type NewClient } from '@idp/database-identity';
+import { providerSettings } from '../container';
+import { loadConfig } from '../env';
+import { createRateLimiter } from '../security/rate-limit';
+import type { AuditEvent } from './audit';
+import { cachedClientRegistry } from './clients';
+import { cachedKeyRing } from './keys';
+import type { Provider, RequestContext } from './ports';
+import { SESSION_COOKIE, sessionCookie } from './session';
+import { VerifiedJwtCache } from './verified-jwts';
+
+export const TEST_ISSUER = 'https://id.example';
+
+/**
+ * For in-process tests of the endpoints: a Provider wired as lib/container.ts wires it, on an in-memory
+ * embedded database (real migrations, real keys, real registry), with the audit events kept in an array.
+ */
+export async function testProvider(): Promise<{
+  provider: Provider;
+  store: IdentityStore;
+  events: AuditEvent[];
+  ctx: RequestContext;
+  /** A user with a live session, and the Cookie header of a browser signed in as them. */
+  signIn(email?: string): Promise<{ userId: string; sid: string; cookie: string }>;
+  client(input: NewClient): Promise<{ clientId: string; clientSecret: string | null }>;
+  close(): Promise<void>;
+}> {
+  const config = loadConfig({
+    ISSUER_URL: TEST_ISSUER,
+    SESSION_SECRET: randomBytes(48).toString('base64url'),
+    KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url'),
+    DEMO_CLIENT: 'false',
+    LOG_LEVEL: 'silent',
+  });
+  const store = await openIdentityStore({ keyEncryptionSecret: config.keyEncryptionSecret });
+  await store.keys.ensureActiveKeys(['RS256', 'ES256']);
+  const events: AuditEvent[] = [];
+  const clients = cachedClientRegistry(store.clients);
+  const provider: Provider = {
+    settings: providerSettings(config),
+    store,
+    clients,
+    keys: cachedKeyRing(store.keys),
+    verifiedJwts: new VerifiedJwtCache(),
+    accessTokenSubjects: accessTokenSubjects(store),
+    audit: { record: (event) => void events.push(event) },
+    limiter: createRateLimiter({}),
+    now: () => new SystemDate(),
+  };
+  return {
+    provider, store, events,
+    ctx: { requestId: 'test-request', ip: '192.0.2.1', userAgent: 'vitest' },
+    async signIn(email = `user-${randomBytes(4).toString('hex')}@example.org`) {
+      const user = await store.users.create({ email, password: randomBytes(12).toString('base64url') });
+      const session = await store.sessions.create({ userId: user.id, ttlSeconds: 3600 });
+      const cookie = (await sessionCookie({ sid: session.sid, csrf: randomBytes(24).toString('base64url'), interactions: {} }, provider.settings)).split(';')[0];
+      if (!cookie.startsWith(`${SESSION_COOKIE}=`)) throw new Error('unexpected session cookie');
+      return { userId: user.id, sid: session.sid, cookie };
+    },
+    async client(input) {
+      const { client, clientSecret } = await store.clients.create(input);
+      clients.invalidate();
+      return { clientId: client.clientId, clientSecret };
+    },
+    async close() {
+      provider.accessTokenSubjects.close();
+      await store.close();
+    },
+  };
+}
