@@ -118,10 +118,9 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   return {
     config, log, store, audit, metrics, provider, version: APP_VERSION, startedAt: new Date(),
     async issuance(timeoutMs) {
-      // a cache that is not usable gets one check now, within the readiness timeout
+      // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
       const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);
-      if (!clients.health().usable) await settle(clients.origins());
-      if (!keys.health().usable) await settle(keys.jwks());
+      await Promise.all([settle(clients.origins()), settle(keys.jwks())]);
       return { registry: clients.health(), keys: keys.health() };
     },
     startMaintenance(everyMs = 60_000) {
