@@ -159,10 +159,19 @@ describe('Prometheus metrics endpoint', () => {
     for (const secret of [alice.email, alice.password, ...secrets]) expect(output).not.toContain(secret);
   });
 
-  it('readiness: database, audit writer and disk, 200 with JSON and no secrets', async () => {
-    const response = await fetch(`${stack.provider.url}/api/health/ready`);
+  it('readiness: database, audit writer, disk and token issuance, 200 with JSON and no secrets; details only with the metrics credentials', async () => {
+    const anonymous = await fetch(`${stack.provider.url}/api/health/ready`);
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.headers.get('cache-control')).toBe('no-store');
+    const redacted = await anonymous.json();
+    expect(redacted).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok', active_signing_key: true } } });
+    // an outsider learns states, not the pool size, the disk's bytes or the database kind
+    expect(redacted.checks.database).not.toHaveProperty('kind');
+    expect(redacted.checks.database).not.toHaveProperty('pool');
+    expect(redacted.checks.disk).not.toHaveProperty('free_bytes');
+
+    const response = await fetch(`${stack.provider.url}/api/health/ready`, { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(200);
-    expect(response.headers.get('cache-control')).toBe('no-store');
     const body = await response.json();
     expect(body).toMatchObject({
       status: 'ready',
@@ -170,6 +179,7 @@ describe('Prometheus metrics endpoint', () => {
         database: { status: 'ok', kind: 'postgres', latency_ms: expect.any(Number), pool: { max: 10 } },
         audit_writer: { status: 'ok', queue_depth: expect.any(Number), flush_failures: 0 },
         disk: { status: 'ok', free_bytes: expect.any(Number) },
+        token_issuance: { status: 'ok', client_registry_age_ms: expect.any(Number), active_signing_key: true },
       },
     });
     const text = JSON.stringify(body);

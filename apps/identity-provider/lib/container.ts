@@ -1,4 +1,4 @@
-import { accessTokenSubjects, AuditWriter, openIdentityStore, SystemDate, type IdentityStore } from '@idp/database-identity';
+import { accessTokenSubjects, AuditWriter, createIdentityStore, openIdentityStore, SystemDate, type IdentityStore } from '@idp/database-identity';
 import { bootstrap } from './bootstrap';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
@@ -8,6 +8,7 @@ import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
 import { createMetrics, type IdpMetrics } from './observability/metrics';
+import type { IssuanceHealth } from './observability/readiness';
 import { createRateLimiter } from './security/rate-limit';
 import { withSuspicionDetection } from './security/suspicion';
 
@@ -20,6 +21,8 @@ export interface Container {
   /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
   metrics: IdpMetrics;
   provider: Provider;
+  /** What readiness asks: are the client registry and the key ring loaded and fresh enough to issue tokens? */
+  issuance(timeoutMs: number): Promise<IssuanceHealth>;
   version: string;
   startedAt: Date;
   /** Periodic upkeep (retire keys past their publication window, purge expired grants, audit partitions and retention); returns a stopper. */
@@ -67,16 +70,24 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     spoolDir: `${config.dataDir}/audit-spool`,
     onError: (error) => log.error('audit flush failed', { error }),
   });
-  const clients = cachedClientRegistry(store.clients);
+  // the request path's view of the same pool: every statement bounded by DATABASE_QUERY_TIMEOUT_MS, so an
+  // outage or a lock answers 503 in seconds; maintenance, migrations and the audit writer keep `store`
+  // (analytics keep their own unbounded pool: reports may take longer)
+  const requestStore: IdentityStore = { ...createIdentityStore(store.db.withDeadline(config.database.queryTimeoutMs), config.keyEncryptionSecret), analytics: store.analytics, close: store.close };
+  const onCacheError = (what: string) => (error: unknown) => log.warn(`${what} refresh failed; serving the last good copy`, { error });
+  const clients = cachedClientRegistry(requestStore.clients, { onError: onCacheError('client registry') });
+  const keys = cachedKeyRing(requestStore.keys, { onError: onCacheError('key ring') });
+  // loaded before the first request: readiness then reports them from the start
+  await Promise.all([clients.origins(), keys.jwks()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
   const provider: Provider = {
     settings: providerSettings(config),
-    store,
+    store: requestStore,
     clients,
-    keys: cachedKeyRing(store.keys),
+    keys,
     verifiedJwts: new VerifiedJwtCache(),
     // changes made by this process are seen at once; by other instances within the 500 ms epoch poll
-    accessTokenSubjects: accessTokenSubjects(store),
+    accessTokenSubjects: accessTokenSubjects(requestStore),
     // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
     // counters shared through the database on a server; one process owns the embedded one anyway
@@ -106,6 +117,12 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   };
   return {
     config, log, store, audit, metrics, provider, version: APP_VERSION, startedAt: new Date(),
+    async issuance(timeoutMs) {
+      // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
+      const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);
+      await Promise.all([settle(clients.origins()), settle(keys.jwks())]);
+      return { registry: clients.health(), keys: keys.health() };
+    },
     startMaintenance(everyMs = 60_000) {
       const timer = setInterval(() => void maintain(), everyMs);
       timer.unref();

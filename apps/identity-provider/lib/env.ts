@@ -33,6 +33,7 @@ const schema = z.object({
   DATABASE_ANALYTICS_POOL_MAX: int(2),
   DATABASE_CONNECT_TIMEOUT_SECONDS: int(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(15_000),
+  DATABASE_QUERY_TIMEOUT_MS: int(2_000),
   DATA_DIR: z.string().optional(),
   SESSION_SECRET: z.string().optional(),
   KEY_ENCRYPTION_SECRET: z.string().optional(),
@@ -66,7 +67,7 @@ export interface Config {
   port: number;
   host: string;
   issuer: string;
-  database: { url?: string; poolMax: number; analyticsPoolMax: number; connectTimeoutSeconds: number; statementTimeoutMs: number };
+  database: { url?: string; poolMax: number; analyticsPoolMax: number; connectTimeoutSeconds: number; statementTimeoutMs: number; queryTimeoutMs: number };
   dataDir: string;
   sessionSecret: string;
   keyEncryptionSecret: string;
@@ -169,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       analyticsPoolMax: e.DATABASE_ANALYTICS_POOL_MAX,
       connectTimeoutSeconds: e.DATABASE_CONNECT_TIMEOUT_SECONDS,
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
     },
     dataDir,
     sessionSecret: sessionSecret!,

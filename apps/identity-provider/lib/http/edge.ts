@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log';
 import { corsHeaders } from '../oidc/cors';
-import { ServerError } from '../oidc/errors';
+import { asOAuthError } from '../oidc/errors';
 import type { Provider, RequestContext } from '../oidc/ports';
 import { errorResponse, reply } from '../oidc/respond';
 import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
@@ -77,8 +77,11 @@ async function dispatch(request: Request, pathname: string, ctx: RequestContext,
   try {
     response = await route.handler(request, ctx, provider);
   } catch (error) {
-    log.error('request failed', { requestId: ctx.requestId, path: pathname, error });
-    response = errorResponse(new ServerError());
+    const mapped = asOAuthError(error);
+    // an unavailable database is an operational state, logged once per request at warn; anything else is a bug
+    if (mapped.status === 503) log.warn('request failed: database unavailable', { requestId: ctx.requestId, path: pathname, error });
+    else log.error('request failed', { requestId: ctx.requestId, path: pathname, error });
+    response = errorResponse(mapped);
   }
   for (const [name, value] of Object.entries(cors)) response.headers.set(name, value);
   response.headers.set('X-Request-Id', ctx.requestId);

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../env';
 import { createLogger } from '../log';
 import { createMetrics } from './metrics';
 import { createMetricsHandler, createScrapeSampler, metricsAuthorized, safeEqual } from './metrics-endpoint';
-import { checkReadiness } from './readiness';
+import { checkReadiness, redactReadiness } from './readiness';
 
 const silent = createLogger('silent');
 const root = mkdtempSync(join(tmpdir(), 'idp-ops-'));
@@ -130,9 +130,10 @@ describe('metrics endpoint', () => {
 describe('readiness', () => {
   const db = (query: () => Promise<unknown>) => ({ kind: 'postgres', query, poolStats: () => ({ active: 0, idle: 2, max: 2 }) });
   const audit = { queued: 0, flushFailures: 0, spoolBytes: 0, dropped: 0, databaseAvailable: true };
+  const issuance = async () => ({ registry: { usable: true, ageMs: 10 }, keys: { usable: true, ageMs: 10, signing: true } });
 
   it('ready: database latency, audit writer state and disk space, nothing secret', async () => {
-    const report = await checkReadiness({ db: db(async () => [{ '?column?': 1 }]), auditStats: () => audit, dataDir: join(root, 'not', 'created', 'yet') });
+    const report = await checkReadiness({ db: db(async () => [{ '?column?': 1 }]), auditStats: () => audit, dataDir: join(root, 'not', 'created', 'yet'), issuance });
     expect(report.status).toBe('ready');
     expect(report.checks.database).toMatchObject({ status: 'ok', kind: 'postgres', latency_ms: expect.any(Number) });
     expect(report.checks.audit_writer).toMatchObject({ status: 'ok', queue_depth: 0, flush_failures: 0 });
@@ -142,17 +143,34 @@ describe('readiness', () => {
 
   it('unavailable when the database fails or hangs, or the audit writer cannot reach it', async () => {
     const errors: string[] = [];
-    const down = await checkReadiness({ db: db(async () => { throw new Error('connect ECONNREFUSED 10.1.2.3:5432 password=hunter2'); }), auditStats: () => audit, dataDir: root, onError: (check) => errors.push(check) });
+    const down = await checkReadiness({ db: db(async () => { throw new Error('connect ECONNREFUSED 10.1.2.3:5432 password=hunter2'); }), auditStats: () => audit, dataDir: root, issuance, onError: (check) => errors.push(check) });
     expect(down.status).toBe('unavailable');
     expect(down.checks.database).toMatchObject({ status: 'fail', latency_ms: null });
     expect(JSON.stringify(down)).not.toMatch(/hunter2|10\.1\.2\.3/);
     expect(errors).toEqual(['database']);
 
-    const hung = await checkReadiness({ db: db(() => new Promise(() => {})), auditStats: () => audit, dataDir: root }, 50);
+    const hung = await checkReadiness({ db: db(() => new Promise(() => {})), auditStats: () => audit, dataDir: root, issuance }, 50);
     expect(hung.checks.database.status).toBe('fail');
 
-    const stuck = await checkReadiness({ db: db(async () => []), auditStats: () => ({ ...audit, databaseAvailable: false, flushFailures: 3 }), dataDir: root });
+    const stuck = await checkReadiness({ db: db(async () => []), auditStats: () => ({ ...audit, databaseAvailable: false, flushFailures: 3 }), dataDir: root, issuance });
     expect(stuck.status).toBe('unavailable');
     expect(stuck.checks.audit_writer).toMatchObject({ status: 'fail', flush_failures: 3, database_available: false });
+  });
+
+  it('unavailable when tokens cannot be issued although select 1 answers: no active signing key, or a registry past its staleness bound', async () => {
+    const healthy = await issuance();
+    const noKey = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance: async () => ({ ...healthy, keys: { ...healthy.keys, signing: false } }) });
+    expect(noKey.status).toBe('unavailable');
+    expect(noKey.checks.token_issuance).toMatchObject({ status: 'fail', active_signing_key: false });
+    const stale = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance: async () => ({ ...healthy, registry: { usable: false, ageMs: 400_000 } }) });
+    expect(stale.status).toBe('unavailable');
+    expect(stale.checks.token_issuance).toMatchObject({ status: 'fail', client_registry_age_ms: 400_000 });
+  });
+
+  it('redacted for anonymous callers: states without pool sizes, disk bytes or the database kind', async () => {
+    const report = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance });
+    const redacted = JSON.stringify(redactReadiness(report));
+    expect(redacted).not.toMatch(/"kind"|"pool"|free_bytes|total_bytes/);
+    expect(redactReadiness(report)).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok' } } });
   });
 });

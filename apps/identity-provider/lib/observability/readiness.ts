@@ -1,7 +1,9 @@
 /**
  * Readiness (GET /api/health/ready): can this instance serve traffic? The database answers `select 1`
- * in time, the audit writer is reaching the database, and the data directory's file system has room.
- * The answer holds numbers and states only: no connection strings, paths, hosts or error messages.
+ * in time, the audit writer is reaching the database, the data directory's file system has room, and the
+ * provider can issue tokens (a client registry and an active signing key no staler than their bound).
+ * The answer holds numbers and states only: no connection strings, paths, hosts or error messages; an
+ * anonymous caller gets the states without pool sizes, disk bytes or the database kind (redactReadiness).
  */
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -20,13 +22,22 @@ export interface ReadinessReport {
     database: { status: Status; kind: string; latency_ms: number | null; pool: { active: number; idle: number; max: number } };
     audit_writer: { status: Status; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; database_available: boolean };
     disk: { status: Status; free_bytes: number | null; total_bytes: number | null; free_ratio: number | null };
+    token_issuance: { status: Status; client_registry_age_ms: number | null; signing_keys_age_ms: number | null; active_signing_key: boolean };
   };
+}
+
+/** The freshness of what issuing a token needs from memory (the container's client registry and key ring). */
+export interface IssuanceHealth {
+  registry: { usable: boolean; ageMs: number | null };
+  keys: { usable: boolean; ageMs: number | null; signing: boolean };
 }
 
 export interface ReadinessSources {
   db: { kind: string; query(sql: string): Promise<unknown>; poolStats(): { active: number; idle: number; max: number } };
   auditStats(): { queued: number; flushFailures: number; spoolBytes?: number; dropped?: number; databaseAvailable?: boolean };
   dataDir: string;
+  /** Loads what is not loaded yet, within the readiness timeout, and reports freshness. */
+  issuance(timeoutMs: number): Promise<IssuanceHealth>;
   onError?: (check: string, error: unknown) => void;
 }
 
@@ -80,6 +91,21 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
     sources.onError?.('disk', error);
   }
 
-  const ready = database.status === 'ok' && audit.status === 'ok' && disk.status === 'ok';
-  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk } };
+  const issuance: ReadinessReport['checks']['token_issuance'] = { status: 'fail', client_registry_age_ms: null, signing_keys_age_ms: null, active_signing_key: false };
+  try {
+    const health = await sources.issuance(timeoutMs);
+    Object.assign(issuance, { client_registry_age_ms: health.registry.ageMs, signing_keys_age_ms: health.keys.ageMs, active_signing_key: health.keys.signing });
+    issuance.status = health.registry.usable && health.keys.usable && health.keys.signing ? 'ok' : 'fail';
+  } catch (error) {
+    sources.onError?.('token_issuance', error);
+  }
+
+  const ready = database.status === 'ok' && audit.status === 'ok' && disk.status === 'ok' && issuance.status === 'ok';
+  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk, token_issuance: issuance } };
+}
+
+/** What an anonymous caller sees: every check's state, without pool sizes, disk bytes or the database kind. */
+export function redactReadiness(report: ReadinessReport): unknown {
+  const { database, disk, ...rest } = report.checks;
+  return { status: report.status, checks: { database: { status: database.status, latency_ms: database.latency_ms }, disk: { status: disk.status }, ...rest } };
 }

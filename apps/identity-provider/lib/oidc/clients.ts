@@ -1,68 +1,83 @@
 import { systemNow, type ClientQueries, type OAuthClient } from '@idp/database-identity';
 import { originsOf } from './cors';
+import { PollingSnapshot, type SnapshotHealth } from './polling-snapshot';
 import type { ClientRegistry } from './ports';
+
+/** Bounds of the registry's freshness; the defaults are the README's. */
+export interface ClientRegistryTiming {
+  checkEveryMs?: number;
+  /** How long the last good registry is served while the database is slow or failing (default 5 minutes). */
+  maxStaleMs?: number;
+  /** How long a request waits for a due check before it is served the registry it has (default 100 ms). */
+  waitMs?: number;
+  now?: () => number;
+  onError?: (error: unknown) => void;
+}
+
+const NO_IDS: ReadonlySet<string> = new Set();
+
+interface Registry {
+  version: string;
+  byId: Map<string, OAuthClient>;
+  origins: ReadonlySet<string>;
+  // rebuilt with the map: metrics ask for it on every token issued
+  ids: ReadonlySet<string>;
+}
 
 /**
  * Clients cached in memory. Every `checkEveryMs` at most, one cheap query compares the table's
  * fingerprint (max updated_at, count) and reloads on change, so a client registered or changed by any
- * instance is seen within that interval without a query per request.
+ * instance is seen within that interval without a query per request. A slow or locked table delays no
+ * request while the registry is younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedClientRegistry(queries: ClientQueries, checkEveryMs = 2000, now = systemNow): ClientRegistry & { invalidate(): void } {
-  let byId = new Map<string, OAuthClient>();
-  let origins: ReadonlySet<string> = new Set();
-  // rebuilt with the map: metrics ask for it on every token issued
-  let ids: ReadonlySet<string> = new Set();
-  let version: string | null = null;
-  let checkedAt = 0;
-  let inflight: Promise<void> | null = null;
-
-  const refresh = async () => {
-    const current = await queries.version();
-    if (current !== version) {
+export function cachedClientRegistry(queries: ClientQueries, timing: ClientRegistryTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
+  const now = timing.now ?? systemNow;
+  const snapshot = new PollingSnapshot<Registry>(
+    async (previous) => {
+      const version = await queries.version();
+      if (previous && previous.version === version) return previous;
       const clients = await queries.list();
-      byId = new Map(clients.map((client) => [client.clientId, client]));
-      origins = originsOf(clients.flatMap((client) => client.redirectUris));
-      ids = new Set(byId.keys());
-      version = current;
-    }
-    checkedAt = now();
-  };
+      const byId = new Map(clients.map((client) => [client.clientId, client]));
+      return { version, byId, origins: originsOf(clients.flatMap((client) => client.redirectUris)), ids: new Set(byId.keys()) };
+    },
+    { checkEveryMs: timing.checkEveryMs ?? 2000, maxStaleMs: timing.maxStaleMs ?? 300_000, waitMs: timing.waitMs ?? 100, now, onError: timing.onError },
+  );
+  let missCheckedAt = -Infinity;
 
-  /** One refresh at a time; concurrent callers share it. */
-  const reload = () => (inflight ??= refresh().finally(() => (inflight = null)));
-
-  // while the registry is fresh, each known client's answer is one settled promise: no new promise per
-  // request (each costs a hook call while Next.js's AsyncLocalStorage is enabled in the process)
-  let settled: { of: Map<string, OAuthClient>; answers: Map<string, Promise<OAuthClient>> } | null = null;
   const get = async (clientId: string): Promise<OAuthClient | null> => {
-    if (now() - checkedAt >= checkEveryMs) await reload();
-    const client = byId.get(clientId);
+    const client = (await snapshot.get()).byId.get(clientId);
     // a miss may be a client registered moments ago elsewhere: look again, at most every 250 ms
-    if (!client && now() - checkedAt > 250) {
-      await reload();
-      return byId.get(clientId) ?? null;
+    if (!client && now() - missCheckedAt > 250) {
+      missCheckedAt = now();
+      return (await snapshot.refresh()).byId.get(clientId) ?? null;
     }
     return client ?? null;
   };
 
+  // while the registry is fresh, each known client's answer is one settled promise: no new promise per
+  // request (each costs a hook call while Next.js's AsyncLocalStorage is enabled in the process)
+  let settled: { of: Registry; answers: Map<string, Promise<OAuthClient>> } | null = null;
+
   return {
     get(clientId) {
-      const client = now() - checkedAt < checkEveryMs ? byId.get(clientId) : undefined;
-      if (!client) return get(clientId);
-      if (settled?.of !== byId) settled = { of: byId, answers: new Map() };
+      const registry = snapshot.fresh();
+      const client = registry?.byId.get(clientId);
+      if (!registry || !client) return get(clientId);
+      if (settled?.of !== registry) settled = { of: registry, answers: new Map() };
       let answer = settled.answers.get(clientId);
       if (!answer) settled.answers.set(clientId, (answer = Promise.resolve(client)));
       return answer;
     },
     async origins() {
-      if (now() - checkedAt >= checkEveryMs) await reload();
-      return origins;
+      return (await snapshot.get()).origins;
     },
     ids() {
-      return ids;
+      return snapshot.current()?.ids ?? NO_IDS;
     },
     invalidate() {
-      checkedAt = 0;
+      snapshot.invalidate();
     },
+    health: () => snapshot.health(),
   };
 }
+

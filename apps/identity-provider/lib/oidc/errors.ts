@@ -3,6 +3,7 @@
  * sent back to the client's redirect URI. `errorResponse` in respond.ts is the one place they become
  * HTTP responses.
  */
+import { isDatabaseUnavailable } from '@idp/database-identity';
 import type { AuditAction } from './audit';
 
 export type OAuthErrorCode =
@@ -109,8 +110,15 @@ export class ServerError extends OAuthError {
   }
 }
 export class TemporarilyUnavailable extends OAuthError {
-  constructor(description = 'Too many requests; try again later', readonly retryAfterSeconds = 60) {
-    super('temporarily_unavailable', description, 429);
+  constructor(description = 'Too many requests; try again later', readonly retryAfterSeconds = 60, status = 429) {
+    super('temporarily_unavailable', description, status);
+  }
+}
+/** The database cannot answer now (outage, lock, overload): 503 with a short Retry-After, never a 500. */
+export class ServiceUnavailable extends TemporarilyUnavailable {
+  constructor(options?: { cause?: unknown }) {
+    super('The service is temporarily unavailable; try again shortly', 2, 503);
+    if (options?.cause) Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false });
   }
 }
 
@@ -128,9 +136,13 @@ export class InvalidRedirectUri extends OAuthError {
   }
 }
 
-/** Any thrown value as an OAuthError; unknown errors become server_error, their details kept as the cause. */
+/**
+ * Any thrown value as an OAuthError: a database that cannot answer becomes temporarily_unavailable (503),
+ * other unknown errors server_error, their details kept as the cause.
+ */
 export function asOAuthError(error: unknown): OAuthError {
-  return error instanceof OAuthError ? error : new ServerError({ cause: error });
+  if (error instanceof OAuthError) return error;
+  return isDatabaseUnavailable(error) ? new ServiceUnavailable({ cause: error }) : new ServerError({ cause: error });
 }
 
 /** Marks an error with the audit action that describes it best. */

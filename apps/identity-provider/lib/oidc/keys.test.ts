@@ -23,7 +23,7 @@ describe('cachedKeyRing', () => {
       loadActive: async () => keys.filter((k) => k.state === 'active'),
       listPublished: async () => keys,
     } as unknown as KeyQueries;
-    const ring = cachedKeyRing(queries, 1000, () => time);
+    const ring = cachedKeyRing(queries, { checkEveryMs: 1000, now: () => time });
     const before = await ring.verificationKey('k1', 'ES256');
     expect(before).not.toBeNull();
 

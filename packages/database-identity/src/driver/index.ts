@@ -3,6 +3,7 @@ import { openServer } from './postgres';
 import type { Database } from './types';
 
 export type { Database, Queryable, DriverKind } from './types';
+export { DatabaseUnavailable, isDatabaseUnavailable } from './types';
 export { DataDirInUseError } from './pglite';
 
 export interface OpenDatabaseOptions {

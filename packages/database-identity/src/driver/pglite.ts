@@ -30,7 +30,7 @@ export async function openEmbedded(options: EmbeddedOptions = {}): Promise<Datab
       busy--;
     }
   };
-  return {
+  const db: Database = {
     kind: 'embedded',
     query: (sql, params) => run(pg, sql, params),
     exec: async (script) => void (await pg.exec(script)),
@@ -42,12 +42,15 @@ export async function openEmbedded(options: EmbeddedOptions = {}): Promise<Datab
         };
         return work(scoped);
       }),
+    // in-process: no network to hang on, so no deadline
+    withDeadline: () => db,
     poolStats: () => ({ active: busy > 0 ? 1 : 0, idle: busy > 0 ? 0 : 1, max: 1 }),
     close: async () => {
       await pg.close();
       releaseLock();
     },
   };
+  return db;
 }
 
 export class DataDirInUseError extends Error {

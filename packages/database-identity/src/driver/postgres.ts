@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import type { Database, Queryable } from './types';
+import { asUnavailable, DatabaseUnavailable, type Database, type Queryable } from './types';
 
 export interface ServerOptions {
   url: string;
@@ -26,6 +26,9 @@ export function openServer(options: ServerOptions): Database {
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     idle_timeout: options.idleTimeoutSeconds ?? 60,
     onnotice: () => {},
+    // reconnect attempts 50 ms, 100 ms, ... at most 1 s apart (jittered): postgres.js' default grows to 20 s,
+    // and every query queued meanwhile waits that long after the database is back
+    backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
     connection: {
       application_name: options.applicationName ?? 'identity-provider',
       ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
@@ -36,28 +39,53 @@ export function openServer(options: ServerOptions): Database {
     },
   });
   let active = 0;
-  const run = async <Row>(target: postgres.Sql | postgres.TransactionSql, text: string, params?: readonly unknown[]) => {
+  const run = async <Row>(target: postgres.Sql | postgres.TransactionSql, text: string, params: readonly unknown[] | undefined, deadlineMs: number) => {
     active++;
+    const pending = target.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[]);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const rows = await target.unsafe(text, (params ?? []) as postgres.ParameterOrJSON<never>[]);
-      return rows as unknown as Row[];
+      if (!deadlineMs) return (await pending) as unknown as Row[];
+      const expired = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // a queued statement is dropped, a running one cancelled on the server: its connection comes back
+          Promise.resolve(pending.cancel() as unknown).catch(() => {});
+          reject(new DatabaseUnavailable(`The database did not answer within ${deadlineMs} ms`, '57014'));
+        }, deadlineMs);
+      });
+      return (await Promise.race([pending, expired])) as unknown as Row[];
+    } catch (error) {
+      throw asUnavailable(error);
     } finally {
+      clearTimeout(timer);
       active--;
     }
   };
-  return {
+  const view = (deadlineMs: number): Database => ({
     kind: 'postgres',
-    query: (text, params) => run(sql, text, params),
-    exec: async (script) => void (await sql.unsafe(script).simple()),
-    transaction: async (work) =>
-      (await sql.begin((tx) => {
-        const scoped: Queryable = {
-          query: (text, params) => run(tx, text, params),
-          exec: async (script) => void (await tx.unsafe(script).simple()),
-        };
-        return work(scoped);
-      })) as Awaited<ReturnType<typeof work>>,
+    query: (text, params) => run(sql, text, params, deadlineMs),
+    exec: async (script) => {
+      try {
+        await sql.unsafe(script).simple();
+      } catch (error) {
+        throw asUnavailable(error);
+      }
+    },
+    transaction: async (work) => {
+      try {
+        return (await sql.begin((tx) => {
+          const scoped: Queryable = {
+            query: (text, params) => run(tx, text, params, deadlineMs),
+            exec: async (script) => void (await tx.unsafe(script).simple()),
+          };
+          return work(scoped);
+        })) as Awaited<ReturnType<typeof work>>;
+      } catch (error) {
+        throw asUnavailable(error);
+      }
+    },
+    withDeadline: (ms) => view(ms),
     poolStats: () => ({ active: Math.min(active, max), idle: Math.max(0, max - active), max }),
     close: () => sql.end({ timeout: 5 }),
-  };
+  });
+  return view(0);
 }

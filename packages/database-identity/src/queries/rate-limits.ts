@@ -7,11 +7,14 @@ export interface RateLimitDelta {
   increment: number;
 }
 
+/** How addAndRead's answer is keyed: the window's start, then the exact key (which may contain anything). */
+export const rateLimitSlot = (key: string, windowStart: Date) => `${windowStart.getTime()} ${key}`;
+
 export function rateLimitQueries(db: Queryable) {
   return {
     /**
      * Adds local counts to the shared counters in one statement and returns each key's total for its
-     * window, so every instance sees what the others counted.
+     * window, so every instance sees what the others counted. Keyed by rateLimitSlot(key, windowStart).
      */
     async addAndRead(deltas: RateLimitDelta[]): Promise<Map<string, number>> {
       if (!deltas.length) return new Map();
@@ -23,7 +26,7 @@ export function rateLimitQueries(db: Queryable) {
          returning key, window_start, count`,
         [deltas.map((d) => d.key), deltas.map((d) => d.windowStart.toISOString()), deltas.map((d) => d.increment), deltas.map((d) => d.windowSeconds)],
       );
-      return new Map(rows.map((r) => [`${r.key}@${new Date(r.window_start).getTime()}`, r.count]));
+      return new Map(rows.map((r) => [rateLimitSlot(r.key, new Date(r.window_start)), r.count]));
     },
 
     async purgeExpired(): Promise<number> {

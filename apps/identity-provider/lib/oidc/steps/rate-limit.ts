@@ -19,7 +19,7 @@ export class RateLimited extends TemporarilyUnavailable {
  */
 export function enforceRateLimits(
   provider: Provider, ctx: RequestContext, endpoint: LimitedEndpoint,
-  checks: { scope: 'ip' | 'client' | 'account' | 'user'; key: string | null | undefined; rule: RateLimitRule }[],
+  checks: { scope: 'ip' | 'client' | 'client_ip' | 'account' | 'user'; key: string | null | undefined; rule: RateLimitRule }[],
   audit: { clientId?: string | null; userId?: string | null } = {},
 ): RateLimitDecision | null {
   let tightest: RateLimitDecision | null = null;
