@@ -10,6 +10,7 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 /** Why `uri` cannot be registered, or null when it can. */
 export function redirectUriProblem(uri: string, options: { production: boolean }): string | null {
   if (uri.length > 2000) return `${uri.slice(0, 60)}...: longer than 2000 characters`;
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\u0000-\u0020\u007f]/.test(uri)) return `${JSON.stringify(uri)}: contains whitespace or control characters`;
   if (!URL.canParse(uri)) return `${uri}: not an absolute URI`;
   const url = new URL(uri);

@@ -8,6 +8,7 @@ import { z } from 'zod';
  */
 
 /** C0 controls but TAB, LF and CR, and DEL: no protocol value, filter or form field carries them. */
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 export function hasControlChars(value: string): boolean {
