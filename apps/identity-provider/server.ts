@@ -86,9 +86,19 @@ async function main() {
     : null;
 
   let closing = false;
+  // second line of defence on every response: no MIME sniffing; HSTS once the issuer is https
+  const hsts = origin.startsWith('https:') ? 'max-age=63072000; includeSubDomains' : null;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     // while shutting down, every answer ends its connection so keep-alive clients let go
     if (closing) res.setHeader('Connection', 'close');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (hsts) res.setHeader('Strict-Transport-Security', hsts);
+    // only origin-form targets are routed; "OPTIONS *" asks what the server supports (RFC 9110 9.3.7)
+    if (!req.url?.startsWith('/')) {
+      if (req.url === '*' && req.method === 'OPTIONS') res.writeHead(204, { Allow: 'GET, HEAD, POST, OPTIONS' }).end();
+      else res.writeHead(400, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request target must be a path' }));
+      return;
+    }
     // the client IP as we resolve it; a value sent by the client under our header name is discarded
     const ip = resolveClientIp(req.socket.remoteAddress, nodeHeaderReader(req), config.trustedProxy);
     delete req.headers[CLIENT_IP_HEADER];
@@ -120,6 +130,10 @@ async function main() {
     });
   });
   server.keepAliveTimeout = 65_000;
+  // slow clients cannot hold connections open: headers and whole requests have deadlines, connections a cap
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
+  server.maxConnections = config.http.maxConnections;
   server.listen(config.port, config.host, () => {
     log.info('identity provider listening', {
       url: config.issuer,

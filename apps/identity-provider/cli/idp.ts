@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
 import { findMigrationsDir, migrate, openIdentityStore, type GrantType, type SigningAlg } from '@idp/database-identity';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
@@ -104,7 +105,8 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         const alg = (values.alg ?? 'RS256') as SigningAlg;
         if (!['RS256', 'ES256'].includes(alg)) throw new UsageError('--alg must be RS256 or ES256');
         for (const uri of [...(values['redirect-uri'] ?? []), ...(values['post-logout-redirect-uri'] ?? [])]) {
-          if (!URL.canParse(uri) || new URL(uri).hash) throw new UsageError(`not an absolute URI without fragment: ${uri}`);
+          const problem = redirectUriProblem(uri, { production: config.production });
+          if (problem) throw new UsageError(`redirect URI refused: ${problem}`);
         }
         const { client, clientSecret } = await store.clients.create({
           clientId: values['client-id'],

@@ -27,7 +27,16 @@ const schema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: int(3000),
   HOST: z.string().default('0.0.0.0'),
-  ISSUER_URL: z.url().optional(),
+  ISSUER_URL: z
+    .url()
+    .refine((v) => /^https?:$/.test(new URL(v).protocol), 'must be an http(s) URL')
+    // an issuer identifier has no query or fragment (OIDC Discovery 3, RFC 8414 2) and no credentials
+    .refine((v) => !v.includes('?') && !v.includes('#'), 'must not contain a query or fragment')
+    .refine((v) => !new URL(v).username && !new URL(v).password, 'must not contain credentials')
+    .optional(),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000),
+  HTTP_MAX_CONNECTIONS: int(10_000),
   DATABASE_URL: z.string().optional(),
   DATABASE_POOL_MAX: int(10),
   DATABASE_ANALYTICS_POOL_MAX: int(2),
@@ -84,6 +93,8 @@ export interface Config {
   auditRetentionDays: number;
   /** Prometheus exposition; never public in production (a token or basic auth is then required). */
   metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
+  /** Against slow clients: deadlines for a request's headers and for the whole request, and a connection cap. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
 }
 
 export class ConfigError extends Error {
@@ -131,7 +142,8 @@ function developmentSecrets(dataDir: string): { SESSION_SECRET: string; KEY_ENCR
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env, root = findRepoRoot()): Config {
-  const parsed = schema.safeParse(env);
+  // a variable set to nothing (`DEMO_CLIENT=`) means its default, as if it were unset
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
@@ -194,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     adminEmail: e.ADMIN_EMAIL,
     demoClient: e.DEMO_CLIENT ?? !production,
+    http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },
     auditWriter: e.AUDIT_WRITER,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metrics,

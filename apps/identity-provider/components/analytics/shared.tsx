@@ -1,6 +1,7 @@
 'use client';
 
 import { Download } from 'lucide-react';
+import { toCsv } from '@/lib/security/csv';
 
 export const focusRing = 'focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-1';
 export const buttonClass =
@@ -81,21 +82,9 @@ export function Panel({ title, description, actions, children, testId }: {
   );
 }
 
-// --- CSV (RFC 4180), with spreadsheet formula injection blocked -------------------------------------------
+// --- CSV: one writer with the audit export (lib/security/csv.ts), formula injection neutralised -----------
 
 export type CsvCell = string | number | boolean | null | undefined;
-
-/** One cell: text starting with = + - @ (or a tab/CR) gets a leading ' so spreadsheets do not run it. */
-export function csvCell(value: CsvCell): string {
-  if (value === null || value === undefined) return '';
-  let text = String(value);
-  if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function toCsv(rows: CsvCell[][]): string {
-  return rows.map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
-}
 
 export function downloadCsv(filename: string, rows: CsvCell[][]): void {
   const blob = new Blob([toCsv(rows)], { type: 'text/csv;charset=utf-8' });

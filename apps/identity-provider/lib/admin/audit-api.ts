@@ -1,39 +1,31 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { AuditCursor, AuditEntry, AuditFilters, IdentityStore } from '@idp/database-identity';
+import { toCsv } from '../security/csv';
+import { inTimestampRange, isPlainIp, isRowId, rfc3339, safeText } from '../security/input';
 
 export const MAX_PAGE_SIZE = 500;
-
-const rfc3339 = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i, 'must be an RFC 3339 date-time, e.g. 2026-11-22T10:00:00Z').transform((v, ctx) => {
-  const date = new Date(v);
-  if (Number.isNaN(date.getTime())) {
-    ctx.addIssue({ code: 'custom', message: 'is not a valid date' });
-    return z.NEVER;
-  }
-  return date;
-});
 
 const querySchema = z.object({
   start: rfc3339.optional(),
   end: rfc3339.optional(),
   user_id: z.uuid('must be a UUID').optional(),
-  client_id: z.string().min(1).max(200).optional(),
+  client_id: safeText(200).optional(),
   action: z.string().regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *').optional(),
-  ip: z.string().refine((v) => isIP(v) !== 0, 'must be an IP address').optional(),
+  ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
-  cursor: z.string().optional().transform((v, ctx) => {
+  cursor: z.string().max(200).optional().transform((v, ctx) => {
     if (!v) return null;
     try {
       const [t, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [string, number];
       const createdAt = new Date(t);
-      if (Number.isNaN(createdAt.getTime()) || !Number.isInteger(id)) throw new Error('bad cursor');
+      if (typeof t !== 'string' || !inTimestampRange(createdAt) || !isRowId(id)) throw new Error('bad cursor');
       return { createdAt, id } satisfies AuditCursor;
     } catch {
       ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
       return z.NEVER;
     }
   }),
-  format: z.enum(['json', 'csv']).optional(),
+  format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
 });
 
 export type AuditQuery = z.infer<typeof querySchema>;
@@ -71,13 +63,6 @@ export async function auditPage(store: IdentityStore, q: AuditQuery) {
 
 const CSV_COLUMNS = ['created_at', 'action', 'user_id', 'client_id', 'grant_type', 'ip_address', 'user_agent', 'request_id', 'event_id', 'details'] as const;
 
-/** RFC 4180 quoting; a leading = + - @ is prefixed so spreadsheets do not run it as a formula. */
-function csvCell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
 /** The whole filtered range, streamed page by page as CSV or a JSON array. */
 export function auditExport(store: IdentityStore, q: AuditQuery, format: 'csv' | 'json'): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
@@ -85,7 +70,7 @@ export function auditExport(store: IdentityStore, q: AuditQuery, format: 'csv' |
   let first = true;
   return new ReadableStream({
     async start(controller) {
-      controller.enqueue(encoder.encode(format === 'csv' ? CSV_COLUMNS.join(',') + '\r\n' : '['));
+      controller.enqueue(encoder.encode(format === 'csv' ? toCsv([[...CSV_COLUMNS]]) : '['));
     },
     async pull(controller) {
       const { value, done } = await rows.next();
@@ -95,7 +80,7 @@ export function auditExport(store: IdentityStore, q: AuditQuery, format: 'csv' |
         return;
       }
       const row = entryJson(value);
-      const line = format === 'csv' ? CSV_COLUMNS.map((c) => csvCell(row[c])).join(',') + '\r\n' : `${first ? '' : ','}\n${JSON.stringify(row)}`;
+      const line = format === 'csv' ? toCsv([CSV_COLUMNS.map((c) => row[c])]) : `${first ? '' : ','}\n${JSON.stringify(row)}`;
       first = false;
       controller.enqueue(encoder.encode(line));
     },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TimeBucket, TokenActivityCursor } from '@idp/database-identity';
+import { inTimestampRange, isRowId, rfc3339, safeText } from '../security/input';
 
 /** The dashboard's ranges: a preset ending now, or a custom [start, end). */
 export const RANGE_PRESETS = ['24h', '7d', '30d', '90d'] as const;
@@ -26,18 +27,6 @@ export function invalidRequest(error: InvalidParameter): Response {
   );
 }
 
-const rfc3339 = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/, 'must be an RFC 3339 date-time, e.g. 2026-11-22T10:00:00Z')
-  .transform((value, ctx) => {
-    const date = new Date(value.replace(' ', 'T'));
-    if (Number.isNaN(date.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'is not a valid date-time' });
-      return z.NEVER;
-    }
-    return date;
-  });
-
 /** An IANA zone name that this runtime knows (Intl); the database is asked again and a miss is a 400 too. */
 export function isTimeZone(name: string): boolean {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(name)) return false;
@@ -53,7 +42,7 @@ const common = {
   range: z.enum([...RANGE_PRESETS, 'custom'], { message: `must be one of ${[...RANGE_PRESETS, 'custom'].join(', ')}` }).default('7d'),
   start: rfc3339.optional(),
   end: rfc3339.optional(),
-  client_id: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').optional(),
+  client_id: safeText(200).optional(),
   user_id: z.uuid('must be a UUID').optional(),
 };
 
@@ -165,7 +154,7 @@ export function decodeCursor(value: string): TokenActivityCursor {
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [createdAt, id] = parsed as [unknown, unknown];
       if (typeof createdAt === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)
-          && !Number.isNaN(new Date(createdAt).getTime()) && Number.isSafeInteger(id) && (id as number) > 0) {
+          && inTimestampRange(new Date(createdAt)) && isRowId(id)) {
         return { createdAt, id: id as number };
       }
     }

@@ -66,6 +66,11 @@ export function safeEqual(a: string, b: string): boolean {
 
 export type MetricsAuth = Pick<Config['metrics'], 'token' | 'basicAuth'>;
 
+/** 127.0.0.0/8, ::1 and their IPv4-mapped form. */
+export function isLoopback(address: string | undefined): boolean {
+  return !!address && /^(127\.|::1$|::ffff:127\.)/.test(address);
+}
+
 /** Whether an Authorization header satisfies the configured protection (none configured: anyone). */
 export function metricsAuthorized(header: string | undefined, auth: MetricsAuth): boolean {
   if (!auth.token && !auth.basicAuth) return true;
@@ -99,6 +104,11 @@ export function createMetricsHandler(options: {
     const noStore = { 'Cache-Control': 'no-store' };
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', ...noStore }).end();
+      return;
+    }
+    // without credentials configured (development) the exposition, which names clients, is for this machine only
+    if (!auth.token && !auth.basicAuth && !isLoopback(req.socket.remoteAddress)) {
+      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', ...noStore }).end('Forbidden: set METRICS_TOKEN or METRICS_BASIC_AUTH to scrape from another host\n');
       return;
     }
     if (!metricsAuthorized(req.headers.authorization, auth)) {

@@ -1,4 +1,5 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
+import { hasControlChars } from '../../security/input';
 import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
@@ -22,6 +23,8 @@ interface FormContext {
 async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
   if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
   const form = new URLSearchParams(await request.text());
+  // a NUL or other control character in any field (email, return_to...) is refused here, not by SQL as a 500
+  for (const [name, value] of form) if (hasControlChars(name) || hasControlChars(value)) return { rejected: errorPage(new InvalidRequest('The form contains control characters')) };
   const browser = await readBrowserSession(request, provider.settings);
   if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage() };
   return { form, browser, interactionId: form.get('interaction') ?? '' };

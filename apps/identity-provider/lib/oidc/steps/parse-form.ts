@@ -1,3 +1,4 @@
+import { hasControlChars } from '../../security/input';
 import { InvalidRequest } from '../errors';
 
 export type FormParams = Map<string, string>;
@@ -18,10 +19,20 @@ export async function parseForm(request: Request): Promise<FormParams> {
   return paramsFrom(new URLSearchParams(text));
 }
 
+/** Longest parameter value taken (id_token_hint and refresh tokens fit with room to spare). */
+const MAX_VALUE_LENGTH = 8192;
+
+/**
+ * Protocol parameters as a map: each name once, no control characters (a NUL would reach SQL as a 500),
+ * values bounded. The error names the parameter, cut and made printable.
+ */
 export function paramsFrom(search: URLSearchParams): FormParams {
   const params: FormParams = new Map();
   for (const [name, value] of search) {
-    if (params.has(name)) throw new InvalidRequest(`The ${name} parameter is repeated`);
+    const shown = () => JSON.stringify(name.slice(0, 40)).replace(/[^\x20-\x7e]/g, '?');
+    if (hasControlChars(name) || hasControlChars(value)) throw new InvalidRequest(`The ${shown()} parameter contains control characters`);
+    if (value.length > MAX_VALUE_LENGTH) throw new InvalidRequest(`The ${shown()} parameter is too long`);
+    if (params.has(name)) throw new InvalidRequest(`The ${name.slice(0, 40)} parameter is repeated`);
     // RFC 6749 3.1: a parameter sent without a value is treated as omitted
     if (value !== '') params.set(name, value);
   }
