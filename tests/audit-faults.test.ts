@@ -148,9 +148,14 @@ describe.skipIf(unavailable !== null && !mustRun)('audit events survive SIGTERM 
       const faultAt = Date.now();
       // requests keep being answered (the token path needs no database), so events queue behind the fault
       await until('load during the fault', 10_000, async () => issued.length >= atFault + 200 || Date.now() - faultAt > 2_000);
+      const signalledAt = Date.now();
       const exited = provider.stop(); // SIGTERM, load continuing
       const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 40_000))]);
       expect(code, provider.output()).not.toBe('hung');
+      console.log(`fault: ${issued.length - atFault} tokens issued during the fault, exit ${code} ${Date.now() - signalledAt} ms after SIGTERM`);
+      // what the database did not take is on disk before the process ended
+      const spool = join(dataDir, 'audit-spool');
+      expect(existsSync(join(spool, 'audit-spool.jsonl')) || existsSync(join(spool, 'audit-spool.replaying.jsonl'))).toBe(true);
       loading = false;
       await Promise.all(workers);
       provider = null;
