@@ -54,6 +54,11 @@ export function truncateUtf8(value: string, maxBytes: number): string {
 /** ES2024 string methods (Node 20 has them; the project's TypeScript lib is ES2023). */
 type WellFormedString = string & { isWellFormed(): boolean; toWellFormed(): string };
 
+/** Whether a string needs no change: the common case, checked without allocating. */
+function isClean(value: string, maxBytes: number): boolean {
+  return (value.length * 3 <= maxBytes || Buffer.byteLength(value, 'utf8') <= maxBytes) && !value.includes('\0') && (value as WellFormedString).isWellFormed();
+}
+
 function cleanString(value: string, maxBytes: number, path: string, marks: Marks): string {
   let out = value;
   if (out.includes('\0') || !(out as WellFormedString).isWellFormed()) {
@@ -98,7 +103,8 @@ function cleanValue(value: unknown, path: string, depth: number, marks: Marks, v
     }
     const length = Math.min(value.length, AUDIT_DETAILS_LIMITS.entries);
     for (let i = 0; i < length; i++) {
-      const cleaned = cleanValue(value[i], `${path}[${i}]`, depth + 1, marks);
+      const item = value[i];
+      const cleaned = typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0 ? item : cleanValue(item, `${path}[${i}]`, depth + 1, marks);
       if (cleaned !== value[i]) (out ??= value.slice(0, length))[i] = cleaned ?? null;
     }
     return out ?? value;
@@ -113,8 +119,10 @@ function cleanValue(value: unknown, path: string, depth: number, marks: Marks, v
   const kept = keys.slice(0, AUDIT_DETAILS_LIMITS.entries);
   for (let i = 0; i < kept.length; i++) {
     const key = kept[i];
-    const cleanKey = cleanString(key, AUDIT_DETAILS_LIMITS.keyBytes, `${path}.${truncateUtf8(key.replaceAll('\0', ''), 64)}`, marks);
-    const cleaned = cleanValue(record[key], `${path}.${cleanKey}`, depth + 1, marks);
+    const item = record[key];
+    // clean keys and strings (nearly all) skip building their path, which only a mark needs
+    const cleanKey = isClean(key, AUDIT_DETAILS_LIMITS.keyBytes) ? key : cleanString(key, AUDIT_DETAILS_LIMITS.keyBytes, `${path}.${truncateUtf8(key.replaceAll('\0', ''), 64)}`, marks);
+    const cleaned = typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0 ? item : cleanValue(item, `${path}.${cleanKey}`, depth + 1, marks);
     if (!out && (cleanKey !== key || cleaned !== record[key])) {
       // first change: copy what came before it
       out = {};
@@ -145,6 +153,8 @@ const COLUMN_NAMES: Record<keyof typeof AUDIT_FIELD_LIMITS, string> = {
   userAgent: 'user_agent', requestId: 'request_id', resourceType: 'resource_type', resourceId: 'resource_id',
 };
 
+const FIELDS = Object.keys(AUDIT_FIELD_LIMITS) as (keyof typeof AUDIT_FIELD_LIMITS)[];
+
 /**
  * The event with every attacker-reachable string bounded and cleaned. Returns the same object when nothing
  * needed changing (the common case costs a length check per string). Idempotent: a sanitised event (e.g.
@@ -153,7 +163,7 @@ const COLUMN_NAMES: Record<keyof typeof AUDIT_FIELD_LIMITS, string> = {
 export function sanitizeAuditEvent<T extends SanitizableAuditEvent>(event: T): T {
   const marks: Marks = { truncated: [], sanitized: [], budget: AUDIT_DETAILS_LIMITS.values };
   let changed: Partial<SanitizableAuditEvent> | null = null;
-  for (const field of Object.keys(AUDIT_FIELD_LIMITS) as (keyof typeof AUDIT_FIELD_LIMITS)[]) {
+  for (const field of FIELDS) {
     const value = event[field];
     if (value === null || value === undefined) continue;
     const text = typeof value === 'string' ? value : String(value);
