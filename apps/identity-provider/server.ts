@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CLOSE_DEADLINE_MS } from '@idp/database-identity';
 import { ConfigError, loadConfig } from './lib/env';
 import { createContainer, installContainer } from './lib/container';
 import { resolveClientIp } from './lib/http/client-ip';
@@ -25,6 +26,9 @@ function nodeHeaderReader(req: IncomingMessage): Pick<Headers, 'get'> {
     },
   };
 }
+
+/** Shutdown ends the process after this long, whatever is still pending (the audit queue is spooled first). */
+const HARD_EXIT_MS = 20_000;
 
 /** Set by scripts/build-server.mjs in the compiled server (dist/server.mjs), one folder below the app. */
 declare const __IDP_BUNDLED__: boolean | undefined;
@@ -143,13 +147,21 @@ async function main() {
     });
   });
 
+  // Whatever ends the process (the hard exit below included), audit events the database has not acknowledged
+  // are appended to the fsync'd spool first (synchronously: 'exit' listeners cannot wait), for the next start.
+  process.once('exit', () => container.audit.spoolPending());
+
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     log.info('shutting down', { signal });
     stopMaintenance();
+    const hardExitAt = Date.now() + HARD_EXIT_MS;
     // stop accepting, let in-flight requests finish, then release the database
     server.close(async () => {
+      // the audit queue first, by a deadline that leaves the rest of the shutdown time before the hard exit: a
+      // hanging database cannot hold it, what it has not taken by then is spooled
+      await container.audit.close(Math.max(1_000, Math.min(DEFAULT_CLOSE_DEADLINE_MS, hardExitAt - Date.now() - 5_000)));
       await app.close?.().catch(() => {});
       await container.close();
       log.info('stopped');
@@ -160,7 +172,7 @@ async function main() {
     setInterval(() => server.closeIdleConnections(), 250).unref();
     // in-flight requests get a grace period; connections still open after it are cut
     setTimeout(() => server.closeAllConnections(), 10_000).unref();
-    setTimeout(() => process.exit(1), 20_000).unref();
+    setTimeout(() => process.exit(1), HARD_EXIT_MS).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -12,7 +12,7 @@ import type { IdpMetrics } from './metrics';
 
 export interface ScrapeSources {
   /** The audit writer's counters (container.audit.stats()). */
-  auditStats(): { queued: number; written: number; flushFailures: number; spoolBytes?: number };
+  auditStats(): { queued: number; written: number; flushFailures: number; spoolBytes?: number; deadLettered?: number };
   /** Database pool usage (store.db.poolStats()). */
   poolStats(): { active: number; idle: number; max: number };
   /** Active sessions (store.sessions.countActive()): a count query, so cached between scrapes. */
@@ -23,7 +23,7 @@ export const ACTIVE_SESSIONS_CACHE_MS = 10_000;
 
 /** Updates the state gauges (and the audit writer counters, from the writer's running totals). */
 export function createScrapeSampler(metrics: IdpMetrics, sources: ScrapeSources, log: Logger, now = () => Date.now()): () => Promise<void> {
-  const seen = { written: 0, flushFailures: 0 };
+  const seen = { written: 0, flushFailures: 0, deadLettered: 0 };
   let sessionsAt = -Infinity;
   let sessionsInflight: Promise<void> | null = null;
 
@@ -47,6 +47,9 @@ export function createScrapeSampler(metrics: IdpMetrics, sources: ScrapeSources,
     if (audit.flushFailures > seen.flushFailures) metrics.auditWriter.flushFailure(audit.flushFailures - seen.flushFailures);
     seen.written = Math.max(seen.written, audit.written);
     seen.flushFailures = Math.max(seen.flushFailures, audit.flushFailures);
+    const deadLettered = audit.deadLettered ?? 0;
+    if (deadLettered > seen.deadLettered) metrics.auditWriter.deadLettered(deadLettered - seen.deadLettered);
+    seen.deadLettered = Math.max(seen.deadLettered, deadLettered);
 
     const pool = sources.poolStats();
     metrics.setDatabasePool(pool.active, pool.idle, pool.max);

@@ -108,6 +108,8 @@ export interface AuditWriterMetrics {
   setSpoolBytes(bytes: number): void;
   eventsWritten(count?: number): void;
   flushFailure(count?: number): void;
+  /** Events the database refused for good and the writer kept aside (identity.audit_dead_letters or file). */
+  deadLettered(count?: number): void;
 }
 
 export interface IdpMetrics {
@@ -249,6 +251,11 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     help: 'Audit events written to the database.',
     registers,
   });
+  const auditDeadLetters = new Counter({
+    name: 'audit_dead_letter_events_total',
+    help: 'Audit events the database refused for good (data, size, constraint errors), kept in identity.audit_dead_letters or the dead-letter file.',
+    registers,
+  });
   const databaseErrors = new Counter({
     name: 'database_errors_total',
     help: 'Database query or connection errors.',
@@ -277,6 +284,7 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
   csrfFailures.inc(0);
   auditFlushFailures.inc(0);
   auditEventsWrittenTotal.inc(0);
+  auditDeadLetters.inc(0);
   databaseErrors.inc(0);
 
   const setGauge = (gauge: Gauge, value: number): void => {
@@ -291,6 +299,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     },
     flushFailure: (count = 1) => {
       if (isCount(count)) auditFlushFailures.inc(count);
+    },
+    deadLettered: (count = 1) => {
+      if (isCount(count)) auditDeadLetters.inc(count);
     },
   };
 

@@ -102,6 +102,22 @@ describe('metrics endpoint', () => {
     expect(counted).toBe(1);
   });
 
+  it('exports the writer\'s dead letters as audit_dead_letter_events_total, counted once', async () => {
+    const metrics = createMetrics({ registeredClientIds: () => new Set(), defaultMetrics: false });
+    let deadLettered = 0;
+    const sample = createScrapeSampler(metrics, {
+      auditStats: () => ({ queued: 0, written: 0, flushFailures: 0, deadLettered }),
+      poolStats: () => ({ active: 0, idle: 1, max: 1 }),
+      countActiveSessions: async () => 0,
+    }, silent);
+    await sample();
+    expect((await metrics.render()).body).toMatch(/^audit_dead_letter_events_total 0$/m);
+    deadLettered = 3;
+    await sample();
+    await sample();
+    expect((await metrics.render()).body).toMatch(/^audit_dead_letter_events_total 3$/m);
+  });
+
   it('refreshes the active session count after 10 s and counts a failed count as a database error', async () => {
     const metrics = createMetrics({ registeredClientIds: () => new Set(), defaultMetrics: false });
     let t = 0;
@@ -172,5 +188,11 @@ describe('readiness', () => {
     const redacted = JSON.stringify(redactReadiness(report));
     expect(redacted).not.toMatch(/"kind"|"pool"|free_bytes|total_bytes/);
     expect(redactReadiness(report)).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok' } } });
+  });
+
+  it('dead-lettered audit events are a warning: the instance stays ready', async () => {
+    const report = await checkReadiness({ db: db(async () => []), auditStats: () => ({ ...audit, deadLettered: 2 }), dataDir: root, issuance });
+    expect(report.status).toBe('ready');
+    expect(report.checks.audit_writer).toMatchObject({ status: 'warn', dead_letters: 2, database_available: true });
   });
 });

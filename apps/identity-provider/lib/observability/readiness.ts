@@ -15,12 +15,14 @@ export const DISK_MIN_FREE_BYTES = 100 * 1024 * 1024;
 export const AUDIT_MAX_QUEUE = 10_000;
 
 type Status = 'ok' | 'fail';
+/** 'warn': serving, but an operator should look (audit events were dead-lettered). */
+type AuditStatus = Status | 'warn';
 
 export interface ReadinessReport {
   status: 'ready' | 'unavailable';
   checks: {
     database: { status: Status; kind: string; latency_ms: number | null; pool: { active: number; idle: number; max: number } };
-    audit_writer: { status: Status; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; database_available: boolean };
+    audit_writer: { status: AuditStatus; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; dead_letters: number; database_available: boolean };
     disk: { status: Status; free_bytes: number | null; total_bytes: number | null; free_ratio: number | null };
     token_issuance: { status: Status; client_registry_age_ms: number | null; signing_keys_age_ms: number | null; active_signing_key: boolean };
   };
@@ -34,7 +36,7 @@ export interface IssuanceHealth {
 
 export interface ReadinessSources {
   db: { kind: string; query(sql: string): Promise<unknown>; poolStats(): { active: number; idle: number; max: number } };
-  auditStats(): { queued: number; flushFailures: number; spoolBytes?: number; dropped?: number; databaseAvailable?: boolean };
+  auditStats(): { queued: number; flushFailures: number; spoolBytes?: number; dropped?: number; deadLettered?: number; databaseAvailable?: boolean };
   dataDir: string;
   /** Loads what is not loaded yet, within the readiness timeout, and reports freshness. */
   issuance(timeoutMs: number): Promise<IssuanceHealth>;
@@ -73,12 +75,15 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
 
   const stats = sources.auditStats();
   const databaseAvailable = stats.databaseAvailable ?? true;
+  const deadLetters = stats.deadLettered ?? 0;
   const audit: ReadinessReport['checks']['audit_writer'] = {
-    status: databaseAvailable && stats.queued < AUDIT_MAX_QUEUE ? 'ok' : 'fail',
+    // dead letters are rows the database refused, not an outage: a warning, the instance keeps serving
+    status: !databaseAvailable || stats.queued >= AUDIT_MAX_QUEUE ? 'fail' : deadLetters > 0 ? 'warn' : 'ok',
     queue_depth: stats.queued,
     flush_failures: stats.flushFailures,
     spool_bytes: stats.spoolBytes ?? 0,
     dropped: stats.dropped ?? 0,
+    dead_letters: deadLetters,
     database_available: databaseAvailable,
   };
 
@@ -100,7 +105,7 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
     sources.onError?.('token_issuance', error);
   }
 
-  const ready = database.status === 'ok' && audit.status === 'ok' && disk.status === 'ok' && issuance.status === 'ok';
+  const ready = database.status === 'ok' && audit.status !== 'fail' && disk.status === 'ok' && issuance.status === 'ok';
   return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk, token_issuance: issuance } };
 }
 

@@ -3,6 +3,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import type { Database } from '../driver';
 import { SystemDate } from '../clock';
+import { isPermanentFailure, sqlState } from './failure';
+import { sanitizeAuditEvent, truncateUtf8 } from './sanitize';
 
 /** One row of identity.audit_logs as the writer receives it. */
 export interface AuditRecord {
@@ -34,6 +36,8 @@ export interface AuditWriterOptions {
   spoolDir?: string;
   /** Back-off between attempts to reach the database again. */
   retryIntervalMs?: number;
+  /** How long close() tries to write the queue before it spools what is left (default 5 s). */
+  closeDeadlineMs?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -44,12 +48,27 @@ export interface AuditWriterStats {
   spoolBytes: number;
   flushFailures: number;
   dropped: number;
+  /** Events the database refused for good (permanent error), kept in identity.audit_dead_letters or the dead-letter file. */
+  deadLettered: number;
   databaseAvailable: boolean;
 }
 
+/** An identity.audit_logs row as the insert takes it (and as a dead letter keeps it). */
+type AuditRow = ReturnType<typeof toRow>;
 
-/** SQLSTATE classes 22 (data exception) and 23 (integrity): the rows are at fault, not the connection. */
-const isDataError = (error: unknown) => /^2[23]/.test(String((error as { code?: string })?.code ?? ''));
+function toRow(e: QueuedRecord) {
+  return {
+    event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
+    grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
+    resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
+    details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
+  };
+}
+
+const errorMessage = (error: unknown) =>
+  truncateUtf8((error instanceof Error ? error.message : String(error)).replaceAll('\0', ''), 1024);
+
+export const DEFAULT_CLOSE_DEADLINE_MS = 5_000;
 
 /**
  * Audit events are enqueued by request handlers, which never wait for the database, and written in
@@ -57,43 +76,60 @@ const isDataError = (error: unknown) => /^2[23]/.test(String((error as { code?: 
  * spool file (fsync'd, JSON lines) and replayed in order once it is back. Every event carries its id
  * from the moment it is enqueued and the insert skips ids already present, so a batch that is retried
  * or replayed is written exactly once.
+ *
+ * Every event is sanitised as it is recorded (sanitize.ts: bounded strings, no NUL). A batch the database
+ * refuses for a permanent reason (failure.ts) is bisected down to the rows at fault; those go to
+ * identity.audit_dead_letters with their error (or, if the database will not take even that, to a
+ * dead-letter file beside the spool), and everything else is written. Only transient failures spool.
  */
 export class AuditWriter {
   #queue: QueuedRecord[] = [];
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> | null = null;
-  #stats = { written: 0, flushFailures: 0, dropped: 0, spooledEvents: 0 };
+  #stats = { written: 0, flushFailures: 0, dropped: 0, spooledEvents: 0, deadLettered: 0 };
   #databaseAvailable = true;
+  /** Set by close(): nothing is scheduled any more, and late events go straight to the spool. */
+  #closed = false;
   readonly #batchSize: number;
   readonly #intervalMs: number;
   readonly #maxQueue: number;
   readonly #retryMs: number;
+  readonly #closeDeadlineMs: number;
   readonly #spoolFile: string | null;
   readonly #replayFile: string | null;
+  readonly #deadLetterFile: string | null;
 
   constructor(private readonly db: Database, private readonly options: AuditWriterOptions = {}) {
     this.#batchSize = options.batchSize ?? 500;
     this.#intervalMs = options.flushIntervalMs ?? 200;
     this.#maxQueue = options.maxQueue ?? 50_000;
     this.#retryMs = options.retryIntervalMs ?? 1000;
+    this.#closeDeadlineMs = options.closeDeadlineMs ?? DEFAULT_CLOSE_DEADLINE_MS;
     if (options.spoolDir) {
       mkdirSync(options.spoolDir, { recursive: true, mode: 0o700 });
       this.#spoolFile = join(options.spoolDir, 'audit-spool.jsonl');
       this.#replayFile = join(options.spoolDir, 'audit-spool.replaying.jsonl');
+      this.#deadLetterFile = join(options.spoolDir, 'audit-dead-letters.jsonl');
       // a spool left by an earlier run is replayed first, before anything new
       if (this.#hasSpool()) this.#schedule(0);
     } else {
-      this.#spoolFile = this.#replayFile = null;
+      this.#spoolFile = this.#replayFile = this.#deadLetterFile = null;
     }
   }
 
   record(event: AuditRecord): void {
-    const queued: QueuedRecord = { ...event, eventId: event.eventId ?? randomUUID(), at: event.at ?? new SystemDate() };
-    if (this.#queue.length >= this.#maxQueue && this.#spoolFile) {
+    // bounded and cleaned here, once, before anything else sees it (queue, spool, database, dead letters)
+    const queued: QueuedRecord = { ...sanitizeAuditEvent(event), eventId: event.eventId ?? randomUUID(), at: event.at ?? new SystemDate() };
+    if (this.#closed && this.#spoolFile) {
+      // after close (a request that finished late): straight to disk, for the next start
+      if (this.#trySpool([queued])) return;
+    } else if (this.#queue.length >= this.#maxQueue && this.#spoolFile) {
       // back-pressure without unbounded memory: overflow goes to disk, in order after what is spooled
-      this.#append([...this.#queue.splice(0), queued]);
-      this.#schedule(this.#retryMs);
-      return;
+      if (this.#trySpool([...this.#queue, queued])) {
+        this.#queue.splice(0);
+        this.#schedule(this.#retryMs);
+        return;
+      }
     }
     this.#queue.push(queued);
     // a full batch is written now; a flush in progress takes it before it ends (no second waiter per event)
@@ -109,6 +145,7 @@ export class AuditWriter {
       spoolBytes: this.#spoolBytes(),
       flushFailures: this.#stats.flushFailures,
       dropped: this.#stats.dropped,
+      deadLettered: this.#stats.deadLettered,
       databaseAvailable: this.#databaseAvailable,
     };
   }
@@ -120,6 +157,8 @@ export class AuditWriter {
       this.#timer = null;
     }
     while (this.#flushing) await this.#flushing;
+    // closed: what is left was spooled, for the next start (not for a drain that outlived close's deadline)
+    if (this.#closed) return;
     this.#flushing = this.#drain(this.#queue.length).finally(() => (this.#flushing = null));
     await this.#flushing;
   }
@@ -130,14 +169,41 @@ export class AuditWriter {
     await this.#flushing;
   }
 
-  /** Flushes at shutdown. Whatever the database cannot take now is on disk for the next start. */
-  async close(): Promise<void> {
-    // again while events that arrived during a flush are written (a flush writes what was queued at its start)
-    do await this.flush();
-    while (this.#queue.length && this.#databaseAvailable);
-    if (this.#queue.length && this.#spoolFile) this.#append(this.#queue.splice(0));
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+  /**
+   * Flushes at shutdown, within a deadline: whatever is not acknowledged by the database when the flush ends
+   * or the deadline passes (the queue, including a batch whose insert is still in flight, e.g. on a frozen
+   * database) is appended to the fsync'd spool before this returns, for the next start. A batch both written
+   * and spooled is harmless: the replay skips event ids already present.
+   */
+  async close(deadlineMs: number = this.#closeDeadlineMs): Promise<void> {
+    if (!this.#closed) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs))));
+      const flushed = (async () => {
+        // again while events that arrived during a flush are written (a flush writes what was queued at its start)
+        do await this.flush();
+        while (this.#queue.length && this.#databaseAvailable && !this.#closed);
+      })();
+      await Promise.race([flushed, deadline]);
+      clearTimeout(timer);
+      this.#closed = true;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    this.spoolPending();
+  }
+
+  /**
+   * Synchronously appends every event not yet acknowledged by the database (queued or in flight) to the spool,
+   * and fsyncs. For the last moment before a process exits (close() does it too). Returns how many were spooled.
+   */
+  spoolPending(): number {
+    if (!this.#spoolFile || !this.#queue.length) return 0;
+    const pending = this.#queue;
+    if (!this.#trySpool(pending)) return 0;
+    // a new array: an insert still in flight must not take its batch off the events recorded from now on
+    this.#queue = [];
+    return pending.length;
   }
 
   /**
@@ -150,22 +216,26 @@ export class AuditWriter {
     try {
       if (this.#hasSpool()) {
         // keep order: while a spool exists, new events join it and the spool is replayed first
-        if (this.#queue.length) this.#append(this.#queue.splice(0));
+        if (this.#queue.length && this.#trySpool(this.#queue)) this.#queue.splice(0);
         await this.#replay();
       }
       while (count === 'full batches' ? this.#queue.length >= this.#batchSize : left > 0 && this.#queue.length) {
-        const batch = this.#queue.slice(0, Math.min(this.#batchSize, left));
+        // the batch stays queued (and counted as not written) until the database acknowledges it
+        const queue = this.#queue;
+        const batch = queue.slice(0, Math.min(this.#batchSize, left));
         left -= batch.length;
-        await this.#insert(batch);
-        this.#queue.splice(0, batch.length);
-        this.#stats.written += batch.length;
+        const deadLettered = await this.#insert(batch);
+        // unless spoolPending() took the queue meanwhile: then these events are on disk (a harmless duplicate)
+        if (queue === this.#queue) queue.splice(0, batch.length);
+        this.#stats.written += batch.length - deadLettered;
       }
       this.#databaseAvailable = true;
     } catch (error) {
+      // only transient failures get here: permanent ones are isolated and dead-lettered by #insert
       this.#databaseAvailable = false;
       this.#stats.flushFailures++;
       this.options.onError?.(error);
-      if (this.#spoolFile && this.#queue.length) this.#append(this.#queue.splice(0));
+      if (this.#spoolFile && this.#queue.length && this.#trySpool(this.#queue)) this.#queue.splice(0);
       this.#schedule(this.#retryMs);
     }
   }
@@ -185,41 +255,96 @@ export class AuditWriter {
         .flatMap((line) => {
           try {
             const parsed = JSON.parse(line) as QueuedRecord;
-            return [{ ...parsed, at: new Date(parsed.at) }];
+            // sanitised again: a spool written by an earlier version may hold what the database refuses
+            return [{ ...sanitizeAuditEvent(parsed), at: new Date(parsed.at) }];
           } catch {
             return []; // a torn last line from a crash mid-write: its batch was never acknowledged
           }
         });
       for (let i = 0; i < events.length; i += this.#batchSize) {
         const batch = events.slice(i, i + this.#batchSize);
-        await this.#insert(batch);
-        this.#stats.written += batch.length;
+        const deadLettered = await this.#insert(batch);
+        this.#stats.written += batch.length - deadLettered;
       }
       rmSync(replaying, { force: true });
       this.#stats.spooledEvents = 0;
     }
   }
 
-  async #insert(batch: QueuedRecord[]): Promise<void> {
+  /**
+   * Inserts a batch; returns how many of its events were dead-lettered. A permanent failure is narrowed down
+   * by bisection (about 2·log2(n) statements for one bad row in n) so that only the rows at fault are kept
+   * out; a transient failure, at any depth, is thrown and the whole batch retried later (the rows already
+   * written are skipped then, and a dead letter met again only counts another failure).
+   */
+  async #insert(batch: QueuedRecord[]): Promise<number> {
+    if (batch.length === 1) return this.#insertOne(batch[0]);
     try {
       await this.#insertRows(batch);
+      return 0;
     } catch (error) {
-      if (!isDataError(error)) throw error;
-      // a malformed row must not block the rest: write rows one by one, dropping only the bad fields
-      for (const event of batch) {
-        try {
-          await this.#insertRows([event]);
-        } catch (rowError) {
-          if (!isDataError(rowError)) throw rowError;
-          try {
-            await this.#insertRows([{ ...event, userId: null, ip: null, details: { ...event.details, malformed_fields_dropped: true } }]);
-          } catch (lastError) {
-            if (!isDataError(lastError)) throw lastError;
-            this.#stats.dropped++;
-            this.options.onError?.(lastError);
-          }
-        }
+      if (!isPermanentFailure(error)) throw error;
+    }
+    const half = Math.ceil(batch.length / 2);
+    return (await this.#insert(batch.slice(0, half))) + (await this.#insert(batch.slice(half)));
+  }
+
+  /** One event the database may refuse: written, written without its unparseable ids, or dead-lettered (1). */
+  async #insertOne(event: QueuedRecord): Promise<number> {
+    let failure: unknown;
+    try {
+      await this.#insertRows([event]);
+      return 0;
+    } catch (error) {
+      if (!isPermanentFailure(error)) throw error;
+      failure = error;
+    }
+    // the uuid and inet columns parse what they get: the rest of the event is worth keeping without them
+    const dropped = [...(event.userId ? ['user_id'] : []), ...(event.ip ? ['ip_address'] : [])];
+    if (dropped.length) {
+      try {
+        await this.#insertRows([{ ...event, userId: null, ip: null, details: { ...event.details, malformed_fields_dropped: dropped } }]);
+        return 0;
+      } catch (error) {
+        if (!isPermanentFailure(error)) throw error;
       }
+    }
+    await this.#deadLetter(event, failure);
+    return 1;
+  }
+
+  /**
+   * Keeps an event the database refused, with the error: in identity.audit_dead_letters, or in the
+   * dead-letter file when the database refuses that too. A transient failure here is thrown (the batch is
+   * retried later, this event with it).
+   */
+  async #deadLetter(event: QueuedRecord, failure: unknown): Promise<void> {
+    const row = toRow(event);
+    const code = sqlState(failure);
+    const message = errorMessage(failure);
+    this.options.onError?.(failure);
+    try {
+      const [stored] = await this.db.query<{ failures: number }>(
+        `insert into identity.audit_dead_letters (event_id, event, error_code, error_message) values ($1::uuid, $2::text::jsonb, $3, $4)
+         on conflict (event_id) do update set failures = identity.audit_dead_letters.failures + 1, last_failed_at = now(),
+           error_code = excluded.error_code, error_message = excluded.error_message
+         returning failures`,
+        [event.eventId, JSON.stringify(row), code, message],
+      );
+      // met again (a batch retried after a transient failure): already counted
+      if (Number(stored?.failures ?? 1) === 1) this.#stats.deadLettered++;
+      return;
+    } catch (error) {
+      if (!isPermanentFailure(error)) throw error;
+      if (!this.#deadLetterFile) {
+        this.#stats.dropped++;
+        this.options.onError?.(error);
+        return;
+      }
+      const line = { event_id: event.eventId, event: row, error_code: code, error_message: message, failed_at: new Date(),
+        dead_letter_error: { code: sqlState(error), message: errorMessage(error) } };
+      appendDurably(this.#deadLetterFile, JSON.stringify(line) + '\n');
+      this.#stats.deadLettered++;
     }
   }
 
@@ -231,12 +356,7 @@ export class AuditWriter {
    * audit_logs is partitioned) makes a replayed event a no-op.
    */
   async #insertRows(batch: QueuedRecord[]): Promise<void> {
-    const rows = batch.map((e) => ({
-      event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
-      grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
-      resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
-      details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
-    }));
+    const rows: AuditRow[] = batch.map(toRow);
     await this.db.query(
       `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
        select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
@@ -250,14 +370,19 @@ export class AuditWriter {
   /** Appends events as JSON lines and fsyncs before returning: once here, an event survives a crash. */
   #append(events: QueuedRecord[]): void {
     if (!this.#spoolFile || !events.length) return;
-    const fd = openSync(this.#spoolFile, 'a', 0o600);
-    try {
-      writeSync(fd, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    appendDurably(this.#spoolFile, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
     this.#stats.spooledEvents += events.length;
+  }
+
+  /** #append, reporting a failure (disk full) instead of throwing: the caller keeps the events in memory. */
+  #trySpool(events: QueuedRecord[]): boolean {
+    try {
+      this.#append(events);
+      return true;
+    } catch (error) {
+      this.options.onError?.(error);
+      return false;
+    }
   }
 
   #hasSpool(): boolean {
@@ -272,10 +397,21 @@ export class AuditWriter {
   }
 
   #schedule(delayMs: number): void {
+    if (this.#closed) return;
     this.#timer ??= setTimeout(() => {
       this.#timer = null;
       void this.flush();
     }, delayMs);
     this.#timer.unref?.();
+  }
+}
+
+function appendDurably(file: string, text: string): void {
+  const fd = openSync(file, 'a', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
