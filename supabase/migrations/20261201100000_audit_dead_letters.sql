@@ -18,3 +18,12 @@ create table identity.audit_dead_letters (
 create unique index audit_dead_letters_event_id_key on identity.audit_dead_letters (event_id);
 create index audit_dead_letters_first_failed_at_idx on identity.audit_dead_letters (first_failed_at);
 alter table identity.audit_dead_letters enable row level security;
+
+-- On Supabase the API roles get nothing here either (no-op on plain Postgres)
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = 'anon') then
+    execute 'revoke all on identity.audit_dead_letters from anon, authenticated';
+  end if;
+end
+$$;

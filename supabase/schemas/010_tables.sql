@@ -39,6 +39,24 @@ alter table identity.audit_logs enable row level security;
 create table identity.audit_logs_default partition of identity.audit_logs default;
 alter table identity.audit_logs_default enable row level security;
 
+-- Audit events the database refused for a reason retrying cannot fix (data, size, constraint or programming
+-- errors: SQLSTATE 22, 23, 42, 54...). The audit writer isolates them from their batch (bisection) and keeps
+-- them here with the error, so the rest of the batch and every later event are written. `event` is already
+-- sanitised (bounded strings, no NUL). One row per event: meeting it again bumps failures/last_failed_at.
+create table identity.audit_dead_letters (
+  id bigint generated always as identity primary key,
+  event_id uuid not null,
+  event jsonb not null,
+  error_code text,
+  error_message text,
+  failures integer not null default 1,
+  first_failed_at timestamptz not null default now(),
+  last_failed_at timestamptz not null default now()
+);
+create unique index audit_dead_letters_event_id_key on identity.audit_dead_letters (event_id);
+create index audit_dead_letters_first_failed_at_idx on identity.audit_dead_letters (first_failed_at);
+alter table identity.audit_dead_letters enable row level security;
+
 -- Settings and the sealing state, one row (the data package reads and updates the settings:
 -- analytics.settings(), analytics.updateSettings()).
 create table identity.token_rollup_state (
