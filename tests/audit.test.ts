@@ -1,3 +1,4 @@
+import { parse as parseCsv } from 'csv-parse/sync';
 import { createHash, randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,8 +206,11 @@ describe('token audit trail', () => {
 
     const csv = await agent.get(`/api/admin/audit?format=csv&client_id=${svc.id}`);
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
-    const lines = (await csv.text()).trim().split('\r\n');
-    expect(lines[0]).toBe('created_at,action,user_id,client_id,grant_type,ip_address,user_agent,request_id,event_id,details');
+    const text = await csv.text();
+    // every cell quoted (csv-stringify), CRLF line ends
+    expect(text.startsWith('"created_at","action",')).toBe(true);
+    const lines = parseCsv(text) as string[][];
+    expect(lines[0]).toEqual(['created_at', 'action', 'user_id', 'client_id', 'grant_type', 'ip_address', 'user_agent', 'request_id', 'event_id', 'details']);
     const everyForClient = await (await agent.get(`/api/admin/audit?client_id=${svc.id}&limit=500`)).json();
     expect(lines.length - 1).toBe(everyForClient.entries.length);
   });
