@@ -88,7 +88,9 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   const throttle = accountKey ? await checkLoginThrottle(provider, accountKey, ctx.ip, presentedDevice, now) : null;
   if (throttle?.refusal) {
     const { scope, retryAfterSeconds, failures } = throttle.refusal;
-    provider.audit.record({ ...base, action: 'security.rate_limited', userId: null, details: { endpoint: 'login', scope, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey } });
+    // limit: the free failures of a source, or the backstop's limit per window
+    const rule = scope === 'account' ? { limit: limits.loginPerAccount.limit, window_seconds: limits.loginPerAccount.windowSeconds } : { limit: provider.settings.login.maxFailures };
+    provider.audit.record({ ...base, action: 'security.rate_limited', userId: null, details: { endpoint: 'login', scope, ...rule, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey } });
     return throttledPage(retryAfterSeconds);
   }
 
