@@ -104,7 +104,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     }
     try {
       const retired = await store.keys.retireExpired();
-      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired());
+      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles());
       // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
       const partitionsCreated = await store.analytics.ensurePartitions();
       const partitionsDropped = await store.analytics.applyRetention();

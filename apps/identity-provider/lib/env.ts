@@ -56,7 +56,8 @@ const schema = z.object({
   SESSION_TTL_SECONDS: int(24 * 3600),
   LOGIN_MAX_FAILURES: int(5),
   LOGIN_LOCK_MINUTES: int(15),
-  RATE_LIMIT_LOGIN_PER_ACCOUNT: rule('20/900'),
+  // failed sign-ins per account from all sources: the backstop that throttles unrecognised devices only
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: rule('100/3600'),
   RATE_LIMIT_LOGIN_PER_IP: rule('100/900'),
   RATE_LIMIT_TOKEN_PER_CLIENT: rule('6000/60'),
   RATE_LIMIT_TOKEN_PER_IP: rule('6000/60'),
@@ -64,6 +65,7 @@ const schema = z.object({
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   AUDIT_RETENTION_DAYS: int(400),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
+  ADMIN_PASSWORD_FILE: z.string().optional(),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
   METRICS_PATH: z.string().regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics').default('/metrics'),
@@ -86,6 +88,8 @@ export interface Config {
   login: { maxFailures: number; lockSeconds: number };
   rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange', { limit: number; windowSeconds: number }>;
   adminEmail: string;
+  /** The first administrator's initial password is read from this file (production: the only way, never logged). */
+  adminPasswordFile?: string;
   demoClient: boolean;
   /** `off` only to measure the audit writer's cost in benchmarks: events are then discarded. */
   auditWriter: 'on' | 'off';
@@ -205,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       passwordChange: e.RATE_LIMIT_PASSWORD_CHANGE,
     },
     adminEmail: e.ADMIN_EMAIL,
+    ...(e.ADMIN_PASSWORD_FILE ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) } : {}),
     demoClient: e.DEMO_CLIENT ?? !production,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },
     auditWriter: e.AUDIT_WRITER,

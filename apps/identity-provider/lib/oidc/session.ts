@@ -2,7 +2,17 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
 import type { ProviderSettings } from './ports';
 
+/** The session cookie's name on plain http (development, tests). */
 export const SESSION_COOKIE = 'idp_session';
+/** On https: the `__Host-` prefix makes browsers insist on Secure, Path=/ and no Domain (no subdomain can set it). */
+export const SECURE_SESSION_COOKIE = '__Host-idp_session';
+/** Recognised device (README "Login protection"): a random id, set at a successful login, kept long. */
+export const DEVICE_COOKIE = 'idp_device';
+export const SECURE_DEVICE_COOKIE = '__Host-idp_device';
+const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600; // the longest lifetime browsers keep (RFC 6265bis)
+
+export const sessionCookieName = (settings: Pick<ProviderSettings, 'secureCookies'>) => (settings.secureCookies ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
+export const deviceCookieName = (settings: Pick<ProviderSettings, 'secureCookies'>) => (settings.secureCookies ? SECURE_DEVICE_COOKIE : DEVICE_COOKIE);
 const MAX_PENDING = 5;
 
 /** An authorization request waiting for login or consent. */
@@ -28,7 +38,7 @@ export interface BrowserSession {
   logout?: { postLogoutRedirectUri?: string; state?: string };
 }
 
-function readCookie(request: Request, name: string): string | null {
+export function readCookie(request: Request, name: string): string | null {
   const header = request.headers.get('cookie');
   if (!header) return null;
   for (const part of header.split(';')) {
@@ -43,7 +53,7 @@ export function newCsrfToken(): string {
 }
 
 export async function readBrowserSession(request: Request, settings: ProviderSettings): Promise<BrowserSession> {
-  const sealed = readCookie(request, SESSION_COOKIE);
+  const sealed = readCookie(request, sessionCookieName(settings));
   if (sealed) {
     try {
       const data = await unsealData<Partial<BrowserSession>>(decodeURIComponent(sealed), { password: settings.sessionSecret, ttl: settings.ttl.session });
@@ -60,7 +70,7 @@ export async function sessionCookie(session: BrowserSession, settings: ProviderS
   const entries = Object.entries(session.interactions).sort(([, a], [, b]) => b.createdAt - a.createdAt).slice(0, MAX_PENDING);
   const sealed = await sealData({ ...session, interactions: Object.fromEntries(entries) }, { password: settings.sessionSecret, ttl: settings.ttl.session });
   return [
-    `${SESSION_COOKIE}=${encodeURIComponent(sealed)}`,
+    `${sessionCookieName(settings)}=${encodeURIComponent(sealed)}`,
     'Path=/',
     'HttpOnly',
     'SameSite=Lax',
@@ -70,7 +80,7 @@ export async function sessionCookie(session: BrowserSession, settings: ProviderS
 }
 
 export function clearedSessionCookie(settings: ProviderSettings): string {
-  return [`${SESSION_COOKIE}=`, 'Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=0', ...(settings.secureCookies ? ['Secure'] : [])].join('; ');
+  return [`${sessionCookieName(settings)}=`, 'Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=0', ...(settings.secureCookies ? ['Secure'] : [])].join('; ');
 }
 
 export function csrfMatches(session: BrowserSession, presented: string | null | undefined): boolean {
@@ -80,8 +90,36 @@ export function csrfMatches(session: BrowserSession, presented: string | null | 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+const INTERACTION_ID_BYTES = 12;
+const INTERACTION_ID = new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((INTERACTION_ID_BYTES * 4) / 3)}}$`);
+
 export function newInteractionId(): string {
-  return randomBytes(12).toString('base64url');
+  return randomBytes(INTERACTION_ID_BYTES).toString('base64url');
+}
+
+/**
+ * Whether a presented interaction id has the shape newInteractionId() makes: ids flow into Location headers,
+ * so CR/LF or other bytes must be refused before anything else happens. Object.prototype names are no ids.
+ */
+export function isInteractionId(id: string | null | undefined): id is string {
+  return typeof id === 'string' && INTERACTION_ID.test(id) && !(id in Object.prototype);
+}
+
+const DEVICE_ID = /^[A-Za-z0-9_-]{43}$/;
+
+/** The browser's device id, if it carries a well-formed one. */
+export function readDeviceId(request: Request, settings: Pick<ProviderSettings, 'secureCookies'>): string | null {
+  const value = readCookie(request, deviceCookieName(settings));
+  return value && DEVICE_ID.test(value) ? value : null;
+}
+
+export function newDeviceId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** HttpOnly and long-lived; it only lets its browser skip the per-IP and account-wide throttles of its accounts. */
+export function deviceCookie(deviceId: string, settings: Pick<ProviderSettings, 'secureCookies'>): string {
+  return [`${deviceCookieName(settings)}=${deviceId}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${DEVICE_COOKIE_MAX_AGE}`, ...(settings.secureCookies ? ['Secure'] : [])].join('; ');
 }
 
 /** The pending interaction with this id, if any: own properties only, so "__proto__" and friends are nothing. */

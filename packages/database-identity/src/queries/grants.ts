@@ -298,6 +298,26 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
     /** Revokes a family (idempotent; the first reason is kept). Returns how many refresh tokens were still usable. */
     revokeFamily: (familyId: string, reason: string): Promise<number> => revocations.after(revokeFamily(db, familyId, reason)),
 
+    /**
+     * Revokes every grant of a user (password change): their refresh tokens, and the access tokens issued
+     * from them. Returns how many refresh tokens were still usable.
+     */
+    async revokeUserGrants(userId: string, reason: string): Promise<number> {
+      if (!UUID.test(userId)) return 0;
+      const [row] = await revocations.after(db.query<{ n: number }>(
+        `with revoked as (
+           update identity.token_families set revoked_at = now(), revoked_reason = $2
+            where user_id = $1 and revoked_at is null
+           returning id
+         )
+         select count(r.*)::int as n
+           from revoked
+           join identity.refresh_tokens r on r.family_id = revoked.id and r.rotated_at is null and r.expires_at > now()`,
+        [userId, reason],
+      ));
+      return row.n;
+    },
+
     /** Revokes one JWT access token by jti until it expires. Idempotent. */
     async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
       await revocations.after(db.query(

@@ -66,6 +66,17 @@ export function sessionQueries(db: Queryable) {
       return row?.was_active ?? false;
     },
 
+    /** Ends every active session of a user except `keepSid` (password change). Returns how many ended. */
+    async revokeOthersOfUser(userId: string, keepSid: string | null): Promise<number> {
+      const rows = await db.query(
+        `update identity.sessions set revoked_at = now()
+          where user_id = $1 and sid is distinct from $2 and revoked_at is null and expires_at > now()
+          returning 1`,
+        [userId, keepSid],
+      );
+      return rows.length;
+    },
+
     async countActive(): Promise<number> {
       const [row] = await db.query<{ n: number }>(
         `select count(*)::int as n from identity.sessions where revoked_at is null and expires_at > now()`,

@@ -40,6 +40,29 @@ export interface NewUser {
   emailVerified?: boolean;
 }
 
+/** One throttle counter (README "Login protection"); keys are keyed digests made by the caller. */
+export interface LoginThrottle {
+  failures: number;
+  /** Per source: attempts are refused until then. */
+  blockedUntil: Date | null;
+  /** Per source: when the failures are forgotten; backstop: when its window ends. */
+  expiresAt: Date;
+}
+
+export interface LoginThrottlePolicy {
+  /** Failures a source may make before it has to wait. */
+  freeFailures: number;
+  /** Upper bound of the wait (it doubles with each further failure). */
+  maxDelaySeconds: number;
+  /** A source's failures are forgotten this long after its last one. */
+  forgetAfterSeconds: number;
+  /** Window of the account-wide backstop. */
+  backstopWindowSeconds: number;
+}
+
+type ThrottleRow = { throttle_key: string; failures: number; blocked_until: Date | null; expires_at: Date };
+const toThrottle = (row: ThrottleRow): LoginThrottle => ({ failures: row.failures, blockedUntil: row.blocked_until, expiresAt: row.expires_at });
+
 export class DuplicateEmailError extends Error {
   constructor(readonly email: string) {
     super(`A user with email ${email} already exists`);
@@ -157,6 +180,77 @@ export function userQueries(db: Queryable) {
 
     async recordSuccessfulLogin(id: string): Promise<void> {
       await db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1`, [id]);
+    },
+
+    /**
+     * The live throttle counters among `keys`, and whether `deviceKey` is a device that signed in to this
+     * account before. One round trip, before any password hash is computed. `now` is the caller's clock.
+     */
+    async loginThrottleState(keys: string[], deviceKey: string | null, now: Date): Promise<{ throttles: Map<string, LoginThrottle>; deviceRecognised: boolean }> {
+      const rows = await db.query<ThrottleRow & { device_recognised: boolean }>(
+        `select t.throttle_key, t.failures, t.blocked_until, t.expires_at, d.recognised as device_recognised
+           from (select exists (select 1 from identity.login_devices where device_key = $2 and expires_at > $3::timestamptz) as recognised) d
+           left join identity.login_throttles t on t.throttle_key = any($1::text[]) and t.expires_at > $3::timestamptz`,
+        [keys, deviceKey, now.toISOString()],
+      );
+      const throttles = new Map(rows.filter((r) => r.throttle_key !== null).map((r) => [r.throttle_key, toThrottle(r)]));
+      return { throttles, deviceRecognised: rows[0]?.device_recognised ?? false };
+    },
+
+    /**
+     * Counts one failed sign-in for its source (growing delay once past the free failures: 2^(n - free)
+     * seconds, capped) and, when given, for the account-wide backstop (fixed window). Atomic per row.
+     */
+    async recordLoginFailure(sourceKey: string, accountKey: string | null, policy: LoginThrottlePolicy, now: Date): Promise<{ source: LoginThrottle; account: LoginThrottle | null }> {
+      const failures = `case when t.expires_at <= $2::timestamptz then 1 else t.failures + 1 end`;
+      const delay = (n: string) => `case when ${n} >= $3 then $2::timestamptz + make_interval(secs => least($4::float8, power(2::float8, ${n} - $3))) end`;
+      const [source] = await db.query<ThrottleRow>(
+        `insert into identity.login_throttles as t (throttle_key, failures, window_started_at, blocked_until, expires_at)
+         values ($1, 1, $2::timestamptz, ${delay('1')}, $2::timestamptz + make_interval(secs => $5))
+         on conflict (throttle_key) do update
+            set failures = ${failures},
+                window_started_at = case when t.expires_at <= $2::timestamptz then $2::timestamptz else t.window_started_at end,
+                blocked_until = ${delay(failures)},
+                expires_at = $2::timestamptz + make_interval(secs => $5)
+         returning throttle_key, failures, blocked_until, expires_at`,
+        [sourceKey, now.toISOString(), policy.freeFailures, policy.maxDelaySeconds, policy.forgetAfterSeconds],
+      );
+      if (!accountKey) return { source: toThrottle(source), account: null };
+      const [account] = await db.query<ThrottleRow>(
+        `insert into identity.login_throttles as t (throttle_key, failures, window_started_at, expires_at)
+         values ($1, 1, $2::timestamptz, $2::timestamptz + make_interval(secs => $3))
+         on conflict (throttle_key) do update
+            set failures = ${failures},
+                window_started_at = case when t.expires_at <= $2::timestamptz then $2::timestamptz else t.window_started_at end,
+                expires_at = case when t.expires_at <= $2::timestamptz then $2::timestamptz + make_interval(secs => $3) else t.expires_at end
+         returning throttle_key, failures, blocked_until, expires_at`,
+        [accountKey, now.toISOString(), policy.backstopWindowSeconds],
+      );
+      return { source: toThrottle(source), account: toThrottle(account) };
+    },
+
+    /**
+     * A successful sign-in: forgets the failures of the sources it came from (never the backstop, which
+     * counts failures only) and remembers the device for `deviceTtlSeconds`.
+     */
+    async recordLoginSuccess(userId: string, sourceKeys: string[], device: { key: string; ttlSeconds: number } | null, now: Date): Promise<void> {
+      await db.query(`delete from identity.login_throttles where throttle_key = any($1::text[])`, [sourceKeys]);
+      if (device) {
+        await db.query(
+          `insert into identity.login_devices as d (device_key, user_id, created_at, last_seen_at, expires_at)
+           values ($1, $2, $3::timestamptz, $3::timestamptz, $3::timestamptz + make_interval(secs => $4))
+           on conflict (device_key) do update set last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at`,
+          [device.key, userId, now.toISOString(), device.ttlSeconds],
+        );
+      }
+      await db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1 and (failed_login_count <> 0 or locked_until is not null)`, [userId]);
+    },
+
+    /** Drops throttle counters and device records that ran out. Returns the number of rows deleted. */
+    async purgeLoginThrottles(now: Date = new Date()): Promise<number> {
+      const throttles = await db.query(`delete from identity.login_throttles where expires_at <= $1::timestamptz returning 1`, [now.toISOString()]);
+      const devices = await db.query(`delete from identity.login_devices where expires_at <= $1::timestamptz returning 1`, [now.toISOString()]);
+      return throttles.length + devices.length;
     },
 
     async setPassword(id: string, password: string, options: { mustChange?: boolean } = {}): Promise<void> {

@@ -2,19 +2,16 @@ import type { Metadata } from 'next';
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { CircleAlert, Clock, LogIn } from 'lucide-react';
+import { getContainer } from '@/lib/container';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
-import { SESSION_COOKIE } from '@/lib/oidc/session';
+import { isInteractionId, sessionCookieName } from '@/lib/oidc/session';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Sign in · Identity provider' };
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-// newInteractionId(): 12 random bytes, base64url. Names of Object.prototype members ("__proto__",
-// "__defineGetter__") would be found in the session's interactions object, so they are refused here.
-const INTERACTION_ID = /^[A-Za-z0-9_-]{16}$/;
-const validInteractionId = (id: string) => INTERACTION_ID.test(id) && !(id in Object.prototype);
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 const label = 'block text-sm font-medium text-slate-700';
@@ -29,16 +26,17 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
   const params = await searchParams;
   const interactionId = first(params.interaction) ?? '';
   const error = first(params.error);
-  const interaction = validInteractionId(interactionId) ? await interactionForPage(interactionId) : null;
+  const interaction = isInteractionId(interactionId) ? await interactionForPage(interactionId) : null;
+  const { settings } = (await getContainer()).provider;
   // direct sign-in (admin pages, via /interaction/start): no OAuth request, back to a local path afterwards
-  const returnTo = interaction ? null : safeLocalPath(first(params.return_to));
+  const returnTo = interaction ? null : safeLocalPath(first(params.return_to), settings.issuer);
 
   let form: { csrf: string; loginHint?: string; clientName: string | null; hidden: Record<string, string> } | null = null;
   if (interaction) {
     form = { csrf: interaction.csrf, loginHint: interaction.loginHint, clientName: interaction.client.name, hidden: { interaction: interactionId } };
   } else if (returnTo) {
     // the CSRF token must come from a sealed cookie the browser holds; /interaction/start sets one
-    if (!(await cookies()).has(SESSION_COOKIE)) redirect(`/interaction/start?return_to=${encodeURIComponent(returnTo)}`);
+    if (!(await cookies()).has(sessionCookieName(settings))) redirect(`/interaction/start?return_to=${encodeURIComponent(returnTo)}`);
     form = { csrf: (await browserSessionForPage()).csrf, clientName: null, hidden: { return_to: returnTo } };
   }
 

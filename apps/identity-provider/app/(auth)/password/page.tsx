@@ -1,21 +1,21 @@
 import type { Metadata } from 'next';
+import { headers } from 'next/headers';
 import { CircleAlert, Clock, KeyRound } from 'lucide-react';
+import { getContainer } from '@/lib/container';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
-import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
+import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
+import { isInteractionId } from '@/lib/oidc/session';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Choose a new password · Identity provider' };
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-// newInteractionId(): 12 random bytes, base64url. Names of Object.prototype members ("__proto__",
-// "__defineGetter__") would be found in the session's interactions object, so they are refused here.
-const INTERACTION_ID = /^[A-Za-z0-9_-]{16}$/;
-const validInteractionId = (id: string) => INTERACTION_ID.test(id) && !(id in Object.prototype);
 const MIN_LENGTH = 12;
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 const ERRORS: Record<string, string> = {
+  current: 'The current password is incorrect.',
   length: `The new password must be at least ${MIN_LENGTH} characters long.`,
   mismatch: 'The two passwords do not match. Type the same new password twice.',
   reused: 'The new password must differ from the current password.',
@@ -33,13 +33,16 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
   const params = await searchParams;
   const interactionId = first(params.interaction) ?? '';
   const error = first(params.error);
-  const interaction = validInteractionId(interactionId) ? await interactionForPage(interactionId) : null;
+  const interaction = isInteractionId(interactionId) ? await interactionForPage(interactionId) : null;
   // The change applies to the signed-in user even when the pending request itself is gone.
   const session = interaction?.user ? null : await browserSessionForPage();
   const user = interaction?.user ?? session?.user ?? null;
   const csrf = interaction?.csrf ?? session?.csrf ?? '';
   // direct sign-in (admin pages): where to go once the password is changed
-  const returnTo = interaction ? null : safeLocalPath(first(params.return_to));
+  const { provider } = await getContainer();
+  const returnTo = interaction ? null : safeLocalPath(first(params.return_to), provider.settings.issuer);
+  // only the forced change right after a fresh login may skip it
+  const askCurrent = await currentPasswordRequired(new Request('http://page.local/', { headers: { cookie: (await headers()).get('cookie') ?? '' } }), provider);
 
   if (!user) {
     return (
@@ -78,6 +81,25 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
         <input type="hidden" name="csrf" value={csrf} />
         {/* lets password managers attach the new password to the right account */}
         <input type="email" name="username" autoComplete="username" value={user.email} readOnly hidden />
+        {askCurrent && (
+          <div>
+            <label htmlFor="current_password" className={label}>
+              Current password
+            </label>
+            <input
+              id="current_password"
+              name="current_password"
+              type="password"
+              autoComplete="current-password"
+              required
+              maxLength={256}
+              autoFocus
+              aria-invalid={error === 'current' || undefined}
+              className={input}
+              data-testid="current-password"
+            />
+          </div>
+        )}
         <div>
           <label htmlFor="new_password" className={label}>
             New password
@@ -90,7 +112,7 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
             required
             minLength={MIN_LENGTH}
             maxLength={256}
-            autoFocus
+            autoFocus={!askCurrent}
             aria-describedby="new_password_hint"
             aria-invalid={error === 'length' || error === 'reused' || undefined}
             className={input}

@@ -3,12 +3,21 @@ import { hasControlChars } from '../../security/input';
 import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
-import { csrfMatches, isCrossSiteFormPost, newCsrfToken, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession } from '../session';
+import {
+  csrfMatches, deviceCookie, isCrossSiteFormPost, isInteractionId, newCsrfToken, newDeviceId, pendingInteraction, readBrowserSession, readDeviceId,
+  sessionCookie, type BrowserSession,
+} from '../session';
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
 const MIN_PASSWORD_LENGTH = 12;
 const MAX_PASSWORD_LENGTH = 256;
+/** The forced change (must_change_password) may skip the current password only this soon after the login. */
+export const FORCED_CHANGE_WINDOW_SECONDS = 10 * 60;
+/** A source's failed sign-ins are forgotten a day after its last one. */
+const FAILURE_MEMORY_SECONDS = 24 * 3600;
+/** How long a device stays recognised for an account after its last successful sign-in. */
+const DEVICE_RECOGNITION_SECONDS = 180 * 24 * 3600;
 
 interface FormContext {
   form: URLSearchParams;
@@ -27,18 +36,26 @@ async function readForm(request: Request, provider: Provider): Promise<FormConte
   for (const [name, value] of form) if (hasControlChars(name) || hasControlChars(value)) return { rejected: errorPage(new InvalidRequest('The form contains control characters')) };
   const browser = await readBrowserSession(request, provider.settings);
   if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage() };
-  return { form, browser, interactionId: form.get('interaction') ?? '' };
+  // ids go into Location headers: anything but the shape we issue is a 400 before any state changes
+  const interactionId = form.get('interaction') ?? '';
+  if (interactionId && !isInteractionId(interactionId)) return { rejected: errorPage(new InvalidRequest('The interaction parameter is malformed')) };
+  return { form, browser, interactionId };
 }
 
 function csrfPage(): Response {
   return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site. Go back, reload the page and try again'), { status: 403 }));
 }
 
+const badReturnTo = () => errorPage(new InvalidRequest('The return_to parameter must be a path on this site'));
+
 const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
 
 /**
- * Login form: one generic answer for an unknown email, a wrong password or a locked account (no
- * enumeration; unknown emails cost a password hash too). The session id changes at every login.
+ * Login form: one generic answer for an unknown email or a wrong password (no enumeration; unknown emails
+ * cost a password hash too, and are throttled the same way). No account-wide lock: failures are counted
+ * per (account, IP) and per (account, recognised device), and a source past its free failures waits
+ * 2^k seconds before its next attempt is even checked; an account-wide backstop throttles only browsers
+ * the account has never signed in from (README "Login protection"). The session id changes at every login.
  */
 export async function loginAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
@@ -46,7 +63,9 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
   // without a pending OAuth request, a direct sign-in (admin pages) returns to a local path
-  const returnTo = safeLocalPath(form.get('return_to'));
+  const rawReturnTo = form.get('return_to');
+  const returnTo = safeLocalPath(rawReturnTo, provider.settings.issuer);
+  if (!pending && rawReturnTo && !returnTo) return badReturnTo();
   if (!pending && !returnTo) return expiredPage();
   const clientId = pending?.params.client_id ?? null;
   const base = { clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
@@ -56,33 +75,52 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     ? `${INTERACTION_PATHS.login}?interaction=${interactionId}&error=invalid_credentials`
     : `${INTERACTION_PATHS.login}?return_to=${encodeURIComponent(returnTo!)}&error=invalid_credentials`;
 
-  // a keyed digest of the attempted login name: counts attempts per account, even unknown ones, without the email
-  const accountKey = email ? provider.store.box.digest(`login:${email.toLowerCase()}`).slice(0, 22) : null;
   const limits = provider.settings.rateLimits;
   try {
-    enforceRateLimits(provider, ctx, 'login', [
-      { scope: 'ip', key: ctx.ip, rule: limits.loginPerIp },
-      { scope: 'account', key: accountKey, rule: limits.loginPerAccount },
-    ], { clientId });
+    // per IP, every attempt counts; nothing here is per account (an account's limit must not let strangers lock it)
+    enforceRateLimits(provider, ctx, 'login', [{ scope: 'ip', key: ctx.ip, rule: limits.loginPerIp }], { clientId });
   } catch (error) {
     if (error instanceof RateLimited) return tooManyRequests(error);
     throw error;
   }
 
-  const user = email ? await provider.store.users.findByEmailForLogin(email) : null;
+  // a keyed digest of the attempted login name: counts failures per account, even unknown ones, without the email
+  const accountKey = email ? provider.store.box.digest(`login:${email.toLowerCase()}`).slice(0, 22) : null;
   const now = provider.now();
-  const locked = !!user?.lockedUntil && user.lockedUntil > now;
-  const passwordOk = await verifyPassword(password, user && !locked ? user.passwordHash : await decoyPasswordHash());
-  if (!user || locked || !passwordOk) {
-    if (user && !locked) {
-      const { lockedUntil } = await provider.store.users.recordFailedLogin(user.id, provider.settings.login.maxFailures, provider.settings.login.lockSeconds);
-      if (lockedUntil && lockedUntil > now) provider.audit.record({ ...base, action: 'auth.account_locked', userId: user.id, details: { locked_until: lockedUntil.toISOString() } });
+  const presentedDevice = readDeviceId(request, provider.settings);
+  const throttle = accountKey ? await checkLoginThrottle(provider, accountKey, ctx.ip, presentedDevice, now) : null;
+  if (throttle?.refusal) {
+    const { scope, retryAfterSeconds, failures } = throttle.refusal;
+    // limit: the free failures of a source, or the backstop's limit per window
+    const rule = scope === 'account' ? { limit: limits.loginPerAccount.limit, window_seconds: limits.loginPerAccount.windowSeconds } : { limit: provider.settings.login.maxFailures };
+    provider.audit.record({ ...base, action: 'security.rate_limited', userId: null, details: { endpoint: 'login', scope, ...rule, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey } });
+    return throttledPage(retryAfterSeconds);
+  }
+
+  const user = email ? await provider.store.users.findByEmailForLogin(email) : null;
+  const passwordOk = await verifyPassword(password, user ? user.passwordHash : await decoyPasswordHash());
+  if (!user || !passwordOk) {
+    const details: Record<string, unknown> = { reason: !user ? 'unknown_user' : 'bad_password', account_key: accountKey };
+    if (throttle) {
+      const counted = await provider.store.users.recordLoginFailure(throttle.sourceKey, throttle.backstopKey, throttlePolicy(provider), now);
+      Object.assign(details, { source: throttle.deviceRecognised ? 'device' : 'ip', source_failures: counted.source.failures });
+      if (counted.account && counted.account.failures === limits.loginPerAccount.limit) {
+        // the backstop just tripped: unrecognised devices wait for the window's end; recognised ones never do
+        provider.audit.record({ ...base, action: 'auth.account_locked', userId: user?.id ?? null, details: {
+          scope: 'unrecognised_devices', failures: counted.account.failures, locked_until: counted.account.expiresAt.toISOString(), account_key: accountKey,
+        } });
+      }
     }
-    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details: { reason: !user ? 'unknown_user' : locked ? 'locked' : 'bad_password', account_key: accountKey } });
+    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details });
     return redirect(back);
   }
 
-  await provider.store.users.recordSuccessfulLogin(user.id);
+  // this browser is recognised for the account from now on (its own id, or a new one)
+  const deviceId = presentedDevice ?? newDeviceId();
+  await provider.store.users.recordLoginSuccess(
+    user.id, throttle ? [throttle.ipKey, ...(throttle.deviceKey ? [throttle.deviceKey] : [])] : [],
+    accountKey ? { key: deviceKeyOf(provider, accountKey, deviceId), ttlSeconds: DEVICE_RECOGNITION_SECONDS } : null, now,
+  );
   if (browser.sid) await provider.store.sessions.revoke(browser.sid);
   const session = await provider.store.sessions.create({ userId: user.id, authTime: now, ttlSeconds: provider.settings.ttl.session, ipAddress: ctx.ip, userAgent: ctx.userAgent });
   browser.sid = session.sid;
@@ -90,18 +128,94 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   if (pending) pending.loginAt = now.getTime();
   provider.audit.record({ ...base, action: 'auth.login_succeeded', userId: user.id, details: { sid_created: true } });
   const cookie = { 'Set-Cookie': await sessionCookie(browser, provider.settings) };
-  if (!pending) {
-    return redirect(user.mustChangePassword ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(returnTo!)}` : returnTo!, cookie);
-  }
-  const next = user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume;
-  return redirect(`${next}?interaction=${interactionId}`, cookie);
+  const next = !pending
+    ? (user.mustChangePassword ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(returnTo!)}` : returnTo!)
+    : `${user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume}?interaction=${interactionId}`;
+  const response = redirect(next, cookie);
+  response.headers.append('Set-Cookie', deviceCookie(deviceId, provider.settings));
+  return response;
 }
 
-/** Forced password change (must_change_password): before anything else, for the signed-in user. */
+interface LoginThrottleCheck {
+  ipKey: string;
+  deviceKey: string | null;
+  deviceRecognised: boolean;
+  /** The counter this attempt's failure goes to: the recognised device's, else the (account, IP) pair's. */
+  sourceKey: string;
+  /** The account-wide backstop's counter, or null when it is off. */
+  backstopKey: string | null;
+  refusal: { scope: 'account_ip' | 'account_device' | 'account'; retryAfterSeconds: number; failures: number } | null;
+}
+
+const deviceKeyOf = (provider: Provider, accountKey: string, deviceId: string) => provider.store.box.digest(`login-device:${accountKey}:${deviceId}`);
+
+function throttlePolicy(provider: Provider) {
+  return {
+    freeFailures: provider.settings.login.maxFailures,
+    maxDelaySeconds: provider.settings.login.lockSeconds,
+    forgetAfterSeconds: FAILURE_MEMORY_SECONDS,
+    backstopWindowSeconds: provider.settings.rateLimits.loginPerAccount.windowSeconds,
+  };
+}
+
+/** Whether this attempt may be checked at all; one query, before any password hash. */
+async function checkLoginThrottle(provider: Provider, accountKey: string, ip: string | null, deviceId: string | null, now: Date): Promise<LoginThrottleCheck> {
+  const { box } = provider.store;
+  const ipKey = box.digest(`login-ip:${accountKey}:${ip ?? 'unknown'}`);
+  const deviceKey = deviceId ? deviceKeyOf(provider, accountKey, deviceId) : null;
+  const backstop = provider.settings.rateLimits.loginPerAccount;
+  const backstopKey = backstop.limit > 0 ? box.digest(`login-account:${accountKey}`) : null;
+  const keys = [ipKey, ...(deviceKey ? [deviceKey] : []), ...(backstopKey ? [backstopKey] : [])];
+  const { throttles, deviceRecognised } = await provider.store.users.loginThrottleState(keys, deviceKey, now);
+  const sourceKey = deviceRecognised ? deviceKey! : ipKey;
+  const secondsUntil = (at: Date) => Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 1000));
+  let refusal: LoginThrottleCheck['refusal'] = null;
+  const source = throttles.get(sourceKey);
+  if (source?.blockedUntil && source.blockedUntil > now) {
+    refusal = { scope: deviceRecognised ? 'account_device' : 'account_ip', retryAfterSeconds: secondsUntil(source.blockedUntil), failures: source.failures };
+  } else if (!deviceRecognised && backstopKey) {
+    const account = throttles.get(backstopKey);
+    if (account && account.failures >= backstop.limit) refusal = { scope: 'account', retryAfterSeconds: secondsUntil(account.expiresAt), failures: account.failures };
+  }
+  return { ipKey, deviceKey, deviceRecognised, sourceKey, backstopKey, refusal };
+}
+
+/** 429 for a throttled sign-in: says how long to wait; the password was not checked. */
+function throttledPage(retryAfterSeconds: number): Response {
+  const response = errorPage(Object.assign(new InvalidRequest(`Too many failed sign-ins. Wait ${retryAfterSeconds} seconds and try again`), { status: 429 }));
+  response.headers.set('Retry-After', String(retryAfterSeconds));
+  return response;
+}
+
+/**
+ * Whether a password change must present the current password: always, except for the forced change
+ * (must_change_password) within a few minutes of the login that started this session. A stolen session
+ * alone thus cannot take the account over.
+ */
+export function needsCurrentPassword(user: { mustChangePassword: boolean }, session: { authTime: Date }, now: Date): boolean {
+  return !(user.mustChangePassword && now.getTime() - session.authTime.getTime() <= FORCED_CHANGE_WINDOW_SECONDS * 1000);
+}
+
+/** For the password page: whether to show the current-password field (true when nobody is signed in). */
+export async function currentPasswordRequired(request: Request, provider: Provider): Promise<boolean> {
+  const browser = await readBrowserSession(request, provider.settings);
+  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  const user = session ? await provider.store.users.findById(session.userId) : null;
+  return !session || !user || needsCurrentPassword(user, session, provider.now());
+}
+
+/**
+ * Password change for the signed-in user: forced (must_change_password) before anything else, or asked for.
+ * Needs the current password (needsCurrentPassword); ends the user's other sessions and revokes all their
+ * grants (refresh tokens and the access tokens issued from them).
+ */
 export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
+  const rawReturnTo = form.get('return_to');
+  const returnTo = safeLocalPath(rawReturnTo, provider.settings.issuer);
+  if (rawReturnTo && !returnTo) return badReturnTo();
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   if (!session) return expiredPage();
   const user = await provider.store.users.findByEmailForLogin((await provider.store.users.findById(session.userId))?.email ?? '');
@@ -112,18 +226,25 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
     if (error instanceof RateLimited) return tooManyRequests(error);
     throw error;
   }
+  const current = (form.get('current_password') ?? '').slice(0, MAX_PASSWORD_LENGTH);
   const password = form.get('new_password') ?? '';
   const confirm = form.get('confirm_password') ?? '';
-  const returnTo = safeLocalPath(form.get('return_to'));
   const back = (error: string) =>
     redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${error}`);
+  if (needsCurrentPassword(user, session, provider.now()) && !(await verifyPassword(current, user.passwordHash))) return back('current');
   if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return back('length');
   if (password !== confirm) return back('mismatch');
   if (await verifyPassword(password, user.passwordHash)) return back('reused');
 
   await provider.store.users.setPassword(user.id, password, { mustChange: false });
-  provider.audit.record({ action: 'auth.password_changed', userId: user.id, clientId: pendingInteraction(browser, interactionId)?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: { forced: user.mustChangePassword } });
-  const next = pendingInteraction(browser, interactionId) ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : safeLocalPath(form.get('return_to')) ?? '/';
+  // whoever else holds a session or a token of this user loses it; this browser stays signed in
+  const sessionsEnded = await provider.store.sessions.revokeOthersOfUser(user.id, session.sid);
+  const refreshTokensRevoked = await provider.store.grants.revokeUserGrants(user.id, 'password_changed');
+  provider.audit.record({
+    action: 'auth.password_changed', userId: user.id, clientId: pendingInteraction(browser, interactionId)?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+    details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },
+  });
+  const next = pendingInteraction(browser, interactionId) ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : returnTo ?? '/';
   return redirect(next);
 }
 
@@ -151,10 +272,32 @@ export async function consentAction(request: Request, ctx: RequestContext, provi
   return redirect(`${INTERACTION_PATHS.resume}?interaction=${interactionId}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
 }
 
-/** A same-origin path ("/x"), never "//host" or a URL: open redirects are how phishing borrows our domain. */
-export function safeLocalPath(value: string | null | undefined): string | null {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return null;
-  return value.slice(0, 2048);
+// C0 controls, DEL and backslash: browsers drop tabs and newlines and read "\\" as "/", so "/\t/evil" is "//evil"
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_PATH_CHARS = /[\u0000-\u001f\u007f\\]/;
+
+/**
+ * A path on this site to redirect to after sign-in, or null: resolved against the issuer, it must keep the
+ * issuer's origin, and neither it nor its percent-decoded form may hold control characters or a backslash
+ * (or start with "//"). Open redirects are how phishing borrows our domain. Returns the normalised path.
+ */
+export function safeLocalPath(value: string | null | undefined, issuer: string): string | null {
+  if (!value || value.length > 2048 || !value.startsWith('/') || UNSAFE_PATH_CHARS.test(value)) return null;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+  if (UNSAFE_PATH_CHARS.test(decoded) || decoded.startsWith('//')) return null;
+  let url: URL;
+  try {
+    url = new URL(value, issuer);
+  } catch {
+    return null;
+  }
+  if (url.origin !== new URL(issuer).origin) return null;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 /** 429 for the browser forms: a page, with the same rate-limit headers as the API endpoints. */
@@ -169,7 +312,9 @@ function tooManyRequests(error: RateLimited): Response {
  * token, then shows the login form, which returns to `return_to` (a local path) afterwards.
  */
 export async function startSignIn(request: Request, _ctx: RequestContext, provider: Provider): Promise<Response> {
-  const returnTo = safeLocalPath(new URL(request.url).searchParams.get('return_to')) ?? '/';
+  const raw = new URL(request.url).searchParams.get('return_to');
+  const returnTo = raw ? safeLocalPath(raw, provider.settings.issuer) : '/';
+  if (!returnTo) return badReturnTo();
   const browser = await readBrowserSession(request, provider.settings);
   return redirect(`${INTERACTION_PATHS.login}?return_to=${encodeURIComponent(returnTo)}`, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
 }

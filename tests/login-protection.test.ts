@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserAgent, startStack, type Stack } from './support/oidc';
+
+const ADMIN_EMAIL = 'admin@localhost.localdomain';
+
+/** One direct sign-in attempt from `ip` (TRUSTED_PROXY=x-forwarded-for), as the login form posts it. */
+async function attempt(agent: BrowserAgent, ip: string, password: string): Promise<Response> {
+  if (!agent.cookies.size) await agent.get('/interaction/start?return_to=/');
+  return agent.postForm('/interaction/login', { email: ADMIN_EMAIL, password, return_to: '/', csrf: await agent.csrf() }, { 'x-forwarded-for': ip });
+}
+
+describe('login protection: an attacker who knows the admin email cannot keep the admin out', () => {
+  let stack: Stack;
+  let adminPassword: string;
+
+  beforeAll(async () => {
+    stack = await startStack({ TRUSTED_PROXY: 'x-forwarded-for', RATE_LIMIT_LOGIN_PER_ACCOUNT: '20/3600' });
+    // development: the first administrator's random password is printed once
+    adminPassword = /password: (\S+)/.exec(stack.provider.output())![1];
+  });
+  afterAll(() => stack?.stop());
+
+  it('50 failures from IP A; the owner from IP B signs in at once; a recognised device signs in past the account-wide backstop', async () => {
+    const attacker = new BrowserAgent(stack.provider.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 50; i++) statuses.push((await attempt(attacker, '198.51.100.1', `guess-${i}`)).status);
+    expect(statuses.filter((s) => s === 303)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(45);
+
+    const owner = new BrowserAgent(stack.provider.url);
+    const started = Date.now();
+    const login = await attempt(owner, '203.0.113.2', adminPassword);
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('/password?return_to=%2F'); // must change the initial password
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(owner.cookies.get('idp_device')).toMatch(/^[\w-]{43}$/);
+
+    // many sources trip the backstop (20 failures/hour): new browsers wait, even with the right password
+    for (let ip = 10; ip < 14; ip++) for (let i = 0; i < 5; i++) await attempt(new BrowserAgent(stack.provider.url), `198.51.100.${ip}`, `spray-${i}`);
+    const stranger = await attempt(new BrowserAgent(stack.provider.url), '203.0.113.3', adminPassword);
+    expect(stranger.status).toBe(429);
+    expect(Number(stranger.headers.get('retry-after'))).toBeGreaterThan(0);
+    // the owner's recognised browser does not
+    const recognised = await attempt(owner, '203.0.113.3', adminPassword);
+    expect(recognised.status).toBe(303);
+    expect(recognised.headers.get('location')).toBe('/password?return_to=%2F');
+
+    await new Promise((r) => setTimeout(r, 600)); // the audit writer flushes every 200 ms
+    const actions = await stack.store.db.query<{ action: string; n: number }>(
+      `select action, count(*)::int as n from identity.audit_logs where action in ('auth.account_locked', 'security.rate_limited', 'auth.login_failed') group by action order by action`,
+    );
+    expect(Object.fromEntries(actions.map((a) => [a.action, a.n]))).toMatchObject({ 'auth.account_locked': 1, 'auth.login_failed': 20 }); // 5 from A, 15 sprays; the last 5 sprays met the backstop
+  });
+});
