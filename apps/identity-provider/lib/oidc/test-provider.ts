@@ -7,7 +7,7 @@ import type { AuditEvent } from './audit';
 import { cachedClientRegistry } from './clients';
 import { cachedKeyRing } from './keys';
 import type { Provider, RequestContext } from './ports';
-import { SESSION_COOKIE, sessionCookie } from './session';
+import { sessionCookie, sessionCookieName } from './session';
 import { VerifiedJwtCache } from './verified-jwts';
 
 export const TEST_ISSUER = 'https://id.example';
@@ -55,7 +55,7 @@ export async function testProvider(): Promise<{
       const user = await store.users.create({ email, password: randomBytes(12).toString('base64url') });
       const session = await store.sessions.create({ userId: user.id, ttlSeconds: 3600 });
       const cookie = (await sessionCookie({ sid: session.sid, csrf: randomBytes(24).toString('base64url'), interactions: {} }, provider.settings)).split(';')[0];
-      if (!cookie.startsWith(`${SESSION_COOKIE}=`)) throw new Error('unexpected session cookie');
+      if (!cookie.startsWith(`${sessionCookieName(provider.settings)}=`)) throw new Error('unexpected session cookie');
       return { userId: user.id, sid: session.sid, cookie };
     },
     async client(input) {
