@@ -7,7 +7,7 @@ import type { NextConfig } from 'next';
 export const securityHeaders = [
   // login and consent must never be framed (clickjacking)
   { key: 'X-Frame-Options', value: 'DENY' },
-  { key: 'Content-Security-Policy', value: "frame-ancestors 'none'; base-uri 'self'; form-action 'self' http: https:; object-src 'none'" },
+  // the Content-Security-Policy of pages is set per request, with a nonce (apps/identity-provider/proxy.ts)
   { key: 'X-Content-Type-Options', value: 'nosniff' },
   // authorization codes travel in URLs: never leak them through Referer
   { key: 'Referrer-Policy', value: 'no-referrer' },

@@ -35,6 +35,15 @@ describe('end-user pages in a real browser', () => {
       const page = await context.newPage();
       const problems: string[] = [];
       page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+      // the pages run under a nonce-based Content-Security-Policy: nothing of ours may be refused by it
+      page.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) problems.push(`csp: ${message.text()}`);
+      });
+      page.on('response', (response) => {
+        if (new URL(response.url()).pathname === '/login' && !/script-src 'self' 'nonce-[\w+/=]+' 'strict-dynamic'/.test(response.headers()['content-security-policy'] ?? '')) {
+          problems.push(`no nonce-based CSP on ${response.url()}`);
+        }
+      });
 
       // the relying party sends the browser to the provider, which asks for a login
       await page.goto(`${provider.url}/demo`);
@@ -170,6 +179,10 @@ describe('end-user pages in a real browser', () => {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       try {
         const page = await context.newPage();
+        const cspViolations: string[] = [];
+        page.on('console', (message) => {
+          if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+        });
         const authorize = (state: string, challenge: string, extra: Record<string, string> = {}) =>
           `${provider.url}/oidc/authorize?${new URLSearchParams({
             response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid profile email offline_access',
@@ -239,6 +252,8 @@ describe('end-user pages in a real browser', () => {
         await page.getByLabel('Password').fill(password);
         await submit(page, 'login-submit', /\/logout$/);
         expect(await page.getByTestId('logout-user').textContent()).toBe(email);
+        // form-action names the registered redirect origins: consent's redirect to the client was allowed
+        expect(cspViolations).toEqual([]);
       } finally {
         await context.close();
         await provider.stop();

@@ -182,6 +182,8 @@ describe('hostile input at every parameter of every endpoint', () => {
       expect(body, `${method} ${path}`).not.toMatch(STACK_TRACE);
     }
     expect((await raw('OPTIONS', '*')).status).toBe(204);
+    // second line of defence on fast-path answers too: no MIME sniffing
+    expect((await fetch(`${stack.provider.url}/oidc/jwks`)).headers.get('x-content-type-options')).toBe('nosniff');
     expect((await fetch(`${stack.provider.url}/.well-known/openid-configuration`)).status).toBe(200);
   });
 });
