@@ -2,21 +2,20 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIdentityStore, type IdentityStore } from '../packages/database-identity/src';
 import { KEY_ENCRYPTION_SECRET, SESSION_SECRET } from './support/oidc';
-import { TestCluster } from './support/pg-cluster';
+import { faultClusterUnavailable, faultClusterUrl, killFaultCluster, startFaultCluster } from './support/fault-cluster';
 import { startProvider, type RunningProvider } from './support/server';
 
 /**
- * Database faults as an operator meets them, on a Postgres cluster of the test's own (port 5434): a lock
+ * Database faults as an operator meets them, on the Postgres cluster of the fault tests (support/fault-cluster): a lock
  * on the client table, a signing key set that cannot sign, and the server stopped outright. The provider
  * must keep issuing what it can from memory, answer 503 temporarily_unavailable quickly for the rest,
  * and say so in readiness.
  */
-const unavailable = TestCluster.unavailableReason();
+const unavailable = faultClusterUnavailable();
 if (unavailable && process.env.CI === 'true') throw new Error(`db-faults: ${unavailable}; CI must run this suite`);
 if (unavailable) console.warn(`skipping db-faults: ${unavailable}`);
 
 describe.skipIf(!!unavailable)('database faults', () => {
-  const cluster = new TestCluster('idplimits', 5434);
   let provider: RunningProvider;
   let store: IdentityStore;
   let databaseUrl: string;
@@ -42,8 +41,12 @@ describe.skipIf(!!unavailable)('database faults', () => {
   }
 
   beforeAll(async () => {
-    cluster.start();
-    databaseUrl = await cluster.createDatabase('idp_faults');
+    startFaultCluster();
+    const name = `idp_faults_${Math.random().toString(16).slice(2, 10)}`;
+    const admin = postgres(faultClusterUrl(), { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}`);
+    await admin.end();
+    databaseUrl = faultClusterUrl(name);
     provider = await startProvider({ DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET });
     store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 2 });
     const svc = await store.clients.create({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['api.read'] });
@@ -57,7 +60,11 @@ describe.skipIf(!!unavailable)('database faults', () => {
   afterAll(async () => {
     await provider?.stop();
     await store?.close().catch(() => {});
-    cluster.stopImmediately();
+    try {
+      killFaultCluster();
+    } catch {
+      // already stopped by a test that failed half-way
+    }
   });
 
   it('a lock on oauth_clients: known clients still get tokens from memory while the registry check waits on the lock', async () => {
@@ -114,7 +121,7 @@ describe.skipIf(!!unavailable)('database faults', () => {
 
   it('the database stopped: 503 temporarily_unavailable with Retry-After within the 5 s bound; cached clients still get tokens', async () => {
     await store.close();
-    cluster.stopImmediately();
+    killFaultCluster();
     try {
       // needs the database (a refresh token lookup): refused quickly and honestly
       const refresh = await token({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43), client_id: publicClientId });
@@ -132,7 +139,7 @@ describe.skipIf(!!unavailable)('database faults', () => {
       const ready = await fetch(`${provider.url}/api/health/ready`, { signal: AbortSignal.timeout(5_000) });
       expect(ready.status).toBe(503);
     } finally {
-      cluster.start();
+      startFaultCluster();
     }
     await until('the provider to reach the database again', async () => (await fetch(`${provider.url}/api/health/ready`)).status === 200, 30_000);
   });

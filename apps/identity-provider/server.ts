@@ -59,6 +59,12 @@ async function main() {
   await app.prepare();
 
   const origin = new URL(config.issuer).origin;
+  // second line of defence on every fast-path answer (Next's pages get them from next.config): no MIME
+  // sniffing; HSTS once the issuer is https
+  const fastPathHeaders: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    ...(origin.startsWith('https:') ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
+  };
   // this module's copy of the core answers with light responses; Next's bundled copy is untouched
   useResponseFactory((body, init) => new LightResponse(body, init) as unknown as Response);
   const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null, pathname: string) => {
@@ -71,7 +77,7 @@ async function main() {
       res.writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
       return;
     }
-    const sent = sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname));
+    const sent = sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname), fastPathHeaders);
     if (sent) await sent;
   };
 
@@ -90,13 +96,9 @@ async function main() {
     : null;
 
   let closing = false;
-  // second line of defence on every response: no MIME sniffing; HSTS once the issuer is https
-  const hsts = origin.startsWith('https:') ? 'max-age=63072000; includeSubDomains' : null;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     // while shutting down, every answer ends its connection so keep-alive clients let go
     if (closing) res.setHeader('Connection', 'close');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    if (hsts) res.setHeader('Strict-Transport-Security', hsts);
     // only origin-form targets are routed; "OPTIONS *" asks what the server supports (RFC 9110 9.3.7)
     if (!req.url?.startsWith('/')) {
       if (req.url === '*' && req.method === 'OPTIONS') res.writeHead(204, { Allow: 'GET, HEAD, POST, OPTIONS' }).end();

@@ -39,21 +39,26 @@ function readBody<T>(req: IncomingMessage, make: (body: Buffer) => T): Promise<T
   });
 }
 
-/** Web Response -> Node response: synchronous for the fast path's light responses. */
-export function sendWebResponse(res: ServerResponse, response: Response): void | Promise<void> {
+/**
+ * Web Response -> Node response: synchronous for the fast path's light responses. `always` are headers every
+ * answer carries (nosniff, HSTS), added to the one object handed to writeHead: a res.setHeader before it
+ * would send Node down its slower merging path on every response.
+ */
+export function sendWebResponse(res: ServerResponse, response: Response, always?: Readonly<Record<string, string>>): void | Promise<void> {
   if (response instanceof LightResponse) {
     const headers = response.headers.toNode();
+    if (always) for (const name in always) headers[name] = always[name];
     const body = response.rawBody;
     if (body !== null) headers['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(response.status, headers);
     res.end(body ?? undefined);
     return;
   }
-  return sendStandardResponse(res, response);
+  return sendStandardResponse(res, response, always);
 }
 
-async function sendStandardResponse(res: ServerResponse, response: Response): Promise<void> {
-  const headers: Record<string, string | string[]> = {};
+async function sendStandardResponse(res: ServerResponse, response: Response, always?: Readonly<Record<string, string>>): Promise<void> {
+  const headers: Record<string, string | string[]> = { ...always };
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') return;
     headers[name] = value;
