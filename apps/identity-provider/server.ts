@@ -30,6 +30,8 @@ function nodeHeaderReader(req: IncomingMessage): Pick<Headers, 'get'> {
 /** Shutdown ends the process after this long, whatever is still pending (the audit queue is spooled first). */
 const HARD_EXIT_MS = 20_000;
 
+const NEXT_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS']);
+
 /** Set by scripts/build-server.mjs in the compiled server (dist/server.mjs), one folder below the app. */
 declare const __IDP_BUNDLED__: boolean | undefined;
 const APP_DIR = fileURLToPath(new URL(typeof __IDP_BUNDLED__ !== 'undefined' ? '..' : '.', import.meta.url));
@@ -123,6 +125,11 @@ async function main() {
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'server_error' }));
         else res.destroy();
       });
+      return;
+    }
+    // Next's pages and route handlers answer these methods; others (TRACE, PROPFIND...) would reach it as a 500
+    if (!NEXT_METHODS.has(req.method ?? '')) {
+      res.writeHead(405, { Allow: 'GET, HEAD, POST, OPTIONS', 'Cache-Control': 'no-store' }).end();
       return;
     }
     if (ip) req.headers[CLIENT_IP_HEADER] = ip;
