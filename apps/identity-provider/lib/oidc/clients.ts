@@ -1,18 +1,8 @@
 import { systemNow, type ClientQueries, type OAuthClient } from '@idp/database-identity';
 import { originsOf } from './cors';
-import { PollingSnapshot, type SnapshotHealth } from './polling-snapshot';
+import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ClientRegistry } from './ports';
 
-/** Bounds of the registry's freshness; the defaults are the README's. */
-export interface ClientRegistryTiming {
-  checkEveryMs?: number;
-  /** How long the last good registry is served while the database is slow or failing (default 5 minutes). */
-  maxStaleMs?: number;
-  /** How long a request waits for a due check before it is served the registry it has (default 100 ms). */
-  waitMs?: number;
-  now?: () => number;
-  onError?: (error: unknown) => void;
-}
 
 const NO_IDS: ReadonlySet<string> = new Set();
 
@@ -30,7 +20,7 @@ interface Registry {
  * instance is seen within that interval without a query per request. A slow or locked table delays no
  * request while the registry is younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedClientRegistry(queries: ClientQueries, timing: ClientRegistryTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
+export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
   const now = timing.now ?? systemNow;
   const snapshot = new PollingSnapshot<Registry>(
     async (previous) => {

@@ -1,19 +1,9 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { systemNow, type KeyQueries, type SigningAlg } from '@idp/database-identity';
 import type { KeyObject } from 'node:crypto';
-import { PollingSnapshot, type SnapshotHealth } from './polling-snapshot';
+import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { KeyRing, SigningKeyHandle } from './ports';
 
-/** Bounds of the key ring's freshness; the defaults are the README's. */
-export interface KeyRingTiming {
-  checkEveryMs?: number;
-  /** How long the last good key set is served while the database is slow or failing (default 5 minutes). */
-  maxStaleMs?: number;
-  /** How long a request waits for a due check before it is served the key set it has (default 100 ms). */
-  waitMs?: number;
-  now?: () => number;
-  onError?: (error: unknown) => void;
-}
 
 /**
  * Signing keys from the database, held in memory. The key set's fingerprint is checked at most every
@@ -21,7 +11,7 @@ export interface KeyRingTiming {
  * keys stay in the JWKS and keep verifying until they are retired. A slow or failing check delays no
  * request while the key set is younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedKeyRing(queries: KeyQueries, timing: KeyRingTiming = {}): KeyRing & { invalidate(): void; health(): SnapshotHealth & { signing: boolean } } {
+export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}): KeyRing & { invalidate(): void; health(): SnapshotHealth & { signing: boolean } } {
   type State = {
     version: string;
     signing: Map<SigningAlg, SigningKeyHandle>;

@@ -11,6 +11,9 @@ export interface PollingSnapshotOptions {
   onError?: (error: unknown) => void;
 }
 
+/** How a cache built on a PollingSnapshot is tuned; unset fields take the cache's defaults (README). */
+export type SnapshotTiming = Partial<PollingSnapshotOptions>;
+
 export interface SnapshotHealth {
   loaded: boolean;
   /** Milliseconds since the last successful check, or null before the first. */

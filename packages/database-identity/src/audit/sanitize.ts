@@ -133,7 +133,7 @@ function cleanValue(value: unknown, path: string, depth: number, marks: Marks, v
   return out ?? value;
 }
 
-/** The fields of an audit event this module bounds (the writer's AuditRecord has them all). */
+/** The fields of an audit event this module bounds; the writer's AuditRecord extends it. */
 export interface SanitizableAuditEvent {
   action: string;
   userId?: string | null;

@@ -4,23 +4,12 @@ import { join } from 'node:path';
 import type { Database } from '../driver';
 import { SystemDate } from '../clock';
 import { isPermanentFailure, sqlState } from './failure';
-import { sanitizeAuditEvent, truncateUtf8 } from './sanitize';
+import { sanitizeAuditEvent, truncateUtf8, type SanitizableAuditEvent } from './sanitize';
 
-/** One row of identity.audit_logs as the writer receives it. */
-export interface AuditRecord {
+/** One row of identity.audit_logs as the writer receives it: the fields the sanitiser bounds, plus id and time. */
+export interface AuditRecord extends SanitizableAuditEvent {
   eventId?: string;
   at?: Date;
-  action: string;
-  userId?: string | null;
-  clientId?: string | null;
-  grantType?: string | null;
-  scopes?: string[] | null;
-  ip?: string | null;
-  userAgent?: string | null;
-  requestId?: string | null;
-  resourceType?: string | null;
-  resourceId?: string | null;
-  details?: Record<string, unknown>;
 }
 
 type QueuedRecord = AuditRecord & { eventId: string; at: Date };

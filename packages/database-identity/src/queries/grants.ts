@@ -141,17 +141,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * still usable (0 when it was already revoked, so concurrent revocations count each token once).
  */
 async function revokeFamily(db: Queryable, familyId: string, reason: string): Promise<number> {
-  if (!UUID.test(familyId)) return 0;
+  return UUID.test(familyId) ? revokeFamiliesWhere(db, 'id', familyId, reason) : 0;
+}
+
+/** The families whose `column` is `value` (one family, or all of a user's), revoked as revokeFamily says. */
+async function revokeFamiliesWhere(db: Queryable, column: 'id' | 'user_id', value: string, reason: string): Promise<number> {
   const [row] = await db.query<{ n: number }>(
     `with revoked as (
        update identity.token_families set revoked_at = now(), revoked_reason = $2
-        where id = $1 and revoked_at is null
+        where ${column} = $1 and revoked_at is null
        returning id
      )
      select count(r.*)::int as n
        from revoked
        join identity.refresh_tokens r on r.family_id = revoked.id and r.rotated_at is null and r.expires_at > now()`,
-    [familyId, reason],
+    [value, reason],
   );
   return row.n;
 }
@@ -304,19 +308,9 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
      */
     async revokeUserGrants(userId: string, reason: string): Promise<number> {
       if (!UUID.test(userId)) return 0;
-      const [row] = await revocations.after(db.query<{ n: number }>(
-        `with revoked as (
-           update identity.token_families set revoked_at = now(), revoked_reason = $2
-            where user_id = $1 and revoked_at is null
-           returning id
-         )
-         select count(r.*)::int as n
-           from revoked
-           join identity.refresh_tokens r on r.family_id = revoked.id and r.rotated_at is null and r.expires_at > now()`,
-        [userId, reason],
-      ));
-      return row.n;
+      return revocations.after(revokeFamiliesWhere(db, 'user_id', userId, reason));
     },
+
 
     /** Revokes one JWT access token by jti until it expires. Idempotent. */
     async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
