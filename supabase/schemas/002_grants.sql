@@ -3,6 +3,8 @@
 -- (SecretBox.digest), so a copy of the database yields no usable credential.
 
 -- Browser sessions. The sid travels inside a sealed cookie and grants nothing by itself, so it is stored as is.
+-- ip_address and user_agent are the sign-in's (shown on the account page); last_seen_at moves when the
+-- session is looked up, at most once a minute (sessions.findActive), so reads do not turn into writes.
 create table identity.sessions (
   sid text primary key,
   user_id uuid not null references identity.users (id) on delete cascade,
@@ -11,8 +13,12 @@ create table identity.sessions (
   expires_at timestamptz not null,
   revoked_at timestamptz,
   ip_address inet,
-  user_agent text
+  user_agent text,
+  last_seen_at timestamptz not null default now(),
+  -- the header is attacker-controlled: the data layer cuts it, the table refuses anything longer
+  constraint sessions_user_agent_length check (char_length(user_agent) <= 512)
 );
+-- the account page: a user's live sessions, most recently seen first
 create index sessions_user_id_idx on identity.sessions (user_id);
 -- active-session count and purge
 create index sessions_live_expires_at_idx on identity.sessions (expires_at) where revoked_at is null;

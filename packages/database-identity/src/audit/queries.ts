@@ -7,6 +7,8 @@ export interface AuditFilters {
   clientId?: string;
   /** Exact action, or a prefix when it ends with `*` (e.g. `token.*`). */
   action?: string;
+  /** Any of these actions (each exact, or a prefix ending with `*`): e.g. a user's security activity. */
+  actions?: string[];
   ip?: string;
 }
 
@@ -40,6 +42,9 @@ const toEntry = (r: Row): AuditEntry => ({
   grantType: r.grant_type, ipAddress: r.ip_address, userAgent: r.user_agent, requestId: r.request_id, details: r.details,
 });
 
+/** A LIKE pattern matching every string that starts with `prefix` (its %, _ and backslashes escaped). */
+const likePrefix = (prefix: string) => prefix.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+
 function where(filters: AuditFilters, cursor: AuditCursor | null): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
@@ -52,8 +57,15 @@ function where(filters: AuditFilters, cursor: AuditCursor | null): { sql: string
   if (filters.userId) add('user_id = ?::uuid', filters.userId);
   if (filters.clientId) add('client_id = ?', filters.clientId);
   if (filters.ip) add('ip_address = ?::inet', filters.ip);
-  if (filters.action?.endsWith('*')) add(`action like ? escape '\\'`, filters.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`) + '%');
+  if (filters.action?.endsWith('*')) add(`action like ? escape '\\'`, likePrefix(filters.action.slice(0, -1)));
   else if (filters.action) add('action = ?', filters.action);
+  if (filters.actions) {
+    const exact = filters.actions.filter((a) => !a.endsWith('*'));
+    const patterns = filters.actions.filter((a) => a.endsWith('*')).map((a) => likePrefix(a.slice(0, -1)));
+    params.push(exact, patterns);
+    // LIKE's default escape character is the backslash, which likePrefix uses
+    clauses.push(`(action = any($${params.length - 1}::text[]) or action like any($${params.length}::text[]))`);
+  }
   if (cursor) {
     params.push(cursor.createdAt.toISOString(), cursor.id);
     clauses.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length})`);

@@ -32,6 +32,11 @@ export interface NewClient {
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   idTokenSignedResponseAlg?: SigningAlg;
   firstParty?: boolean;
+  /**
+   * A confidential client's secret chosen by the caller (development fixtures derive theirs from a server
+   * secret); default: a fresh 256-bit random one. Stored only as a digest either way.
+   */
+  clientSecret?: string;
 }
 
 export class DuplicateClientError extends Error {
@@ -73,7 +78,7 @@ export function clientQueries(db: Queryable, box: SecretBox) {
      */
     async create(input: NewClient): Promise<{ client: OAuthClient; clientSecret: string | null }> {
       const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
-      const clientSecret = method === 'none' ? null : randomToken(32);
+      const clientSecret = method === 'none' ? null : (input.clientSecret ?? randomToken(32));
       const clientId = input.clientId ?? randomToken(16);
       try {
         const [row] = await db.query<ClientRow>(

@@ -91,6 +91,26 @@ export interface RefreshTokenInfo {
   active: boolean;
 }
 
+/** A client the user has connected (account page). */
+export interface ConnectedApp {
+  clientId: string;
+  name: string;
+  firstParty: boolean;
+  /** What the user consented to ([] for a first-party client that never asked). */
+  consentScopes: string[];
+  consentedAt: Date | null;
+  /** Scopes of the grants that still hold a live refresh token. */
+  tokenScopes: string[];
+  /** When tokens were last issued to the client for this user (null: consent only). */
+  lastUsedAt: Date | null;
+  refreshTokens: number;
+}
+
+type ConnectedAppRow = {
+  client_id: string; name: string; first_party: boolean; consent_scopes: string[]; consented_at: Date | null;
+  token_scopes: string[]; last_used: Date | null; refresh_tokens: number;
+};
+
 type CodeRow = {
   family_id: string; client_id: string; user_id: string; sid: string | null; redirect_uri: string; scope: string[];
   nonce: string | null; code_challenge: string | null; code_challenge_method: 'S256' | null; auth_time: Date;
@@ -144,18 +164,21 @@ async function revokeFamily(db: Queryable, familyId: string, reason: string): Pr
   return UUID.test(familyId) ? revokeFamiliesWhere(db, 'id', familyId, reason) : 0;
 }
 
-/** The families whose `column` is `value` (one family, or all of a user's), revoked as revokeFamily says. */
-async function revokeFamiliesWhere(db: Queryable, column: 'id' | 'user_id', value: string, reason: string): Promise<number> {
+/**
+ * The families whose `column` is `value` (one family, or all of a user's, optionally only those of one
+ * client), revoked as revokeFamily says.
+ */
+async function revokeFamiliesWhere(db: Queryable, column: 'id' | 'user_id', value: string, reason: string, clientId: string | null = null): Promise<number> {
   const [row] = await db.query<{ n: number }>(
     `with revoked as (
        update identity.token_families set revoked_at = now(), revoked_reason = $2
-        where ${column} = $1 and revoked_at is null
+        where ${column} = $1 and revoked_at is null and ($3::text is null or client_id = $3::text)
        returning id
      )
      select count(r.*)::int as n
        from revoked
        join identity.refresh_tokens r on r.family_id = revoked.id and r.rotated_at is null and r.expires_at > now()`,
-    [value, reason],
+    [value, reason, clientId],
   );
   return row.n;
 }
@@ -311,6 +334,54 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       return revocations.after(revokeFamiliesWhere(db, 'user_id', userId, reason));
     },
 
+
+    /**
+     * Every client holding a consent or a live refresh token of the user (the account page's connected
+     * apps): consented scopes, the scopes of its live grants, how many refresh tokens are live and when
+     * tokens were last issued to it (a grant's creation or its latest rotation).
+     */
+    async connectedApps(userId: string): Promise<ConnectedApp[]> {
+      if (!UUID.test(userId)) return [];
+      const rows = await db.query<ConnectedAppRow>(
+        `with families as (
+           select f.id, f.client_id, f.scope, f.created_at, max(r.created_at) as last_rotation,
+                  (count(r.token_hash) filter (where r.rotated_at is null and r.expires_at > now()))::int as live_tokens
+             from identity.token_families f
+             left join identity.refresh_tokens r on r.family_id = f.id
+            where f.user_id = $1 and f.revoked_at is null
+            group by f.id
+         ), held as (
+           select h.client_id, max(greatest(h.created_at, coalesce(h.last_rotation, h.created_at))) as last_used,
+                  sum(h.live_tokens)::int as refresh_tokens,
+                  array(select distinct s from families f2, unnest(f2.scope) as s
+                         where f2.client_id = h.client_id and f2.live_tokens > 0 order by s) as token_scopes
+             from families h where h.live_tokens > 0 group by h.client_id
+         )
+         select c.client_id, c.name, c.first_party, coalesce(k.scopes, '{}') as consent_scopes, k.updated_at as consented_at,
+                coalesce(h.token_scopes, '{}') as token_scopes, h.last_used, coalesce(h.refresh_tokens, 0) as refresh_tokens
+           from identity.oauth_clients c
+           left join identity.consents k on k.client_id = c.client_id and k.user_id = $1
+           left join held h on h.client_id = c.client_id
+          where k.user_id is not null or h.client_id is not null
+          order by greatest(h.last_used, k.updated_at) desc nulls last, c.client_id`,
+        [userId],
+      );
+      return rows.map((r) => ({
+        clientId: r.client_id, name: r.name, firstParty: r.first_party, consentScopes: r.consent_scopes, consentedAt: r.consented_at,
+        tokenScopes: r.token_scopes, lastUsedAt: r.last_used, refreshTokens: r.refresh_tokens,
+      }));
+    },
+
+    /**
+     * Disconnects an app from a user: forgets the consent and revokes every grant (refresh tokens, and the
+     * access tokens issued from them) the user gave that client. Returns what was removed.
+     */
+    async revokeClientForUser(userId: string, clientId: string, reason: string): Promise<{ consentRemoved: boolean; refreshTokensRevoked: number }> {
+      if (!UUID.test(userId)) return { consentRemoved: false, refreshTokensRevoked: 0 };
+      const refreshTokensRevoked = await revocations.after(revokeFamiliesWhere(db, 'user_id', userId, reason, clientId));
+      const removed = await db.query(`delete from identity.consents where user_id = $1 and client_id = $2 returning 1`, [userId, clientId]);
+      return { consentRemoved: removed.length > 0, refreshTokensRevoked };
+    },
 
     /** Revokes one JWT access token by jti until it expires. Idempotent. */
     async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {

@@ -10,6 +10,16 @@ export interface Session {
   expiresAt: Date;
 }
 
+/** A session as its owner sees it on the account page. */
+export interface SessionSummary extends Session {
+  ipAddress: string | null;
+  userAgent: string | null;
+  lastSeenAt: Date;
+}
+
+/** last_seen_at moves at most this often per session: a lookup within it stays a plain read. */
+export const SESSION_LAST_SEEN_RESOLUTION_SECONDS = 60;
+
 export interface NewSession {
   userId: string;
   /** When the user actually authenticated; defaults to now. */
@@ -30,6 +40,11 @@ function toSession(row: SessionRow): Session {
   return { sid: row.sid, userId: row.user_id, authTime: row.auth_time, createdAt: row.created_at, expiresAt: row.expires_at };
 }
 
+type SummaryRow = SessionRow & { ip_address: string | null; user_agent: string | null; last_seen_at: Date };
+const toSummary = (row: SummaryRow): SessionSummary => ({
+  ...toSession(row), ipAddress: row.ip_address, userAgent: row.user_agent, lastSeenAt: row.last_seen_at,
+});
+
 export function sessionQueries(db: Queryable) {
   return {
     /** Starts a session with a fresh 256-bit sid. */
@@ -46,13 +61,46 @@ export function sessionQueries(db: Queryable) {
       return toSession(row);
     },
 
-    /** The session if it is neither revoked nor expired. */
+    /**
+     * The session if it is neither revoked nor expired. Also records that it was seen: in the same
+     * statement (no extra round trip), and only when last_seen_at is older than
+     * SESSION_LAST_SEEN_RESOLUTION_SECONDS, so most lookups write nothing.
+     */
     async findActive(sid: string): Promise<Session | null> {
       const [row] = await db.query<SessionRow>(
-        `select ${COLUMNS} from identity.sessions where sid = $1 and revoked_at is null and expires_at > now()`,
-        [sid],
+        `with touched as (
+           update identity.sessions set last_seen_at = now()
+            where sid = $1 and revoked_at is null and expires_at > now()
+              and last_seen_at < now() - make_interval(secs => $2)
+         )
+         select ${COLUMNS} from identity.sessions where sid = $1 and revoked_at is null and expires_at > now()`,
+        [sid, SESSION_LAST_SEEN_RESOLUTION_SECONDS],
       );
       return row ? toSession(row) : null;
+    },
+
+    /** A user's live sessions, most recently seen first (at most `limit`), with their sign-in metadata. */
+    async listActiveOfUser(userId: string, limit = 100): Promise<SessionSummary[]> {
+      const rows = await db.query<SummaryRow>(
+        `select ${COLUMNS}, host(ip_address) as ip_address, user_agent, last_seen_at
+           from identity.sessions
+          where user_id = $1 and revoked_at is null and expires_at > now()
+          order by last_seen_at desc, sid
+          limit $2`,
+        [userId, Math.max(1, Math.min(1000, Math.floor(limit)))],
+      );
+      return rows.map(toSummary);
+    },
+
+    /** Ends one of a user's sessions (the account page); false when it is not theirs or already over. */
+    async revokeOfUser(userId: string, sid: string): Promise<boolean> {
+      const rows = await db.query(
+        `update identity.sessions set revoked_at = now()
+          where sid = $1 and user_id = $2 and revoked_at is null and expires_at > now()
+          returning 1`,
+        [sid, userId],
+      );
+      return rows.length > 0;
     },
 
     /** Ends a session (logout). True when it was still active. */

@@ -253,6 +253,15 @@ export function userQueries(db: Queryable) {
       return throttles.length + devices.length;
     },
 
+    /** The profile fields a user edits on the account page; null clears the name. */
+    async updateProfile(id: string, profile: { name: string | null }): Promise<User | null> {
+      const [row] = await db.query<UserRow>(
+        `update identity.users set name = $2, updated_at = now() where id = $1 returning ${COLUMNS}`,
+        [id, profile.name],
+      );
+      return row ? toUser(row) : null;
+    },
+
     async setPassword(id: string, password: string, options: { mustChange?: boolean } = {}): Promise<void> {
       const passwordHash = await hashPassword(password);
       await db.query(
