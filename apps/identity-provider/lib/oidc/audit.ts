@@ -10,6 +10,8 @@ export type AuditAction =
   | 'token.pkce_failed' | 'token.refresh_reused'
   | 'client.auth_failed'
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
+  // the account page: a user ends one of their sessions, disconnects an app, edits their profile
+  | 'auth.session_ended' | 'auth.app_revoked' | 'auth.profile_updated'
   | 'security.rate_limited' | 'security.suspicious';
 
 export interface AuditEvent {

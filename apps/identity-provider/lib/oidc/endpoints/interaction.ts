@@ -1,6 +1,7 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
 import { AccessDenied, InvalidRequest } from '../errors';
+import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../password-change';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import {
@@ -10,10 +11,8 @@ import {
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
-const MIN_PASSWORD_LENGTH = 12;
-const MAX_PASSWORD_LENGTH = 256;
-/** The forced change (must_change_password) may skip the current password only this soon after the login. */
-export const FORCED_CHANGE_WINDOW_SECONDS = 10 * 60;
+// re-exported: the pages and tests import them from here
+export { FORCED_CHANGE_WINDOW_SECONDS, needsCurrentPassword } from '../password-change';
 /** A source's failed sign-ins are forgotten a day after its last one. */
 const FAILURE_MEMORY_SECONDS = 24 * 3600;
 /** How long a device stays recognised for an account after its last successful sign-in. */
@@ -187,15 +186,6 @@ function throttledPage(retryAfterSeconds: number): Response {
   return response;
 }
 
-/**
- * Whether a password change must present the current password: always, except for the forced change
- * (must_change_password) within a few minutes of the login that started this session. A stolen session
- * alone thus cannot take the account over.
- */
-export function needsCurrentPassword(user: { mustChangePassword: boolean }, session: { authTime: Date }, now: Date): boolean {
-  return !(user.mustChangePassword && now.getTime() - session.authTime.getTime() <= FORCED_CHANGE_WINDOW_SECONDS * 1000);
-}
-
 /** For the password page: whether to show the current-password field (true when nobody is signed in). */
 export async function currentPasswordRequired(request: Request, provider: Provider): Promise<boolean> {
   const browser = await readBrowserSession(request, provider.settings);
@@ -205,9 +195,8 @@ export async function currentPasswordRequired(request: Request, provider: Provid
 }
 
 /**
- * Password change for the signed-in user: forced (must_change_password) before anything else, or asked for.
- * Needs the current password (needsCurrentPassword); ends the user's other sessions and revokes all their
- * grants (refresh tokens and the access tokens issued from them).
+ * Password change form for the signed-in user: forced (must_change_password) before anything else, or
+ * asked for. The change itself (checks, ending other sessions, revoking grants, audit) is changePassword.
  */
 export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   const input = await readForm(request, provider);
@@ -218,34 +207,20 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   if (rawReturnTo && !returnTo) return badReturnTo();
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   if (!session) return expiredPage();
-  const user = await provider.store.users.findByEmailForLogin((await provider.store.users.findById(session.userId))?.email ?? '');
-  if (!user) return expiredPage();
-  try {
-    enforceRateLimits(provider, ctx, 'password_change', [{ scope: 'user', key: user.id, rule: provider.settings.rateLimits.passwordChange }], { userId: user.id });
-  } catch (error) {
-    if (error instanceof RateLimited) return tooManyRequests(error);
-    throw error;
-  }
-  const current = (form.get('current_password') ?? '').slice(0, MAX_PASSWORD_LENGTH);
-  const password = form.get('new_password') ?? '';
-  const confirm = form.get('confirm_password') ?? '';
-  const back = (error: string) =>
-    redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${error}`);
-  if (needsCurrentPassword(user, session, provider.now()) && !(await verifyPassword(current, user.passwordHash))) return back('current');
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return back('length');
-  if (password !== confirm) return back('mismatch');
-  if (await verifyPassword(password, user.passwordHash)) return back('reused');
-
-  await provider.store.users.setPassword(user.id, password, { mustChange: false });
-  // whoever else holds a session or a token of this user loses it; this browser stays signed in
-  const sessionsEnded = await provider.store.sessions.revokeOthersOfUser(user.id, session.sid);
-  const refreshTokensRevoked = await provider.store.grants.revokeUserGrants(user.id, 'password_changed');
-  provider.audit.record({
-    action: 'auth.password_changed', userId: user.id, clientId: pendingInteraction(browser, interactionId)?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
-    details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },
+  const pending = pendingInteraction(browser, interactionId);
+  const outcome = await changePassword(provider, ctx, {
+    session,
+    currentPassword: form.get('current_password') ?? '',
+    newPassword: form.get('new_password') ?? '',
+    confirmPassword: form.get('confirm_password') ?? '',
+    clientId: pending?.params.client_id ?? null,
   });
-  const next = pendingInteraction(browser, interactionId) ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : returnTo ?? '/';
-  return redirect(next);
+  if (outcome.status === 'no_user') return expiredPage();
+  if (outcome.status === 'rate_limited') return tooManyRequests(outcome.error);
+  if (outcome.status === 'refused') {
+    return redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${outcome.reason}`);
+  }
+  return redirect(pending ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : returnTo ?? '/');
 }
 
 /** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
