@@ -25,11 +25,15 @@ Commands:
   keys:list                                list signing keys and their state
   keys:rotate --alg RS256|ES256            make a new signing key active; the old one stays published
                                            until every token it signed has expired
+  demo:traffic [--url U] [--rounds N]      development only: replay labelled demo token traffic (sign-ins,
+                                           refreshes, failures, a code replay, a refresh-token reuse)
+                                           through the HTTP endpoints of the running server at U
+                                           (default: ISSUER_URL); creates its demo clients and users
 `;
 
 type Out = (line: string) => void;
 
-const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate']);
+const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic']);
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -58,9 +62,31 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       alg: { type: 'string' },
       'first-party': { type: 'boolean', default: false },
       'client-id': { type: 'string' },
+      url: { type: 'string' },
+      rounds: { type: 'string' },
     },
     strict: true,
   });
+  if (command === 'demo:traffic') {
+    // before the configuration: production must not even try (and may lack the development secrets)
+    if (process.env.NODE_ENV === 'production') throw new UsageError('demo:traffic is for development only and refuses to run with NODE_ENV=production');
+    const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
+    if (config.production) throw new UsageError('demo:traffic is for development only');
+    const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError('--rounds must be an integer from 1 to 100');
+    // the server, not the CLI, opens the database: with the embedded one only a single process may
+    const { runDemoTraffic, DemoTrafficError } = await import('./demo-traffic');
+    try {
+      await runDemoTraffic({ url: (values.url ?? config.issuer).replace(/\/$/, ''), keyEncryptionSecret: config.keyEncryptionSecret, rounds, out });
+    } catch (error) {
+      if (error instanceof DemoTrafficError) {
+        out(`demo:traffic: ${error.message}`);
+        return 1;
+      }
+      throw error;
+    }
+    return 0;
+  }
   const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
 
   const store = await openIdentityStore({
