@@ -23,6 +23,8 @@ interface Endpoint {
   as?: 'admin' | 'browser' | 'client';
   /** Parameters always sent with a valid value, so the generated ones reach deeper steps. */
   fixed?: (ctx: Context) => Promise<Record<string, string>> | Record<string, string>;
+  /** A JSON API (the account API): the parameters go as a JSON object, with the session's CSRF header. */
+  json?: boolean;
 }
 interface Context {
   browser: BrowserAgent;
@@ -57,6 +59,14 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'admin audit', method: 'GET', path: '/api/admin/audit', params: ['start', 'end', 'user_id', 'client_id', 'action', 'ip', 'limit', 'cursor', 'format'], kind: 'api', as: 'admin' },
   { name: 'analytics', method: 'GET', path: '/api/analytics/tokens', params: [...ANALYTICS, 'tz', 'bucket', 'top', 'activity_limit'], kind: 'api', as: 'admin' },
   { name: 'analytics activity', method: 'GET', path: '/api/analytics/tokens/activity', params: [...ANALYTICS, 'limit', 'cursor'], kind: 'api', as: 'admin' },
+  // the account API as a signed-in user (the admin's browser): JSON bodies with the CSRF header reach zod
+  { name: 'account profile', method: 'POST', path: '/api/account/profile', params: ['name', 'email', '__proto__'], kind: 'api', as: 'admin', json: true },
+  { name: 'account password', method: 'POST', path: '/api/account/password', params: ['current_password', 'new_password', 'confirm_password'], kind: 'api', as: 'admin', json: true },
+  { name: 'account end session', method: 'POST', path: '/api/account/sessions/end', params: ['session_id', 'all_others'], kind: 'api', as: 'admin', json: true },
+  { name: 'account revoke app', method: 'POST', path: '/api/account/apps/revoke', params: ['client_id'], kind: 'api', as: 'admin', json: true },
+  { name: 'account activity', method: 'GET', path: '/api/account/activity', params: ['limit', 'cursor'], kind: 'api', as: 'admin' },
+  { name: 'account sessions', method: 'GET', path: '/api/account/sessions', params: ['x'], kind: 'api', as: 'admin' },
+  { name: 'account apps', method: 'GET', path: '/api/account/apps', params: ['x'], kind: 'api', as: 'admin' },
   { name: 'health', method: 'GET', path: '/api/health', params: ['x'], kind: 'api' },
   { name: 'readiness', method: 'GET', path: '/api/health/ready', params: ['x'], kind: 'api' },
   { name: 'metrics', method: 'GET', path: '/metrics', params: ['name[]'], kind: 'api' },
@@ -103,7 +113,7 @@ describe('hostile input at every parameter of every endpoint', () => {
 
   beforeAll(async () => {
     // limits off: every generated login must reach the account lookup, not stop at a 429
-    stack = await startStack({ RATE_LIMIT_LOGIN_PER_IP: '0/900', RATE_LIMIT_LOGIN_PER_ACCOUNT: '0/900', RATE_LIMIT_TOKEN_PER_IP: '0/60', RATE_LIMIT_TOKEN_PER_CLIENT: '0/60' });
+    stack = await startStack({ RATE_LIMIT_LOGIN_PER_IP: '0/900', RATE_LIMIT_LOGIN_PER_ACCOUNT: '0/900', RATE_LIMIT_TOKEN_PER_IP: '0/60', RATE_LIMIT_TOKEN_PER_CLIENT: '0/60', RATE_LIMIT_PASSWORD_CHANGE: '0/900' });
     const adminUser = { email: 'hostile.admin@example.org', password: 'hostile-admin-password-1' };
     await stack.store.users.create({ ...adminUser, roles: ['admin'] });
     admin = await signedInAgent(stack, adminUser.email, adminUser.password);
@@ -119,9 +129,11 @@ describe('hostile input at every parameter of every endpoint', () => {
     const search = new URLSearchParams(pairs);
     const agent = endpoint.as === 'admin' ? admin : endpoint.as === 'browser' ? browser : null;
     const headers: Record<string, string> = endpoint.as === 'client' ? { authorization: basic } : {};
-    const init: RequestInit = endpoint.method === 'POST'
-      ? { method: 'POST', body: search.toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } }
-      : { method: 'GET', headers };
+    const init: RequestInit = endpoint.json
+      ? { method: 'POST', body: JSON.stringify(Object.fromEntries(pairs)), headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': await agent!.csrf() } }
+      : endpoint.method === 'POST'
+        ? { method: 'POST', body: search.toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } }
+        : { method: 'GET', headers };
     const url = endpoint.method === 'GET' ? `${endpoint.path}?${search}` : endpoint.path;
     return agent ? agent.request(url, init) : fetch(new URL(url, stack.provider.url), { ...init, redirect: 'manual' });
   }

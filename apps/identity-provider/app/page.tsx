@@ -21,6 +21,8 @@ interface Destination {
   testId: string;
   /** Plain link (an API or a path the fast path serves), not a client-side navigation. */
   external?: boolean;
+  /** Built elsewhere (the admin console): not prefetched. */
+  noPrefetch?: boolean;
 }
 
 /**
@@ -33,7 +35,7 @@ export default async function HomePage() {
   const demo = !config.production && config.demoClient ? await store.clients.find(DEMO_CLIENT_ID) : null;
   const destinations: Destination[] = [
     { href: '/interaction/start?return_to=%2Fadmin', icon: LogIn, title: 'Sign in as administrator', text: `${config.adminEmail}; the first start printed its one-time password.`, testId: 'start-sign-in', external: true },
-    { href: '/admin', icon: LayoutDashboard, title: 'Admin console', text: 'Users, clients, keys, sessions and the audit trail.', testId: 'start-admin' },
+    { href: '/admin', icon: LayoutDashboard, title: 'Admin console', text: 'Users, clients, keys, sessions and the audit trail.', testId: 'start-admin', noPrefetch: true },
     { href: '/analytics/tokens', icon: BarChart3, title: 'Token analytics', text: 'Issuance, failures, top clients and users, live activity.', testId: 'start-analytics' },
     { href: '/account', icon: UserRound, title: 'Your account', text: 'Profile, password, sign-in methods, sessions and connected apps.', testId: 'start-account' },
     ...(demo ? [{ href: '/demo', icon: AppWindow, title: 'Demo relying party', text: 'Sign in to a sample app with code + PKCE and see the tokens.', testId: 'start-demo' }] : []),
@@ -55,7 +57,7 @@ export default async function HomePage() {
 
       <nav aria-label="Start" className="mt-8">
         <ul className="grid gap-3 sm:grid-cols-2 lg:grid-cols-3">
-          {destinations.map(({ href, icon: Icon, title, text, testId, external }) => {
+          {destinations.map(({ href, icon: Icon, title, text, testId, external, noPrefetch }) => {
             const body = (
               <>
                 <Icon aria-hidden className="mt-0.5 h-5 w-5 shrink-0 text-brand-600" />
@@ -67,7 +69,7 @@ export default async function HomePage() {
             );
             return (
               <li key={href}>
-                {external ? <a href={href} className={card} data-testid={testId}>{body}</a> : <Link href={href} className={card} data-testid={testId}>{body}</Link>}
+                {external ? <a href={href} className={card} data-testid={testId}>{body}</a> : <Link href={href} prefetch={noPrefetch ? false : undefined} className={card} data-testid={testId}>{body}</Link>}
               </li>
             );
           })}

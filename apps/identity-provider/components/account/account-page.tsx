@@ -244,7 +244,7 @@ function SignInMethodsPanel() {
           <Fingerprint aria-hidden className="h-5 w-5 text-brand-600" />
           Add a second factor or a passkey so a stolen password alone cannot open your account.
         </p>
-        <Link href="/account/security" className={buttonClass} data-testid="security-link">
+        <Link href="/account/security" prefetch={false} className={buttonClass} data-testid="security-link">
           <KeyRound aria-hidden className="h-4 w-4" />
           Manage sign-in methods
         </Link>

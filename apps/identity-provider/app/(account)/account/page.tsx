@@ -33,7 +33,7 @@ export default async function AccountRoute() {
           </Link>
           <nav aria-label="Account" className="flex flex-wrap items-center gap-2">
             {user.isAdmin && (
-              <Link href="/admin" className={link}>
+              <Link href="/admin" prefetch={false} className={link}>
                 <LayoutDashboard aria-hidden className="h-4 w-4" />
                 Admin console
               </Link>
