@@ -453,10 +453,10 @@ function ActivityPanel({ api }: { api: Api }) {
               return (
                 <li key={e.id} className="flex flex-wrap items-start gap-x-3 gap-y-1 px-3 py-2.5 sm:px-4" data-testid="activity-item" data-action={e.action}>
                   <span className={`rounded px-2 py-0.5 text-xs font-semibold ${TONES[known.tone]}`}>{known.text}</span>
-                  <span className="min-w-0 flex-1 text-xs text-slate-600">
+                  <span className="min-w-0 flex-1 basis-40 text-xs text-slate-600">
                     {[e.client_name ?? e.client_id, e.browser, e.ip_address, reason].filter(Boolean).join(' · ') || '—'}
                   </span>
-                  <time dateTime={e.created_at} className="text-xs text-slate-500">{formatWhen(e.created_at)}</time>
+                  <time dateTime={e.created_at} className="w-full text-xs text-slate-500 sm:w-auto">{formatWhen(e.created_at)}</time>
                 </li>
               );
             })}
