@@ -72,7 +72,7 @@ export type OAuthStep = (typeof OAUTH_STEPS)[number];
 export const OAUTH_RESULTS = ['success', 'failure'] as const;
 export type OAuthResult = (typeof OAUTH_RESULTS)[number];
 
-export const PASSWORD_EVENTS = ['forced_change_required', 'password_changed'] as const;
+export const PASSWORD_EVENTS = ['forced_change_required', 'password_changed', 'reset_requested', 'reset_completed', 'reset_failed'] as const;
 export type PasswordEvent = (typeof PASSWORD_EVENTS)[number];
 
 export const GRANT_TYPES = [
@@ -85,7 +85,7 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 export const TOKEN_REUSE_KINDS = ['refresh_token', 'authorization_code'] as const;
 export type TokenReuseKind = (typeof TOKEN_REUSE_KINDS)[number];
 
-export const RATE_LIMITED_ENDPOINTS = ['login', 'token', 'password_change'] as const;
+export const RATE_LIMITED_ENDPOINTS = ['login', 'token', 'password_change', 'password_reset', 'email_verification'] as const;
 export type RateLimitedEndpoint = (typeof RATE_LIMITED_ENDPOINTS)[number];
 
 /** Label value used for anything outside the fixed sets (incl. unregistered clients). */

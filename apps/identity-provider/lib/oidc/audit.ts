@@ -10,6 +10,9 @@ export type AuditAction =
   | 'token.pkce_failed' | 'token.refresh_reused'
   | 'client.auth_failed'
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
+  | 'auth.password_reset_requested' | 'auth.password_reset_completed' | 'auth.password_reset_failed'
+  | 'auth.email_verification_sent' | 'auth.email_verified'
+  | 'mail.sent' | 'mail.failed'
   | 'security.rate_limited' | 'security.suspicious';
 
 export interface AuditEvent {

@@ -1,5 +1,7 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
+import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
+import { endSessionsAfterPasswordChange } from '../password-change';
 import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
@@ -10,8 +12,7 @@ import {
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
-const MIN_PASSWORD_LENGTH = 12;
-const MAX_PASSWORD_LENGTH = 256;
+const MAX_PASSWORD_LENGTH = MAX_PASSWORD_CHARACTERS;
 /** The forced change (must_change_password) may skip the current password only this soon after the login. */
 export const FORCED_CHANGE_WINDOW_SECONDS = 10 * 60;
 /** A source's failed sign-ins are forgotten a day after its last one. */
@@ -29,7 +30,7 @@ interface FormContext {
  * Every interaction form: a same-origin POST carrying the CSRF token from the sealed session cookie;
  * anything else gets the 403 page.
  */
-async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
+export async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
   if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
   const form = new URLSearchParams(await request.text());
   // a NUL or other control character in any field (email, return_to...) is refused here, not by SQL as a 500
@@ -232,14 +233,14 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   const back = (error: string) =>
     redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${error}`);
   if (needsCurrentPassword(user, session, provider.now()) && !(await verifyPassword(current, user.passwordHash))) return back('current');
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return back('length');
   if (password !== confirm) return back('mismatch');
+  const policy = await checkPasswordPolicy(password, { minLength: provider.settings.passwordMinLength, email: user.email, name: user.name });
+  if (!policy.ok) return back(policy.reason === 'too_guessable' ? 'weak' : 'length');
   if (await verifyPassword(password, user.passwordHash)) return back('reused');
 
   await provider.store.users.setPassword(user.id, password, { mustChange: false });
   // whoever else holds a session or a token of this user loses it; this browser stays signed in
-  const sessionsEnded = await provider.store.sessions.revokeOthersOfUser(user.id, session.sid);
-  const refreshTokensRevoked = await provider.store.grants.revokeUserGrants(user.id, 'password_changed');
+  const { sessionsEnded, refreshTokensRevoked } = await endSessionsAfterPasswordChange(provider.store, user.id, session.sid);
   provider.audit.record({
     action: 'auth.password_changed', userId: user.id, clientId: pendingInteraction(browser, interactionId)?.params.client_id ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
     details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },
@@ -301,7 +302,7 @@ export function safeLocalPath(value: string | null | undefined, issuer: string):
 }
 
 /** 429 for the browser forms: a page, with the same rate-limit headers as the API endpoints. */
-function tooManyRequests(error: RateLimited): Response {
+export function tooManyRequests(error: RateLimited): Response {
   const response = errorPage(Object.assign(new InvalidRequest('Too many attempts. Wait a few minutes and try again'), { status: 429 }));
   for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
   return response;
