@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { MailMessage } from '@idp/database-identity';
 
 /** Where messages go: an SMTP server, the development outbox, or (production without SMTP_URL) nowhere. */
@@ -30,18 +30,20 @@ export function classifyDeliveryError(error: unknown): MailDeliveryError {
   return new MailDeliveryError(code, permanent);
 }
 
+/** nodemailer over SMTP_URL (smtp:// or smtps://, credentials in the URL); loaded with the first message. */
 export function smtpTransport(smtpUrl: string, from: string): MailTransport {
-  const transporter = nodemailer.createTransport(smtpUrl, { from });
+  let transporter: Transporter | undefined;
   return {
     kind: 'smtp',
     async deliver(message) {
       try {
+        transporter ??= (await import('nodemailer')).default.createTransport(smtpUrl, { from });
         await transporter.sendMail({ from, to: message.to, subject: message.subject, text: message.text, html: message.html });
       } catch (error) {
         throw classifyDeliveryError(error);
       }
     },
-    close: () => transporter.close(),
+    close: () => transporter?.close(),
   };
 }
 
