@@ -218,3 +218,16 @@ describe('password reset and e-mail verification in a real browser, with a real 
     expect((await stack.store.mailQueue.counts()).sent).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('the development outbox in production', () => {
+  it('/dev/outbox is a 404, and the missing SMTP_URL is a warning at start', async () => {
+    const { startProvider } = await import('./support/server');
+    const provider = await startProvider({ NODE_ENV: 'production', SESSION_SECRET: randomBytes(48).toString('base64url'), KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url') });
+    try {
+      expect((await fetch(`${provider.url}/dev/outbox`)).status).toBe(404);
+      expect(provider.output()).toContain('SMTP_URL is not set');
+    } finally {
+      await provider.stop();
+    }
+  });
+});
