@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hashPassword, randomToken, type AccountTokenCheck, type IdentityStore, type MailTemplate } from '@idp/database-identity';
 import { checkPasswordPolicy, type PasswordPolicyResult } from '../security/password-policy';
 import type { AuditEvent } from '../oidc/audit';
-import { endSessionsAfterPasswordChange } from '../oidc/password-change';
+import { endSessionsAfterPasswordChange } from '../oidc/end-sessions';
 import type { AuditSink, MailSender, ProviderSettings, RequestContext } from '../oidc/ports';
 import { renderMail } from '../mail/templates';
 

@@ -1,7 +1,7 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
 import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
-import { endSessionsAfterPasswordChange } from '../password-change';
+import { endSessionsAfterPasswordChange } from '../end-sessions';
 import { AccessDenied, InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
