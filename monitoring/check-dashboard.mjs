@@ -30,6 +30,7 @@ const METRICS = new Set([
   'audit_writer_events_written_total',
   'database_errors_total',
   'database_pool_connections',
+  'mail_messages_total',
   'up', // Prometheus' own scrape health
 ]);
 const HISTOGRAMS = ['auth_operation_latency_seconds', 'auth_refresh_latency_seconds'];
@@ -39,7 +40,7 @@ const METRIC_PREFIXES = ['process_', 'nodejs_']; // prom-client collectDefaultMe
 const LABELS = new Set([
   'job', 'instance', 'le',
   'result', 'method', 'operation', 'error_type', 'step', 'event',
-  'grant_type', 'client_id', 'kind', 'endpoint', 'state',
+  'grant_type', 'client_id', 'kind', 'endpoint', 'state', 'template',
   // labels of prom-client default metrics
   'version', 'major', 'minor', 'patch', 'type', 'space',
 ]);

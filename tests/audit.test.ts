@@ -103,6 +103,36 @@ describe('token audit trail', () => {
     expect(everything).not.toMatch(/audited\.user@example\.org/);
   });
 
+  it('password reset by the development outbox: the link and its token are in no audit row, queue row or log line', async () => {
+    const since = new Date(Date.now() - 1000);
+    const agent = new BrowserAgent(stack.provider.url);
+    await agent.get('/interaction/forgot-password');
+    expect((await agent.postForm('/interaction/forgot-password', { csrf: await agent.csrf(), email: user.email })).status).toBe(303);
+    // without SMTP_URL (development) the mail lands in $DATA_DIR/outbox, listed at /dev/outbox
+    let link = '';
+    await expect.poll(async () => {
+      const page = await (await agent.get('/dev/outbox')).text();
+      link = /href="(http[^"]+\/interaction\/reset-link\?token=[\w-]+)"/.exec(page)?.[1] ?? '';
+      return link;
+    }, { timeout: 10_000 }).not.toBe('');
+    const token = new URL(link).searchParams.get('token')!;
+    const landed = await agent.get(link);
+    expect(landed.headers.get('location')).toBe('/reset-password');
+    const password = `outbox ${randomBytes(4).toString('hex')} ladder quartz`;
+    const done = await agent.postForm('/interaction/reset-password', { csrf: await agent.csrf(), new_password: password, confirm_password: password });
+    expect(done.headers.get('location')).toBe('/reset-password?done=1');
+    user.password = password;
+
+    const events = await rows(stack, since);
+    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['auth.password_reset_requested', 'mail.sent', 'auth.password_reset_completed']));
+    const everything = JSON.stringify(await stack.store.db.query('select * from identity.audit_logs')) + JSON.stringify(await stack.store.db.query('select * from identity.mail_queue'))
+      + JSON.stringify(await stack.store.db.query('select * from identity.account_tokens')) + stack.provider.output();
+    for (const secret of [link, token, encodeURIComponent(link), password, stack.store.box.digest(token)]) {
+      expect(everything.includes(secret), `secret leaked: ${secret.slice(0, 12)}...`).toBe(false);
+    }
+    expect(everything).not.toMatch(/audited\.user@example\.org/);
+  });
+
   it('believes X-Forwarded-For only as far as TRUSTED_PROXY says', async () => {
     const since = new Date();
     await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret), 'x-forwarded-for': '198.51.100.7, 203.0.113.9' }, body: 'grant_type=client_credentials' });

@@ -91,7 +91,7 @@ describe('end-user pages in a real browser', () => {
       expect(await page.getByTestId('demo-verified').textContent()).toContain('verified');
       await page.getByTestId('demo-userinfo').waitFor();
       const userinfo = JSON.parse((await page.getByTestId('demo-userinfo').textContent())!);
-      expect(userinfo).toMatchObject({ sub, email: ADMIN_EMAIL, email_verified: true });
+      expect(userinfo).toMatchObject({ sub, email: ADMIN_EMAIL, email_verified: false });
       expect(await page.getByTestId('demo-userinfo-email').textContent()).toBe(ADMIN_EMAIL);
       expect(page.url()).toBe(`${provider.url}/demo/callback`); // the spent code is out of the address bar
       await screenshot(page, 'demo-result');

@@ -56,6 +56,17 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'consent form', method: 'POST', path: '/interaction/consent', params: ['interaction', 'decision'], kind: 'page', as: 'browser', fixed: async (c) => ({ csrf: await c.browser.csrf() }) },
   { name: 'password form', method: 'POST', path: '/interaction/password', params: ['interaction', 'current_password', 'new_password', 'confirm_password', 'return_to'], kind: 'page', as: 'browser', fixed: async (c) => ({ csrf: await c.browser.csrf() }) },
   { name: 'logout form', method: 'POST', path: '/interaction/logout', params: ['csrf'], kind: 'page', as: 'browser' },
+  { name: 'forgot-password start', method: 'GET', path: '/interaction/forgot-password', params: ['x'], kind: 'page', as: 'browser' },
+  { name: 'forgot-password form', method: 'POST', path: '/interaction/forgot-password', params: ['email', 'interaction'], kind: 'page', as: 'browser', fixed: async (c) => ({ csrf: await c.browser.csrf() }) },
+  { name: 'forgot-password form, any csrf', method: 'POST', path: '/interaction/forgot-password', params: ['csrf', 'email'], kind: 'page', as: 'browser' },
+  { name: 'reset link', method: 'GET', path: '/interaction/reset-link', params: ['token'], kind: 'page', as: 'browser' },
+  { name: 'reset form', method: 'POST', path: '/interaction/reset-password', params: ['new_password', 'confirm_password', 'second_factor'], kind: 'page', as: 'browser', fixed: async (c) => ({ csrf: await c.browser.csrf() }) },
+  { name: 'verification link', method: 'GET', path: '/interaction/verify-link', params: ['token'], kind: 'page', as: 'browser' },
+  { name: 'verification form', method: 'POST', path: '/interaction/verify-email', params: ['csrf', 'x'], kind: 'page', as: 'browser' },
+  { name: 'forgot-password page', method: 'GET', path: '/forgot-password', params: ['sent', 'error'], kind: 'page', as: 'browser' },
+  { name: 'reset page', method: 'GET', path: '/reset-password', params: ['error', 'done'], kind: 'page', as: 'browser' },
+  { name: 'verification page', method: 'GET', path: '/verify-email', params: ['error', 'done'], kind: 'page', as: 'browser' },
+  { name: 'dev outbox', method: 'GET', path: '/dev/outbox', params: ['x'], kind: 'page', as: 'browser' },
   { name: 'admin audit', method: 'GET', path: '/api/admin/audit', params: ['start', 'end', 'user_id', 'client_id', 'action', 'ip', 'limit', 'cursor', 'format'], kind: 'api', as: 'admin' },
   { name: 'analytics', method: 'GET', path: '/api/analytics/tokens', params: [...ANALYTICS, 'tz', 'bucket', 'top', 'activity_limit'], kind: 'api', as: 'admin' },
   { name: 'analytics activity', method: 'GET', path: '/api/analytics/tokens/activity', params: [...ANALYTICS, 'limit', 'cursor'], kind: 'api', as: 'admin' },
@@ -113,7 +124,10 @@ describe('hostile input at every parameter of every endpoint', () => {
 
   beforeAll(async () => {
     // limits off: every generated login must reach the account lookup, not stop at a 429
-    stack = await startStack({ RATE_LIMIT_LOGIN_PER_IP: '0/900', RATE_LIMIT_LOGIN_PER_ACCOUNT: '0/900', RATE_LIMIT_TOKEN_PER_IP: '0/60', RATE_LIMIT_TOKEN_PER_CLIENT: '0/60', RATE_LIMIT_PASSWORD_CHANGE: '0/900' });
+    stack = await startStack({
+      RATE_LIMIT_LOGIN_PER_IP: '0/900', RATE_LIMIT_LOGIN_PER_ACCOUNT: '0/900', RATE_LIMIT_TOKEN_PER_IP: '0/60', RATE_LIMIT_TOKEN_PER_CLIENT: '0/60',
+      RATE_LIMIT_PASSWORD_CHANGE: '0/900', RATE_LIMIT_PASSWORD_RESET_PER_IP: '0/3600', RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT: '0/3600',
+    });
     const adminUser = { email: 'hostile.admin@example.org', password: 'hostile-admin-password-1' };
     await stack.store.users.create({ ...adminUser, roles: ['admin'] });
     admin = await signedInAgent(stack, adminUser.email, adminUser.password);

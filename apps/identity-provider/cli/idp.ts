@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
-import { findMigrationsDir, migrate, openIdentityStore, type GrantType, type SigningAlg } from '@idp/database-identity';
+import { AuditWriter, findMigrationsDir, migrate, openIdentityStore, type GrantType, type IdentityStore, type SigningAlg } from '@idp/database-identity';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
+import { mailTransport } from '../lib/container';
+import { createLogger } from '../lib/log';
+import { MailWorker } from '../lib/mail/queue';
+import { markEmailVerified, sendEmailVerification, type RecoveryDeps } from '../lib/recovery/account-recovery';
+import { checkPasswordPolicy } from '../lib/security/password-policy';
 
 /**
  * Administration from the shell: `npm run idp -- <command> [options]`.
@@ -12,10 +17,14 @@ const HELP = `Usage: npm run idp -- <command> [options]
 
 Commands:
   migrate                                  apply pending database migrations
-  users:create --email E [--name N] [--admin] [--password P]
+  users:create --email E [--name N] [--admin] [--password P] [--verified]
                                            create a user; without --password a random one is printed once
-                                           and must be changed at first login
+                                           and must be changed at first login. A password given must pass
+                                           the password policy. The address gets a verification link
+                                           unless --verified (you vouch for it)
   users:list                               list users (no secrets)
+  users:verify-email --email E             mark the user's address verified (an administrator vouches)
+  users:resend-verification --email E      mail a new verification link to the user's address
   clients:create --name N [--redirect-uri U]... [--post-logout-redirect-uri U]...
                  [--public] [--grant authorization_code|refresh_token|client_credentials]...
                  [--scope S]... [--auth-method client_secret_basic|client_secret_post]
@@ -33,7 +42,7 @@ Commands:
 
 type Out = (line: string) => void;
 
-const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic']);
+const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic']);
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -53,6 +62,7 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       name: { type: 'string' },
       password: { type: 'string' },
       admin: { type: 'boolean', default: false },
+      verified: { type: 'boolean', default: false },
       'redirect-uri': { type: 'string', multiple: true },
       'post-logout-redirect-uri': { type: 'string', multiple: true },
       public: { type: 'boolean', default: false },
@@ -107,15 +117,38 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         if (!values.email) throw new UsageError('--email is required');
         const generated = !values.password;
         const password = values.password ?? randomBytes(18).toString('base64url');
+        if (!generated) {
+          const policy = await checkPasswordPolicy(password, { minLength: config.passwordMinLength, email: values.email, name: values.name });
+          if (!policy.ok) throw new UsageError(`--password refused: ${policy.message}`);
+        }
         const user = await store.users.create({
           email: values.email,
           password,
           name: values.name,
           roles: values.admin ? ['admin'] : [],
           mustChangePassword: generated,
+          emailVerified: values.verified,
         });
-        out(`created user ${user.id} <${user.email}>${values.admin ? ' (admin)' : ''}`);
+        out(`created user ${user.id} <${user.email}>${values.admin ? ' (admin)' : ''}${values.verified ? ' (address verified)' : ''}`);
         if (generated) out(`password (shown once, must be changed at first login): ${password}`);
+        if (!values.verified) await withRecovery(store, config, async (deps) => {
+          await sendEmailVerification(deps, user.id, { by: 'cli' });
+          out(`verification link mailed to <${user.email}>`);
+        });
+        return 0;
+      }
+      case 'users:verify-email':
+      case 'users:resend-verification': {
+        if (!values.email) throw new UsageError('--email is required');
+        const user = await store.users.findByEmailForLogin(values.email);
+        if (!user) throw new UsageError(`no user with email ${values.email}`);
+        await withRecovery(store, config, async (deps) => {
+          if (command === 'users:verify-email') {
+            out((await markEmailVerified(deps, user.id, { by: 'cli' })) ? `address of ${user.id} marked verified` : `address of ${user.id} was verified already`);
+          } else {
+            out((await sendEmailVerification(deps, user.id, { by: 'cli' })) ? `verification link mailed to <${user.email}>` : `address of ${user.id} is verified already: nothing sent`);
+          }
+        });
         return 0;
       }
       case 'users:list': {
@@ -179,6 +212,23 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
 }
 
 export class UsageError extends Error {}
+
+/**
+ * The recovery services from the shell: audit events go through a writer of their own (flushed before the
+ * command returns), mail through the configured transport, delivered before the command returns.
+ */
+async function withRecovery(store: IdentityStore, config: Config, work: (deps: RecoveryDeps) => Promise<void>): Promise<void> {
+  const audit = new AuditWriter(store.db, { spoolDir: `${config.dataDir}/audit-spool` });
+  const mail = new MailWorker({ enqueueTo: store.mailQueue, queue: store.mailQueue, transport: mailTransport(config, createLogger(config.logLevel, { service: 'idp-cli' })), audit, maxAttempts: 1 });
+  try {
+    await work({ settings: { issuer: config.issuer, passwordMinLength: config.passwordMinLength, recovery: config.recovery }, store, audit, mail, now: () => new Date() });
+    await mail.idle();
+    await mail.runOnce();
+  } finally {
+    mail.stop();
+    await audit.close();
+  }
+}
 
 const isMain = process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
 if (isMain) {

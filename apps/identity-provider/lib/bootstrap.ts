@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IdentityStore } from '@idp/database-identity';
 import type { Config } from './env';
+import { checkPasswordPolicy } from './security/password-policy';
 import type { Logger } from './log';
 
 export const DEMO_CLIENT_ID = 'demo-spa';
@@ -47,13 +48,19 @@ export async function bootstrap(store: IdentityStore, config: Config, log: Logge
     } else {
       const fromFile = !!config.adminPasswordFile;
       const password = config.adminPasswordFile ? initialPasswordFromFile(config.adminPasswordFile) : randomBytes(18).toString('base64url');
+      if (fromFile) {
+        // a random password needs no check; one an operator chose does (and nothing of it is printed)
+        const policy = await checkPasswordPolicy(password, { minLength: Math.max(MIN_INITIAL_PASSWORD, config.passwordMinLength), email: config.adminEmail, name: 'Administrator' });
+        if (!policy.ok) throw new Error(`ADMIN_PASSWORD_FILE ${config.adminPasswordFile} holds a password the policy refuses: ${policy.message}`);
+      }
       const admin = await store.users.create({
         email: config.adminEmail,
         password,
         name: 'Administrator',
         roles: ['admin'],
         mustChangePassword: true,
-        emailVerified: true,
+        // ADMIN_EMAIL is configured, never proven: unverified until a link or `users:verify-email` says so
+        emailVerified: false,
       });
       log.info('administrator created', { userId: admin.id, initialPassword: fromFile ? 'ADMIN_PASSWORD_FILE' : 'printed once' });
       if (!fromFile) print(

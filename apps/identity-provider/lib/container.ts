@@ -1,5 +1,8 @@
 import { accessTokenSubjects, AuditWriter, createIdentityStore, openIdentityStore, SystemDate, type IdentityStore } from '@idp/database-identity';
+import { join } from 'node:path';
 import { bootstrap } from './bootstrap';
+import { MailWorker } from './mail/queue';
+import { noTransport, outboxTransport, smtpTransport, type MailTransport } from './mail/transport';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
 import { cachedClientRegistry } from './oidc/clients';
@@ -18,6 +21,8 @@ export interface Container {
   log: Logger;
   store: IdentityStore;
   audit: AuditWriter;
+  /** The mail queue's delivery worker (also provider.mail). */
+  mail: MailWorker;
   /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
   metrics: IdpMetrics;
   provider: Provider;
@@ -31,6 +36,19 @@ export interface Container {
 }
 
 export const APP_VERSION = '0.1.0';
+/** Delivered and failed mail rows (no message left in them) are kept this long for the audit trail's sake. */
+const MAIL_HISTORY_SECONDS = 30 * 86_400;
+
+/** SMTP_URL when set; else the development outbox; in production without SMTP_URL, none (with a warning). */
+export function mailTransport(config: Config, log: Logger): MailTransport {
+  if (config.mail.smtpUrl) return smtpTransport(config.mail.smtpUrl, config.mail.from);
+  if (!config.production) return outboxTransport(outboxDir(config), config.mail.from);
+  log.warn('SMTP_URL is not set: password-reset and verification mails cannot be sent (they fail as mail.failed)');
+  return noTransport();
+}
+
+/** The development outbox (/dev/outbox): mails land here when SMTP_URL is unset. */
+export const outboxDir = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'outbox');
 
 // One container per process, shared through globalThis: the custom server and Next's separately bundled
 // route handlers must not open the embedded database twice.
@@ -46,6 +64,9 @@ export function providerSettings(config: Config): ProviderSettings {
     ttl: config.ttl,
     login: config.login,
     rateLimits: config.rateLimits,
+    passwordMinLength: config.passwordMinLength,
+    recovery: config.recovery,
+    devOutbox: !config.production && !config.mail.smtpUrl,
     sessionSecret: config.sessionSecret,
     secureCookies: issuer.protocol === 'https:',
   };
@@ -80,6 +101,15 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   // loaded before the first request: readiness then reports them from the start
   await Promise.all([clients.origins(), keys.jwks()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
+  // audit events are counted into the metrics and pass the abuse detector on their way to the writer
+  const auditSink = withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics);
+  const mail = new MailWorker({
+    enqueueTo: requestStore.mailQueue,
+    queue: store.mailQueue,
+    transport: mailTransport(config, log),
+    audit: auditSink,
+    onError: (error) => log.warn('mail delivery round failed', { error }),
+  });
   const provider: Provider = {
     settings: providerSettings(config),
     store: requestStore,
@@ -88,12 +118,13 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     verifiedJwts: new VerifiedJwtCache(),
     // changes made by this process are seen at once; by other instances within the 500 ms epoch poll
     accessTokenSubjects: accessTokenSubjects(requestStore),
-    // audit events are counted into the metrics and pass the abuse detector on their way to the writer
-    audit: withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics),
+    audit: auditSink,
     // counters shared through the database on a server; one process owns the embedded one anyway
     limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
+    mail,
     now: () => new SystemDate(),
   };
+  const stopMail = mail.start();
   const maintain = async () => {
     // token rollups: sealed here, off the audit writer's path (the trigger takes over if this stops running)
     try {
@@ -104,7 +135,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     }
     try {
       const retired = await store.keys.retireExpired();
-      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles());
+      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles())
+        + (await store.accountTokens.purgeExpired()) + (await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS));
       // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
       const partitionsCreated = await store.analytics.ensurePartitions();
       const partitionsDropped = await store.analytics.applyRetention();
@@ -116,7 +148,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     }
   };
   return {
-    config, log, store, audit, metrics, provider, version: APP_VERSION, startedAt: new Date(),
+    config, log, store, audit, mail, metrics, provider, version: APP_VERSION, startedAt: new Date(),
     async issuance(timeoutMs) {
       // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
       const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);
@@ -129,6 +161,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
       return () => clearInterval(timer);
     },
     close: async () => {
+      stopMail();
+      await mail.idle();
       provider.accessTokenSubjects.close();
       await audit.close();
       await store.close();

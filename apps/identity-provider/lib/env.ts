@@ -62,6 +62,17 @@ const schema = z.object({
   RATE_LIMIT_TOKEN_PER_CLIENT: rule('6000/60'),
   RATE_LIMIT_TOKEN_PER_IP: rule('6000/60'),
   RATE_LIMIT_PASSWORD_CHANGE: rule('5/900'),
+  // reset requests per attempted address (known or not) and per client IP
+  RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT: rule('3/3600'),
+  RATE_LIMIT_PASSWORD_RESET_PER_IP: rule('20/3600'),
+  PASSWORD_MIN_LENGTH: z.coerce.number().int().min(8, 'NIST SP 800-63B asks for at least 8').max(64).default(8),
+  PASSWORD_RESET_TTL_SECONDS: int(30 * 60),
+  EMAIL_VERIFICATION_TTL_SECONDS: int(48 * 3600),
+  SMTP_URL: z
+    .url()
+    .refine((v) => /^smtps?:$/.test(new URL(v).protocol), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().max(320).optional(),
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   AUDIT_RETENTION_DAYS: int(400),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
@@ -86,7 +97,16 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
-  rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange', { limit: number; windowSeconds: number }>;
+  rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange' | 'passwordResetPerAccount' | 'passwordResetPerIp', { limit: number; windowSeconds: number }>;
+  /** NIST SP 800-63B minimum (lib/security/password-policy.ts). */
+  passwordMinLength: number;
+  /** Lifetimes of the links mailed for a password reset and an address verification. */
+  recovery: { resetTtlSeconds: number; verificationTtlSeconds: number };
+  /**
+   * Outgoing mail: SMTP when `smtpUrl` is set; otherwise, in development only, the local outbox
+   * ($DATA_DIR/outbox, listed at /dev/outbox). In production without SMTP_URL nothing is sent (a warning).
+   */
+  mail: { smtpUrl?: string; from: string };
   adminEmail: string;
   /** The first administrator's initial password is read from this file (production: the only way, never logged). */
   adminPasswordFile?: string;
@@ -207,7 +227,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenPerClient: e.RATE_LIMIT_TOKEN_PER_CLIENT,
       tokenPerIp: e.RATE_LIMIT_TOKEN_PER_IP,
       passwordChange: e.RATE_LIMIT_PASSWORD_CHANGE,
+      passwordResetPerAccount: e.RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT,
+      passwordResetPerIp: e.RATE_LIMIT_PASSWORD_RESET_PER_IP,
     },
+    passwordMinLength: e.PASSWORD_MIN_LENGTH,
+    recovery: { resetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS, verificationTtlSeconds: e.EMAIL_VERIFICATION_TTL_SECONDS },
+    mail: { ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}), from: e.MAIL_FROM ?? `Identity provider <no-reply@${new URL(issuer).hostname}>` },
     adminEmail: e.ADMIN_EMAIL,
     ...(e.ADMIN_PASSWORD_FILE ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) } : {}),
     demoClient: e.DEMO_CLIENT ?? !production,

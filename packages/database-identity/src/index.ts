@@ -11,6 +11,8 @@ import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
 import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
+import { accountTokenQueries } from './queries/account-tokens';
+import { mailQueueQueries } from './queries/mail-queue';
 
 export * from './clock';
 export * from './driver';
@@ -28,6 +30,8 @@ export * from './queries/rate-limits';
 export * from './queries/analytics';
 export * from './queries/revocation';
 export * from './access-token-subjects';
+export * from './queries/account-tokens';
+export * from './queries/mail-queue';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -60,6 +64,10 @@ export interface IdentityStore {
   readonly analytics: ReturnType<typeof analyticsQueries>;
   /** The revocation epoch, and in-process notice of revocations made through this store. */
   readonly revocations: ReturnType<typeof revocationQueries>;
+  /** Password-reset and e-mail-verification links (digests only). */
+  readonly accountTokens: ReturnType<typeof accountTokenQueries>;
+  /** Outgoing mail, sealed at rest. */
+  readonly mailQueue: ReturnType<typeof mailQueueQueries>;
   close(): Promise<void>;
 }
 
@@ -80,6 +88,8 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     auditLog: auditQueries(db),
     analytics: analyticsQueries(analyticsDb),
     revocations: revocationQueries(db, revocations),
+    accountTokens: accountTokenQueries(db),
+    mailQueue: mailQueueQueries(db, box),
     close: async () => {
       try {
         if (analyticsDb !== db) await analyticsDb.close();

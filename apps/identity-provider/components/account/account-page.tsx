@@ -220,7 +220,7 @@ function PasswordPanel({ api }: { api: Api }) {
         <div>
           <label htmlFor="new-password" className={label}>New password</label>
           <input id="new-password" type="password" autoComplete="new-password" required minLength={12} maxLength={256} value={fields.new_password} onChange={set('new_password')} aria-invalid={invalid('new_password')} aria-describedby="new-password-hint" className={input} />
-          <p id="new-password-hint" className="mt-1 text-xs text-slate-500">At least 12 characters. A few unrelated words make a strong, memorable password.</p>
+          <p id="new-password-hint" className="mt-1 text-xs text-slate-500">Long enough and hard to guess. A few unrelated words make a strong, memorable password.</p>
         </div>
         <div>
           <label htmlFor="confirm-password" className={label}>Confirm new password</label>

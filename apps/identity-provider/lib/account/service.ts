@@ -81,7 +81,8 @@ export async function updateProfile(account: AccountContext, input: z.infer<type
 
 const PASSWORD_REFUSALS = {
   current: ['current_password', 'The current password is incorrect'],
-  length: ['new_password', 'The new password must be between 12 and 256 characters long'],
+  length: ['new_password', 'The new password is too short or too long'],
+  weak: ['new_password', 'The new password is too easy to guess: a few unrelated words make a strong one'],
   mismatch: ['confirm_password', 'The two new passwords do not match'],
   reused: ['new_password', 'The new password must differ from the current one'],
 } as const;

@@ -23,3 +23,9 @@ export async function browserSessionForPage(): Promise<{ csrf: string; user: { e
   const user = session ? await provider.store.users.findById(session.userId) : null;
   return { csrf: browser.csrf, user: user ? { email: user.email, name: user.name } : null, pendingLogout: !!browser.logout };
 }
+
+/** The sealed browser session as the core reads it (CSRF token, recovery tokens from mailed links). */
+export async function browserForPage() {
+  const { provider } = await getContainer();
+  return readBrowserSession(await cookieRequest(), provider.settings);
+}

@@ -165,6 +165,28 @@ describe('withMetrics: metrics derived from audit events', () => {
     expect(value(all, 'auth_oauth_total', { step: 'token', result: 'failure' })).toBe(1);
   });
 
+  it('counts password resets and mail deliveries from their audit events', async () => {
+    const { sink, metrics } = setup();
+    sink.record({ ...base, action: 'auth.password_reset_requested' });
+    sink.record({ ...base, action: 'auth.password_reset_requested', details: { reason: 'unknown_account' } });
+    sink.record({ ...base, action: 'auth.password_reset_completed' });
+    sink.record({ ...base, action: 'auth.password_reset_failed', details: { reason: 'expired' } });
+    sink.record({ ...base, action: 'security.rate_limited', details: { endpoint: 'password_reset', scope: 'account' } });
+    sink.record({ ...base, action: 'mail.sent', details: { template: 'password_reset' } });
+    sink.record({ ...base, action: 'mail.failed', details: { template: 'email_verification', final: false } });
+    sink.record({ ...base, action: 'mail.failed', details: { template: 'email_verification', final: true } });
+    sink.record({ ...base, action: 'mail.failed', details: { template: 'someone@example.org', final: true } });
+    const all = await samples(metrics);
+    expect(value(all, 'auth_password_reset_total', { event: 'reset_requested' })).toBe(2);
+    expect(value(all, 'auth_password_reset_total', { event: 'reset_completed' })).toBe(1);
+    expect(value(all, 'auth_password_reset_total', { event: 'reset_failed' })).toBe(1);
+    expect(value(all, 'auth_rate_limited_total', { endpoint: 'password_reset' })).toBe(1);
+    expect(value(all, 'mail_messages_total', { template: 'password_reset', result: 'sent' })).toBe(1);
+    expect(value(all, 'mail_messages_total', { template: 'email_verification', result: 'retry' })).toBe(1);
+    expect(value(all, 'mail_messages_total', { template: 'email_verification', result: 'failed' })).toBe(1);
+    expect(value(all, 'mail_messages_total', { template: 'other', result: 'failed' })).toBe(1);
+  });
+
   it('notes refresh grants by request id, for the edge to time them', () => {
     const { sink } = setup();
     sink.record({ ...base, requestId: 'req-cc', action: 'token.issued.client_credentials', grantType: 'client_credentials' });

@@ -7,7 +7,7 @@
 import type { AuditAction, AuditEvent } from '../oidc/audit';
 import type { AuditSink } from '../oidc/ports';
 import type {
-  GrantType, IdpMetrics, OAuthErrorCode, OAuthStep, RateLimitedEndpoint,
+  GrantType, IdpMetrics, MailTemplateLabel, OAuthErrorCode, OAuthStep, RateLimitedEndpoint,
 } from './metrics';
 import { noteRefreshGrant } from './request-scope';
 
@@ -63,6 +63,19 @@ export function recordAuditMetrics(event: AuditEvent, metrics: IdpMetrics): void
       return;
     case 'auth.password_changed':
       metrics.passwordChange('password_changed');
+      return;
+    case 'auth.password_reset_requested':
+      metrics.passwordChange('reset_requested');
+      return;
+    case 'auth.password_reset_completed':
+      metrics.passwordChange('reset_completed');
+      return;
+    case 'auth.password_reset_failed':
+      metrics.passwordChange('reset_failed');
+      return;
+    case 'mail.sent':
+    case 'mail.failed':
+      metrics.mailDelivery(str(details.template) as MailTemplateLabel, action === 'mail.sent' ? 'sent' : details.final === true ? 'failed' : 'retry');
       return;
     case 'token.refreshed':
       metrics.refresh('success');

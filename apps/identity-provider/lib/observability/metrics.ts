@@ -72,8 +72,14 @@ export type OAuthStep = (typeof OAUTH_STEPS)[number];
 export const OAUTH_RESULTS = ['success', 'failure'] as const;
 export type OAuthResult = (typeof OAUTH_RESULTS)[number];
 
-export const PASSWORD_EVENTS = ['forced_change_required', 'password_changed'] as const;
+export const PASSWORD_EVENTS = ['forced_change_required', 'password_changed', 'reset_requested', 'reset_completed', 'reset_failed'] as const;
 export type PasswordEvent = (typeof PASSWORD_EVENTS)[number];
+
+export const MAIL_TEMPLATES = ['password_reset', 'email_verification'] as const;
+export type MailTemplateLabel = (typeof MAIL_TEMPLATES)[number];
+/** `retry`: an attempt failed and the message waits for the next one; `failed`: given up on. */
+export const MAIL_RESULTS = ['sent', 'retry', 'failed'] as const;
+export type MailResult = (typeof MAIL_RESULTS)[number];
 
 export const GRANT_TYPES = [
   'authorization_code',
@@ -85,7 +91,7 @@ export type GrantType = (typeof GRANT_TYPES)[number];
 export const TOKEN_REUSE_KINDS = ['refresh_token', 'authorization_code'] as const;
 export type TokenReuseKind = (typeof TOKEN_REUSE_KINDS)[number];
 
-export const RATE_LIMITED_ENDPOINTS = ['login', 'token', 'password_change'] as const;
+export const RATE_LIMITED_ENDPOINTS = ['login', 'token', 'password_change', 'password_reset', 'email_verification'] as const;
 export type RateLimitedEndpoint = (typeof RATE_LIMITED_ENDPOINTS)[number];
 
 /** Label value used for anything outside the fixed sets (incl. unregistered clients). */
@@ -132,6 +138,8 @@ export interface IdpMetrics {
   rateLimited(endpoint: RateLimitedEndpoint): void;
   csrfFailure(): void;
   passwordChange(event: PasswordEvent): void;
+  /** One delivery attempt of the mail queue. */
+  mailDelivery(template: MailTemplateLabel, result: MailResult): void;
   setActiveSessions(count: number): void;
   readonly auditWriter: AuditWriterMetrics;
   setAuditQueueDepth(events: number): void;
@@ -199,8 +207,14 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
   });
   const passwordEvents = new Counter({
     name: 'auth_password_reset_total',
-    help: 'Password change events.',
+    help: 'Password change and reset events: forced changes, changes, reset links requested, resets completed, reset attempts refused (bad, used or expired link).',
     labelNames: ['event'] as const,
+    registers,
+  });
+  const mailMessages = new Counter({
+    name: 'mail_messages_total',
+    help: 'Delivery attempts of the mail queue by template and result (sent, retry, failed for good).',
+    labelNames: ['template', 'result'] as const,
     registers,
   });
   const tokensIssued = new Counter({
@@ -279,6 +293,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     for (const result of OAUTH_RESULTS) oauth.inc({ step, result }, 0);
   }
   for (const event of PASSWORD_EVENTS) passwordEvents.inc({ event }, 0);
+  for (const template of MAIL_TEMPLATES) {
+    for (const result of MAIL_RESULTS) mailMessages.inc({ template, result }, 0);
+  }
   for (const kind of TOKEN_REUSE_KINDS) tokenReuse.inc({ kind }, 0);
   for (const endpoint of RATE_LIMITED_ENDPOINTS) rateLimitedTotal.inc({ endpoint }, 0);
   csrfFailures.inc(0);
@@ -344,6 +361,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     },
     passwordChange(event) {
       passwordEvents.inc({ event: bounded(event, PASSWORD_EVENTS) });
+    },
+    mailDelivery(template, result) {
+      mailMessages.inc({ template: bounded(template, MAIL_TEMPLATES), result: bounded(result, MAIL_RESULTS) });
     },
     setActiveSessions(count) {
       setGauge(activeSessions, count);

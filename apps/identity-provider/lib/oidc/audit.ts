@@ -12,6 +12,9 @@ export type AuditAction =
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
   // the account page: a user ends one of their sessions, disconnects an app, edits their profile
   | 'auth.session_ended' | 'auth.app_revoked' | 'auth.profile_updated'
+  | 'auth.password_reset_requested' | 'auth.password_reset_completed' | 'auth.password_reset_failed'
+  | 'auth.email_verification_sent' | 'auth.email_verified'
+  | 'mail.sent' | 'mail.failed'
   | 'security.rate_limited' | 'security.suspicious';
 
 export interface AuditEvent {

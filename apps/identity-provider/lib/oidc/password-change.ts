@@ -1,14 +1,15 @@
 import { verifyPassword, type Session } from '@idp/database-identity';
+import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../security/password-policy';
+import { endSessionsAfterPasswordChange } from './end-sessions';
 import type { Provider, RequestContext } from './ports';
 import { enforceRateLimits, RateLimited } from './steps/rate-limit';
 
-export const MIN_PASSWORD_LENGTH = 12;
-export const MAX_PASSWORD_LENGTH = 256;
+export const MAX_PASSWORD_LENGTH = MAX_PASSWORD_CHARACTERS;
 /** The forced change (must_change_password) may skip the current password only this soon after the login. */
 export const FORCED_CHANGE_WINDOW_SECONDS = 10 * 60;
 
 /** Why a change was refused, as the forms and the account API name it. */
-export type PasswordChangeRefusal = 'current' | 'length' | 'mismatch' | 'reused';
+export type PasswordChangeRefusal = 'current' | 'length' | 'weak' | 'mismatch' | 'reused';
 
 export type PasswordChangeOutcome =
   | { status: 'changed'; forced: boolean; sessionsEnded: number; refreshTokensRevoked: number }
@@ -58,14 +59,14 @@ export async function changePassword(provider: Provider, ctx: RequestContext, in
   const password = input.newPassword;
   const askCurrent = input.alwaysAskCurrent || needsCurrentPassword(user, session, provider.now());
   if (askCurrent && !(await verifyPassword(current, user.passwordHash))) return { status: 'refused', reason: 'current' };
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) return { status: 'refused', reason: 'length' };
   if (password !== input.confirmPassword) return { status: 'refused', reason: 'mismatch' };
+  const policy = await checkPasswordPolicy(password, { minLength: provider.settings.passwordMinLength, email: user.email, name: user.name });
+  if (!policy.ok) return { status: 'refused', reason: policy.reason === 'too_guessable' ? 'weak' : 'length' };
   if (await verifyPassword(password, user.passwordHash)) return { status: 'refused', reason: 'reused' };
 
   await provider.store.users.setPassword(user.id, password, { mustChange: false });
   // whoever else holds a session or a token of this user loses it; this browser stays signed in
-  const sessionsEnded = await provider.store.sessions.revokeOthersOfUser(user.id, session.sid);
-  const refreshTokensRevoked = await provider.store.grants.revokeUserGrants(user.id, 'password_changed');
+  const { sessionsEnded, refreshTokensRevoked } = await endSessionsAfterPasswordChange(provider.store, user.id, session.sid);
   provider.audit.record({
     action: 'auth.password_changed', userId: user.id, clientId: input.clientId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
     details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },

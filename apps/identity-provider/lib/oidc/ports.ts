@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AccessTokenSubjects, IdentityStore, OAuthClient, SigningAlg } from '@idp/database-identity';
+import type { AccessTokenSubjects, IdentityStore, MailMessage, MailTemplate, OAuthClient, SigningAlg } from '@idp/database-identity';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import type { VerifiedJwtCache } from './verified-jwts';
@@ -18,7 +18,14 @@ export interface ProviderSettings {
     tokenPerClient: RateLimitRule;
     tokenPerIp: RateLimitRule;
     passwordChange: RateLimitRule;
+    passwordResetPerAccount: RateLimitRule;
+    passwordResetPerIp: RateLimitRule;
   };
+  /** PASSWORD_MIN_LENGTH: every password set goes through lib/security/password-policy.ts with it. */
+  passwordMinLength: number;
+  recovery: { resetTtlSeconds: number; verificationTtlSeconds: number };
+  /** Whether /dev/outbox may be served (development without SMTP). */
+  devOutbox: boolean;
   sessionSecret: string;
   /** Secure cookies unless the issuer is plain http on localhost. */
   secureCookies: boolean;
@@ -53,6 +60,11 @@ export interface AuditSink {
   record(event: AuditEvent): void;
 }
 
+/** Outgoing mail: queued (sealed) in the database and delivered by a worker with retries. */
+export interface MailSender {
+  send(input: { template: MailTemplate; userId: string | null; message: MailMessage }): Promise<void>;
+}
+
 /** Per-request facts the endpoints need beyond the Request itself. */
 export interface RequestContext {
   requestId: string;
@@ -72,5 +84,6 @@ export interface Provider {
   accessTokenSubjects: AccessTokenSubjects;
   audit: AuditSink;
   limiter: RateLimiter;
+  mail: MailSender;
   now: () => Date;
 }

@@ -3,6 +3,7 @@ import { discoveryEndpoint, PATHS } from './endpoints/discovery';
 import { endSessionEndpoint, logoutAction } from './endpoints/end-session';
 import { changePasswordAction, consentAction, loginAction, startSignIn } from './endpoints/interaction';
 import { introspectionEndpoint } from './endpoints/introspect';
+import { forgotPasswordAction, resetLinkEndpoint, resetPasswordAction, verifyEmailAction, verifyLinkEndpoint } from './endpoints/recovery';
 import { jwksEndpoint } from './endpoints/jwks';
 import { revocationEndpoint } from './endpoints/revoke';
 import { tokenEndpoint } from './endpoints/token';
@@ -31,4 +32,9 @@ export const BROWSER_ENDPOINTS: Record<string, { methods: string[]; handler: End
   '/interaction/consent': { methods: ['POST'], handler: consentAction },
   '/interaction/password': { methods: ['POST'], handler: changePasswordAction },
   '/interaction/logout': { methods: ['POST'], handler: logoutAction },
+  '/interaction/forgot-password': { methods: ['GET', 'POST'], handler: forgotPasswordAction },
+  '/interaction/reset-link': { methods: ['GET'], handler: resetLinkEndpoint },
+  '/interaction/reset-password': { methods: ['POST'], handler: resetPasswordAction },
+  '/interaction/verify-link': { methods: ['GET'], handler: verifyLinkEndpoint },
+  '/interaction/verify-email': { methods: ['POST'], handler: verifyEmailAction },
 };

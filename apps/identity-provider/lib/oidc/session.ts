@@ -36,6 +36,11 @@ export interface BrowserSession {
   /** Keyed by random ids; read through pendingInteraction(). */
   interactions: Record<string, PendingAuthorization>;
   logout?: { postLogoutRedirectUri?: string; state?: string };
+  /**
+   * A reset or verification token from a mailed link, moved here (sealed) by the link's endpoint so that the
+   * page and its form never carry it in a URL (no Referer, history or log leak).
+   */
+  recovery?: { reset?: string; verify?: string };
 }
 
 export function readCookie(request: Request, name: string): string | null {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type NewClient } from '@idp/database-identity';
+import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type MailMessage, type MailTemplate, type NewClient } from '@idp/database-identity';
 import { providerSettings } from '../container';
 import { loadConfig } from '../env';
 import { createRateLimiter } from '../security/rate-limit';
@@ -20,6 +20,8 @@ export async function testProvider(): Promise<{
   provider: Provider;
   store: IdentityStore;
   events: AuditEvent[];
+  /** Mails the provider sent (not queued: handed over at once). */
+  mails: { template: MailTemplate; userId: string | null; message: MailMessage }[];
   ctx: RequestContext;
   /** A user with a live session, and the Cookie header of a browser signed in as them. */
   signIn(email?: string): Promise<{ userId: string; sid: string; cookie: string }>;
@@ -36,6 +38,7 @@ export async function testProvider(): Promise<{
   const store = await openIdentityStore({ keyEncryptionSecret: config.keyEncryptionSecret });
   await store.keys.ensureActiveKeys(['RS256', 'ES256']);
   const events: AuditEvent[] = [];
+  const mails: { template: MailTemplate; userId: string | null; message: MailMessage }[] = [];
   const clients = cachedClientRegistry(store.clients);
   const provider: Provider = {
     settings: providerSettings(config),
@@ -46,10 +49,11 @@ export async function testProvider(): Promise<{
     accessTokenSubjects: accessTokenSubjects(store),
     audit: { record: (event) => void events.push(event) },
     limiter: createRateLimiter({}),
+    mail: { send: async (mail) => void mails.push(mail) },
     now: () => new SystemDate(),
   };
   return {
-    provider, store, events,
+    provider, store, events, mails,
     ctx: { requestId: 'test-request', ip: '192.0.2.1', userAgent: 'vitest' },
     async signIn(email = `user-${randomBytes(4).toString('hex')}@example.org`) {
       const user = await store.users.create({ email, password: randomBytes(12).toString('base64url') });

@@ -262,6 +262,26 @@ export function userQueries(db: Queryable) {
       return row ? toUser(row) : null;
     },
 
+    /** An administrator's or a link's verdict on the address; changes the `email_verified` claim. */
+    async setEmailVerified(id: string, verified: boolean): Promise<boolean> {
+      const rows = await db.query(`update identity.users set email_verified = $2, updated_at = now() where id = $1 and email_verified <> $2 returning 1`, [id, verified]);
+      return rows.length > 0;
+    },
+
+    /** A new address is unverified until its link is followed (older verification links die with the old address). */
+    async changeEmail(id: string, email: string): Promise<User | null> {
+      try {
+        const [row] = await db.query<UserRow>(
+          `update identity.users set email = $2, email_verified = false, updated_at = now() where id = $1 returning ${COLUMNS}`,
+          [id, email.trim()],
+        );
+        return row ? toUser(row) : null;
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new DuplicateEmailError(email);
+        throw error;
+      }
+    },
+
     async setPassword(id: string, password: string, options: { mustChange?: boolean } = {}): Promise<void> {
       const passwordHash = await hashPassword(password);
       await db.query(

@@ -122,6 +122,9 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
           Sign in
         </button>
       </form>
+      <p className="mt-4 text-center text-sm">
+        <a href="/forgot-password" className="font-medium text-brand-700 underline-offset-2 hover:underline" data-testid="forgot-password-link">Forgot password?</a>
+      </p>
     </section>
   );
 }

@@ -5,21 +5,22 @@ import { getContainer } from '@/lib/container';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId } from '@/lib/oidc/session';
+import { MAX_PASSWORD_CHARACTERS } from '@/lib/security/password-policy';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Choose a new password · Identity provider' };
 
 type SearchParams = Promise<Record<string, string | string[] | undefined>>;
 
-const MIN_LENGTH = 12;
 const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
-const ERRORS: Record<string, string> = {
+const errors = (minLength: number): Record<string, string> => ({
   current: 'The current password is incorrect.',
-  length: `The new password must be at least ${MIN_LENGTH} characters long.`,
+  length: `The new password must be at least ${minLength} and at most ${MAX_PASSWORD_CHARACTERS} characters long.`,
+  weak: 'This password is too easy to guess (it is common, or made of your name or address). A few unrelated words make a strong, memorable password.',
   mismatch: 'The two passwords do not match. Type the same new password twice.',
   reused: 'The new password must differ from the current password.',
-};
+});
 
 const label = 'block text-sm font-medium text-slate-700';
 const input =
@@ -56,7 +57,8 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
     );
   }
 
-  const message = error ? ERRORS[error] : undefined;
+  const MIN_LENGTH = provider.settings.passwordMinLength;
+  const message = error ? errors(MIN_LENGTH)[error] : undefined;
   return (
     <section aria-labelledby="password-title">
       <KeyRound aria-hidden className="h-8 w-8 text-brand-600" />
@@ -114,7 +116,7 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
             maxLength={256}
             autoFocus={!askCurrent}
             aria-describedby="new_password_hint"
-            aria-invalid={error === 'length' || error === 'reused' || undefined}
+            aria-invalid={error === 'length' || error === 'weak' || error === 'reused' || undefined}
             className={input}
           />
           <p id="new_password_hint" className="mt-1 text-xs text-slate-500">

@@ -1,5 +1,7 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
+import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
+import { endSessionsAfterPasswordChange } from '../end-sessions';
 import { AccessDenied, InvalidRequest } from '../errors';
 import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../password-change';
 import type { Provider, RequestContext } from '../ports';
@@ -28,7 +30,7 @@ interface FormContext {
  * Every interaction form: a same-origin POST carrying the CSRF token from the sealed session cookie;
  * anything else gets the 403 page.
  */
-async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
+export async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
   if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
   const form = new URLSearchParams(await request.text());
   // a NUL or other control character in any field (email, return_to...) is refused here, not by SQL as a 500
@@ -276,7 +278,7 @@ export function safeLocalPath(value: string | null | undefined, issuer: string):
 }
 
 /** 429 for the browser forms: a page, with the same rate-limit headers as the API endpoints. */
-function tooManyRequests(error: RateLimited): Response {
+export function tooManyRequests(error: RateLimited): Response {
   const response = errorPage(Object.assign(new InvalidRequest('Too many attempts. Wait a few minutes and try again'), { status: 429 }));
   for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
   return response;

@@ -2,7 +2,7 @@ import { rateLimitHeaders, type RateLimitDecision, type RateLimitRule } from '..
 import { TemporarilyUnavailable } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 
-export type LimitedEndpoint = 'login' | 'token' | 'password_change';
+export type LimitedEndpoint = 'login' | 'token' | 'password_change' | 'password_reset' | 'email_verification';
 
 /** Thrown when a limit is exceeded; carries the headers the 429 must send. */
 export class RateLimited extends TemporarilyUnavailable {

@@ -1,0 +1,52 @@
+-- Account recovery and e-mail (supabase/schemas/008_account_recovery.sql): reset and verification links
+-- stored as keyed digests bound to what they act on, and the outgoing mail queue with sealed messages.
+
+create table identity.account_tokens (
+  token_hash text primary key,
+  user_id uuid not null references identity.users (id) on delete cascade,
+  purpose text not null,
+  binding text not null,
+  created_at timestamptz not null,
+  expires_at timestamptz not null,
+  constraint account_tokens_purpose check (purpose in ('password_reset', 'email_verification')),
+  constraint account_tokens_hash_length check (length(token_hash) <= 64)
+);
+create index account_tokens_user_id_idx on identity.account_tokens (user_id, purpose);
+create index account_tokens_expires_at_idx on identity.account_tokens (expires_at);
+
+-- Outgoing mail, delivered by the provider's mail worker with retries and back-off. The message (recipient,
+-- subject, text and HTML, which hold the link) is sealed with AES-256-GCM under a key derived from
+-- KEY_ENCRYPTION_SECRET, and dropped once the message is sent or has failed for good: the table never holds
+-- a usable link or an address in the clear. `last_error` is the transport's error code, never the message.
+create table identity.mail_queue (
+  id uuid primary key default gen_random_uuid(),
+  template text not null,
+  user_id uuid references identity.users (id) on delete cascade,
+  message_encrypted text,
+  status text not null default 'queued',
+  attempts integer not null default 0,
+  next_attempt_at timestamptz not null default now(),
+  -- a worker that claimed the row; another may take it over after this time (crash)
+  locked_until timestamptz,
+  last_error text,
+  created_at timestamptz not null default now(),
+  sent_at timestamptz,
+  constraint mail_queue_status check (status in ('queued', 'sent', 'failed')),
+  constraint mail_queue_template check (template in ('password_reset', 'email_verification')),
+  constraint mail_queue_error_length check (length(last_error) <= 200),
+  constraint mail_queue_message_while_queued check (status = 'queued' or message_encrypted is null)
+);
+create index mail_queue_due_idx on identity.mail_queue (next_attempt_at) where status = 'queued';
+create index mail_queue_created_at_idx on identity.mail_queue (created_at);
+
+alter table identity.account_tokens enable row level security;
+alter table identity.mail_queue enable row level security;
+
+do $$
+begin
+  if exists (select 1 from pg_roles where rolname = 'anon') then
+    execute 'revoke all on identity.account_tokens from anon, authenticated';
+    execute 'revoke all on identity.mail_queue from anon, authenticated';
+  end if;
+end
+$$;
