@@ -8,6 +8,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const APP_DIR = join(REPO_ROOT, 'apps', 'identity-provider');
 /** What `npm start` runs: the server compiled by `npm run build` (scripts/build-server.mjs). */
 const SERVER_ARGS = ['--enable-source-maps', 'dist/server.mjs'];
+/** Next's own production server on the same build, without server.ts: how serverless and PaaS hosts run the app. */
+const NEXT_BIN = join(REPO_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
+
+/** `server`: the custom server (dist/server.mjs, what `npm start` runs); `next-start`: Next's own server (`next start`). */
+export type ProviderHost = 'server' | 'next-start';
 
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -32,11 +37,12 @@ export interface RunningProvider {
  * Starts the real provider process (the production build: the compiled server, dist/server.mjs) on a free port with its own
  * data directory, and waits until it answers. Needs `npm run build` first (npm test does it).
  */
-export async function startProvider(env: Record<string, string> = {}): Promise<RunningProvider> {
+export async function startProvider(env: Record<string, string> = {}, host: ProviderHost = 'server'): Promise<RunningProvider> {
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'idp-e2e-'));
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, SERVER_ARGS, {
+  const args = host === 'server' ? SERVER_ARGS : [NEXT_BIN, 'start', '--port', String(port), '--hostname', '127.0.0.1'];
+  const child = spawn(process.execPath, args, {
     cwd: APP_DIR,
     env: {
       ...process.env,
