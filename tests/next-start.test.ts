@@ -4,7 +4,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIdentityStore } from '../packages/database-identity/src';
 import { BrowserAgent, KEY_ENCRYPTION_SECRET, SESSION_SECRET, signIn, startStack } from './support/oidc';
-import { startProvider, type RunningProvider } from './support/server';
+import { startProvider, until, type RunningProvider } from './support/server';
 
 /**
  * The provider hosted by Next's own server (`next start`, no server.ts): every protocol path is a route
@@ -27,16 +27,6 @@ async function seed(store: Awaited<ReturnType<typeof openIdentityStore>>): Promi
   const web = await store.clients.create({ name: 'Web app', redirectUris: [redirectUri] });
   const svc = await store.clients.create({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['api.read'] });
   return { aliceId, web: { clientId: web.client.clientId, secret: web.clientSecret! }, service: { clientId: svc.client.clientId, secret: svc.clientSecret! } };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function hostedByNext(name: string, start: () => Promise<{ provider: RunningProvider; seeded: Seeded; stop(): Promise<unknown> }>) {

@@ -107,3 +107,29 @@ export function runProviderExpectingExit(env: Record<string, string>): Promise<{
     });
   });
 }
+
+/**
+ * Resolves once the provider's audit writer has nothing queued (a batch counts as queued until the database
+ * acknowledges it), so the events of the requests answered so far are in the database: a poll of readiness
+ * with a deadline, instead of sleeping past the flush interval.
+ */
+export async function auditWritten(provider: { url: string }, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = await (await fetch(`${provider.url}/api/health/ready`)).json().catch(() => null);
+    if (body?.checks?.audit_writer?.queue_depth === 0) return;
+    if (Date.now() > deadline) throw new Error(`audit writer still has ${body?.checks?.audit_writer?.queue_depth} events queued`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Polls `probe` until it returns something other than undefined, or throws after the deadline. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
