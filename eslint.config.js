@@ -1,5 +1,12 @@
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+// SQL belongs in packages/database-identity; elsewhere, importing a driver is a smell
+const DRIVERS = [
+  { name: 'postgres', message: 'SQL lives in packages/database-identity' },
+  { name: '@electric-sql/pglite', message: 'SQL lives in packages/database-identity' },
+];
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/.next/**', '**/dist/**', '**/.turbo/**', '.data/**', 'test-artifacts/**', '**/next-env.d.ts', 'bench/results/**'] },
@@ -9,10 +16,26 @@ export default tseslint.config(
     languageOptions: {
       globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', Response: 'readonly', Request: 'readonly', Headers: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', structuredClone: 'readonly', performance: 'readonly', queueMicrotask: 'readonly', URLSearchParams: 'readonly', crypto: 'readonly' },
     },
+    plugins: { 'import-x': importX },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // SQL belongs in packages/database-identity; elsewhere, importing a driver is a smell
-      'no-restricted-imports': ['error', { paths: [{ name: 'postgres', message: 'SQL lives in packages/database-identity' }, { name: '@electric-sql/pglite', message: 'SQL lives in packages/database-identity' }] }],
+      'no-restricted-imports': ['error', { paths: DRIVERS }],
+      // imports at the top of a module, before any statement
+      'import-x/first': 'error',
+    },
+  },
+  {
+    // the protocol core is framework-free: it knows neither Next nor the HTTP edge that mounts it (lib/http)
+    files: ['apps/identity-provider/lib/oidc/**'],
+    ignores: ['**/*.test.ts', 'apps/identity-provider/lib/oidc/test-provider.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: DRIVERS,
+        patterns: [
+          { group: ['next', 'next/*'], message: 'lib/oidc is framework-free: Next belongs in app/ and lib/http' },
+          { group: ['**/http', '**/http/*', '@/lib/http/*'], message: 'lib/oidc must not import lib/http: the edge imports the core, not the reverse' },
+        ],
+      }],
     },
   },
   {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TokenActivityResponse, TokenAnalyticsResponse } from '../apps/identity-provider/lib/analytics/types';
 import { signedInAgent } from './support/admin';
 import { BrowserAgent, signIn, startStack, type Stack } from './support/oidc';
+import { auditWritten } from './support/server';
 
 /**
  * GET /api/analytics/tokens and /api/analytics/tokens/activity against the real server: who may call them,
@@ -112,7 +113,7 @@ describe('token analytics API', () => {
     expect(wrong.status).toBe(401);
     const unsupported = await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: 'grant_type=password' });
     expect(unsupported.status).toBe(400);
-    await new Promise((r) => setTimeout(r, 800)); // the audit writer flushes every 200 ms
+    await auditWritten(stack.provider);
 
     const rows = await stack.store.db.query<Row>(
       `select id, action, user_id, client_id, created_at, details from identity.audit_logs where created_at >= $1 order by created_at, id`, [started.toISOString()],

@@ -3,6 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, signIn, startStack, type Stack } from './support/oidc';
+import { auditWritten } from './support/server';
 
 type Row = { action: string; user_id: string | null; client_id: string | null; grant_type: string | null; ip_address: string | null; user_agent: string | null; request_id: string | null; details: Record<string, unknown>; created_at: Date };
 
@@ -10,7 +11,7 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIC
 const form = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'audit-test/1.0' };
 
 async function rows(stack: Stack, since: Date): Promise<Row[]> {
-  await new Promise((r) => setTimeout(r, 600)); // the writer flushes every 200 ms
+  await auditWritten(stack.provider);
   return stack.store.db.query<Row>(
     `select action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details, created_at
        from identity.audit_logs where created_at >= $1 order by created_at, id`, [since.toISOString()],

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, startStack, type Stack } from './support/oidc';
+import { auditWritten } from './support/server';
 
 const ADMIN_EMAIL = 'admin@localhost.localdomain';
 
@@ -45,7 +46,7 @@ describe('login protection: an attacker who knows the admin email cannot keep th
     expect(recognised.status).toBe(303);
     expect(recognised.headers.get('location')).toBe('/password?return_to=%2F');
 
-    await new Promise((r) => setTimeout(r, 600)); // the audit writer flushes every 200 ms
+    await auditWritten(stack.provider);
     const actions = await stack.store.db.query<{ action: string; n: number }>(
       `select action, count(*)::int as n from identity.audit_logs where action in ('auth.account_locked', 'security.rate_limited', 'auth.login_failed') group by action order by action`,
     );

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, location, signIn, startStack, type Stack } from './support/oidc';
+import { auditWritten } from './support/server';
 
 /**
  * /metrics on the real server: protected by METRICS_TOKEN, fed by the audit events of real flows, and
@@ -94,7 +95,7 @@ describe('Prometheus metrics endpoint', () => {
     const svc = await discover(service.clientId, client.ClientSecretBasic(service.secret));
     secrets.push((await client.clientCredentialsGrant(svc, { scope: 'api.read' })).access_token);
 
-    await new Promise((r) => setTimeout(r, 500)); // let the audit writer flush once
+    await auditWritten(stack.provider);
     const response = await scrape(`Bearer ${token}`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, location, signIn, startStack, type Stack } from './support/oidc';
+import { until } from './support/server';
 
 /**
  * Every flow driven by openid-client, a certified relying-party library: it validates discovery, the
@@ -17,7 +18,8 @@ describe('OpenID Connect flows with openid-client', () => {
   const webRedirect = 'http://127.0.0.1:9/web/callback';
 
   beforeAll(async () => {
-    stack = await startStack();
+    // the key ring re-checks the key set every KEY_RING_CHECK_MS (5 s by default): the rotation test waits for it
+    stack = await startStack({ KEY_RING_CHECK_MS: '200' });
     aliceId = (await stack.store.users.create({ ...alice, name: 'Alice Liddell', emailVerified: true })).id;
     spa = (await stack.store.clients.create({ name: 'SPA', tokenEndpointAuthMethod: 'none', redirectUris: [spaRedirect], postLogoutRedirectUris: ['http://127.0.0.1:9/spa/bye'] })).client;
     const created = await stack.store.clients.create({ name: 'Web app', redirectUris: [webRedirect], idTokenSignedResponseAlg: 'ES256' });
@@ -131,7 +133,11 @@ describe('OpenID Connect flows with openid-client', () => {
     const before = await codeFlow(config, spaRedirect, 'openid');
     const oldKid = JSON.parse(Buffer.from(before.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
     const fresh = await stack.store.keys.rotate('ES256', 3600);
-    await new Promise((r) => setTimeout(r, 5500)); // the key ring re-checks the key set every 5 s
+    // the key ring picks the rotation up at its next check: the JWKS then publishes the new key
+    await until('the new key in the JWKS', async () => {
+      const { keys } = await (await fetch(`${stack.provider.url}/oidc/jwks`)).json();
+      return keys.some((k: { kid: string }) => k.kid === fresh.kid) ? true : undefined;
+    }, 10_000);
     const after = await codeFlow(config, spaRedirect, 'openid');
     const newKid = JSON.parse(Buffer.from(after.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
     expect(newKid).toBe(fresh.kid);

@@ -84,6 +84,17 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     return body.data.result;
   }
 
+  /** Waits (by a deadline) until Prometheus has scraped the provider `n` more times: the scrape interval is Prometheus's, not ours. */
+  async function moreScrapes(n: number): Promise<void> {
+    const scrapes = async () => Number((await query('count_over_time(up{job="identity-provider"}[10m])'))[0]?.value[1] ?? 0);
+    const target = (await scrapes()) + n;
+    const deadline = Date.now() + 20_000;
+    while ((await scrapes()) < target) {
+      if (Date.now() > deadline) throw new Error(`prometheus did not scrape ${n} more times:\n${promLog}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   beforeAll(async () => {
     expect(existsSync(PROMETHEUS), `${PROMETHEUS} missing: apt-get install -y prometheus`).toBe(true);
     stack = await startStack({ METRICS_TOKEN: token, RATE_LIMIT_PASSWORD_CHANGE: '1/900' });
@@ -139,7 +150,7 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
       if (Date.now() > deadline) throw new Error(`prometheus never scraped the provider:\n${promLog}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 1500));
+    await moreScrapes(2);
   });
 
   afterAll(async () => {
@@ -203,7 +214,7 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
 
   it('every panel query returns data; every query real traffic can move shows it', async () => {
     await traffic(1);
-    await new Promise((r) => setTimeout(r, 2500)); // >= 2 scrapes: the new labelled series now exist
+    await moreScrapes(2); // the new labelled series now exist
     await traffic(2);
 
     const queries = dashboardQueries();

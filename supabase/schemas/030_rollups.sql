@@ -170,21 +170,6 @@ begin
 end
 $fn$;
 
--- A set of user ordinals as bitmaps of 65536 bits (bit i of chunk c is ordinal c * 65536 + i), built from
--- 64-bit words in hex. Sealing builds its bitmaps inline with the same expression; nothing in the schema calls
--- this any more (kept for ad-hoc use and tests). Pure.
-create function identity.token_bitmaps(p_ordinals integer[])
-returns table (chunk integer, members bit varying)
-language sql immutable parallel safe rows 2 as $$
-  select z.chunk,
-         ('x' || string_agg(repeat('0000000000000000', z.w - z.prev - 1) || lpad(to_hex(z.v), 16, '0'), '' order by z.w)
-              || repeat('0000000000000000', 1023 - max(z.w)))::bit varying
-    from (select y.chunk, y.w, y.v, lag(y.w, 1, -1) over (partition by y.chunk order by y.w) as prev
-            from (select o >> 16 as chunk, (o & 65535) >> 6 as w, bit_or(1::bigint << (63 - (o & 63))) as v
-                    from unnest(p_ordinals) o where o is not null group by 1, 2) y) z
-   group by z.chunk
-$$;
-
 -- Writes every rollup of one UTC hour from its raw rows: one pass over the hour into narrow rows, then the
 -- token_rollup rows per quarter and hour (all clients and per client; failures by reason, actions by grant,
 -- lifetimes, the per-user top and complete lists), ordinals for users seen for the first time, and the

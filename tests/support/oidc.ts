@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unsealData } from 'iron-session';
 import postgres from 'postgres';
 import { openIdentityStore, type IdentityStore } from '../../packages/database-identity/src';
-import { startProvider, type RunningProvider } from './server';
+import { startProvider, type ProviderHost, type RunningProvider } from './server';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const SESSION_SECRET = randomBytes(48).toString('base64url');
@@ -17,7 +17,7 @@ export interface Stack {
 }
 
 /** A provider on a fresh Postgres database of its own, plus a store on that database for the test. */
-export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, host: ProviderHost = 'server'): Promise<Stack> {
   const name = `idp_e2e_${randomBytes(6).toString('hex')}`;
   const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}`);
@@ -25,7 +25,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
   const databaseUrl = url.toString();
-  const provider = await startProvider({ DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, ...env });
+  const provider = await startProvider({ DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, ...env }, host);
   const store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 2 });
   return {
     provider, store, databaseUrl,

@@ -8,6 +8,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const APP_DIR = join(REPO_ROOT, 'apps', 'identity-provider');
 /** What `npm start` runs: the server compiled by `npm run build` (scripts/build-server.mjs). */
 const SERVER_ARGS = ['--enable-source-maps', 'dist/server.mjs'];
+/** Next's own production server on the same build, without server.ts: how serverless and PaaS hosts run the app. */
+const NEXT_BIN = join(REPO_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
+
+/** `server`: the custom server (dist/server.mjs, what `npm start` runs); `next-start`: Next's own server (`next start`). */
+export type ProviderHost = 'server' | 'next-start';
 
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -32,11 +37,12 @@ export interface RunningProvider {
  * Starts the real provider process (the production build: the compiled server, dist/server.mjs) on a free port with its own
  * data directory, and waits until it answers. Needs `npm run build` first (npm test does it).
  */
-export async function startProvider(env: Record<string, string> = {}): Promise<RunningProvider> {
+export async function startProvider(env: Record<string, string> = {}, host: ProviderHost = 'server'): Promise<RunningProvider> {
   const port = await freePort();
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'idp-e2e-'));
   const url = `http://localhost:${port}`;
-  const child = spawn(process.execPath, SERVER_ARGS, {
+  const args = host === 'server' ? SERVER_ARGS : [NEXT_BIN, 'start', '--port', String(port), '--hostname', '127.0.0.1'];
+  const child = spawn(process.execPath, args, {
     cwd: APP_DIR,
     env: {
       ...process.env,
@@ -100,4 +106,30 @@ export function runProviderExpectingExit(env: Record<string, string>): Promise<{
       ok({ code, output });
     });
   });
+}
+
+/**
+ * Resolves once the provider's audit writer has nothing queued (a batch counts as queued until the database
+ * acknowledges it), so the events of the requests answered so far are in the database: a poll of readiness
+ * with a deadline, instead of sleeping past the flush interval.
+ */
+export async function auditWritten(provider: { url: string }, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = await (await fetch(`${provider.url}/api/health/ready`)).json().catch(() => null);
+    if (body?.checks?.audit_writer?.queue_depth === 0) return;
+    if (Date.now() > deadline) throw new Error(`audit writer still has ${body?.checks?.audit_writer?.queue_depth} events queued`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Polls `probe` until it returns something other than undefined, or throws after the deadline. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

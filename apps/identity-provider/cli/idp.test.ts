@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openIdentityStore } from '@idp/database-identity';
+import { loadConfig } from '../lib/env';
 import { runCli, UsageError } from './idp';
 
 const scratch = mkdtempSync(join(tmpdir(), 'idp-cli-'));
@@ -35,5 +37,45 @@ describe('CLI help and typos touch nothing (issue #12 item 16)', () => {
       expect(run.stdout + run.stderr).toContain('Usage: npm run idp');
       expect(existsSync(dataDir) ? readdirSync(dataDir) : []).toEqual([]);
     }
+  });
+});
+
+describe('analytics commands (embedded database)', () => {
+  const config = () => loadConfig({ NODE_ENV: 'development', DATA_DIR: join(scratch, 'analytics'), LOG_LEVEL: 'silent' });
+  const run = async (...argv: string[]) => {
+    const lines: string[] = [];
+    expect(await runCli(argv, config, (l) => lines.push(l))).toBe(0);
+    return lines.join('\n');
+  };
+
+  it('status, seal and rebuild on the rollups of the data directory', async () => {
+    const fresh = await run('analytics:status');
+    expect(fresh).toMatch(/^watermark +- \(nothing sealed yet\)$/m);
+    expect(fresh).toMatch(/^dirty hours +0$/m);
+    expect(fresh).toMatch(/^sealer +not running: the audit_logs trigger seals, last round -, timeout 300s$/m);
+    expect(fresh).toMatch(/^retention +raw events 400 days/m);
+    expect(fresh).toMatch(/^ {2}audit_logs_default +default/m);
+
+    // events three hours ago, written straight into the table
+    const c = config();
+    const store = await openIdentityStore({ dataDir: `${c.dataDir}/pglite`, keyEncryptionSecret: c.keyEncryptionSecret });
+    await store.db.query(
+      `insert into identity.audit_logs (created_at, action, client_id, grant_type, details)
+       select now() - interval '3 hours' + g * interval '1 second', 'token.issued.client_credentials', 'svc', 'client_credentials', '{}'::jsonb from generate_series(1, 5) g`,
+    );
+    await store.close();
+
+    expect(await run('analytics:seal')).toMatch(/^sealed \d+ hours$/);
+    const sealed = await run('analytics:status');
+    expect(sealed).toMatch(/^watermark +\d{4}-\d{2}-\d{2}T/m);
+    expect(sealed).toMatch(/^dirty hours +0$/m);
+    expect(await run('analytics:rebuild', '--from', '2026-01-01T00:00:00Z')).toMatch(/^rebuilt the rollups from 2026-01-01T00:00:00.000Z: \d+ hours sealed$/);
+    expect(await run('analytics:rebuild')).toMatch(/^rebuilt the rollups: \d+ hours sealed$/);
+  }, 120_000);
+
+  it('a bad --from is a usage error before the database is opened', async () => {
+    let loads = 0;
+    await expect(runCli(['analytics:rebuild', '--from', 'yesterday'], () => (loads++, config()), () => {})).rejects.toThrow(/--from must be an RFC 3339 date-time/);
+    expect(loads).toBe(0);
   });
 });

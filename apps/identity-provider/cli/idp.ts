@@ -8,6 +8,7 @@ import { createLogger } from '../lib/log';
 import { MailWorker } from '../lib/mail/queue';
 import { markEmailVerified, sendEmailVerification, type RecoveryDeps } from '../lib/recovery/account-recovery';
 import { checkPasswordPolicy } from '../lib/security/password-policy';
+import { rfc3339 } from '../lib/security/input';
 
 /**
  * Administration from the shell: `npm run idp -- <command> [options]`.
@@ -38,11 +39,16 @@ Commands:
                                            refreshes, failures, a code replay, a refresh-token reuse)
                                            through the HTTP endpoints of the running server at U
                                            (default: ISSUER_URL); creates its demo clients and users
+  analytics:status                         token rollups: watermark, dirty hours, the sealer's heartbeat,
+                                           audit partitions and retention
+  analytics:seal                           seal every closed hour not sealed yet, now (after a bulk load)
+  analytics:rebuild [--from 2026-11-01T00:00:00Z]
+                                           recompute the rollups from the raw events (all, or from then on)
 `;
 
 type Out = (line: string) => void;
 
-const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic']);
+const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild']);
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -74,6 +80,7 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       'client-id': { type: 'string' },
       url: { type: 'string' },
       rounds: { type: 'string' },
+      from: { type: 'string' },
     },
     strict: true,
   });
@@ -97,6 +104,9 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     }
     return 0;
   }
+  // checked before the configuration is loaded or the database opened
+  const from = values.from === undefined ? undefined : rfc3339.safeParse(values.from);
+  if (from && !from.success) throw new UsageError(`--from ${from.error.issues[0].message}`);
   const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
 
   const store = await openIdentityStore({
@@ -201,6 +211,28 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         const keep = Math.max(config.ttl.accessToken, config.ttl.idToken);
         const key = await store.keys.rotate(alg, keep);
         out(`new active ${alg} key: ${key.kid}; the previous one stays published for ${keep}s`);
+        return 0;
+      }
+      case 'analytics:status': {
+        const st = await store.analytics.status();
+        const at = (value: string | null) => value ?? '-';
+        out(`clock            ${st.clock}`);
+        out(`watermark        ${st.watermark ? `${st.watermark} (every hour before it is sealed, but the dirty ones)` : '- (nothing sealed yet)'}`);
+        out(`dirty hours      ${st.dirtyHours}${st.oldestDirtyHour ? ` (oldest ${st.oldestDirtyHour})` : ''}`);
+        out(`dirty days       ${st.dirtyDays}`);
+        out(`sealer           ${st.sealer.alive ? 'alive' : 'not running: the audit_logs trigger seals'}, last round ${at(st.sealer.seenAt)}, timeout ${st.sealer.timeoutSeconds}s`);
+        out(`retention        raw events ${st.settings.rawRetentionDays} days (rollups kept), ${st.settings.partitionsAhead} monthly partitions ahead, oldest raw event ${at(st.oldestRawEvent)}`);
+        out(`partitions       ${st.partitions.length}`);
+        for (const p of st.partitions) out(`  ${p.name}  ${p.from ? `${p.from} .. ${p.to}` : 'default (rows outside every month)'}`);
+        return 0;
+      }
+      case 'analytics:seal': {
+        out(`sealed ${await store.analytics.sealPending()} hours`);
+        return 0;
+      }
+      case 'analytics:rebuild': {
+        const hours = await store.analytics.rebuild(from?.data);
+        out(`rebuilt the rollups${from ? ` from ${from.data!.toISOString()}` : ''}: ${hours} hours sealed`);
         return 0;
       }
       default:

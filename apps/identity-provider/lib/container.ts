@@ -5,6 +5,7 @@ import { MailWorker } from './mail/queue';
 import { noTransport, outboxTransport, smtpTransport, type MailTransport } from './mail/transport';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
+import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, retireKeys, sealRollups, type MaintenanceStatus } from './maintenance';
 import { cachedClientRegistry } from './oidc/clients';
 import { cachedKeyRing } from './oidc/keys';
 import type { Provider, ProviderSettings } from './oidc/ports';
@@ -30,8 +31,14 @@ export interface Container {
   issuance(timeoutMs: number): Promise<IssuanceHealth>;
   version: string;
   startedAt: Date;
-  /** Periodic upkeep (retire keys past their publication window, purge expired grants, audit partitions and retention); returns a stopper. */
-  startMaintenance(everyMs?: number): () => void;
+  /**
+   * Periodic upkeep (lib/maintenance.ts: seal rollups, retire keys, purge expired rows, audit partitions and
+   * retention) every MAINTENANCE_INTERVAL_MS; started once per process by the host (server.ts or
+   * instrumentation.ts), a second call is a no-op. Returns the stopper.
+   */
+  startMaintenance(): () => void;
+  /** What the maintenance jobs did so far (readiness reports it). */
+  maintenance(): MaintenanceStatus;
   close(): Promise<void>;
 }
 
@@ -53,7 +60,8 @@ export const outboxDir = (config: Pick<Config, 'dataDir'>) => join(config.dataDi
 // One container per process, shared through globalThis: the custom server and Next's separately bundled
 // route handlers must not open the embedded database twice.
 const KEY = Symbol.for('identity-provider.container');
-type Holder = { [KEY]?: Promise<Container> };
+const HOST = Symbol.for('identity-provider.host');
+type Holder = { [KEY]?: Promise<Container>; [HOST]?: 'custom-server' };
 
 export function providerSettings(config: Config): ProviderSettings {
   const issuer = new URL(config.issuer);
@@ -88,6 +96,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   // issuing event is looked up (at least the access token lifetime)
   await store.analytics.updateSettings({ rawRetentionDays: config.auditRetentionDays, revocationLookbackSeconds: Math.max(900, config.ttl.accessToken) });
   const audit = new AuditWriter(store.db, {
+    flushIntervalMs: config.audit.flushIntervalMs,
+    batchSize: config.audit.batchSize,
     spoolDir: `${config.dataDir}/audit-spool`,
     onError: (error) => log.error('audit flush failed', { error }),
   });
@@ -96,8 +106,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   // (analytics keep their own unbounded pool: reports may take longer)
   const requestStore: IdentityStore = { ...createIdentityStore(store.db.withDeadline(config.database.queryTimeoutMs), config.keyEncryptionSecret), analytics: store.analytics, close: store.close };
   const onCacheError = (what: string) => (error: unknown) => log.warn(`${what} refresh failed; serving the last good copy`, { error });
-  const clients = cachedClientRegistry(requestStore.clients, { onError: onCacheError('client registry') });
-  const keys = cachedKeyRing(requestStore.keys, { onError: onCacheError('key ring') });
+  const clients = cachedClientRegistry(requestStore.clients, { checkEveryMs: config.intervals.clientRegistryMs, onError: onCacheError('client registry') });
+  const keys = cachedKeyRing(requestStore.keys, { checkEveryMs: config.intervals.keyRingMs, onError: onCacheError('key ring') });
   // loaded before the first request: readiness then reports them from the start
   await Promise.all([clients.origins(), keys.jwks()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
@@ -116,37 +126,29 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     clients,
     keys,
     verifiedJwts: new VerifiedJwtCache(),
-    // changes made by this process are seen at once; by other instances within the 500 ms epoch poll
-    accessTokenSubjects: accessTokenSubjects(requestStore),
+    // changes made by this process are seen at once; by other instances within the epoch poll (500 ms)
+    accessTokenSubjects: accessTokenSubjects(requestStore, { pollMs: config.intervals.revocationEpochMs }),
+    // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: auditSink,
     // counters shared through the database on a server; one process owns the embedded one anyway
-    limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
+    limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, syncEveryMs: config.intervals.rateLimitSyncMs, onError: (error) => log.warn('rate limit sync failed', { error }) }),
     mail,
     now: () => new SystemDate(),
   };
   const stopMail = mail.start();
-  const maintain = async () => {
-    // token rollups: sealed here, off the audit writer's path (the trigger takes over if this stops running)
-    try {
-      const hoursSealed = await store.analytics.sealInBackground();
-      if (hoursSealed > 1) log.info('maintenance', { rollupHoursSealed: hoursSealed });
-    } catch (error) {
-      log.error('rollup sealing failed', { error });
-    }
-    try {
-      const retired = await store.keys.retireExpired();
-      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles())
-        + (await store.accountTokens.purgeExpired()) + (await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS));
-      // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
-      const partitionsCreated = await store.analytics.ensurePartitions();
-      const partitionsDropped = await store.analytics.applyRetention();
-      if (retired || purged || partitionsCreated || partitionsDropped) {
-        log.info('maintenance', { retiredKeys: retired, purgedRows: purged, auditPartitionsCreated: partitionsCreated, auditPartitionsDropped: partitionsDropped });
-      }
-    } catch (error) {
-      log.error('maintenance failed', { error });
-    }
-  };
+  const maintenance = new MaintenanceScheduler({
+    everyMs: config.intervals.maintenanceMs,
+    log,
+    // the jobs of one round, in this order (sealing before retention drops a month); a new job is one line here
+    jobs: {
+      sealRollups: () => sealRollups(store),
+      retireKeys: () => retireKeys(store),
+      purgeExpired: () => purgeExpired(store, config.ttl.accessToken),
+      purgeAccountMail: async () => ({ purgedAccountTokens: await store.accountTokens.purgeExpired(), purgedMails: await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS) }),
+      ensurePartitions: () => ensurePartitions(store),
+      applyRetention: () => applyRetention(store),
+    },
+  });
   return {
     config, log, store, audit, mail, metrics, provider, version: APP_VERSION, startedAt: new Date(),
     async issuance(timeoutMs) {
@@ -155,12 +157,10 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
       await Promise.all([settle(clients.origins()), settle(keys.jwks())]);
       return { registry: clients.health(), keys: keys.health() };
     },
-    startMaintenance(everyMs = 60_000) {
-      const timer = setInterval(() => void maintain(), everyMs);
-      timer.unref();
-      return () => clearInterval(timer);
-    },
+    startMaintenance: () => maintenance.start(),
+    maintenance: () => maintenance.status(),
     close: async () => {
+      maintenance.stop();
       stopMail();
       await mail.idle();
       provider.accessTokenSubjects.close();
@@ -177,6 +177,13 @@ export function getContainer(): Promise<Container> {
   return holder[KEY];
 }
 
+/** Installs the container server.ts built, and marks server.ts as this process's host (instrumentation.ts then stands back). */
 export function installContainer(container: Promise<Container>): void {
   (globalThis as Holder)[KEY] = container;
+  (globalThis as Holder)[HOST] = 'custom-server';
+}
+
+/** Whether server.ts runs this process (it starts maintenance itself), rather than Next's own server. */
+export function customServerIsHost(): boolean {
+  return (globalThis as Holder)[HOST] === 'custom-server';
 }

@@ -17,6 +17,18 @@ function problemsOf(env: Record<string, string | undefined>): string[] {
 }
 
 describe('configuration', () => {
+  it('intervals: the production defaults, each overridable, a bad one named', () => {
+    const dir = () => mkdtempSync(join(tmpdir(), 'cfg-'));
+    const defaults = loadConfig({}, dir());
+    expect(defaults.intervals).toEqual({ keyRingMs: 5_000, clientRegistryMs: 2_000, revocationEpochMs: 500, rateLimitSyncMs: 1_000, maintenanceMs: 60_000 });
+    expect(defaults.audit).toEqual({ flushIntervalMs: 200, batchSize: 500 });
+    const short = loadConfig({ KEY_RING_CHECK_MS: '200', CLIENT_REGISTRY_CHECK_MS: '100', REVOCATION_EPOCH_POLL_MS: '50', RATE_LIMIT_SYNC_MS: '250', MAINTENANCE_INTERVAL_MS: '300', AUDIT_FLUSH_INTERVAL_MS: '20', AUDIT_BATCH_SIZE: '10' }, dir());
+    expect(short.intervals).toEqual({ keyRingMs: 200, clientRegistryMs: 100, revocationEpochMs: 50, rateLimitSyncMs: 250, maintenanceMs: 300 });
+    expect(short.audit).toEqual({ flushIntervalMs: 20, batchSize: 10 });
+    expect(problemsOf({ MAINTENANCE_INTERVAL_MS: '0' })).toEqual([expect.stringMatching(/^MAINTENANCE_INTERVAL_MS: /)]);
+    expect(problemsOf({ KEY_RING_CHECK_MS: '5s' })).toEqual([expect.stringMatching(/^KEY_RING_CHECK_MS: /)]);
+  });
+
   it('refuses production without secrets, naming each missing one', () => {
     const problems = problemsOf({ NODE_ENV: 'production', ISSUER_URL: 'https://id.example.com' });
     expect(problems).toEqual([

@@ -75,6 +75,14 @@ const schema = z.object({
   MAIL_FROM: z.string().max(320).optional(),
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   AUDIT_RETENTION_DAYS: int(400),
+  AUDIT_FLUSH_INTERVAL_MS: int(200),
+  AUDIT_BATCH_SIZE: int(500),
+  // how often in-memory copies re-check the database, and the upkeep loop's period (tests shorten them)
+  KEY_RING_CHECK_MS: int(5_000),
+  CLIENT_REGISTRY_CHECK_MS: int(2_000),
+  REVOCATION_EPOCH_POLL_MS: int(500),
+  RATE_LIMIT_SYNC_MS: int(1_000),
+  MAINTENANCE_INTERVAL_MS: int(60_000),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   ADMIN_PASSWORD_FILE: z.string().optional(),
   DEMO_CLIENT: bool.optional(),
@@ -115,6 +123,10 @@ export interface Config {
   auditWriter: 'on' | 'off';
   /** Raw audit events older than this are dropped, a month at a time; the analytics rollups keep the history. */
   auditRetentionDays: number;
+  /** The audit writer flushes every `flushIntervalMs`, or at once when `batchSize` events are queued. */
+  audit: { flushIntervalMs: number; batchSize: number };
+  /** Periods of the in-memory copies' database checks and of the maintenance loop, in milliseconds. */
+  intervals: { keyRingMs: number; clientRegistryMs: number; revocationEpochMs: number; rateLimitSyncMs: number; maintenanceMs: number };
   /** Prometheus exposition; never public in production (a token or basic auth is then required). */
   metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
   /** Against slow clients: deadlines for a request's headers and for the whole request, and a connection cap. */
@@ -239,6 +251,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },
     auditWriter: e.AUDIT_WRITER,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    audit: { flushIntervalMs: e.AUDIT_FLUSH_INTERVAL_MS, batchSize: e.AUDIT_BATCH_SIZE },
+    intervals: {
+      keyRingMs: e.KEY_RING_CHECK_MS,
+      clientRegistryMs: e.CLIENT_REGISTRY_CHECK_MS,
+      revocationEpochMs: e.REVOCATION_EPOCH_POLL_MS,
+      rateLimitSyncMs: e.RATE_LIMIT_SYNC_MS,
+      maintenanceMs: e.MAINTENANCE_INTERVAL_MS,
+    },
     metrics,
   };
 }

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 
 /**
  * A minimal public OpenID Connect relying party for the /demo page: authorization code + PKCE (S256),
@@ -135,10 +135,6 @@ export async function verifyIdToken(idToken: string, options: { nonce?: string; 
     if (payload.at_hash !== base64url(digest.slice(0, digest.length / 2))) throw new DemoError('invalid_id_token', 'at_hash does not match the access token');
   }
   return { header: protectedHeader, claims: payload as VerifiedIdToken['claims'] };
-}
-
-export function decodeHeader(idToken: string): ProtectedHeaderParameters {
-  return decodeProtectedHeader(idToken);
 }
 
 async function tokenRequest(body: Record<string, string>): Promise<Record<string, unknown>> {

@@ -2,7 +2,7 @@ import type { TokenActivityPage } from '@idp/database-identity';
 import { encodeCursor } from './query';
 import type { TokenActivityResponse } from './types';
 
-export const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+export { NO_STORE } from '../oidc/respond';
 
 export function activityJson(page: TokenActivityPage): TokenActivityResponse {
   return {

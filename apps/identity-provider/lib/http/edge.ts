@@ -13,10 +13,6 @@ import { takeRefreshGrant } from '../observability/request-scope';
 export const CLIENT_IP_HEADER = 'x-idp-client-ip';
 
 // own keys only: a request path is never `constructor`, `__proto__` or another inherited name of a route table
-export function isProtocolPath(pathname: string): boolean {
-  return Object.hasOwn(PROTOCOL_ENDPOINTS, pathname);
-}
-
 export function isProviderPath(pathname: string): boolean {
   return Object.hasOwn(PROTOCOL_ENDPOINTS, pathname) || Object.hasOwn(BROWSER_ENDPOINTS, pathname);
 }

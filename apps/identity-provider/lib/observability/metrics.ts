@@ -21,6 +21,7 @@ import {
   Registry,
   collectDefaultMetrics,
 } from 'prom-client';
+import type { OAuthErrorCode } from '../oidc/errors';
 
 export const LOGIN_RESULTS = ['success', 'failure', 'locked'] as const;
 export type LoginResult = (typeof LOGIN_RESULTS)[number];
@@ -42,7 +43,7 @@ export type AuthOperation = (typeof AUTH_OPERATIONS)[number];
 export const REFRESH_RESULTS = ['success', 'failure', 'reuse_detected'] as const;
 export type RefreshResult = (typeof REFRESH_RESULTS)[number];
 
-/** OAuth 2.0 / OpenID Connect error codes (RFC 6749, RFC 6750, OIDC Core). */
+/** The `error_type` label's values: the codes of lib/oidc/errors.ts worth a series of their own; others count as `other`. */
 export const OAUTH_ERROR_CODES = [
   'invalid_request',
   'invalid_client',
@@ -56,8 +57,8 @@ export const OAUTH_ERROR_CODES = [
   'consent_required',
   'server_error',
   'temporarily_unavailable',
-] as const;
-export type OAuthErrorCode = (typeof OAUTH_ERROR_CODES)[number];
+] as const satisfies readonly OAuthErrorCode[];
+export type { OAuthErrorCode };
 
 export const OAUTH_STEPS = [
   'authorize',

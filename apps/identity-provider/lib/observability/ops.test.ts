@@ -190,6 +190,19 @@ describe('readiness', () => {
     expect(redactReadiness(report)).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok' } } });
   });
 
+  it('maintenance is informational: not started, or a failing job, never makes the instance unready', async () => {
+    const job = (runs: number, lastError: string | null) => ({ runs, failures: lastError ? 1 : 0, lastRunAt: null, lastSuccessAt: null, lastDurationMs: null, lastError });
+    const none = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance });
+    expect(none.checks.maintenance).toEqual({ status: 'not_started', rounds: 0, jobs: {} });
+    const failing = await checkReadiness({
+      db: db(async () => []), auditStats: () => audit, dataDir: root, issuance,
+      maintenance: () => ({ started: true, everyMs: 60_000, rounds: 3, jobs: { sealRollups: job(3, null), applyRetention: job(3, 'PostgresError'), later: job(0, null) } }),
+    });
+    expect(failing.status).toBe('ready');
+    expect(failing.checks.maintenance).toEqual({ status: 'warn', rounds: 3, jobs: { sealRollups: 'ok', applyRetention: 'fail', later: 'pending' } });
+    expect(redactReadiness(failing)).toMatchObject({ checks: { maintenance: { status: 'warn', rounds: 3 } } });
+  });
+
   it('dead-lettered audit events are a warning: the instance stays ready', async () => {
     const report = await checkReadiness({ db: db(async () => []), auditStats: () => ({ ...audit, deadLettered: 2 }), dataDir: root, issuance });
     expect(report.status).toBe('ready');

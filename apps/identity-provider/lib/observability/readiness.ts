@@ -7,6 +7,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { MaintenanceStatus } from '../maintenance';
 
 export const DATABASE_TIMEOUT_MS = 2_000;
 /** Below this much free space the embedded database, the audit spool and the key files are at risk. */
@@ -25,6 +26,8 @@ export interface ReadinessReport {
     audit_writer: { status: AuditStatus; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; dead_letters: number; database_available: boolean };
     disk: { status: Status; free_bytes: number | null; total_bytes: number | null; free_ratio: number | null };
     token_issuance: { status: Status; client_registry_age_ms: number | null; signing_keys_age_ms: number | null; active_signing_key: boolean };
+    /** Informational, never makes the instance unready: whether this process runs upkeep, and how each job's last run went. */
+    maintenance: { status: 'ok' | 'warn' | 'not_started'; rounds: number; jobs: Record<string, 'ok' | 'fail' | 'pending'> };
   };
 }
 
@@ -40,6 +43,7 @@ export interface ReadinessSources {
   dataDir: string;
   /** Loads what is not loaded yet, within the readiness timeout, and reports freshness. */
   issuance(timeoutMs: number): Promise<IssuanceHealth>;
+  maintenance?(): MaintenanceStatus;
   onError?: (check: string, error: unknown) => void;
 }
 
@@ -106,7 +110,13 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
   }
 
   const ready = database.status === 'ok' && audit.status !== 'fail' && disk.status === 'ok' && issuance.status === 'ok';
-  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk, token_issuance: issuance } };
+  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk, token_issuance: issuance, maintenance: maintenanceCheck(sources.maintenance?.()) } };
+}
+
+function maintenanceCheck(status: MaintenanceStatus | undefined): ReadinessReport['checks']['maintenance'] {
+  if (!status) return { status: 'not_started', rounds: 0, jobs: {} };
+  const jobs = Object.fromEntries(Object.entries(status.jobs).map(([name, job]) => [name, job.runs === 0 ? 'pending' : job.lastError === null ? 'ok' : 'fail'] as const));
+  return { status: !status.started ? 'not_started' : Object.values(jobs).includes('fail') ? 'warn' : 'ok', rounds: status.rounds, jobs };
 }
 
 /** What an anonymous caller sees: every check's state, without pool sizes, disk bytes or the database kind. */

@@ -6,6 +6,7 @@
 import { isDatabaseUnavailable } from '@idp/database-identity';
 import type { AuditAction } from './audit';
 
+/** Every error code the provider answers with (RFC 6749, RFC 6750, RFC 7009, OIDC Core; the last two on error pages only). */
 export type OAuthErrorCode =
   | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type'
   | 'invalid_scope' | 'invalid_token' | 'insufficient_scope' | 'access_denied' | 'unsupported_response_type'

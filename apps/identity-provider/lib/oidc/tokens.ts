@@ -1,5 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeCompact, signCompact, verifySignature } from './jws';
+import { SystemDate, type SigningAlg } from '@idp/database-identity';
+import { InvalidToken } from './errors';
+import type { Provider } from './ports';
+import type { VerifiedJwt } from './verified-jwts';
 
 /** Registered JWT claims (RFC 7519 4.1) plus whatever else a token carries. */
 export interface JWTPayload {
@@ -12,10 +16,6 @@ export interface JWTPayload {
   jti?: string;
   [claim: string]: unknown;
 }
-import { SystemDate, type SigningAlg } from '@idp/database-identity';
-import { InvalidToken } from './errors';
-import type { Provider } from './ports';
-import type { VerifiedJwt } from './verified-jwts';
 
 /** Claims of our RFC 9068 access tokens. `gid` names the grant (token family) so revoking it reaches them. */
 export interface AccessTokenClaims extends JWTPayload {

@@ -187,10 +187,21 @@ export interface TokenAnalyticsSettings {
   sealGraceSeconds: number;
 }
 
-export interface MaintenanceReport {
-  partitionsCreated: number;
-  hoursSealed: number;
-  partitionsDropped: number;
+/** Where sealing stands (`npm run idp -- analytics:status`); timestamps are UTC ISO strings. */
+export interface TokenAnalyticsStatus {
+  /** The analytics clock (now(), unless a test set identity.analytics_clock). */
+  clock: string;
+  /** Every UTC hour before it is sealed, except the dirty ones; null: nothing sealed yet. */
+  watermark: string | null;
+  dirtyHours: number;
+  dirtyDays: number;
+  oldestDirtyHour: string | null;
+  /** The background sealer's last round; `alive` while younger than its timeout (the trigger seals otherwise). */
+  sealer: { seenAt: string | null; timeoutSeconds: number; alive: boolean };
+  settings: TokenAnalyticsSettings;
+  /** audit_logs partitions, oldest first; the default partition (`from`/`to` null) catches rows outside them. */
+  partitions: { name: string; from: string | null; to: string | null }[];
+  oldestRawEvent: string | null;
 }
 
 export const ACTIVITY_MAX_LIMIT = 200;
@@ -309,18 +320,45 @@ export function analyticsQueries(db: Queryable) {
       return Number(row.n);
     },
 
-    /** Periodic upkeep (e.g. hourly): partitions ahead, catch-up sealing, retention. */
-    async maintain(): Promise<MaintenanceReport> {
-      const partitionsCreated = await ensurePartitions(db);
-      const hoursSealed = await this.sealPending();
-      const partitionsDropped = await this.applyRetention();
-      return { partitionsCreated, hoursSealed, partitionsDropped };
-    },
-
     /** Recomputes the rollups from the raw events (all of them, or from `from` on); returns the hours sealed. */
     async rebuild(from?: Date): Promise<number> {
       const [row] = await db.query<{ n: number }>('select identity.token_rollup_rebuild($1::timestamptz) as n', [from?.toISOString() ?? null]);
       return Number(row.n);
+    },
+
+    /** Watermark, dirty hours and days, the sealer's heartbeat, the partitions and the settings (retention). */
+    async status(): Promise<TokenAnalyticsStatus> {
+      const [row] = await db.query<{
+        clock: string; watermark: string | null; dirty_hours: number; dirty_days: number; oldest_dirty_hour: string | null;
+        sealer_seen_at: string | null; sealer_timeout_seconds: number; sealer_alive: boolean; oldest_raw_event: string | null;
+        partitions: { name: string; from: string | null; to: string | null }[];
+      }>(
+        `select identity.token_clock() as clock, s.watermark,
+                (select count(*)::int from identity.token_rollup_dirty x where x.grain = 'h') as dirty_hours,
+                (select count(*)::int from identity.token_rollup_dirty x where x.grain = 'd') as dirty_days,
+                (select min(x.bucket) from identity.token_rollup_dirty x where x.grain = 'h') as oldest_dirty_hour,
+                k.seen_at as sealer_seen_at, extract(epoch from s.sealer_timeout)::int as sealer_timeout_seconds,
+                coalesce(k.seen_at > identity.token_clock() - s.sealer_timeout, false) as sealer_alive,
+                (select min(l.created_at) from identity.audit_logs l) as oldest_raw_event,
+                (select coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'from', p.bounds[1]::timestamptz, 'to', p.bounds[2]::timestamptz) order by p.bounds[1]::timestamptz nulls last, p.name), '[]'::jsonb)
+                   from (select c.relname::text as name,
+                                regexp_match(pg_get_expr(c.relpartbound, c.oid), $$FROM [(]'([^']+)'[)] TO [(]'([^']+)'[)]$$) as bounds
+                           from pg_inherits i join pg_class c on c.oid = i.inhrelid
+                          where i.inhparent = 'identity.audit_logs'::regclass) p) as partitions
+           from identity.token_rollup_state s cross join identity.token_rollup_sealer k`,
+      );
+      const isoOrNull = (value: unknown) => (value === null || value === undefined ? null : iso(value));
+      return {
+        clock: iso(row.clock),
+        watermark: isoOrNull(row.watermark),
+        dirtyHours: Number(row.dirty_hours),
+        dirtyDays: Number(row.dirty_days),
+        oldestDirtyHour: isoOrNull(row.oldest_dirty_hour),
+        sealer: { seenAt: isoOrNull(row.sealer_seen_at), timeoutSeconds: Number(row.sealer_timeout_seconds), alive: row.sealer_alive },
+        settings: await this.settings(),
+        partitions: row.partitions.map((p) => ({ name: p.name, from: isoOrNull(p.from), to: isoOrNull(p.to) })),
+        oldestRawEvent: isoOrNull(row.oldest_raw_event),
+      };
     },
 
     async settings(): Promise<TokenAnalyticsSettings> {

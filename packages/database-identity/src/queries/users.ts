@@ -164,24 +164,6 @@ export function userQueries(db: Queryable) {
       return row.n;
     },
 
-    /** Counts one failed login; locks the account when the count reaches `maxFailures`. Atomic. */
-    async recordFailedLogin(id: string, maxFailures: number, lockSeconds: number): Promise<{ failures: number; lockedUntil: Date | null }> {
-      const [row] = await db.query<{ failed_login_count: number; locked_until: Date | null }>(
-        `update identity.users
-            set failed_login_count = failed_login_count + 1,
-                locked_until = case when failed_login_count + 1 >= $2 then now() + make_interval(secs => $3) else locked_until end,
-                updated_at = now()
-          where id = $1
-          returning failed_login_count, locked_until`,
-        [id, maxFailures, lockSeconds],
-      );
-      return { failures: row.failed_login_count, lockedUntil: row.locked_until };
-    },
-
-    async recordSuccessfulLogin(id: string): Promise<void> {
-      await db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1`, [id]);
-    },
-
     /**
      * The live throttle counters among `keys`, and whether `deviceKey` is a device that signed in to this
      * account before. One round trip, before any password hash is computed. `now` is the caller's clock.

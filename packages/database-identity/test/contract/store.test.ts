@@ -50,17 +50,6 @@ describe.each(driversUnderTest())('identity store on $name', (driver) => {
     expect(await verifyPassword('wrong', String(raw.password_hash))).toBe(false);
   });
 
-  it('locks an account after the configured number of failures, and a success resets it', async () => {
-    const user = await store.users.create({ email: 'carol@example.org', password: 'carols long password' });
-    for (let i = 1; i < 3; i++) expect((await store.users.recordFailedLogin(user.id, 3, 900)).lockedUntil).toBeNull();
-    const third = await store.users.recordFailedLogin(user.id, 3, 900);
-    expect(third.failures).toBe(3);
-    expect(third.lockedUntil!.getTime()).toBeGreaterThan(Date.now() + 800_000);
-    await store.users.recordSuccessfulLogin(user.id);
-    const after = await store.users.findById(user.id);
-    expect(after).toMatchObject({ failedLoginCount: 0, lockedUntil: null });
-  });
-
   it('stores client secrets only as a keyed digest and verifies them', async () => {
     const { client, clientSecret } = await store.clients.create({
       name: 'Confidential app',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../log';
-import { handleProviderRequest, isProtocolPath, isProviderPath } from '../../http/edge';
+import { handleProviderRequest, isProviderPath } from '../../http/edge';
 import { TEST_ISSUER, testProvider } from '../test-provider';
 import { issueAccessToken, issueIdToken } from '../tokens';
 import { authorizationEndpoint } from './authorize';
@@ -226,7 +226,6 @@ describe('route tables are looked up by own keys only (item 12)', () => {
     const log = createLogger('silent');
     for (const pathname of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       expect(isProviderPath(pathname)).toBe(false);
-      expect(isProtocolPath(pathname)).toBe(false);
       const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/`), t.ctx, t.provider, log, pathname);
       expect(response.status).toBe(404);
     }

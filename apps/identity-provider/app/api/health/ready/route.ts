@@ -14,12 +14,13 @@ const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
  * are configured, from loopback).
  */
 export async function GET(request: Request) {
-  const { store, audit, config, log, issuance } = await getContainer();
+  const { store, audit, config, log, issuance, maintenance } = await getContainer();
   const report = await checkReadiness({
     db: store.db,
     auditStats: () => audit.stats(),
     dataDir: config.dataDir,
     issuance,
+    maintenance,
     onError: (check, error) => log.warn('readiness check failed', { check, error }),
   });
   const protectedMetrics = !!(config.metrics.token || config.metrics.basicAuth);
