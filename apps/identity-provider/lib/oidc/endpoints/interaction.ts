@@ -1,7 +1,5 @@
 import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
-import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
-import { endSessionsAfterPasswordChange } from '../end-sessions';
 import { AccessDenied, InvalidRequest } from '../errors';
 import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../password-change';
 import type { Provider, RequestContext } from '../ports';
