@@ -3,7 +3,8 @@ import { bootstrap } from './bootstrap';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
 import { cachedClientRegistry } from './oidc/clients';
-import { cachedKeyRing } from './oidc/keys';
+import { runKeyRotation, type KeyRotationDeps } from './oidc/key-rotation';
+import { cachedKeyRing, type CachedKeyRing } from './oidc/keys';
 import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
@@ -21,6 +22,10 @@ export interface Container {
   /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
   metrics: IdpMetrics;
   provider: Provider;
+  /** The key ring behind provider.keys, with its lifecycle view (metrics). */
+  keyRing: CachedKeyRing;
+  /** What key rotation needs (lib/oidc/key-rotation.ts): scheduleKeyRotation(container.keyRotation, { alg }) rotates on request. */
+  keyRotation: KeyRotationDeps;
   /** What readiness asks: are the client registry and the key ring loaded and fresh enough to issue tokens? */
   issuance(timeoutMs: number): Promise<IssuanceHealth>;
   version: string;
@@ -47,6 +52,7 @@ export function providerSettings(config: Config): ProviderSettings {
     login: config.login,
     rateLimits: config.rateLimits,
     sessionSecret: config.sessionSecret,
+    jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds,
     secureCookies: issuer.protocol === 'https:',
   };
 }
@@ -94,6 +100,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, onError: (error) => log.warn('rate limit sync failed', { error }) }),
     now: () => new SystemDate(),
   };
+  // rotation writes through the unbounded store (maintenance) and audits through the provider's sink
+  const keyRotation: KeyRotationDeps = { keys: store.keys, audit: provider.audit, policy: config.signingKeys, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds, ring: keys, log };
   const maintain = async () => {
     // token rollups: sealed here, off the audit writer's path (the trigger takes over if this stops running)
     try {
@@ -103,7 +111,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
       log.error('rollup sealing failed', { error });
     }
     try {
-      const retired = await store.keys.retireExpired();
+      const retired = (await runKeyRotation(keyRotation)).keysRetired;
       const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles());
       // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
       const partitionsCreated = await store.analytics.ensurePartitions();
@@ -116,7 +124,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     }
   };
   return {
-    config, log, store, audit, metrics, provider, version: APP_VERSION, startedAt: new Date(),
+    config, log, store, audit, metrics, provider, keyRing: keys, keyRotation, version: APP_VERSION, startedAt: new Date(),
     async issuance(timeoutMs) {
       // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
       const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);

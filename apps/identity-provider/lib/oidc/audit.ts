@@ -10,7 +10,8 @@ export type AuditAction =
   | 'token.pkce_failed' | 'token.refresh_reused'
   | 'client.auth_failed'
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
-  | 'security.rate_limited' | 'security.suspicious';
+  | 'security.rate_limited' | 'security.suspicious'
+  | 'key.published' | 'key.activated' | 'key.retired';
 
 export interface AuditEvent {
   action: AuditAction;
@@ -21,6 +22,9 @@ export interface AuditEvent {
   ip?: string | null;
   userAgent?: string | null;
   requestId?: string | null;
+  /** What the event is about when it is not a token (e.g. `signing_key` and its kid). */
+  resourceType?: string;
+  resourceId?: string;
   /** jti, family_id, issued_at, expires_at, reason, counts... */
   details?: Record<string, unknown>;
   /** Event time; defaults to when the writer receives it. */

@@ -20,6 +20,8 @@ export interface ProviderSettings {
     passwordChange: RateLimitRule;
   };
   sessionSecret: string;
+  /** Cache-Control max-age of the JWKS: below the time a new key is published before it signs. */
+  jwksMaxAgeSeconds: number;
   /** Secure cookies unless the issuer is plain http on localhost. */
   secureCookies: boolean;
 }

@@ -132,8 +132,8 @@ async function scheduleSuccessor(
   if (pending) return { key: toKey(pending), created: false, replaces: current ? toKey(current) : null };
   if (!current) return { key: await insertKey(tx, box, alg, at, null), created: true, replaces: null };
   const [{ activates_at }] = await tx.query<{ activates_at: Date }>(
-    `select greatest(coalesce($1::timestamptz, now()) + make_interval(secs => $2), coalesce($3::timestamptz, '-infinity')) as activates_at`,
-    [at, policy.publishAheadSeconds, notBefore],
+    `select greatest(coalesce($1::timestamptz, now()) + make_interval(secs => $2), coalesce($3::timestamptz, '-infinity'), $4::timestamptz) as activates_at`,
+    [at, policy.publishAheadSeconds, notBefore, current.activates_at],
   );
   const key = await insertKey(tx, box, alg, at, activates_at);
   const [replaced] = await tx.query<KeyRow>(
