@@ -130,8 +130,10 @@ describe('OpenID Connect flows with openid-client', () => {
     const config = await discover(spa.clientId, client.None());
     const before = await codeFlow(config, spaRedirect, 'openid');
     const oldKid = JSON.parse(Buffer.from(before.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
-    const fresh = await stack.store.keys.rotate('ES256', 3600);
-    await new Promise((r) => setTimeout(r, 5500)); // the key ring re-checks the key set every 5 s
+    // an emergency rotation: the new key signs as soon as the provider's key ring has loaded it (its next check)
+    const fresh = (await stack.store.keys.rotateImmediately('ES256', 3600)).key;
+    const published = async () => (await (await fetch(`${stack.provider.url}/oidc/jwks`)).json()).keys.some((k: { kid: string }) => k.kid === fresh.kid);
+    while (!(await published())) await new Promise((r) => setTimeout(r, 200));
     const after = await codeFlow(config, spaRedirect, 'openid');
     const newKid = JSON.parse(Buffer.from(after.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
     expect(newKid).toBe(fresh.kid);

@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { systemNow, type KeyQueries, type KeyState, type SigningAlg } from '@idp/database-identity';
 import type { KeyObject } from 'node:crypto';
 import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
