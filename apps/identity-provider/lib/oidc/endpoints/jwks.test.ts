@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Container } from '../../container';
 import { installContainer } from '../../container';
@@ -18,6 +19,15 @@ describe('If-None-Match (RFC 9110 13.1.2)', () => {
     expect(ifNoneMatchHits('abc', etag)).toBe(false);
     expect(ifNoneMatchHits(null, etag)).toBe(false);
     expect(ifNoneMatchHits(`${'"x",'.repeat(2000)}"abc"`, etag)).toBe(false);
+  });
+
+  it('hostile headers: never throws, matches only when our tag or * is there', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 5000 }), (header) => {
+        const hit = ifNoneMatchHits(header, '"abc"');
+        if (hit) expect(header.trim() === '*' || header.includes('"abc"')).toBe(true);
+      }),
+    );
   });
 });
 
@@ -44,5 +54,20 @@ describe('JWKS through the Next route handler (app/oidc/jwks/route.ts)', () => {
     expect(await again.text()).toBe('');
     expect(again.headers.get('etag')).toBe(etag);
     expect(again.headers.get('cache-control')).toBe('public, max-age=321');
+  });
+
+  it('any If-None-Match gets a 200 or a 304, never an error', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }).filter((v) => !/[\r\n\0]/.test(v)), async (header) => {
+        let request: Request;
+        try {
+          request = new Request(`${TEST_ISSUER}/oidc/jwks`, { headers: { 'if-none-match': header } });
+        } catch {
+          return; // not a valid header value: no client can send it
+        }
+        expect([200, 304]).toContain((await nextProviderHandler(request)).status);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
