@@ -18,8 +18,8 @@ if ! command -v promtool >/dev/null 2>&1; then
 fi
 echo "==> $(promtool --version 2>&1 | head -n 1)"
 
-echo "==> promtool check rules monitoring/auth-alerts.yml"
-promtool check rules monitoring/auth-alerts.yml
+echo "==> promtool check rules monitoring/auth-alerts.yml monitoring/signing-key-alerts.yml"
+promtool check rules monitoring/auth-alerts.yml monitoring/signing-key-alerts.yml
 
 echo "==> promtool test rules monitoring/tests/*.test.yml"
 promtool test rules monitoring/tests/*.test.yml
@@ -30,7 +30,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "==> promtool check config monitoring/prometheus.yml"
 # rule_files are resolved relative to the config file; check a copy so that
 # promtool never depends on the caller's working directory.
-cp monitoring/prometheus.yml monitoring/auth-alerts.yml "$tmp/"
+cp monitoring/prometheus.yml monitoring/auth-alerts.yml monitoring/signing-key-alerts.yml "$tmp/"
 promtool check config "$tmp/prometheus.yml"
 
 echo "==> node monitoring/check-dashboard.mjs monitoring/grafana-auth-dashboard.json"

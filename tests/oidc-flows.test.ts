@@ -132,8 +132,8 @@ describe('OpenID Connect flows with openid-client', () => {
     const config = await discover(spa.clientId, client.None());
     const before = await codeFlow(config, spaRedirect, 'openid');
     const oldKid = JSON.parse(Buffer.from(before.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
-    const fresh = await stack.store.keys.rotate('ES256', 3600);
-    // the key ring picks the rotation up at its next check: the JWKS then publishes the new key
+    // an emergency rotation: the new key signs as soon as the provider's key ring has loaded it (its next check)
+    const fresh = (await stack.store.keys.rotateImmediately('ES256', 3600)).key;
     await until('the new key in the JWKS', async () => {
       const { keys } = await (await fetch(`${stack.provider.url}/oidc/jwks`)).json();
       return keys.some((k: { kid: string }) => k.kid === fresh.kid) ? true : undefined;

@@ -108,7 +108,7 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     workDir = mkdtempSync(join(tmpdir(), 'idp-prometheus-'));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    copyFileSync(join(REPO_ROOT, 'monitoring', 'auth-alerts.yml'), join(workDir, 'auth-alerts.yml'));
+    for (const rules of ['auth-alerts.yml', 'signing-key-alerts.yml']) copyFileSync(join(REPO_ROOT, 'monitoring', rules), join(workDir, rules));
     writeFileSync(join(workDir, 'token'), token, { mode: 0o600 });
     writeFileSync(join(workDir, 'prometheus.yml'), [
       'global:',
@@ -116,6 +116,7 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
       '  evaluation_interval: 1s',
       'rule_files:',
       '  - auth-alerts.yml',
+      '  - signing-key-alerts.yml',
       'scrape_configs:',
       '  - job_name: identity-provider',
       '    metrics_path: /metrics',
@@ -247,7 +248,7 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
   it('the alert rules loaded and evaluate without errors on the live data', async () => {
     const res = await (await fetch(`${promUrl}/api/v1/rules`)).json() as { data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] } };
     const rules = res.data.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(['TokenReuseDetected', 'HighLoginFailureRate', 'CSRFAttackAttempts']));
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(['TokenReuseDetected', 'HighLoginFailureRate', 'CSRFAttackAttempts', 'SigningKeyMissing', 'SigningKeySuccessorMissing']));
     for (const rule of rules) expect(rule.health, `${rule.name}: ${rule.lastError}`).not.toBe('err');
     // the traffic above reused a refresh token and replayed a code
     const firing = await query('ALERTS{alertname="TokenReuseDetected"}');

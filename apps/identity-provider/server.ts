@@ -93,6 +93,7 @@ async function main() {
           auditStats: () => container.audit.stats(),
           poolStats: () => container.store.db.poolStats(),
           countActiveSessions: () => container.store.sessions.countActive(),
+          signingKeys: { schedule: () => container.keyRing.schedule(), rotateEverySeconds: config.signingKeys.rotateEverySeconds },
         }, log),
       })
     : null;

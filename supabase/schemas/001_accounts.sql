@@ -59,6 +59,11 @@ create table identity.oauth_clients (
   constraint oauth_clients_id_token_alg check (id_token_signed_response_alg in ('RS256', 'ES256'))
 );
 
+-- Signing keys, one lifecycle per algorithm (README "Signing key rotation"): next (published in the JWKS, not
+-- signing) -> active -> retiring (published, not signing, until every token it signed has expired) -> retired.
+-- Which key signs is decided by the times, read against the database clock, so every instance switches at
+-- the same moment: a key signs from activates_at until its successor's activates_at (retiring_since). `state`
+-- is the last transition the rotation job recorded (and audited); readers derive the current one from the times.
 create table identity.signing_keys (
   kid text primary key,
   alg text not null,
@@ -67,14 +72,18 @@ create table identity.signing_keys (
   private_key_encrypted text not null,
   state text not null default 'active',
   created_at timestamptz not null default now(),
-  -- set when a newer key takes over; the key stays published until retire_after
+  -- set when a successor is scheduled: its activates_at; the key stays published until retire_after
   retiring_since timestamptz,
   retire_after timestamptz,
+  -- when the key starts signing: at least the JWKS max-age plus a margin after it was first published
+  activates_at timestamptz not null default now(),
   constraint signing_keys_alg check (alg in ('RS256', 'ES256')),
-  constraint signing_keys_state check (state in ('active', 'retiring', 'retired'))
+  constraint signing_keys_state check (state in ('next', 'active', 'retiring', 'retired')),
+  constraint signing_keys_retirement_order check (retiring_since is null or (retiring_since >= activates_at and retire_after >= retiring_since))
 );
--- at most one active key per algorithm
+-- at most one active key and one scheduled successor per algorithm
 create unique index signing_keys_one_active_per_alg on identity.signing_keys (alg) where state = 'active';
+create unique index signing_keys_one_next_per_alg on identity.signing_keys (alg) where state = 'next';
 
 alter table identity.users enable row level security;
 alter table identity.oauth_clients enable row level security;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
 import { AuditWriter, findMigrationsDir, migrate, openIdentityStore, type GrantType, type IdentityStore, type SigningAlg } from '@idp/database-identity';
+import { scheduleKeyRotation } from '../lib/oidc/key-rotation';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
 import { mailTransport } from '../lib/container';
 import { createLogger } from '../lib/log';
@@ -32,9 +33,12 @@ Commands:
                  [--alg RS256|ES256] [--first-party] [--client-id ID]
                                            register a client; a confidential client's secret is printed once
   clients:list                             list clients (no secrets)
-  keys:list                                list signing keys and their state
-  keys:rotate --alg RS256|ES256            make a new signing key active; the old one stays published
-                                           until every token it signed has expired
+  keys:list                                list signing keys: state, created, activates, retire after
+  keys:rotate [--alg RS256|ES256] [--immediate]
+                                           publish a successor now (both algorithms without --alg); it signs
+                                           after the pre-publication window (JWKS max-age + margin) on every
+                                           instance. --immediate: it signs at once (emergencies; prints what
+                                           that breaks). The old key stays published until its tokens expire
   demo:traffic [--url U] [--rounds N]      development only: replay labelled demo token traffic (sign-ins,
                                            refreshes, failures, a code replay, a refresh-token reuse)
                                            through the HTTP endpoints of the running server at U
@@ -81,6 +85,7 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       url: { type: 'string' },
       rounds: { type: 'string' },
       from: { type: 'string' },
+      immediate: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -199,18 +204,29 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         return 0;
       }
       case 'keys:list': {
+        const time = (d: Date | null) => d?.toISOString() ?? '-';
         for (const k of await store.keys.list()) {
-          out(`${k.kid}  ${k.alg}  ${k.state}${k.retireAfter ? `  retire_after=${k.retireAfter.toISOString()}` : ''}`);
+          out(`${k.kid}  ${k.alg}  ${k.state.padEnd(8)}  created=${time(k.createdAt)}  activates=${time(k.activatesAt)}  retire_after=${time(k.retireAfter)}`);
         }
         return 0;
       }
       case 'keys:rotate': {
-        const alg = values.alg as SigningAlg;
-        if (!['RS256', 'ES256'].includes(alg)) throw new UsageError('--alg RS256|ES256 is required');
-        // the old key must verify anything it signed: ID and access tokens live at most this long
-        const keep = Math.max(config.ttl.accessToken, config.ttl.idToken);
-        const key = await store.keys.rotate(alg, keep);
-        out(`new active ${alg} key: ${key.kid}; the previous one stays published for ${keep}s`);
+        if (values.alg !== undefined && !['RS256', 'ES256'].includes(values.alg)) throw new UsageError('--alg must be RS256 or ES256');
+        const algs = (values.alg ? [values.alg] : ['RS256', 'ES256']) as SigningAlg[];
+        // events go to the audit trail directly (no spool: the CLI has the database or fails)
+        const audit = new AuditWriter(store.db);
+        try {
+          const deps = { keys: store.keys, audit, policy: config.signingKeys, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds };
+          for (const alg of algs) {
+            const outcome = await scheduleKeyRotation(deps, { alg, immediate: values.immediate });
+            const replaced = outcome.replacesKid ? `; ${outcome.replacesKid} stays published until ${outcome.replacedRetireAfter?.toISOString()}` : '';
+            if (outcome.immediate) out(`${alg}: ${outcome.kid} signs from now on${replaced}`);
+            else out(`${alg}: ${outcome.kid} ${outcome.created ? 'published' : 'was already scheduled'}; it signs from ${outcome.activatesAt.toISOString()} on every instance${replaced}`);
+            if (outcome.breaks) out(`  WARNING: ${outcome.breaks}`);
+          }
+        } finally {
+          await audit.close();
+        }
         return 0;
       }
       case 'analytics:status': {

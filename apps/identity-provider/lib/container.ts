@@ -5,9 +5,10 @@ import { MailWorker } from './mail/queue';
 import { noTransport, outboxTransport, smtpTransport, type MailTransport } from './mail/transport';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
-import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, retireKeys, sealRollups, type MaintenanceStatus } from './maintenance';
+import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, sealRollups, type MaintenanceStatus } from './maintenance';
 import { cachedClientRegistry } from './oidc/clients';
-import { cachedKeyRing } from './oidc/keys';
+import { runKeyRotation, type KeyRotationDeps } from './oidc/key-rotation';
+import { cachedKeyRing, type CachedKeyRing } from './oidc/keys';
 import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
@@ -27,12 +28,16 @@ export interface Container {
   /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
   metrics: IdpMetrics;
   provider: Provider;
+  /** The key ring behind provider.keys, with its lifecycle view (metrics). */
+  keyRing: CachedKeyRing;
+  /** What key rotation needs (lib/oidc/key-rotation.ts): scheduleKeyRotation(container.keyRotation, { alg }) rotates on request. */
+  keyRotation: KeyRotationDeps;
   /** What readiness asks: are the client registry and the key ring loaded and fresh enough to issue tokens? */
   issuance(timeoutMs: number): Promise<IssuanceHealth>;
   version: string;
   startedAt: Date;
   /**
-   * Periodic upkeep (lib/maintenance.ts: seal rollups, retire keys, purge expired rows, audit partitions and
+   * Periodic upkeep (lib/maintenance.ts: seal rollups, rotate signing keys, purge expired rows, audit partitions and
    * retention) every MAINTENANCE_INTERVAL_MS; started once per process by the host (server.ts or
    * instrumentation.ts), a second call is a no-op. Returns the stopper.
    */
@@ -76,6 +81,7 @@ export function providerSettings(config: Config): ProviderSettings {
     recovery: config.recovery,
     devOutbox: !config.production && !config.mail.smtpUrl,
     sessionSecret: config.sessionSecret,
+    jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds,
     secureCookies: issuer.protocol === 'https:',
   };
 }
@@ -136,13 +142,16 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     now: () => new SystemDate(),
   };
   const stopMail = mail.start();
+  // rotation writes through the unbounded store (maintenance) and audits through the provider's sink
+  const keyRotation: KeyRotationDeps = { keys: store.keys, audit: provider.audit, policy: config.signingKeys, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds, ring: keys, log };
   const maintenance = new MaintenanceScheduler({
     everyMs: config.intervals.maintenanceMs,
     log,
     // the jobs of one round, in this order (sealing before retention drops a month); a new job is one line here
     jobs: {
       sealRollups: () => sealRollups(store),
-      retireKeys: () => retireKeys(store),
+      // publishes successors when due, records activations, retires (and audits) keys past their window
+      signingKeys: () => runKeyRotation(keyRotation),
       purgeExpired: () => purgeExpired(store, config.ttl.accessToken),
       purgeAccountMail: async () => ({ purgedAccountTokens: await store.accountTokens.purgeExpired(), purgedMails: await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS) }),
       ensurePartitions: () => ensurePartitions(store),
@@ -150,7 +159,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     },
   });
   return {
-    config, log, store, audit, mail, metrics, provider, version: APP_VERSION, startedAt: new Date(),
+    config, log, store, audit, mail, metrics, provider, keyRing: keys, keyRotation, version: APP_VERSION, startedAt: new Date(),
     async issuance(timeoutMs) {
       // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
       const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);

@@ -83,6 +83,10 @@ const schema = z.object({
   REVOCATION_EPOCH_POLL_MS: int(500),
   RATE_LIMIT_SYNC_MS: int(1_000),
   MAINTENANCE_INTERVAL_MS: int(60_000),
+  // signing key rotation (README "Signing key rotation"): a new key is published JWKS max-age + margin before it signs
+  JWKS_MAX_AGE_SECONDS: int(900),
+  SIGNING_KEY_PUBLISH_MARGIN_SECONDS: int(3600),
+  SIGNING_KEY_ROTATION_DAYS: z.coerce.number().positive().max(3650).default(90),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   ADMIN_PASSWORD_FILE: z.string().optional(),
   DEMO_CLIENT: bool.optional(),
@@ -127,6 +131,12 @@ export interface Config {
   audit: { flushIntervalMs: number; batchSize: number };
   /** Periods of the in-memory copies' database checks and of the maintenance loop, in milliseconds. */
   intervals: { keyRingMs: number; clientRegistryMs: number; revocationEpochMs: number; rateLimitSyncMs: number; maintenanceMs: number };
+  /**
+   * Signing key rotation, in seconds: the JWKS Cache-Control max-age; how long a new key is published before
+   * it signs (max-age + margin); how long a replaced key stays published (the longest token lifetime plus
+   * verifier clock leeway); and the rotation period.
+   */
+  signingKeys: { jwksMaxAgeSeconds: number; publishAheadSeconds: number; keepPublishedSeconds: number; rotateEverySeconds: number };
   /** Prometheus exposition; never public in production (a token or basic auth is then required). */
   metrics: { enabled: boolean; path: string; token?: string; basicAuth?: { user: string; password: string } };
   /** Against slow clients: deadlines for a request's headers and for the whole request, and a connection cap. */
@@ -205,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push(`SESSION_SECRET is shorter than ${SECRET_MIN_BYTES} bytes`);
   }
   const metrics = metricsConfig(e, production, problems);
+  const signingKeys = signingKeyConfig(e, production, problems);
   if (problems.length) throw new ConfigError(problems);
 
   return {
@@ -259,7 +270,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateLimitSyncMs: e.RATE_LIMIT_SYNC_MS,
       maintenanceMs: e.MAINTENANCE_INTERVAL_MS,
     },
+    signingKeys,
     metrics,
+  };
+}
+
+/** Verifiers may accept a token this long past its `exp` (clock skew): a replaced key stays published that much longer. */
+export const VERIFIER_LEEWAY_SECONDS = 60;
+/** Supabase (and other verifiers) refetch a JWKS every 30 minutes whatever its Cache-Control says. */
+const LONGEST_KNOWN_JWKS_REFRESH_SECONDS = 1800;
+
+function signingKeyConfig(e: z.infer<typeof schema>, production: boolean, problems: string[]): Config['signingKeys'] {
+  const publishAheadSeconds = e.JWKS_MAX_AGE_SECONDS + e.SIGNING_KEY_PUBLISH_MARGIN_SECONDS;
+  const rotateEverySeconds = Math.round(e.SIGNING_KEY_ROTATION_DAYS * 86_400);
+  if (rotateEverySeconds <= publishAheadSeconds) {
+    problems.push(`SIGNING_KEY_ROTATION_DAYS must be longer than the pre-publication window (JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS = ${publishAheadSeconds}s)`);
+  }
+  if (production && publishAheadSeconds < LONGEST_KNOWN_JWKS_REFRESH_SECONDS) {
+    problems.push(`JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS must be at least ${LONGEST_KNOWN_JWKS_REFRESH_SECONDS}s in production (Supabase refetches a JWKS every 30 minutes); got ${publishAheadSeconds}s`);
+  }
+  return {
+    jwksMaxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,
+    publishAheadSeconds,
+    keepPublishedSeconds: Math.max(e.ACCESS_TOKEN_TTL_SECONDS, e.ID_TOKEN_TTL_SECONDS) + VERIFIER_LEEWAY_SECONDS,
+    rotateEverySeconds,
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { IdentityStore } from '@idp/database-identity';
-import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, retireKeys, sealRollups, type MaintenanceTimers } from './maintenance';
+import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, sealRollups, type MaintenanceTimers } from './maintenance';
 
 /** Intervals driven by hand: `fire()` is the interval coming due. */
 function manualTimers() {
@@ -30,11 +30,6 @@ describe('maintenance jobs', () => {
     const store = { analytics: { sealInBackground } } as unknown as Pick<IdentityStore, 'analytics'>;
     expect(await sealRollups(store)).toEqual({ rollupHoursSealed: 3 });
     expect(sealInBackground).toHaveBeenCalledOnce();
-  });
-
-  it('retireKeys retires keys past their publication window', async () => {
-    const store = { keys: { retireExpired: vi.fn().mockResolvedValue(1) } } as unknown as Pick<IdentityStore, 'keys'>;
-    expect(await retireKeys(store)).toEqual({ retiredKeys: 1 });
   });
 
   it('purgeExpired keeps grants at least a day and twice the access-token lifetime', async () => {

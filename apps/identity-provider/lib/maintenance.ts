@@ -16,11 +16,6 @@ export async function sealRollups(store: Pick<IdentityStore, 'analytics'>): Prom
   return { rollupHoursSealed: await store.analytics.sealInBackground() };
 }
 
-/** Signing keys past their publication window leave the JWKS. */
-export async function retireKeys(store: Pick<IdentityStore, 'keys'>): Promise<JobResult> {
-  return { retiredKeys: await store.keys.retireExpired() };
-}
-
 /**
  * Expired grants (kept at least a day, and twice the access-token lifetime, so a replay or an introspection
  * of a recent token still finds its grant), rate-limit windows and forgotten login throttles.

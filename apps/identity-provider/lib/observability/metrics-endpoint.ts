@@ -17,6 +17,8 @@ export interface ScrapeSources {
   poolStats(): { active: number; idle: number; max: number };
   /** Active sessions (store.sessions.countActive()): a count query, so cached between scrapes. */
   countActiveSessions(): Promise<number>;
+  /** The signing keys' lifecycle from the key ring's memory (container.keyRing.schedule()), and the rotation period. */
+  signingKeys?: { schedule(): readonly { alg: string; state: string; activatesAt: Date }[]; rotateEverySeconds: number };
 }
 
 export const ACTIVE_SESSIONS_CACHE_MS = 10_000;
@@ -50,6 +52,8 @@ export function createScrapeSampler(metrics: IdpMetrics, sources: ScrapeSources,
     const deadLettered = audit.deadLettered ?? 0;
     if (deadLettered > seen.deadLettered) metrics.auditWriter.deadLettered(deadLettered - seen.deadLettered);
     seen.deadLettered = Math.max(seen.deadLettered, deadLettered);
+
+    if (sources.signingKeys) metrics.setSigningKeys(sources.signingKeys.schedule(), sources.signingKeys.rotateEverySeconds, now());
 
     const pool = sources.poolStats();
     metrics.setDatabasePool(pool.active, pool.idle, pool.max);

@@ -95,6 +95,11 @@ export type TokenReuseKind = (typeof TOKEN_REUSE_KINDS)[number];
 export const RATE_LIMITED_ENDPOINTS = ['login', 'token', 'password_change', 'password_reset', 'email_verification'] as const;
 export type RateLimitedEndpoint = (typeof RATE_LIMITED_ENDPOINTS)[number];
 
+/** Lifecycle states of a published signing key, and the signing algorithms (lib/oidc/keys.ts). */
+export const SIGNING_KEY_STATES = ['next', 'active', 'retiring'] as const;
+export type SigningKeyState = (typeof SIGNING_KEY_STATES)[number];
+export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
+
 /** Label value used for anything outside the fixed sets (incl. unregistered clients). */
 export const OTHER_LABEL = 'other';
 
@@ -149,6 +154,11 @@ export interface IdpMetrics {
   auditFlushFailure(count?: number): void;
   databaseError(): void;
   setDatabasePool(active: number, idle: number, max: number): void;
+  /**
+   * The signing keys as the key ring sees them now: counts per state and algorithm, seconds until each
+   * active key is due for rotation, and seconds until its published successor takes over (none: no series).
+   */
+  setSigningKeys(keys: readonly { alg: string; state: string; activatesAt: Date }[], rotateEverySeconds: number, nowMs: number): void;
   /** Text exposition format for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -283,6 +293,25 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
     registers,
   });
 
+  const signingKeys = new Gauge({
+    name: 'idp_signing_keys',
+    help: 'Published signing keys by lifecycle state (next: published, not signing yet; active; retiring: published until its tokens expire) and algorithm.',
+    labelNames: ['state', 'alg'] as const,
+    registers,
+  });
+  const rotationDue = new Gauge({
+    name: 'idp_signing_key_rotation_due_seconds',
+    help: 'Seconds until the active signing key of an algorithm is due for rotation (SIGNING_KEY_ROTATION_DAYS after it started signing); negative when overdue.',
+    labelNames: ['alg'] as const,
+    registers,
+  });
+  const successorIn = new Gauge({
+    name: 'idp_signing_key_successor_seconds',
+    help: 'Seconds until the published successor of the active signing key takes over; absent while none is published.',
+    labelNames: ['alg'] as const,
+    registers,
+  });
+
   // Export every fixed-label series at 0 from the start: rate()/increase()
   // need a previous sample, so a counter first exported at 1 would hide the
   // first token reuse or failure from the alerts.
@@ -304,6 +333,9 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
   auditEventsWrittenTotal.inc(0);
   auditDeadLetters.inc(0);
   databaseErrors.inc(0);
+  for (const state of SIGNING_KEY_STATES) {
+    for (const alg of SIGNING_ALGS) signingKeys.set({ state, alg }, 0);
+  }
 
   const setGauge = (gauge: Gauge, value: number): void => {
     if (isCount(value)) gauge.set(value);
@@ -381,6 +413,18 @@ export function createMetrics(options: CreateMetricsOptions): IdpMetrics {
       if (isCount(active)) databasePool.set({ state: 'active' }, active);
       if (isCount(idle)) databasePool.set({ state: 'idle' }, idle);
       if (isCount(max)) databasePool.set({ state: 'max' }, max);
+    },
+    setSigningKeys(keys, rotateEverySeconds, nowMs) {
+      for (const alg of SIGNING_ALGS) {
+        const mine = keys.filter((k) => k.alg === alg);
+        for (const state of SIGNING_KEY_STATES) signingKeys.set({ state, alg }, mine.filter((k) => k.state === state).length);
+        const active = mine.find((k) => k.state === 'active');
+        if (active) rotationDue.set({ alg }, Math.round((active.activatesAt.getTime() + rotateEverySeconds * 1000 - nowMs) / 1000));
+        else rotationDue.remove({ alg });
+        const next = mine.find((k) => k.state === 'next');
+        if (next) successorIn.set({ alg }, Math.round((next.activatesAt.getTime() - nowMs) / 1000));
+        else successorIn.remove({ alg });
+      }
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -15,7 +15,8 @@ export type AuditAction =
   | 'auth.password_reset_requested' | 'auth.password_reset_completed' | 'auth.password_reset_failed'
   | 'auth.email_verification_sent' | 'auth.email_verified'
   | 'mail.sent' | 'mail.failed'
-  | 'security.rate_limited' | 'security.suspicious';
+  | 'security.rate_limited' | 'security.suspicious'
+  | 'key.published' | 'key.activated' | 'key.retired';
 
 export interface AuditEvent {
   action: AuditAction;
@@ -26,6 +27,9 @@ export interface AuditEvent {
   ip?: string | null;
   userAgent?: string | null;
   requestId?: string | null;
+  /** What the event is about when it is not a token (e.g. `signing_key` and its kid). */
+  resourceType?: string;
+  resourceId?: string;
   /** jti, family_id, issued_at, expires_at, reason, counts... */
   details?: Record<string, unknown>;
   /** Event time; defaults to when the writer receives it. */

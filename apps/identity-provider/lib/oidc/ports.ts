@@ -27,6 +27,8 @@ export interface ProviderSettings {
   /** Whether /dev/outbox may be served (development without SMTP). */
   devOutbox: boolean;
   sessionSecret: string;
+  /** Cache-Control max-age of the JWKS: below the time a new key is published before it signs. */
+  jwksMaxAgeSeconds: number;
   /** Secure cookies unless the issuer is plain http on localhost. */
   secureCookies: boolean;
 }

@@ -15,7 +15,7 @@ export type Endpoint = (request: Request, ctx: RequestContext, provider: Provide
 /** Protocol endpoints that need no page rendering: served by the server's fast path and by route handlers. */
 export const PROTOCOL_ENDPOINTS: Record<string, { methods: string[]; handler: Endpoint; cors: boolean }> = {
   [PATHS.discovery]: { methods: ['GET'], handler: (_r, _c, p) => discoveryEndpoint(p.settings), cors: true },
-  [PATHS.jwks]: { methods: ['GET'], handler: (r, _c, p) => jwksEndpoint(r, p.keys), cors: true },
+  [PATHS.jwks]: { methods: ['GET'], handler: (r, _c, p) => jwksEndpoint(r, p.keys, p.settings.jwksMaxAgeSeconds), cors: true },
   [PATHS.token]: { methods: ['POST'], handler: tokenEndpoint, cors: true },
   [PATHS.userinfo]: { methods: ['GET', 'POST'], handler: userinfoEndpoint, cors: true },
   [PATHS.introspection]: { methods: ['POST'], handler: introspectionEndpoint, cors: true },
