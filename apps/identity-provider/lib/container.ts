@@ -4,6 +4,7 @@ import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
 import { cachedClientRegistry } from './oidc/clients';
 import { cachedKeyRing } from './oidc/keys';
+import { cachedResourceRegistry } from './oidc/resources';
 import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
@@ -77,13 +78,15 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   const onCacheError = (what: string) => (error: unknown) => log.warn(`${what} refresh failed; serving the last good copy`, { error });
   const clients = cachedClientRegistry(requestStore.clients, { onError: onCacheError('client registry') });
   const keys = cachedKeyRing(requestStore.keys, { onError: onCacheError('key ring') });
+  const resources = cachedResourceRegistry(requestStore.resourceServers, { onError: onCacheError('resource registry') });
   // loaded before the first request: readiness then reports them from the start
-  await Promise.all([clients.origins(), keys.jwks()]);
+  await Promise.all([clients.origins(), keys.jwks(), resources.index()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
   const provider: Provider = {
     settings: providerSettings(config),
     store: requestStore,
     clients,
+    resources,
     keys,
     verifiedJwts: new VerifiedJwtCache(),
     // changes made by this process are seen at once; by other instances within the 500 ms epoch poll

@@ -96,6 +96,8 @@ export interface RefreshTokenInfo {
   expiresAt: Date;
   /** Not rotated, not expired, family not revoked. */
   active: boolean;
+  /** Of the family: the resource servers granted (RFC 8707). */
+  resources: string[];
 }
 
 type CodeRow = {
@@ -111,6 +113,7 @@ type RotatedRow = {
 
 type RefreshRow = {
   family_id: string; client_id: string; user_id: string | null; scope: string[]; created_at: Date; expires_at: Date; active: boolean;
+  resources: string[];
 };
 
 function toGrant(row: CodeRow): AuthorizationCodeGrant {
@@ -296,7 +299,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
     /** Looks a refresh token up without changing it (introspection, revocation); null when unknown. */
     async findRefreshToken(token: string): Promise<RefreshTokenInfo | null> {
       const [row] = await db.query<RefreshRow>(
-        `select r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at,
+        `select r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, f.resources,
                 (r.rotated_at is null and r.expires_at > now() and f.revoked_at is null) as active
            from identity.refresh_tokens r join identity.token_families f on f.id = r.family_id
           where r.token_hash = $1`,
@@ -304,7 +307,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       );
       return row
         ? { familyId: row.family_id, clientId: row.client_id, userId: row.user_id, scope: row.scope,
-            createdAt: row.created_at, expiresAt: row.expires_at, active: row.active }
+            createdAt: row.created_at, expiresAt: row.expires_at, active: row.active, resources: row.resources }
         : null;
     },
 
