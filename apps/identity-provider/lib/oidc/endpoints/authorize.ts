@@ -7,7 +7,7 @@ import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
 import { paramsFrom, resourcesOf } from '../steps/parse-form';
-import { isResourceScope, requireScopesOfRequestedResources, resolveResources, resourceTarget } from '../steps/resource';
+import { isResourceScope, requireScopesOfRequestedResources, resolveResources } from '../steps/resource';
 import { PKCE_VALUE } from '../steps/pkce';
 import { parseScope } from '../steps/scope';
 import { verifyIdTokenHint } from '../tokens';
@@ -152,8 +152,8 @@ async function checkRequest(raw: Record<string, string>, client: OAuthClient, re
   const unknown = scope.filter((s) => !isResourceScope(s, index) && (!SUPPORTED_SCOPES.includes(s) || !client.scopes.includes(s)));
   if (unknown.length) throw new InvalidScope(`The requested scope is not allowed for this client: ${unknown.join(' ')}`);
   requireScopesOfRequestedResources(scope, identifiers, index);
-  // resources that cannot share one token (alg, claims) are refused now, not at the token endpoint
-  if (resources.length) resourceTarget(provider.settings, index, resources, scope.includes('openid'));
+  // resources that cannot share one token (alg, claims) may still be granted together: each token
+  // request then names one of them (RFC 8707 2.2)
 
   // PKCE (RFC 7636): S256 only; required of public clients; binding on confidential clients that use it
   if (raw.code_challenge_method && raw.code_challenge_method !== 'S256') throw new InvalidRequest('code_challenge_method must be S256');

@@ -25,8 +25,8 @@ export async function clientCredentialsGrant(params: FormParams, client: OAuthCl
   const requested = parseScope(params.get('scope'));
   requireScopesOfRequestedResources(requested, identifiers, index);
   requireSubset(requested, allowed);
-  // without a scope parameter: the client's own scopes, and every scope of the APIs it asked for
-  const scope = requested.length ? requested : allowed;
+  // without a scope parameter: every scope of the APIs it asked for, or without resource its own scopes
+  const scope = requested.length ? requested : resources.length ? [...new Set(ofResources)] : own;
   const target = resources.length ? resourceTarget(provider.settings, index, resources, false) : defaultTarget(provider.settings, client);
   const access = await issueAccessToken(provider, { subject: client.clientId, clientId: client.clientId, scope, target });
   const { audience, resources: granted } = auditTarget(target);
