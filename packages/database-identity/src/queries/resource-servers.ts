@@ -67,10 +67,19 @@ export const MAX_RESOURCE_IDENTIFIER_LENGTH = 512;
 const MAX_EXTRA_CLAIMS_BYTES = 4096;
 const ROLE = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/; // a Postgres role name PostgREST can `set role` to
 
+/** Whitespace, C0 controls or DEL: never part of a URI or an audience. */
+function hasWhitespaceOrControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return true;
+  }
+  return /\s/.test(value);
+}
+
 /** RFC 8707 2: an absolute URI without a fragment; the reason it is not, or null. */
 export function resourceIdentifierProblem(value: string): string | null {
   if (!value || value.length > MAX_RESOURCE_IDENTIFIER_LENGTH) return `must be 1 to ${MAX_RESOURCE_IDENTIFIER_LENGTH} characters`;
-  if (/[\s\x00-\x1f\x7f]/.test(value)) return 'must not contain whitespace or control characters';
+  if (hasWhitespaceOrControl(value)) return 'must not contain whitespace or control characters';
   let url: URL;
   try {
     url = new URL(value);
@@ -116,7 +125,7 @@ function validated<T extends ResourceServerChanges & { identifier?: string }>(in
   if (input.supabase) {
     const { role, audience } = input.supabase;
     if (role !== undefined && !ROLE.test(role)) throw new InvalidResourceServerError('supabase.role', 'must be a Postgres role name');
-    if (audience !== undefined && (!audience || audience.length > MAX_RESOURCE_IDENTIFIER_LENGTH || /[\s\x00-\x1f]/.test(audience))) {
+    if (audience !== undefined && (!audience || audience.length > MAX_RESOURCE_IDENTIFIER_LENGTH || hasWhitespaceOrControl(audience))) {
       throw new InvalidResourceServerError('supabase.audience', `must be 1 to ${MAX_RESOURCE_IDENTIFIER_LENGTH} characters without whitespace`);
     }
   }
