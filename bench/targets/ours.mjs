@@ -155,7 +155,7 @@ async function provisionOurFixtures(srv, opts) {
   // the RS256 API of the resource= scenario (RFC 8707); its scope is its own (the default-audience scenario keeps `api`)
   // (a baseline checkout from before resource servers has no such command: its rs256-resource scenario then fails its pre-flight)
   try {
-    idp(srv, ['resources:create', '--identifier', BENCH_RS256_RESOURCE, '--name', 'bench RS256 API', '--scope', 'bench.read', '--allow-client', machineClient.id]);
+    idp(srv, ['resources:create', '--identifier', BENCH_RS256_RESOURCE, '--name', 'bench RS256 API', '--scope', 'bench.read', `--allow-client=${machineClient.id}`]);
   } catch (error) {
     process.stderr.write(`no resource server for the rs256-resource scenario: ${error.message.split('\n')[0]}\n`);
   }
