@@ -151,6 +151,20 @@ describe('resource tokens at real verifier libraries', () => {
     expect(await call(`${base}/b`, tokens.a)).toBe(401);
   });
 
+  it('the issued-token audit rows name the resource (details.resources; the top-level audience is set on the event)', async () => {
+    const deadline = Date.now() + 10_000;
+    let rows: { resources: string[] | null }[] = [];
+    // the writer flushes every 200 ms: poll until this test's three events are in
+    while (Date.now() < deadline) {
+      rows = await stack.store.db.query<{ resources: string[] | null }>(
+        `select details->'resources' as resources from identity.audit_logs where action = 'token.issued.client_credentials' and client_id = 'worker' order by created_at`,
+      );
+      if (rows.length >= 3) break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    expect(rows.map((r) => r.resources)).toEqual([[API_A], [API_B], null]);
+  });
+
   it('fastify-jwt-jwks (RS256 only): API A accepts its tokens and refuses B\'s and the default audience\'s', async () => {
     const base = `http://127.0.0.1:${(fastifyApp.server.address() as { port: number }).port}`;
     expect(await call(`${base}/a`, tokens.a)).toBe(200);

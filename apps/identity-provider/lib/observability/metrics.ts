@@ -42,7 +42,7 @@ export type AuthOperation = (typeof AUTH_OPERATIONS)[number];
 export const REFRESH_RESULTS = ['success', 'failure', 'reuse_detected'] as const;
 export type RefreshResult = (typeof REFRESH_RESULTS)[number];
 
-/** OAuth 2.0 / OpenID Connect error codes (RFC 6749, RFC 6750, OIDC Core). */
+/** OAuth 2.0 / OpenID Connect error codes (RFC 6749, RFC 6750, RFC 8707, OIDC Core). */
 export const OAUTH_ERROR_CODES = [
   'invalid_request',
   'invalid_client',
@@ -50,6 +50,7 @@ export const OAUTH_ERROR_CODES = [
   'unauthorized_client',
   'unsupported_grant_type',
   'invalid_scope',
+  'invalid_target',
   'invalid_token',
   'access_denied',
   'login_required',
