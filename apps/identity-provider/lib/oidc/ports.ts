@@ -50,6 +50,8 @@ export interface ResourceIndex {
 export interface ResourceRegistry {
   /** The current index; `identifiers` not in it make the registry look again (a server registered moments ago). */
   index(identifiers?: readonly string[]): Promise<ResourceIndex>;
+  /** The next call checks the database first: call it after changing resource servers in this process. */
+  invalidate(): void;
 }
 
 /** Keys as node:crypto KeyObjects: synchronous signing is about 2.5x cheaper than WebCrypto's thread-pool round trip. */

@@ -98,7 +98,7 @@ describe('client_credentials with resource (RFC 8707)', () => {
     expect(decode(rs.body.access_token).claims.aud).toBe(TEST_ISSUER);
     // the resource's alg wins over the client's for resource tokens
     await t.store.resourceServers.update(API_B, { allowedClientIds: ['machine', 'rp', 'rs-machine'] });
-    (t.provider.resources as unknown as { invalidate(): void }).invalidate();
+    t.provider.resources.invalidate();
     const forB = await token({ grant_type: 'client_credentials', resource: API_B }, rsMachine);
     expect(decode(forB.body.access_token).header.alg).toBe('ES256');
   });
