@@ -18,7 +18,9 @@ const RESULTS_DIR = join(BENCH_DIR, 'results');
 const TARGET_RATIO = 1.5;
 const RATIO_SCENARIOS = [
   // [ratio name, our scenario, peer scenario (id/variant)]
-  ['client_credentials', { id: 'client_credentials' }, { id: 'client_credentials', variant: 'jwt' }],
+  ['client_credentials', { id: 'client_credentials', variant: 'jwt' }, { id: 'client_credentials', variant: 'jwt' }],
+  // RFC 8707: resource= naming an RS256 API on both servers
+  ['client_credentials RS256 resource=', { id: 'client_credentials', variant: 'rs256-resource' }, { id: 'client_credentials', variant: 'rs256-resource' }],
   ['userinfo', { id: 'userinfo' }, { id: 'userinfo' }],
 ];
 
@@ -192,7 +194,11 @@ if (config.interleave) {
   const peerGroup = config.baselineRoot ? baselineGroup(config.baselineRoot) : peerGroups.find((g) => g.id === 'peer-jwt');
   const ourGroup = ourGroups[0];
   const pairs = RATIO_SCENARIOS
-    .map(([, oursSel, peerSel]) => [peerGroup.scenarios.find((s) => s.id === (config.baselineRoot ? oursSel : peerSel).id && (config.baselineRoot || !peerSel.variant || s.variant === peerSel.variant)), ourGroup.scenarios.find((s) => s.id === oursSel.id)])
+    .map(([, oursSel, peerSel]) => {
+      const otherSel = config.baselineRoot ? oursSel : peerSel;
+      const pick = (scenarios, sel) => scenarios.find((s) => s.id === sel.id && (!sel.variant || s.variant === sel.variant));
+      return [pick(peerGroup.scenarios, otherSel), pick(ourGroup.scenarios, oursSel)];
+    })
     .filter(([peerScenario, ourScenario]) => peerScenario && ourScenario && wanted(ourScenario));
   const peer = await startGroup(peerGroup);
   const ours = peer && (await startGroup(ourGroup));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The peer for the benchmark: panva's `oidc-provider` (v9), configured like our provider for the
 // client_credentials comparison: ES256-signed JWT access tokens (or opaque with --format=opaque),
-// default in-memory adapter, one confidential client using client_secret_basic.
+// default in-memory adapter, one confidential client using client_secret_basic; and a second resource
+// server (resource=urn:bench:api-rs256, RFC 8707) whose JWT access tokens are RS256-signed.
 //
 // Usage: node bench/peer/oidc-provider-server.mjs [--port=0] [--format=jwt|opaque] [--host=127.0.0.1]
 // (env PORT / PEER_FORMAT work too). When listening it prints ONE JSON line on stdout:
@@ -11,8 +12,8 @@
 // bench/run.mjs starts this under `taskset -c 0`.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import Provider from 'oidc-provider';
-import { PEER_CLIENT, PEER_RESOURCE } from './constants.mjs';
+import Provider, { errors } from 'oidc-provider';
+import { PEER_CLIENT, PEER_RESOURCE, PEER_RS256_RESOURCE } from './constants.mjs';
 
 const USERINFO_CLIENT = Object.freeze({ id: 'bench-rp', secret: 'bench-rp-secret-0123456789abcdef0123' });
 const ACCOUNT_ID = 'bench-user';
@@ -38,6 +39,11 @@ function es256Jwk() {
   return { ...privateKey.export({ format: 'jwk' }), kid: `bench-es256-${randomBytes(4).toString('hex')}`, alg: 'ES256', use: 'sig' };
 }
 
+function rs256Jwk() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: `bench-rs256-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
+}
+
 // Bind first so the issuer carries the real port (port 0 = pick a free one).
 const server = http.createServer();
 await new Promise((resolve, reject) => {
@@ -49,7 +55,7 @@ const issuer = `http://${host}:${port}`;
 
 const provider = new Provider(issuer, {
   // adapter: undefined -> the built-in in-memory (LRU) adapter
-  jwks: { keys: [es256Jwk()] },
+  jwks: { keys: [es256Jwk(), rs256Jwk()] },
   clients: [
     {
       client_id: PEER_CLIENT.id,
@@ -87,13 +93,17 @@ const provider = new Provider(issuer, {
     resourceIndicators: {
       enabled: true,
       defaultResource: () => PEER_RESOURCE,
-      getResourceServerInfo: () => ({
-        scope: 'api',
-        audience: PEER_RESOURCE,
-        accessTokenTTL: ACCESS_TOKEN_TTL,
-        accessTokenFormat: format,
-        ...(format === 'jwt' ? { jwt: { sign: { alg: 'ES256' } } } : {}),
-      }),
+      getResourceServerInfo: (_ctx, resourceIndicator) => {
+        const rs256 = resourceIndicator === PEER_RS256_RESOURCE;
+        if (!rs256 && resourceIndicator !== PEER_RESOURCE) throw new errors.InvalidTarget();
+        return {
+          scope: 'api',
+          audience: resourceIndicator,
+          accessTokenTTL: ACCESS_TOKEN_TTL,
+          accessTokenFormat: format,
+          ...(format === 'jwt' ? { jwt: { sign: { alg: rs256 ? 'RS256' : 'ES256' } } } : {}),
+        };
+      },
       useGrantedResource: () => true,
     },
   },

@@ -1,7 +1,7 @@
 // The peer: panva's oidc-provider (bench/peer/oidc-provider-server.mjs), one process per group, pinned.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PEER_CLIENT } from '../peer/constants.mjs';
+import { PEER_CLIENT, PEER_RS256_RESOURCE } from '../peer/constants.mjs';
 import { freePort, spawnPinned, waitForHttp } from '../lib/proc.mjs';
 import { basic, expectJwt, form, json } from './checks.mjs';
 
@@ -56,6 +56,23 @@ export const peerGroups = [
     start: startPeer('jwt'),
     scenarios: [
       clientCredentials('jwt'),
+      {
+        id: 'client_credentials',
+        variant: 'rs256-resource',
+        label: 'client_credentials (RS256 JWT, resource=)',
+        build: () => ({
+          load: {
+            method: 'POST',
+            path: '/token',
+            headers: { authorization: basic(PEER_CLIENT.id, PEER_CLIENT.secret), 'content-type': 'application/x-www-form-urlencoded' },
+            body: form({ grant_type: 'client_credentials', scope: 'api', resource: PEER_RS256_RESOURCE }),
+          },
+          check: (res) => {
+            const { payload } = expectJwt(json(res).access_token, 'RS256');
+            if (payload.aud !== PEER_RS256_RESOURCE) throw new Error(`expected aud ${PEER_RS256_RESOURCE}, got ${JSON.stringify(payload.aud)}`);
+          },
+        }),
+      },
       {
         id: 'userinfo',
         variant: 'opaque-at',

@@ -53,10 +53,14 @@ create table identity.oauth_clients (
   first_party boolean not null default false,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
+  -- alg of access tokens with the default audience; null: the provider's default (ES256). A resource
+  -- server's own alg wins for tokens issued for it.
+  access_token_signed_response_alg text,
   constraint oauth_clients_auth_method check (token_endpoint_auth_method in ('client_secret_basic', 'client_secret_post', 'none')),
   constraint oauth_clients_public_has_no_secret check ((token_endpoint_auth_method = 'none') = (client_secret_hash is null)),
   constraint oauth_clients_grant_types check (grant_types <@ array['authorization_code', 'refresh_token', 'client_credentials']),
-  constraint oauth_clients_id_token_alg check (id_token_signed_response_alg in ('RS256', 'ES256'))
+  constraint oauth_clients_id_token_alg check (id_token_signed_response_alg in ('RS256', 'ES256')),
+  constraint oauth_clients_access_token_alg check (access_token_signed_response_alg in ('RS256', 'ES256'))
 );
 
 -- Signing keys, one lifecycle per algorithm (README "Signing key rotation"): next (published in the JWKS, not

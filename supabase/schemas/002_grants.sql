@@ -47,6 +47,8 @@ create table identity.token_families (
   created_at timestamptz not null default now(),
   revoked_at timestamptz,
   revoked_reason text,
+  -- RFC 8707: the resource servers granted at the authorization endpoint; empty: the default audience
+  resources text[] not null default '{}',
   constraint token_families_revoked_reason check ((revoked_at is null) = (revoked_reason is null))
 );
 create index token_families_client_id_idx on identity.token_families (client_id);

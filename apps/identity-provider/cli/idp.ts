@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
-import { AuditWriter, findMigrationsDir, migrate, openIdentityStore, type GrantType, type IdentityStore, type SigningAlg } from '@idp/database-identity';
+import {
+  AuditWriter, findMigrationsDir, InvalidResourceServerError, DuplicateResourceServerError, migrate, openIdentityStore,
+  type GrantType, type IdentityStore, type ResourceServer, type ResourceServerChanges, type SigningAlg,
+} from '@idp/database-identity';
 import { scheduleKeyRotation } from '../lib/oidc/key-rotation';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
 import { mailTransport } from '../lib/container';
@@ -30,9 +33,25 @@ Commands:
   clients:create --name N [--redirect-uri U]... [--post-logout-redirect-uri U]...
                  [--public] [--grant authorization_code|refresh_token|client_credentials]...
                  [--scope S]... [--auth-method client_secret_basic|client_secret_post]
-                 [--alg RS256|ES256] [--first-party] [--client-id ID]
-                                           register a client; a confidential client's secret is printed once
+                 [--alg RS256|ES256] [--access-token-alg RS256|ES256] [--first-party] [--client-id ID]
+                                           register a client; a confidential client's secret is printed once.
+                                           --alg: ID tokens; --access-token-alg: access tokens without
+                                           resource= (default ES256)
+  clients:update --client-id ID --access-token-alg RS256|ES256|default
+                                           change a client's access-token alg
   clients:list                             list clients (no secrets)
+  resources:create --identifier URI --name N [--scope S]... [--alg RS256|ES256] [--ttl SECONDS]
+                 [--allow-client ID]... [--claim NAME=JSON]... [--supabase]
+                 [--supabase-role R] [--supabase-audience A]
+                                           register a resource server (API) for RFC 8707 resource=URI:
+                                           its tokens have aud=URI, its alg (RS256 by default) and lifetime
+                                           (default ACCESS_TOKEN_TTL_SECONDS); only --allow-client clients may
+                                           ask for it. --supabase: tokens carry role (authenticated) and
+                                           aud authenticated for a Supabase project
+  resources:update --identifier URI [the options of create; a list given replaces the old one]
+                 [--no-supabase] [--default-ttl]
+  resources:delete --identifier URI        tokens already issued stay valid until they expire
+  resources:list                           list resource servers
   keys:list                                list signing keys: state, created, activates, retire after
   keys:rotate [--alg RS256|ES256] [--immediate]
                                            publish a successor now (both algorithms without --alg); it signs
@@ -52,7 +71,41 @@ Commands:
 
 type Out = (line: string) => void;
 
-const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate', 'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild']);
+const COMMANDS = new Set([
+  'migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification',
+  'clients:create', 'clients:update', 'clients:list', 'keys:list', 'keys:rotate',
+  'resources:create', 'resources:update', 'resources:delete', 'resources:list',
+  'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild',
+]);
+
+const ALGS = ['RS256', 'ES256'];
+
+/** `NAME=JSON` (a bare word is taken as a string): static claims of a resource server's tokens. */
+function parseClaims(values: string[] | undefined): Record<string, unknown> | undefined {
+  if (!values) return undefined;
+  const claims: Record<string, unknown> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq < 1) throw new UsageError(`--claim must be NAME=VALUE: ${value.slice(0, 64)}`);
+    const raw = value.slice(eq + 1);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = raw;
+    }
+    claims[value.slice(0, eq)] = parsed;
+  }
+  return claims;
+}
+
+function describeResource(r: ResourceServer): string {
+  return [
+    r.identifier, `"${r.name}"`, r.signingAlg, `ttl=${r.accessTokenTtlSeconds ?? 'default'}`, `scopes=${r.scopes.join(',') || '-'}`,
+    `clients=${r.allowedClientIds.join(',') || '-'}`, ...(Object.keys(r.extraClaims).length ? [`claims=${JSON.stringify(r.extraClaims)}`] : []),
+    ...(r.supabase ? [`supabase(role=${r.supabase.role},aud=${r.supabase.audience})`] : []),
+  ].join('  ');
+}
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -86,6 +139,16 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       rounds: { type: 'string' },
       from: { type: 'string' },
       immediate: { type: 'boolean', default: false },
+      'access-token-alg': { type: 'string' },
+      identifier: { type: 'string' },
+      ttl: { type: 'string' },
+      'default-ttl': { type: 'boolean', default: false },
+      'allow-client': { type: 'string', multiple: true },
+      claim: { type: 'string', multiple: true },
+      supabase: { type: 'boolean', default: false },
+      'no-supabase': { type: 'boolean', default: false },
+      'supabase-role': { type: 'string' },
+      'supabase-audience': { type: 'string' },
     },
     strict: true,
   });
@@ -112,6 +175,29 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
   // checked before the configuration is loaded or the database opened
   const from = values.from === undefined ? undefined : rfc3339.safeParse(values.from);
   if (from && !from.success) throw new UsageError(`--from ${from.error.issues[0].message}`);
+  const accessTokenAlg = values['access-token-alg'];
+  if (accessTokenAlg !== undefined && !ALGS.includes(accessTokenAlg) && !(command === 'clients:update' && accessTokenAlg === 'default')) {
+    throw new UsageError('--access-token-alg must be RS256 or ES256');
+  }
+  if (command.startsWith('resources:') && command !== 'resources:list' && !values.identifier) throw new UsageError('--identifier is required');
+  if (command.startsWith('resources:') && values.alg !== undefined && !ALGS.includes(values.alg)) throw new UsageError('--alg must be RS256 or ES256');
+  let ttl: number | null | undefined = values['default-ttl'] ? null : undefined;
+  if (values.ttl !== undefined) {
+    if (!/^\d{1,6}$/.test(values.ttl)) throw new UsageError('--ttl must be a number of seconds');
+    ttl = Number(values.ttl);
+  }
+  const supabaseRequested = values.supabase || values['supabase-role'] !== undefined || values['supabase-audience'] !== undefined;
+  if (supabaseRequested && values['no-supabase']) throw new UsageError('--no-supabase cannot be combined with the Supabase options');
+  const resourceChanges: ResourceServerChanges = {
+    ...(values.name !== undefined ? { name: values.name } : {}),
+    ...(values.scope ? { scopes: values.scope } : {}),
+    ...(values.alg ? { signingAlg: values.alg as SigningAlg } : {}),
+    ...(ttl !== undefined ? { accessTokenTtlSeconds: ttl } : {}),
+    ...(values['allow-client'] ? { allowedClientIds: values['allow-client'] } : {}),
+    ...(values.claim ? { extraClaims: parseClaims(values.claim) } : {}),
+    ...(supabaseRequested ? { supabase: { ...(values['supabase-role'] ? { role: values['supabase-role'] } : {}), ...(values['supabase-audience'] ? { audience: values['supabase-audience'] } : {}) } } : {}),
+    ...(values['no-supabase'] ? { supabase: null } : {}),
+  };
   const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
 
   const store = await openIdentityStore({
@@ -191,16 +277,45 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
           scopes: values.scope,
           tokenEndpointAuthMethod: method,
           idTokenSignedResponseAlg: alg,
+          accessTokenSignedResponseAlg: (accessTokenAlg as SigningAlg | undefined) ?? null,
           firstParty: values['first-party'],
         });
         out(`client_id: ${client.clientId}`);
         if (clientSecret) out(`client_secret (shown once, stored hashed): ${clientSecret}`);
         return 0;
       }
+      case 'clients:update': {
+        if (!values['client-id'] || !accessTokenAlg) throw new UsageError('--client-id and --access-token-alg are required');
+        const alg = accessTokenAlg === 'default' ? null : (accessTokenAlg as SigningAlg);
+        if (!(await store.clients.setAccessTokenAlg(values['client-id'], alg))) throw new UsageError(`no client ${values['client-id']}`);
+        out(`client ${values['client-id']}: access tokens ${alg ?? 'with the provider default alg'}`);
+        return 0;
+      }
       case 'clients:list': {
         for (const c of await store.clients.list()) {
-          out(`${c.clientId}  "${c.name}"  ${c.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential'}  grants=${c.grantTypes.join(',')}  redirect_uris=${c.redirectUris.join(' ') || '-'}`);
+          out(`${c.clientId}  "${c.name}"  ${c.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential'}  grants=${c.grantTypes.join(',')}  redirect_uris=${c.redirectUris.join(' ') || '-'}${c.accessTokenSignedResponseAlg ? `  access_token_alg=${c.accessTokenSignedResponseAlg}` : ''}`);
         }
+        return 0;
+      }
+      case 'resources:create': {
+        if (!values.name) throw new UsageError('--name is required');
+        const server = await resourceCall(() => store.resourceServers.create({ identifier: values.identifier!, name: values.name!, ...resourceChanges }));
+        out(`created resource server ${describeResource(server)}`);
+        return 0;
+      }
+      case 'resources:update': {
+        const server = await resourceCall(() => store.resourceServers.update(values.identifier!, resourceChanges));
+        if (!server) throw new UsageError(`no resource server ${values.identifier}`);
+        out(`updated resource server ${describeResource(server)}`);
+        return 0;
+      }
+      case 'resources:delete': {
+        if (!(await store.resourceServers.delete(values.identifier!))) throw new UsageError(`no resource server ${values.identifier}`);
+        out(`deleted resource server ${values.identifier}`);
+        return 0;
+      }
+      case 'resources:list': {
+        for (const r of await store.resourceServers.list()) out(describeResource(r));
         return 0;
       }
       case 'keys:list': {
@@ -275,6 +390,16 @@ async function withRecovery(store: IdentityStore, config: Config, work: (deps: R
   } finally {
     mail.stop();
     await audit.close();
+  }
+}
+
+/** The registry's refusals are the operator's input errors: shown as usage errors, not crashes. */
+async function resourceCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof InvalidResourceServerError || error instanceof DuplicateResourceServerError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

@@ -9,6 +9,7 @@ import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, s
 import { cachedClientRegistry } from './oidc/clients';
 import { runKeyRotation, type KeyRotationDeps } from './oidc/key-rotation';
 import { cachedKeyRing, type CachedKeyRing } from './oidc/keys';
+import { cachedResourceRegistry } from './oidc/resources';
 import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
 import { withMetrics } from './observability/audit-metrics';
@@ -114,8 +115,9 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   const onCacheError = (what: string) => (error: unknown) => log.warn(`${what} refresh failed; serving the last good copy`, { error });
   const clients = cachedClientRegistry(requestStore.clients, { checkEveryMs: config.intervals.clientRegistryMs, onError: onCacheError('client registry') });
   const keys = cachedKeyRing(requestStore.keys, { checkEveryMs: config.intervals.keyRingMs, onError: onCacheError('key ring') });
+  const resources = cachedResourceRegistry(requestStore.resourceServers, { checkEveryMs: config.intervals.clientRegistryMs, onError: onCacheError('resource registry') });
   // loaded before the first request: readiness then reports them from the start
-  await Promise.all([clients.origins(), keys.jwks()]);
+  await Promise.all([clients.origins(), keys.jwks(), resources.index()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
   // audit events are counted into the metrics and pass the abuse detector on their way to the writer
   const auditSink = withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics);
@@ -130,6 +132,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     settings: providerSettings(config),
     store: requestStore,
     clients,
+    resources,
     keys,
     verifiedJwts: new VerifiedJwtCache(),
     // changes made by this process are seen at once; by other instances within the epoch poll (500 ms)

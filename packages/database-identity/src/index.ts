@@ -2,6 +2,7 @@ import { SecretBox } from './crypto/secrets';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './driver';
 import { findMigrationsDir, migrate } from './migrate';
 import { clientQueries } from './queries/clients';
+import { resourceServerQueries } from './queries/resource-servers';
 import { consentQueries } from './queries/consents';
 import { grantQueries } from './queries/grants';
 import { keyQueries } from './queries/keys';
@@ -20,6 +21,7 @@ export * from './migrate';
 export * from './crypto/secrets';
 export * from './queries/users';
 export * from './queries/clients';
+export * from './queries/resource-servers';
 export * from './queries/keys';
 export * from './queries/sessions';
 export * from './queries/consents';
@@ -55,6 +57,8 @@ export interface IdentityStore {
   readonly box: SecretBox;
   readonly users: ReturnType<typeof userQueries>;
   readonly clients: ReturnType<typeof clientQueries>;
+  /** RFC 8707 resource servers (APIs) and their token settings. */
+  readonly resourceServers: ReturnType<typeof resourceServerQueries>;
   readonly keys: ReturnType<typeof keyQueries>;
   readonly sessions: ReturnType<typeof sessionQueries>;
   readonly consents: ReturnType<typeof consentQueries>;
@@ -80,6 +84,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     box,
     users: userQueries(db),
     clients: clientQueries(db, box),
+    resourceServers: resourceServerQueries(db),
     keys: keyQueries(db, box),
     sessions: sessionQueries(db),
     consents: consentQueries(db),

@@ -51,6 +51,7 @@ export const OAUTH_ERROR_CODES = [
   'unauthorized_client',
   'unsupported_grant_type',
   'invalid_scope',
+  'invalid_target',
   'invalid_token',
   'access_denied',
   'login_required',

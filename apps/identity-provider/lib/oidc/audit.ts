@@ -30,6 +30,11 @@ export interface AuditEvent {
   /** What the event is about when it is not a token (e.g. `signing_key` and its kid). */
   resourceType?: string;
   resourceId?: string;
+  /**
+   * Issued tokens for resource servers (RFC 8707): the token's resource identifier, or for a token for
+   * several the sorted identifiers joined by one space; absent for the default audience (the issuer).
+   */
+  audience?: string | null;
   /** jti, family_id, issued_at, expires_at, reason, counts... */
   details?: Record<string, unknown>;
   /** Event time; defaults to when the writer receives it. */

@@ -12,7 +12,7 @@ export type OAuthErrorCode =
   | 'invalid_scope' | 'invalid_token' | 'insufficient_scope' | 'access_denied' | 'unsupported_response_type'
   | 'login_required' | 'consent_required' | 'interaction_required' | 'request_not_supported'
   | 'request_uri_not_supported' | 'unsupported_token_type' | 'server_error' | 'temporarily_unavailable'
-  | 'invalid_redirect_uri' | 'invalid_client_id';
+  | 'invalid_redirect_uri' | 'invalid_client_id' | 'invalid_target';
 
 export class OAuthError extends Error {
   /** False for errors that must be shown to the user instead of redirected (unknown client, bad redirect_uri). */
@@ -62,6 +62,12 @@ export class UnsupportedGrantType extends OAuthError {
 export class InvalidScope extends OAuthError {
   constructor(description = 'The requested scope is invalid or exceeds what was granted') {
     super('invalid_scope', description, 400);
+  }
+}
+/** RFC 8707 2: a `resource` that is malformed, unknown, not allowed for the client, or not granted. */
+export class InvalidTarget extends OAuthError {
+  constructor(description = 'The requested resource is invalid, unknown, or not allowed for this client') {
+    super('invalid_target', description, 400);
   }
 }
 export class UnsupportedResponseType extends OAuthError {

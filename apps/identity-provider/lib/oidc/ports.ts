@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { AccessTokenSubjects, IdentityStore, MailMessage, MailTemplate, OAuthClient, SigningAlg } from '@idp/database-identity';
+import type { AccessTokenSubjects, IdentityStore, MailMessage, MailTemplate, OAuthClient, ResourceServer, SigningAlg } from '@idp/database-identity';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import type { VerifiedJwtCache } from './verified-jwts';
@@ -7,8 +7,12 @@ import type { VerifiedJwtCache } from './verified-jwts';
 /** What the core needs to know about the deployment: a subset of the app's Config. */
 export interface ProviderSettings {
   issuer: string;
-  /** `aud` of access tokens (RFC 9068): the resource server; the provider itself (userinfo) by default. */
+  /**
+   * `aud` of access tokens issued without `resource` (RFC 9068): the provider itself (userinfo). Tokens for
+   * a registered resource server (RFC 8707) carry its identifier instead.
+   */
   accessTokenAudience: string;
+  /** Alg of default-audience access tokens unless the client chose one (access_token_signed_response_alg). */
   accessTokenAlg: SigningAlg;
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
@@ -40,6 +44,23 @@ export interface ClientRegistry {
   origins(): Promise<ReadonlySet<string>>;
   /** Registered client ids (bounded label values for metrics). */
   ids(): ReadonlySet<string>;
+}
+
+/** The resource servers (RFC 8707) as the core reads them: by identifier, and which define each scope. */
+export interface ResourceIndex {
+  byIdentifier: ReadonlyMap<string, ResourceServer>;
+  /** scope -> identifiers of the resource servers that define it */
+  scopeOwners: ReadonlyMap<string, readonly string[]>;
+  /** Token targets computed for this index (steps/resource.ts), memoised by resource set. */
+  targets: Map<string, unknown>;
+}
+
+/** Registered resource servers, served from memory; changes by any instance are seen within the poll interval. */
+export interface ResourceRegistry {
+  /** The current index; `identifiers` not in it make the registry look again (a server registered moments ago). */
+  index(identifiers?: readonly string[]): Promise<ResourceIndex>;
+  /** The next call checks the database first: call it after changing resource servers in this process. */
+  invalidate(): void;
 }
 
 /** Keys as node:crypto KeyObjects: synchronous signing is about 2.5x cheaper than WebCrypto's thread-pool round trip. */
@@ -79,6 +100,7 @@ export interface Provider {
   settings: ProviderSettings;
   store: IdentityStore;
   clients: ClientRegistry;
+  resources: ResourceRegistry;
   keys: KeyRing;
   /** Signatures already verified, by exact token string (tokens.ts verifyOwnJwt). */
   verifiedJwts: VerifiedJwtCache;

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type MailMessage, type MailTemplate, type NewClient } from '@idp/database-identity';
+import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type MailMessage, type MailTemplate, type NewClient, type NewResourceServer, type ResourceServer } from '@idp/database-identity';
 import { providerSettings } from '../container';
 import { loadConfig } from '../env';
 import { createRateLimiter } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import { cachedClientRegistry } from './clients';
 import { cachedKeyRing } from './keys';
+import { cachedResourceRegistry } from './resources';
 import type { Provider, RequestContext } from './ports';
 import { sessionCookie, sessionCookieName } from './session';
 import { VerifiedJwtCache } from './verified-jwts';
@@ -26,6 +27,8 @@ export async function testProvider(): Promise<{
   /** A user with a live session, and the Cookie header of a browser signed in as them. */
   signIn(email?: string): Promise<{ userId: string; sid: string; cookie: string }>;
   client(input: NewClient): Promise<{ clientId: string; clientSecret: string | null }>;
+  /** Registers a resource server and makes the registry see it at once. */
+  resourceServer(input: NewResourceServer): Promise<ResourceServer>;
   close(): Promise<void>;
 }> {
   const config = loadConfig({
@@ -40,10 +43,12 @@ export async function testProvider(): Promise<{
   const events: AuditEvent[] = [];
   const mails: { template: MailTemplate; userId: string | null; message: MailMessage }[] = [];
   const clients = cachedClientRegistry(store.clients);
+  const resources = cachedResourceRegistry(store.resourceServers);
   const provider: Provider = {
     settings: providerSettings(config),
     store,
     clients,
+    resources,
     keys: cachedKeyRing(store.keys),
     verifiedJwts: new VerifiedJwtCache(),
     accessTokenSubjects: accessTokenSubjects(store),
@@ -66,6 +71,11 @@ export async function testProvider(): Promise<{
       const { client, clientSecret } = await store.clients.create(input);
       clients.invalidate();
       return { clientId: client.clientId, clientSecret };
+    },
+    async resourceServer(input) {
+      const server = await store.resourceServers.create(input);
+      resources.invalidate();
+      return server;
     },
     async close() {
       provider.accessTokenSubjects.close();

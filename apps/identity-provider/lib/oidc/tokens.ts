@@ -4,6 +4,7 @@ import { SystemDate, type SigningAlg } from '@idp/database-identity';
 import { InvalidToken } from './errors';
 import type { Provider } from './ports';
 import type { VerifiedJwt } from './verified-jwts';
+import { defaultTarget, type AccessTokenTarget } from './steps/resource';
 
 /** Registered JWT claims (RFC 7519 4.1) plus whatever else a token carries. */
 export interface JWTPayload {
@@ -21,7 +22,8 @@ export interface JWTPayload {
 export interface AccessTokenClaims extends JWTPayload {
   iss: string;
   sub: string;
-  aud: string;
+  /** The default audience (the issuer), or the resource server(s) the token was issued for (RFC 8707). */
+  aud: string | string[];
   client_id: string;
   scope: string;
   jti: string;
@@ -40,19 +42,23 @@ export interface IssuedAccessToken {
   expiresIn: number;
 }
 
+/** `target` (steps/resource.ts) sets aud, alg, lifetime and added claims; default: the provider's default audience. */
 export async function issueAccessToken(
   provider: Provider,
-  input: { subject: string; clientId: string; scope: string[]; familyId?: string | null; authTime?: Date | null; sid?: string | null },
+  input: { subject: string; clientId: string; scope: string[]; familyId?: string | null; authTime?: Date | null; sid?: string | null; target?: AccessTokenTarget },
 ): Promise<IssuedAccessToken> {
   const { settings } = provider;
-  const { kid, key } = await provider.keys.signingKey(settings.accessTokenAlg);
+  const target = input.target ?? defaultTarget(settings, null);
+  const { kid, key } = await provider.keys.signingKey(target.alg);
   const iat = Math.floor(provider.now().getTime() / 1000);
-  const exp = iat + settings.ttl.accessToken;
+  const exp = iat + target.ttlSeconds;
   const jti = randomUUID();
   const claims: AccessTokenClaims = {
+    // a resource server's claims first: the registered ones below can never be replaced by them
+    ...target.claims,
     iss: settings.issuer,
     sub: input.subject,
-    aud: settings.accessTokenAudience,
+    aud: target.aud,
     client_id: input.clientId,
     scope: input.scope.join(' '),
     jti,
@@ -62,8 +68,8 @@ export async function issueAccessToken(
     ...(input.sid ? { sid: input.sid } : {}),
     ...(input.familyId ? { gid: input.familyId } : {}),
   };
-  const token = signCompact({ alg: settings.accessTokenAlg, kid, typ: 'at+jwt' }, claims, key);
-  return { token, jti, issuedAt: new SystemDate(iat * 1000), expiresAt: new SystemDate(exp * 1000), expiresIn: settings.ttl.accessToken };
+  const token = signCompact({ alg: target.alg, kid, typ: 'at+jwt' }, claims, key);
+  return { token, jti, issuedAt: new SystemDate(iat * 1000), expiresAt: new SystemDate(exp * 1000), expiresIn: target.ttlSeconds };
 }
 
 /** OIDC Core 3.1.3.6: left half of the hash of the access token, with the ID token's hash size. */
@@ -184,9 +190,14 @@ export class TokenExpired extends InvalidToken {
   }
 }
 
-/** Verifies an access token's signature and claims; revocation is the caller's next step. */
-export async function verifyAccessTokenClaims(provider: Provider, token: string): Promise<AccessTokenClaims> {
-  const claims = (await verifyOwnJwt(provider, token, { audience: provider.settings.accessTokenAudience, typ: 'at+jwt' })) as AccessTokenClaims;
+/**
+ * Verifies an access token's signature and claims; revocation is the caller's next step. By default the
+ * token must be for the provider's default audience (userinfo); `anyAudience` accepts a token for any
+ * resource server too (introspection and revocation answer about every token the provider issued).
+ */
+export async function verifyAccessTokenClaims(provider: Provider, token: string, options: { anyAudience?: boolean } = {}): Promise<AccessTokenClaims> {
+  const audience = options.anyAudience ? undefined : provider.settings.accessTokenAudience;
+  const claims = (await verifyOwnJwt(provider, token, { audience, typ: 'at+jwt' })) as AccessTokenClaims;
   if (typeof claims.jti !== 'string' || typeof claims.client_id !== 'string' || typeof claims.sub !== 'string') {
     throw new InvalidToken('The token is missing required claims');
   }
@@ -194,8 +205,8 @@ export async function verifyAccessTokenClaims(provider: Provider, token: string)
 }
 
 /** Verifies an access token and checks it has not been revoked (individually or via its grant). */
-export async function verifyAccessToken(provider: Provider, token: string): Promise<AccessTokenClaims> {
-  const claims = await verifyAccessTokenClaims(provider, token);
+export async function verifyAccessToken(provider: Provider, token: string, options: { anyAudience?: boolean } = {}): Promise<AccessTokenClaims> {
+  const claims = await verifyAccessTokenClaims(provider, token, options);
   // same lookup (and cache entry) as userinfo for user tokens; a client's own token has no user to find
   const userId = claims.sub !== claims.client_id ? claims.sub : null;
   if ((await provider.accessTokenSubjects.lookup(userId, claims.jti, claims.gid ?? null)).revoked) throw new InvalidToken('The token has been revoked');

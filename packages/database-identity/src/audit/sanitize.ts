@@ -145,6 +145,8 @@ export interface SanitizableAuditEvent {
   requestId?: string | null;
   resourceType?: string | null;
   resourceId?: string | null;
+  /** The resource server(s) an issued token is for (identifiers sorted, joined by a space); absent for the default audience. */
+  audience?: string | null;
   details?: Record<string, unknown>;
 }
 

@@ -17,6 +17,8 @@ export interface OAuthClient {
   scopes: string[];
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   idTokenSignedResponseAlg: SigningAlg;
+  /** Alg of this client's access tokens with the default audience; null: the provider's default. */
+  accessTokenSignedResponseAlg: SigningAlg | null;
   firstParty: boolean;
   createdAt: Date;
   updatedAt: Date;
@@ -31,6 +33,7 @@ export interface NewClient {
   scopes?: string[];
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   idTokenSignedResponseAlg?: SigningAlg;
+  accessTokenSignedResponseAlg?: SigningAlg | null;
   firstParty?: boolean;
   /**
    * A confidential client's secret chosen by the caller (development fixtures derive theirs from a server
@@ -50,7 +53,7 @@ type ClientRow = {
   client_id: string; client_secret_hash: string | null; name: string; redirect_uris: string[];
   post_logout_redirect_uris: string[]; grant_types: GrantType[]; scopes: string[];
   token_endpoint_auth_method: TokenEndpointAuthMethod; id_token_signed_response_alg: SigningAlg;
-  first_party: boolean; created_at: Date; updated_at: Date;
+  first_party: boolean; created_at: Date; updated_at: Date; access_token_signed_response_alg: SigningAlg | null;
 };
 
 function toClient(row: ClientRow): OAuthClient {
@@ -64,6 +67,7 @@ function toClient(row: ClientRow): OAuthClient {
     scopes: row.scopes,
     tokenEndpointAuthMethod: row.token_endpoint_auth_method,
     idTokenSignedResponseAlg: row.id_token_signed_response_alg,
+    accessTokenSignedResponseAlg: row.access_token_signed_response_alg,
     firstParty: row.first_party,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -83,12 +87,12 @@ export function clientQueries(db: Queryable, box: SecretBox) {
       try {
         const [row] = await db.query<ClientRow>(
           `insert into identity.oauth_clients (client_id, client_secret_hash, name, redirect_uris, post_logout_redirect_uris,
-             grant_types, scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party)
-           values ($1, $2, $3, $4, $5, coalesce($6, array['authorization_code','refresh_token']), coalesce($7, array['openid','profile','email','offline_access']), $8, $9, $10)
+             grant_types, scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party, access_token_signed_response_alg)
+           values ($1, $2, $3, $4, $5, coalesce($6, array['authorization_code','refresh_token']), coalesce($7, array['openid','profile','email','offline_access']), $8, $9, $10, $11)
            returning *`,
           [clientId, clientSecret ? box.digest(clientSecret) : null, input.name, input.redirectUris ?? [],
             input.postLogoutRedirectUris ?? [], input.grantTypes ?? null, input.scopes ?? null, method,
-            input.idTokenSignedResponseAlg ?? 'RS256', input.firstParty ?? false],
+            input.idTokenSignedResponseAlg ?? 'RS256', input.firstParty ?? false, input.accessTokenSignedResponseAlg ?? null],
         );
         return { client: toClient(row), clientSecret };
       } catch (error) {
@@ -105,6 +109,20 @@ export function clientQueries(db: Queryable, box: SecretBox) {
     async list(): Promise<OAuthClient[]> {
       const rows = await db.query<ClientRow>(`select * from identity.oauth_clients order by created_at, client_id`);
       return rows.map(toClient);
+    },
+
+    /**
+     * Sets the alg of the client's access tokens with the default audience (null: the provider's default).
+     * Returns false when no such client exists.
+     */
+    async setAccessTokenAlg(clientId: string, alg: SigningAlg | null): Promise<boolean> {
+      if (alg !== null && alg !== 'RS256' && alg !== 'ES256') throw new TypeError('alg must be RS256, ES256 or null');
+      const rows = await db.query<{ client_id: string }>(
+        `update identity.oauth_clients set access_token_signed_response_alg = $2, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+          where client_id = $1 returning client_id`,
+        [clientId, alg],
+      );
+      return rows.length > 0;
     },
 
     /** Latest change time over all clients: a cheap fingerprint for cache invalidation across instances. */

@@ -14,6 +14,8 @@ export interface AuthorizationCodeGrant {
   codeChallenge: string | null;
   codeChallengeMethod: 'S256' | null;
   authTime: Date;
+  /** RFC 8707: resource servers granted at the authorization endpoint; empty: the default audience. */
+  resources: string[];
 }
 
 export interface NewAuthorizationCode {
@@ -29,6 +31,8 @@ export interface NewAuthorizationCode {
   codeChallengeMethod: 'S256' | null;
   authTime: Date;
   ttlSeconds: number;
+  /** RFC 8707 resources granted with the code (kept with the family); default none. */
+  resources?: string[];
 }
 
 export type ConsumeAuthorizationCodeResult =
@@ -45,6 +49,7 @@ export interface NewTokenFamily {
   sid?: string | null;
   scope: string[];
   authTime?: Date | null;
+  resources?: string[];
 }
 
 export interface NewRefreshToken {
@@ -70,6 +75,8 @@ export interface RefreshTokenRecord {
   /** Of the family: when the user authenticated, and in which session. */
   authTime: Date | null;
   sid: string | null;
+  /** Of the family: the resource servers granted (a refresh may narrow to some of them). */
+  resources: string[];
 }
 
 export type RotateRefreshTokenResult =
@@ -89,6 +96,8 @@ export interface RefreshTokenInfo {
   expiresAt: Date;
   /** Not rotated, not expired, family not revoked. */
   active: boolean;
+  /** Of the family: the resource servers granted (RFC 8707). */
+  resources: string[];
 }
 
 /** A client the user has connected (account page). */
@@ -114,16 +123,17 @@ type ConnectedAppRow = {
 type CodeRow = {
   family_id: string; client_id: string; user_id: string; sid: string | null; redirect_uri: string; scope: string[];
   nonce: string | null; code_challenge: string | null; code_challenge_method: 'S256' | null; auth_time: Date;
-  expired: boolean; family_revoked: boolean;
+  expired: boolean; family_revoked: boolean; resources: string[];
 };
 
 type RotatedRow = {
   family_id: string; client_id: string; user_id: string | null; scope: string[]; auth_time: Date | null; sid: string | null;
-  created_at: Date; expires_at: Date;
+  created_at: Date; expires_at: Date; resources: string[];
 };
 
 type RefreshRow = {
   family_id: string; client_id: string; user_id: string | null; scope: string[]; created_at: Date; expires_at: Date; active: boolean;
+  resources: string[];
 };
 
 function toGrant(row: CodeRow): AuthorizationCodeGrant {
@@ -138,6 +148,7 @@ function toGrant(row: CodeRow): AuthorizationCodeGrant {
     codeChallenge: row.code_challenge,
     codeChallengeMethod: row.code_challenge_method,
     authTime: row.auth_time,
+    resources: row.resources,
   };
 }
 
@@ -151,6 +162,7 @@ function toRecord(row: RotatedRow): RefreshTokenRecord {
     expiresAt: row.expires_at,
     authTime: row.auth_time,
     sid: row.sid,
+    resources: row.resources,
   };
 }
 
@@ -196,8 +208,8 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
     async createAuthorizationCode(input: NewAuthorizationCode): Promise<{ familyId: string }> {
       const [row] = await db.query<{ family_id: string }>(
         `with family as (
-           insert into identity.token_families (client_id, user_id, sid, scope, auth_time)
-           values ($1::text, $2::uuid, $3::text, $4::text[], $5::timestamptz)
+           insert into identity.token_families (client_id, user_id, sid, scope, auth_time, resources)
+           values ($1::text, $2::uuid, $3::text, $4::text[], $5::timestamptz, $12::text[])
            returning id
          )
          insert into identity.authorization_codes (code_hash, family_id, client_id, user_id, sid, redirect_uri, scope,
@@ -207,7 +219,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
            from family
          returning family_id`,
         [input.clientId, input.userId, input.sid, input.scope, input.authTime, box.digest(input.code), input.redirectUri,
-          input.nonce, input.codeChallenge, input.codeChallengeMethod, input.ttlSeconds],
+          input.nonce, input.codeChallenge, input.codeChallengeMethod, input.ttlSeconds, input.resources ?? []],
       );
       return { familyId: row.family_id };
     },
@@ -225,7 +237,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
            from identity.token_families f
           where c.code_hash = $1 and c.consumed_at is null and f.id = c.family_id
           returning c.family_id, c.client_id, c.user_id, c.sid, c.redirect_uri, c.scope, c.nonce, c.code_challenge,
-            c.code_challenge_method, c.auth_time, c.expires_at <= now() as expired, f.revoked_at is not null as family_revoked`,
+            c.code_challenge_method, c.auth_time, c.expires_at <= now() as expired, f.revoked_at is not null as family_revoked, f.resources`,
         [codeHash],
       );
       if (claimed) {
@@ -247,9 +259,9 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
     /** Creates a family without a code, for a caller that wants one (client_credentials does not need it). */
     async createFamily(input: NewTokenFamily): Promise<{ familyId: string }> {
       const [row] = await db.query<{ id: string }>(
-        `insert into identity.token_families (client_id, user_id, sid, scope, auth_time)
-         values ($1, $2, $3, $4, $5) returning id`,
-        [input.clientId, input.userId, input.sid ?? null, input.scope, input.authTime ?? null],
+        `insert into identity.token_families (client_id, user_id, sid, scope, auth_time, resources)
+         values ($1, $2, $3, $4, $5, $6) returning id`,
+        [input.clientId, input.userId, input.sid ?? null, input.scope, input.authTime ?? null, input.resources ?? []],
       );
       return { familyId: row.id };
     },
@@ -279,13 +291,13 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
              from identity.token_families f
             where r.token_hash = $1 and r.rotated_at is null and r.expires_at > now()
               and f.id = r.family_id and f.revoked_at is null
-            returning r.family_id, r.client_id, r.user_id, r.scope, f.auth_time, f.sid
+            returning r.family_id, r.client_id, r.user_id, r.scope, f.auth_time, f.sid, f.resources
          ), issued as (
            insert into identity.refresh_tokens (token_hash, family_id, client_id, user_id, scope, expires_at)
            select $2::text, family_id, client_id, user_id, scope, now() + make_interval(secs => $3) from claimed
            returning family_id, created_at, expires_at
          )
-         select c.family_id, c.client_id, c.user_id, c.scope, c.auth_time, c.sid, i.created_at, i.expires_at
+         select c.family_id, c.client_id, c.user_id, c.scope, c.auth_time, c.sid, c.resources, i.created_at, i.expires_at
            from claimed c join issued i using (family_id)`,
         [presentedHash, box.digest(replacement), ttlSeconds],
       );
@@ -310,7 +322,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
     /** Looks a refresh token up without changing it (introspection, revocation); null when unknown. */
     async findRefreshToken(token: string): Promise<RefreshTokenInfo | null> {
       const [row] = await db.query<RefreshRow>(
-        `select r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at,
+        `select r.family_id, r.client_id, r.user_id, r.scope, r.created_at, r.expires_at, f.resources,
                 (r.rotated_at is null and r.expires_at > now() and f.revoked_at is null) as active
            from identity.refresh_tokens r join identity.token_families f on f.id = r.family_id
           where r.token_hash = $1`,
@@ -318,7 +330,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       );
       return row
         ? { familyId: row.family_id, clientId: row.client_id, userId: row.user_id, scope: row.scope,
-            createdAt: row.created_at, expiresAt: row.expires_at, active: row.active }
+            createdAt: row.created_at, expiresAt: row.expires_at, active: row.active, resources: row.resources }
         : null;
     },
 

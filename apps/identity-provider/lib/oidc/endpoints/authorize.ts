@@ -6,7 +6,8 @@ import {
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
-import { paramsFrom } from '../steps/parse-form';
+import { paramsFrom, resourcesOf } from '../steps/parse-form';
+import { isResourceScope, requireScopesOfRequestedResources, resolveResources } from '../steps/resource';
 import { PKCE_VALUE } from '../steps/pkce';
 import { parseScope } from '../steps/scope';
 import { verifyIdTokenHint } from '../tokens';
@@ -25,6 +26,8 @@ export interface AuthorizationRequest {
   prompt: Set<string>;
   maxAge?: number;
   loginHint?: string;
+  /** RFC 8707: the resource servers the tokens of this grant are for (empty: the default audience). */
+  resources: string[];
 }
 
 /** Authorization endpoint (OIDC Core 3.1.2, RFC 6749 4.1.1): GET with a query, or POST with a form. */
@@ -66,7 +69,7 @@ async function authorize(
 
   try {
     // Step 2: the rest of the request.
-    const req = checkRequest(raw, client, redirectUri);
+    const req = await checkRequest(raw, client, redirectUri, provider);
     const now = provider.now().getTime();
 
     // Step 3: who is signed in, and is that good enough for this request?
@@ -98,7 +101,7 @@ async function authorize(
     await provider.store.grants.createAuthorizationCode({
       code, clientId: client.clientId, userId: user!.id, sid: session!.sid, redirectUri, scope: req.scope,
       nonce: req.nonce ?? null, codeChallenge: req.codeChallenge ?? null, codeChallengeMethod: req.codeChallenge ? 'S256' : null,
-      authTime: session!.authTime, ttlSeconds: provider.settings.ttl.authorizationCode,
+      authTime: session!.authTime, ttlSeconds: provider.settings.ttl.authorizationCode, resources: req.resources,
     });
     if (interaction) delete browser.interactions[interaction.id];
     const location = withParams(redirectUri, { code, state: req.state, iss: provider.settings.issuer });
@@ -133,7 +136,7 @@ async function checkClientAndRedirect(raw: Record<string, string>, provider: Pro
   return { client, redirectUri: raw.redirect_uri };
 }
 
-function checkRequest(raw: Record<string, string>, client: OAuthClient, redirectUri: string): AuthorizationRequest {
+async function checkRequest(raw: Record<string, string>, client: OAuthClient, redirectUri: string, provider: Provider): Promise<AuthorizationRequest> {
   if (raw.request) throw new RequestNotSupported();
   if (raw.request_uri) throw new RequestUriNotSupported();
   if (!raw.response_type) throw new InvalidRequest('The response_type parameter is missing');
@@ -143,8 +146,14 @@ function checkRequest(raw: Record<string, string>, client: OAuthClient, redirect
 
   const scope = parseScope(raw.scope);
   if (!scope.length) throw new InvalidScope('The scope parameter is missing');
-  const unknown = scope.filter((s) => !SUPPORTED_SCOPES.includes(s) || !client.scopes.includes(s));
+  // RFC 8707: every resource registered and allowed for this client; an API's scopes only with that API
+  const { index, resources } = await resolveResources(provider, client, resourcesOf(raw));
+  const identifiers = resources.map((r) => r.identifier);
+  const unknown = scope.filter((s) => !isResourceScope(s, index) && (!SUPPORTED_SCOPES.includes(s) || !client.scopes.includes(s)));
   if (unknown.length) throw new InvalidScope(`The requested scope is not allowed for this client: ${unknown.join(' ')}`);
+  requireScopesOfRequestedResources(scope, identifiers, index);
+  // resources that cannot share one token (alg, claims) may still be granted together: each token
+  // request then names one of them (RFC 8707 2.2)
 
   // PKCE (RFC 7636): S256 only; required of public clients; binding on confidential clients that use it
   if (raw.code_challenge_method && raw.code_challenge_method !== 'S256') throw new InvalidRequest('code_challenge_method must be S256');
@@ -164,7 +173,7 @@ function checkRequest(raw: Record<string, string>, client: OAuthClient, redirect
   if (new URL(redirectUri).hash) throw new InvalidRequest('redirect_uri must not contain a fragment');
   return {
     client, redirectUri, scope, state: raw.state, nonce: raw.nonce, codeChallenge: raw.code_challenge, prompt, maxAge,
-    loginHint: raw.login_hint,
+    loginHint: raw.login_hint, resources: identifiers,
   };
 }
 

@@ -32,6 +32,10 @@ export function discoveryDocument(settings: ProviderSettings): Record<string, un
     grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+    // RFC 9068 access tokens: ES256 by default (or the client's access_token_signed_response_alg), a
+    // resource server's own alg (RS256 by default) for tokens requested with `resource` (RFC 8707). Without
+    // `resource` a token's aud is this issuer, the audience userinfo requires.
+    access_token_signing_alg_values_supported: ['ES256', 'RS256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],

@@ -47,7 +47,7 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
 async function describe(token: string, provider: Provider): Promise<Record<string, unknown> & { active: boolean; client_id?: string }> {
   if (token.split('.').length === 3) {
     try {
-      const claims = await verifyAccessToken(provider, token);
+      const claims = await verifyAccessToken(provider, token, { anyAudience: true });
       return {
         active: true, token_type: 'Bearer', scope: claims.scope, client_id: claims.client_id, sub: claims.sub, aud: claims.aud,
         iss: claims.iss, exp: claims.exp, iat: claims.iat, jti: claims.jti, user_id: claims.sub !== claims.client_id ? claims.sub : null,

@@ -25,7 +25,7 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
     if (hint && !HINTS.includes(hint)) throw new UnsupportedTokenType();
 
     if (token.split('.').length === 3) {
-      const claims = await verifyAccessToken(provider, token).catch(() => null);
+      const claims = await verifyAccessToken(provider, token, { anyAudience: true }).catch(() => null);
       if (claims) {
         if (claims.client_id !== client.clientId) throw new InvalidRequest('The token was not issued to this client');
         await provider.store.grants.revokeAccessToken(claims.jti, new Date(claims.exp * 1000));

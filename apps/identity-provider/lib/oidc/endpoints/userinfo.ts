@@ -41,6 +41,8 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
   const base = { ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
   try {
     const token = await bearerToken(request);
+    // only tokens whose aud includes the default audience (the issuer): a token for a resource server
+    // alone is that API's, not a key to the user's profile (OpenID tokens for an API carry both)
     const claims = await verifyAccessTokenClaims(provider, token);
     const scopes = claims.scope.split(' ');
     if (!scopes.includes('openid')) throw new InvalidToken('The access token was not issued for OpenID Connect (no openid scope)');

@@ -1,7 +1,8 @@
 import { randomToken, type OAuthClient } from '@idp/database-identity';
 import { InvalidGrant, withAudit } from '../errors';
 import type { Provider } from '../ports';
-import { required, type FormParams } from '../steps/parse-form';
+import { required, resourcesOf, type FormParams } from '../steps/parse-form';
+import { auditTarget, defaultTarget, narrowResources, resolveResources, resourceTarget, scopesFor } from '../steps/resource';
 import { verifyPkce, PkceFailed } from '../steps/pkce';
 import { issueAccessToken, issueIdToken } from '../tokens';
 import type { GrantResult } from './types';
@@ -37,14 +38,20 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
     throw error;
   }
 
+  // RFC 8707 2.2: the token is for the resources granted at the authorization endpoint, or for the subset
+  // this request names; its scope holds only what belongs to them (an API's scopes go to that API alone)
+  const identifiers = narrowResources(resourcesOf(params), grant.resources);
+  const { index, resources } = await resolveResources(provider, client, identifiers);
+  const scope = scopesFor(grant.scope, identifiers, index);
+  const target = resources.length ? resourceTarget(provider.settings, index, resources, scope.includes('openid')) : defaultTarget(provider.settings, client);
   const access = await issueAccessToken(provider, {
-    subject: grant.userId, clientId: client.clientId, scope: grant.scope, familyId: grant.familyId, authTime: grant.authTime, sid: grant.sid,
+    subject: grant.userId, clientId: client.clientId, scope, familyId: grant.familyId, authTime: grant.authTime, sid: grant.sid, target,
   });
   const body: Record<string, unknown> = {
     access_token: access.token,
     token_type: 'Bearer',
     expires_in: access.expiresIn,
-    scope: grant.scope.join(' '),
+    scope: scope.join(' '),
   };
   if (grant.scope.includes('openid')) {
     const id = await issueIdToken(provider, {
@@ -62,15 +69,17 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
     })).expiresAt;
     body.refresh_token = refreshToken;
   }
+  const { audience, resources: granted } = auditTarget(target);
   return {
     body,
     audit: [{
       action: 'token.issued.authorization_code',
       userId: grant.userId,
-      scopes: grant.scope,
+      scopes: scope,
+      ...(audience ? { audience } : {}),
       details: {
         jti: access.jti, family_id: grant.familyId, issued_at: access.issuedAt.toISOString(), expires_at: access.expiresAt.toISOString(),
-        id_token: 'id_token' in body, refresh_token_expires_at: refreshExpiresAt?.toISOString() ?? null,
+        id_token: 'id_token' in body, refresh_token_expires_at: refreshExpiresAt?.toISOString() ?? null, ...(granted ? { resources: granted } : {}),
       },
     }],
   };

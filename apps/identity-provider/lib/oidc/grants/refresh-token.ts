@@ -1,7 +1,8 @@
 import { randomToken, type OAuthClient } from '@idp/database-identity';
 import { InvalidGrant, withAudit } from '../errors';
 import type { Provider } from '../ports';
-import { required, type FormParams } from '../steps/parse-form';
+import { required, resourcesOf, type FormParams } from '../steps/parse-form';
+import { auditTarget, defaultTarget, narrowResources, requireScopesOfRequestedResources, resolveResources, resourceTarget, scopesFor } from '../steps/resource';
 import { parseScope, requireSubset } from '../steps/scope';
 import { issueAccessToken, issueIdToken } from '../tokens';
 import type { GrantResult } from './types';
@@ -18,8 +19,14 @@ export async function refreshTokenGrant(params: FormParams, client: OAuthClient,
     throw withAudit(new InvalidGrant('The refresh token was issued to another client'), 'token.validation_failed', { reason: 'invalid_grant', cause: 'client_mismatch', family_id: known.familyId });
   }
   const requested = parseScope(params.get('scope'));
-  const scope = requested.length ? requested : known.scope;
-  requireSubset(scope, known.scope, 'The requested scope exceeds the original grant');
+  requireSubset(requested.length ? requested : known.scope, known.scope, 'The requested scope exceeds the original grant');
+  // RFC 8707 2.2: a refresh may narrow the token to some of the granted resources (the grant keeps them
+  // all). Checked before the rotation: a refused request must leave the client its refresh token.
+  const identifiers = narrowResources(resourcesOf(params), known.resources);
+  const { index, resources } = await resolveResources(provider, client, identifiers);
+  requireScopesOfRequestedResources(requested, identifiers, index);
+  const scope = requested.length ? requested : scopesFor(known.scope, identifiers, index);
+  const target = resources.length ? resourceTarget(provider.settings, index, resources, scope.includes('openid')) : defaultTarget(provider.settings, client);
 
   const replacement = randomToken(32);
   const rotated = await provider.store.grants.rotateRefreshToken(presented, replacement, provider.settings.ttl.refreshToken);
@@ -38,7 +45,7 @@ export async function refreshTokenGrant(params: FormParams, client: OAuthClient,
   const { record } = rotated;
   const subject = record.userId ?? client.clientId;
   const access = await issueAccessToken(provider, {
-    subject, clientId: client.clientId, scope, familyId: record.familyId, authTime: record.authTime, sid: record.sid,
+    subject, clientId: client.clientId, scope, familyId: record.familyId, authTime: record.authTime, sid: record.sid, target,
   });
   const body: Record<string, unknown> = {
     access_token: access.token,
@@ -53,15 +60,17 @@ export async function refreshTokenGrant(params: FormParams, client: OAuthClient,
       subject, clientId: client.clientId, alg: client.idTokenSignedResponseAlg, authTime: record.authTime, sid: record.sid, accessToken: access.token,
     })).token;
   }
+  const { audience, resources: granted } = auditTarget(target);
   const details = {
     jti: access.jti, family_id: record.familyId, issued_at: access.issuedAt.toISOString(), expires_at: access.expiresAt.toISOString(),
-    refresh_token_expires_at: record.expiresAt.toISOString(),
+    refresh_token_expires_at: record.expiresAt.toISOString(), ...(granted ? { resources: granted } : {}),
   };
+  const withAudience = audience ? { audience } : {};
   return {
     body,
     audit: [
-      { action: 'token.refreshed', userId: record.userId, scopes: scope, details: { family_id: record.familyId, previous_issued_at: record.createdAt.toISOString() } },
-      { action: 'token.issued.refresh_token', userId: record.userId, scopes: scope, details },
+      { action: 'token.refreshed', userId: record.userId, scopes: scope, ...withAudience, details: { family_id: record.familyId, previous_issued_at: record.createdAt.toISOString(), ...(granted ? { resources: granted } : {}) } },
+      { action: 'token.issued.refresh_token', userId: record.userId, scopes: scope, ...withAudience, details },
     ],
   };
 }
