@@ -21,6 +21,12 @@ export interface AuditEvent {
   ip?: string | null;
   userAgent?: string | null;
   requestId?: string | null;
+  /**
+   * Issued-token events: the token's audience (RFC 8707 resource): the resource server's identifier, or for a
+   * token for several the sorted identifiers joined by one space. Absent or null: the provider's default
+   * audience. Analytics count it per API (audit_logs.audience).
+   */
+  audience?: string | null;
   /** jti, family_id, issued_at, expires_at, reason, counts... */
   details?: Record<string, unknown>;
   /** Event time; defaults to when the writer receives it. */

@@ -82,7 +82,7 @@ function buildEvents(anchor: number, userIds: string[], seed: number, count: num
     const x = r();
     const clientId = r() < 0.04 ? null : pick(CLIENTS);
     const userId = r() < 0.05 ? null : user();
-    let e: Omit<Ev, 'seq' | 'eventId' | 'at'>;
+    let e: Omit<Ev, 'seq' | 'eventId' | 'at' | 'audience'>;
     if (x < 0.16) {
       const ttl = pick([900, 900, 3600, 300]);
       e = { action: 'token.issued.authorization_code', clientId, userId, grantType: 'authorization_code', details: {
