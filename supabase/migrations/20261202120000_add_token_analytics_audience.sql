@@ -3,9 +3,9 @@
 -- filter are exact and served from sealed rollups like the per-client ones. Nothing changes for the rows,
 -- names and results that exist: the rollups' new dimension is '*' (every audience) for all of them.
 --
--- Rollups sealed before this migration have no per-audience rows; every event before it has no audience, so
--- they count as the provider's default audience only after a rebuild (identity.token_rollup_rebuild(), or
--- analytics.rebuild()); until then the "by API" table shows sealed ranges without them.
+-- Every event written before this migration has no audience, so the rollups sealed before it get their
+-- per-audience rows here as copies of their every-audience rows, for the default audience (''): what sealing
+-- would write (actions stay on the every-audience rows only), no rebuild needed.
 
 -- the audit trail: the audience column (nullable, no default: no rewrite of the partitions) and the
 -- recent-activity index for an API filter (only events that name one)
@@ -27,6 +27,20 @@ drop index identity.token_rollup_users_key;
 drop index identity.token_rollup_users_client_idx;
 create unique index token_rollup_users_key on identity.token_rollup_users (grain, bucket, all_clients, client_id, audience, chunk) nulls not distinct;
 create index token_rollup_users_client_idx on identity.token_rollup_users (client_id, audience, grain, bucket) where not all_clients;
+
+insert into identity.token_rollup (
+  grain, bucket, all_clients, client_id, events, issued, issued_authorization_code, issued_refresh_token,
+  issued_client_credentials, refresh_tokens_issued, refreshed, failed, userinfo, revoked, introspected,
+  lifetime_us, lifetime_n, ended_us, ended_n, failures, actions, top_list, top_tail, all_list, audience
+)
+select grain, bucket, all_clients, client_id, events, issued, issued_authorization_code, issued_refresh_token,
+       issued_client_credentials, refresh_tokens_issued, refreshed, failed, userinfo, revoked, introspected,
+       lifetime_us, lifetime_n, ended_us, ended_n, failures, null, top_list, top_tail, all_list, ''
+  from identity.token_rollup where audience = '*';
+-- day and week bitmaps (an audience's hours are read from its hour lists, as a client's)
+insert into identity.token_rollup_users (grain, bucket, all_clients, client_id, chunk, members, audience)
+select grain, bucket, all_clients, client_id, chunk, members, ''
+  from identity.token_rollup_users where grain in ('d', 'w') and audience = '*';
 
 alter type identity.token_cell add attribute audience text;
 
