@@ -70,6 +70,14 @@ describe('token analytics API', () => {
       ['/api/analytics/tokens/activity?limit=201', 'limit'],
       ['/api/analytics/tokens/activity?cursor=garbage', 'cursor'],
       ['/api/analytics/tokens/activity?user_id=123', 'user_id'],
+      ['/api/analytics/tokens?audience=', 'audience'],
+      ['/api/analytics/tokens?audience=api', 'audience'],
+      ['/api/analytics/tokens?audience=' + encodeURIComponent('https://api.example.com#part'), 'audience'],
+      ['/api/analytics/tokens?audience=' + encodeURIComponent('https://a.example  https://b.example'), 'audience'],
+      ['/api/analytics/tokens?audience=' + encodeURIComponent('https://a.example\thttps://b.example'), 'audience'],
+      ['/api/analytics/tokens?audience=' + encodeURIComponent(Array.from({ length: 21 }, (_, i) => `https://r${i}.example`).join(' ')), 'audience'],
+      ['/api/analytics/tokens?audience=' + encodeURIComponent(`https://long.example/${'x'.repeat(1100)}`), 'audience'],
+      ['/api/analytics/tokens/activity?audience=relative/path', 'audience'],
     ];
     for (const [path, parameter] of cases) {
       const res = await admin.get(path);
@@ -176,6 +184,55 @@ describe('token analytics API', () => {
     // the story's function agrees
     const [stats] = await stack.store.db.query(`select * from identity.get_token_stats(now() - interval '1 day', now())`);
     expect(stats).toMatchObject({ total_issued: all.stats.total_issued, total_failed: all.stats.total_failed, unique_users: 1, unique_clients: 2 });
+  });
+
+  it('breaks token events down by API (audience) and filters by it, exactly', async () => {
+    // issued-token events naming their audience, as the token endpoint writes them for resource servers
+    const API = 'https://api.example.com';
+    const PAIR = 'https://a.example https://b.example';
+    const plan: [string | null, number][] = [[API, 5], [PAIR, 2]];
+    let i = 0;
+    for (const [audience, n] of plan) {
+      for (let k = 0; k < n; k++, i++) {
+        await stack.store.db.query(
+          `insert into identity.audit_logs (created_at, action, client_id, grant_type, audience, details)
+           values (now() - $1::int * interval '1 millisecond', 'token.issued.client_credentials', $2, 'client_credentials', $3, '{}')`,
+          [10 + i, svc.id, audience],
+        );
+      }
+    }
+    const rows = await stack.store.db.query<Row & { audience: string | null }>(
+      `select id, action, user_id, client_id, created_at, details, audience from identity.audit_logs
+        where created_at >= $1 and (action like 'token.%' or action = 'client.auth_failed') order by created_at desc, id desc`, [started.toISOString()],
+    );
+    const issuedOf = (p: (r: Row & { audience: string | null }) => boolean) => rows.filter((r) => r.action.startsWith('token.issued.') && p(r)).length;
+    const all = (await (await admin.get('/api/analytics/tokens?range=24h')).json()) as TokenAnalyticsResponse;
+    expect(all.by_audience.map((a) => [a.audience, a.issued, a.events])).toEqual([
+      [null, issuedOf((r) => r.audience === null), rows.filter((r) => r.audience === null).length],
+      [API, 5, 5],
+      [PAIR, 2, 2],
+    ]);
+    expect(all.by_audience.reduce((n, a) => n + a.issued, 0)).toBe(all.stats.total_issued);
+
+    for (const [param, audience, want] of [
+      [API, API, 5],
+      // the identifiers in any order: the same pair
+      ['https://b.example https://a.example', PAIR, 2],
+      ['default', '', issuedOf((r) => r.audience === null)],
+    ] as [string, string, number][]) {
+      const res = await admin.get(`/api/analytics/tokens?range=24h&audience=${encodeURIComponent(param)}`);
+      expect(res.status, param).toBe(200);
+      const body = (await res.json()) as TokenAnalyticsResponse;
+      expect(body.filters.audience, param).toBe(audience);
+      expect(body.stats.total_issued, param).toBe(want);
+      expect(body.by_audience.map((a) => a.audience), param).toEqual([audience || null]);
+      expect(body.activity.entries.every((e) => e.audience === (audience || null)), param).toBe(true);
+      const activity = (await (await admin.get(`/api/analytics/tokens/activity?range=24h&limit=200&audience=${encodeURIComponent(param)}`)).json()) as TokenActivityResponse;
+      expect(activity.entries.map((e) => e.id), param).toEqual(rows.filter((r) => (r.audience ?? '') === audience).map((r) => Number(r.id)));
+    }
+    // the story's function, for one API
+    const [stats] = await stack.store.db.query(`select * from identity.get_token_stats(now() - interval '1 day', now(), null, $1)`, [API]);
+    expect(stats).toMatchObject({ total_issued: 5, unique_clients: 1 });
   });
 
   it('pages recent activity with a keyset cursor, with filters', async () => {

@@ -30,6 +30,8 @@ interface Ev {
   refresh?: boolean;
   reason?: string;
   userAgent?: string;
+  /** The token's audience (an API's resource identifier); none: the provider's default. */
+  audience?: string;
 }
 
 let stack: Stack;
@@ -39,6 +41,7 @@ const admin = { email: `admin-${randomBytes(4).toString('hex')}@example.org`, id
 const member = { email: `member-${randomBytes(4).toString('hex')}@example.org`, id: '' };
 const WEB = 'dash-web';
 const BATCH = 'dash-batch';
+const API = 'https://api.dash.example';
 let events: Ev[] = [];
 let now = 0;
 
@@ -58,7 +61,8 @@ beforeAll(async () => {
 
   const ac = (ago: number, clientId: string, userId: string, ttl: number): Ev =>
     ({ ago, action: 'token.issued.authorization_code', clientId, userId, grantType: 'authorization_code', ttl, refresh: true });
-  const cc = (ago: number, ttl: number): Ev => ({ ago, action: 'token.issued.client_credentials', clientId: BATCH, userId: null, grantType: 'client_credentials', ttl });
+  const cc = (ago: number, ttl: number): Ev =>
+    ({ ago, action: 'token.issued.client_credentials', clientId: BATCH, userId: null, grantType: 'client_credentials', ttl, audience: API });
   const refreshed = (ago: number, userId: string): Ev => ({ ago, action: 'token.refreshed', clientId: WEB, userId, grantType: 'refresh_token' });
   const failed = (ago: number, clientId: string, userId: string | null, extra: Partial<Ev> = {}): Ev =>
     ({ ago, action: 'token.validation_failed', clientId, userId, grantType: 'authorization_code', reason: 'invalid_grant', ...extra });
@@ -93,7 +97,7 @@ beforeAll(async () => {
     if (e.reason) details.reason = e.reason;
     writer.record({
       at, action: e.action, clientId: e.clientId, userId: e.userId, grantType: e.grantType, ip: `192.0.2.${i + 1}`,
-      userAgent: e.userAgent ?? 'dashboard-test', details,
+      userAgent: e.userAgent ?? 'dashboard-test', audience: e.audience, details,
     });
   });
   await writer.close();
@@ -106,8 +110,8 @@ afterAll(async () => {
 });
 
 /** What the stat cards must show for events newer than `windowMs`, optionally for one client. */
-function expected(windowMs: number, clientId?: string) {
-  const evs = events.filter((e) => e.ago < windowMs && (!clientId || e.clientId === clientId));
+function expected(windowMs: number, clientId?: string, audience?: string) {
+  const evs = events.filter((e) => e.ago < windowMs && (!clientId || e.clientId === clientId) && (!audience || e.audience === audience));
   const issued = evs.filter((e) => e.action.startsWith('token.issued.'));
   const refreshedCount = evs.filter((e) => e.action === 'token.refreshed').length;
   const failedCount = evs.filter((e) => e.action === 'token.validation_failed').length;
@@ -211,6 +215,26 @@ describe('token analytics dashboard', () => {
       await expectStats(page, week, 'back to 7d');
       expect(await page.getByTestId('filter-client').inputValue()).toBe('');
       expect(await page.getByTestId('range-7d').getAttribute('aria-pressed')).toBe('true');
+
+      // by API: the default audience and the one API, most tokens first; a row filters to its API
+      const apis = page.getByTestId('audience-row');
+      await expect.poll(() => apis.count()).toBe(2);
+      expect(await apis.evaluateAll((els) => els.map((el) => el.getAttribute('data-audience')))).toEqual(['', API]);
+      expect(await apis.first().textContent()).toContain('default (provider)');
+      await apis.nth(1).getByRole('button').click();
+      await page.waitForURL((url) => url.searchParams.get('audience') === API);
+      const api = expected(7 * DAY, undefined, API);
+      expect(api).toMatchObject({ issued: 3, failed: 0, 'unique-clients': 1 });
+      await expectStats(page, api, '7d API');
+      expect(await page.getByTestId('filter-audience').inputValue()).toBe(API);
+      await expect.poll(() => page.getByTestId('activity-row').count()).toBe(api.activity);
+      await page.getByTestId('filter-audience').selectOption('default');
+      await page.waitForURL((url) => url.searchParams.get('audience') === 'default');
+      await expect.poll(() => page.getByTestId('audience-row').evaluateAll((els) => els.map((el) => el.getAttribute('data-audience')))).toEqual(['']);
+      await page.goBack();
+      await page.goBack();
+      await page.waitForURL((url) => url.searchParams.get('range') === '7d' && !url.searchParams.has('audience'));
+      await expectStats(page, week, 'back to every API');
 
       // recent activity: newest first, failures marked
       await expect.poll(() => page.getByTestId('activity-row').count()).toBe(week.activity);

@@ -33,7 +33,7 @@ interface Context {
 
 const AUTHORIZE = ['response_type', 'client_id', 'redirect_uri', 'scope', 'resource', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'id_token_hint', 'claims', 'acr_values', 'request', 'request_uri', 'response_mode'];
 const TOKEN = ['grant_type', 'client_id', 'client_secret', 'code', 'redirect_uri', 'code_verifier', 'refresh_token', 'scope', 'resource', 'audience'];
-const ANALYTICS = ['range', 'start', 'end', 'client_id', 'user_id'];
+const ANALYTICS = ['range', 'start', 'end', 'client_id', 'user_id', 'audience'];
 
 const ENDPOINTS: Endpoint[] = [
   { name: 'discovery', method: 'GET', path: '/.well-known/openid-configuration', params: ['x'], kind: 'oauth' },

@@ -69,6 +69,12 @@ async function latency() {
   const heavyUser = users[0].user_id;
   const typicalUser = users[Math.floor(users.length / 2)].user_id;
   const [{ heavy90 }] = await sql`select count(*)::int as heavy90 from identity.audit_logs where user_id = ${heavyUser}`;
+  // the API (audience) with the most issued tokens in the last 7 days, and the one with the fewest
+  const apis = await sql<{ audience: string; n: number }[]>`
+    select audience, count(*)::int as n from identity.audit_logs where created_at > now() - interval '7 days' and audience is not null
+     group by 1 order by 2 desc, 1`;
+  const busiestApi = apis[0]?.audience;
+  const quietestApi = apis[apis.length - 1]?.audience;
   console.log(`${n} events; clients: median ${median}, busiest ${busiest}; users: busiest ${heavyUser} (${heavy90} events)`);
   // --raw-hours H: the H newest sealed hours are marked dirty for the run, so every call reads them raw as it
   // reads the unsealed remainder (the worst case in production: the previous hour during its seal grace, plus
@@ -92,7 +98,7 @@ async function latency() {
 
   const now = () => new Date();
   const day = 86_400_000;
-  const scenarios: { name: string; range: number; clientId?: string; userId?: string; tz?: string }[] = [
+  const scenarios: { name: string; range: number; clientId?: string; userId?: string; tz?: string; audience?: string }[] = [
     { name: '24h', range: day },
     { name: '7d', range: 7 * day },
     { name: '7d, client (median)', range: 7 * day, clientId: median },
@@ -104,6 +110,14 @@ async function latency() {
     { name: '7d, user (typical)', range: 7 * day, userId: typicalUser },
     { name: '90d, user (typical)', range: 90 * day, userId: typicalUser },
     { name: '90d, user (busiest)', range: 90 * day, userId: heavyUser },
+    // the "by API" filter (generate.ts gives issued tokens audiences); '' is the provider's default audience
+    ...(busiestApi ? [
+      { name: '7d, API (busiest)', range: 7 * day, audience: busiestApi },
+      { name: '90d, API (busiest)', range: 90 * day, audience: busiestApi },
+      { name: '90d, API (quietest)', range: 90 * day, audience: quietestApi },
+      { name: '90d, default audience', range: 90 * day, audience: '' },
+      { name: '90d, API + client (busiest)', range: 90 * day, audience: busiestApi, clientId: busiest },
+    ] : []),
   ];
   const iterations = Number(values.iterations);
   const rows: { scenario: string; n: number; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
@@ -119,13 +133,13 @@ async function latency() {
       const t0 = performance.now();
       // what the route does: the dashboard and the first activity page, concurrently
       await Promise.all([
-        analytics.dashboard({ start, end, clientId: s.clientId, userId: s.userId, timeZone: s.tz ?? 'UTC', top: 10 }),
-        analytics.activity({ start, end, clientId: s.clientId, userId: s.userId, limit: 50 }),
+        analytics.dashboard({ start, end, clientId: s.clientId, userId: s.userId, audience: s.audience, timeZone: s.tz ?? 'UTC', top: 10 }),
+        analytics.activity({ start, end, clientId: s.clientId, userId: s.userId, audience: s.audience, limit: 50 }),
       ]);
       if (i >= 0) times.push(performance.now() - t0); // after the warm-up calls
     }
     const row: (typeof rows)[number] = { scenario: s.name, n: times.length, p50: pct(times, 50), p95: pct(times, 95) };
-    if (!s.userId && !s.tz && s.name !== '7d, client (busiest)' && s.name !== '90d, client (busiest)') {
+    if (!s.userId && !s.tz && s.audience === undefined && s.name !== '7d, client (busiest)' && s.name !== '90d, client (busiest)') {
       const story: number[] = [];
       for (let i = 0; i < Number(values['story-iterations']); i++) {
         const end = now();
@@ -183,6 +197,8 @@ function hourOfEvents(from: number, count: number, seed: number) {
       event_id: randomUUID(), created_at: at, action, user_id: action === 'token.issued.client_credentials' || action === 'client.auth_failed' ? null : user,
       client_id: client, grant_type: issued ? action.slice(13) : null, ip_address: '10.1.2.3', user_agent: 'bench/1.0', request_id: randomUUID(),
       resource_type: 'oauth_token', resource_id: client,
+      // as generate.ts: per client one of five audience sets, a fifth of the issued tokens the default audience
+      audience: issued && r() >= 0.2 ? AUDIENCE_SETS[Number(client.slice(7)) % 5] : null,
       details: issued
         ? { scopes: ['openid'], jti: randomUUID(), family_id: randomUUID(), issued_at: at.toISOString(), expires_at: new Date(+at + 900_000).toISOString(),
             refresh_token_expires_at: r() < 0.8 ? new Date(+at + 30 * 86_400_000).toISOString() : null }
@@ -195,11 +211,16 @@ function hourOfEvents(from: number, count: number, seed: number) {
   return events;
 }
 
+const AUDIENCE_SETS = [
+  'https://api.bench.example/orders', 'https://api.bench.example/payments', 'https://api.bench.example/catalog',
+  'https://api.bench.example/orders https://api.bench.example/payments', 'https://api.bench.example/reports',
+];
+
 /** The audit writer's statement (packages/database-identity/src/audit/writer.ts), verbatim. */
-const WRITER_INSERT = `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
-       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
+const WRITER_INSERT = `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, audience, details)
+       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, audience, coalesce(details, '{}')
          from jsonb_to_recordset($1::text::jsonb) as e(event_id uuid, created_at timestamptz, action text, user_id uuid, client_id text, grant_type text,
-              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
+              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, audience text, details jsonb)
        on conflict do nothing`;
 
 /** Events per hour of the loaded data (the write runs simulate traffic at this density). */

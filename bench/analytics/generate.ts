@@ -1,7 +1,9 @@
 /**
  * Loads synthetic token events into a local Postgres for the analytics benchmark: N events over DAYS days
  * ending now, CLIENTS clients (Zipf s=1) and USERS users (Zipf s=0.8), with a daily cycle, generated
- * server-side (generate_series) in time order, one day per statement. The rollup trigger is off during the
+ * server-side (generate_series) in time order, one day per statement. Issued-token events carry an audience
+ * (the "by API" dimension): each client one of five audience sets (four APIs, one pair of them), a fifth of its
+ * tokens the provider's default audience. The rollup trigger is off during the
  * load; the rollups are then rebuilt from the raw rows (that time is reported too).
  *
  *   npx tsx bench/analytics/generate.ts --events 10000000
@@ -56,7 +58,7 @@ await sql.unsafe('alter table identity.audit_logs disable trigger audit_logs_tok
 const perDay = Math.round(EVENTS / DAYS);
 const dayInsert = (dayIndex: number, count: number) => `
   with g as (
-    select i, random() as r, random() as ru, random() as rc, random() as rx,
+    select i, random() as r, random() as ru, random() as rc, random() as rx, random() as ra,
            -- daily cycle: a warped position in the day (busier in the afternoon UTC)
            now() - interval '${DAYS} days' + interval '${dayIndex} days'
              + make_interval(secs => 86400 * (f - 0.12 * sin(2 * pi() * f) / (2 * pi()))) as t
@@ -81,10 +83,11 @@ const dayInsert = (dayIndex: number, count: number) => `
                 when g.r < 0.96 then 'auth.login_succeeded'
                 else 'auth.login_failed' end as action,
            'client-' || lpad(floor(power(${CLIENTS}::float8, g.rc))::int::text, 2, '0') as client_id,
-           md5('user-' || least(${USERS}, floor(power((power(${USERS}::float8, 0.2) - 1) * g.ru + 1, 5))::int))::uuid as user_id
+           md5('user-' || least(${USERS}, floor(power((power(${USERS}::float8, 0.2) - 1) * g.ru + 1, 5))::int))::uuid as user_id,
+           floor(power(${CLIENTS}::float8, g.rc))::int as client_rank
       from g
   )
-  insert into identity.audit_logs (created_at, action, user_id, client_id, grant_type, resource_type, resource_id, ip_address, user_agent, request_id, details)
+  insert into identity.audit_logs (created_at, action, user_id, client_id, grant_type, resource_type, resource_id, ip_address, user_agent, request_id, audience, details)
   select e.t, e.action,
          case when e.action in ('token.issued.client_credentials', 'client.auth_failed') then null
               when e.action = 'token.validation_failed' and e.rx < 0.5 then null else e.user_id end,
@@ -94,6 +97,10 @@ const dayInsert = (dayIndex: number, count: number) => `
               when e.action in ('token.code_invalid', 'token.pkce_failed', 'token.code_replayed') then 'authorization_code' end,
          'oauth_token', e.client_id,
          ('10.' || (e.i % 200) || '.' || (e.i % 250) || '.' || (e.i % 240))::inet, 'bench/1.0', md5(e.i::text || e.t::text),
+         -- the API the token is for: per client one of five audience sets, a fifth of the tokens the default one
+         case when e.action like 'token.issued.%' and e.ra >= 0.2 then (array[
+           'https://api.bench.example/orders', 'https://api.bench.example/payments', 'https://api.bench.example/catalog',
+           'https://api.bench.example/orders https://api.bench.example/payments', 'https://api.bench.example/reports'])[1 + e.client_rank % 5] end,
          case
            when e.action like 'token.issued.%' then jsonb_build_object(
              'client_id', e.client_id, 'grant_type', substr(e.action, 14), 'scopes', '["openid","profile"]'::jsonb,

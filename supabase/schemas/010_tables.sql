@@ -24,6 +24,9 @@ create table identity.audit_logs (
   user_agent text,
   request_id text,
   details jsonb not null default '{}',
+  -- the issued token's audience (RFC 8707 resource): the resource server's identifier, or for a token for
+  -- several the sorted identifiers joined by one space; null: the provider's default audience
+  audience text collate "C",
   -- a unique index on a partitioned table must contain the partition key
   constraint audit_logs_pkey primary key (created_at, id)
 ) partition by range (created_at);
@@ -33,6 +36,8 @@ create unique index audit_logs_event_id_key on identity.audit_logs (event_id, cr
 -- recent activity filtered by client or by user, newest first (keyset on (created_at, id))
 create index audit_logs_client_id_idx on identity.audit_logs (client_id, created_at desc, id desc);
 create index audit_logs_user_id_idx on identity.audit_logs (user_id, created_at desc, id desc) where user_id is not null;
+-- recent activity filtered by API (only the events that name one: the default audience is the common case)
+create index audit_logs_audience_idx on identity.audit_logs (audience, created_at desc, id desc) where audience is not null;
 alter table identity.audit_logs enable row level security;
 
 -- rows of months without a partition (e.g. far in the past or future) until audit_ensure_partitions moves them
@@ -105,6 +110,8 @@ create table identity.token_user_ordinals (
 );
 
 -- Counts per block. all_clients: the row covers every client; otherwise client_id (null: events without one).
+-- audience (the "by API" dimension): '*' the row covers every audience; '' the provider's default audience
+-- (events without one); otherwise that audience (identity.token_audience).
 create table identity.token_rollup (
   grain text not null check (grain in ('q', 'h', 'd')),
   bucket timestamptz not null,
@@ -136,16 +143,20 @@ create table identity.token_rollup (
   -- all_list: every user with a token event (count may be 0), by ordinal (binary search)
   top_list bigint[],
   top_tail integer,
-  all_list bigint[]
+  all_list bigint[],
+  audience text collate "C" not null default '*'
 );
-create unique index token_rollup_key on identity.token_rollup (grain, bucket, all_clients, client_id) nulls not distinct;
--- range scans over the blocks of all clients, and of one client, that also answer the heatmap (events only)
--- from the index alone
-create index token_rollup_all_clients_idx on identity.token_rollup (grain, bucket) include (events) where all_clients;
-create index token_rollup_client_events_idx on identity.token_rollup (client_id, grain, bucket) include (events) where not all_clients;
+create unique index token_rollup_key on identity.token_rollup (grain, bucket, all_clients, client_id, audience) nulls not distinct;
+-- range scans over the blocks of all clients, and of one client, for every audience ('*') or one, that also
+-- answer the heatmap (events only) from the index alone
+create index token_rollup_all_clients_idx on identity.token_rollup (audience, grain, bucket) include (events) where all_clients;
+create index token_rollup_client_events_idx on identity.token_rollup (client_id, audience, grain, bucket) include (events) where not all_clients;
+-- the "by API" breakdown: every audience's blocks of all clients in a range
+create index token_rollup_audiences_idx on identity.token_rollup (grain, bucket) where all_clients and audience <> '*';
 
--- Users seen per block (any token event), one bitmap per 65536 ordinals: hours for all clients, days and
--- weeks ('w', bucket Monday 00:00 UTC) for all clients and per client (a client's hours have
+-- Users seen per block (any token event), one bitmap per 65536 ordinals: hours for all clients and every
+-- audience, days and weeks ('w', bucket Monday 00:00 UTC) for all clients and per client, each for every
+-- audience ('*') and per audience (as token_rollup.audience; a client's or an audience's hours have
 -- token_rollup.all_list instead: few users, cheaper to build). Bitmaps (8 KiB each) are stored inline.
 create table identity.token_rollup_users (
   grain text not null check (grain in ('h', 'd', 'w')),
@@ -153,11 +164,12 @@ create table identity.token_rollup_users (
   all_clients boolean not null,
   client_id text collate "C",
   chunk integer not null,
-  members bit varying not null
+  members bit varying not null,
+  audience text collate "C" not null default '*'
 );
 alter table identity.token_rollup_users alter column members set storage main;
-create unique index token_rollup_users_key on identity.token_rollup_users (grain, bucket, all_clients, client_id, chunk) nulls not distinct;
-create index token_rollup_users_client_idx on identity.token_rollup_users (client_id, grain, bucket) where not all_clients;
+create unique index token_rollup_users_key on identity.token_rollup_users (grain, bucket, all_clients, client_id, audience, chunk) nulls not distinct;
+create index token_rollup_users_client_idx on identity.token_rollup_users (client_id, audience, grain, bucket) where not all_clients;
 
 -- Bitmaps and user lists lz4-compressed where the server has lz4 (pglz otherwise, e.g. PGlite).
 do $$
@@ -177,7 +189,7 @@ alter table identity.token_rollup enable row level security;
 alter table identity.token_rollup_users enable row level security;
 
 -- A cell of raw token events (identity.token_cells): per interval (idx), quarter hour, client, user (only when
--- asked per user), action, grant and failure reason, with
+-- asked per user), action, grant, failure reason and audience (only when asked per audience), with
 --   n          events
 --   rt_issued  issued responses that carried a refresh token (details.refresh_token_expires_at set)
 --   life_*     issued lifetime: details.expires_at - details.issued_at (microseconds, count)
@@ -186,5 +198,5 @@ alter table identity.token_rollup_users enable row level security;
 --              issued_at of the token.issued.* event with that jti within revocation_lookback before its hour.
 create type identity.token_cell as (
   idx integer, q timestamptz, client_id text, user_id uuid, action text, grant_type text, reason text,
-  n bigint, rt_issued bigint, life_us bigint, life_n bigint, ended_us bigint, ended_n bigint
+  n bigint, rt_issued bigint, life_us bigint, life_n bigint, ended_us bigint, ended_n bigint, audience text
 );

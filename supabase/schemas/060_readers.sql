@@ -52,19 +52,24 @@ language sql stable rows 100 as $fn$
 $fn$;
 
 -- The sealed blocks of token_blocks only (no raw remainders): rollup rows for the sealed pieces of each
--- interval, read as runs of consecutive buckets (one index range scan per run).
+-- interval, read as runs of consecutive buckets (one index range scan per run). p_audience: only that
+-- audience's blocks ('' the provider's default); p_by_audience: one block per audience (the "by API"
+-- breakdown; audience set, '' for the default one) instead of per client.
 -- Called by: token_blocks, token_dashboard. Read-only.
 create function identity.token_blocks_sealed(
-  p_starts timestamptz[], p_ends timestamptz[], p_client_id text, p_by_client boolean, p_max_grain text, p_min_grain text
+  p_starts timestamptz[], p_ends timestamptz[], p_client_id text, p_by_client boolean, p_max_grain text, p_min_grain text,
+  p_audience text default null, p_by_audience boolean default false
 )
 returns table (
   idx integer, bucket timestamptz, client_id text, events bigint, issued bigint, issued_authorization_code bigint,
   issued_refresh_token bigint, issued_client_credentials bigint, refresh_tokens_issued bigint, refreshed bigint,
   failed bigint, userinfo bigint, revoked bigint, introspected bigint, lifetime_us bigint, lifetime_n bigint,
-  ended_us bigint, ended_n bigint, failures jsonb
+  ended_us bigint, ended_n bigint, failures jsonb, audience text
 )
 language plpgsql stable rows 200 set jit = off set work_mem = '64MB' as $fn$
 #variable_conflict use_column
+declare
+  aud text := coalesce(p_audience, '*');
 begin
   return query
   with runs as (
@@ -79,28 +84,43 @@ begin
   select runs.idx, r.bucket, r.client_id, r.events::bigint, r.issued::bigint, r.issued_authorization_code::bigint,
          r.issued_refresh_token::bigint, r.issued_client_credentials::bigint, r.refresh_tokens_issued::bigint, r.refreshed::bigint,
          r.failed::bigint, r.userinfo::bigint, r.revoked::bigint, r.introspected::bigint, r.lifetime_us, r.lifetime_n::bigint,
-         r.ended_us, r.ended_n::bigint, r.failures
+         r.ended_us, r.ended_n::bigint, r.failures, case when p_by_audience then r.audience::text end
     from runs cross join lateral (
       select * from (
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is null and not p_by_client and r.all_clients
+         where p_client_id is null and not p_by_client and not p_by_audience and r.all_clients and r.audience = aud
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
         union all
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is null and p_by_client and not r.all_clients
+         where p_client_id is null and p_by_client and not p_by_audience and r.audience = aud and not r.all_clients
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
         union all
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is not null and not r.all_clients and r.client_id = p_client_id
+         where p_client_id is not null and not p_by_audience and not r.all_clients and r.client_id = p_client_id and r.audience = aud
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
+          from identity.token_rollup r
+         where p_client_id is null and p_by_audience and r.all_clients and r.audience <> '*' and (p_audience is null or r.audience = p_audience)
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
+          from identity.token_rollup r
+         where p_client_id is not null and p_by_audience and not r.all_clients and r.client_id = p_client_id
+           and r.audience <> '*' and (p_audience is null or r.audience = p_audience)
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
       ) fenced offset 0
     ) r;
@@ -108,22 +128,23 @@ end
 $fn$;
 
 -- Raw cells (identity.token_cells) summed into block rows per quarter hour (bucket = the quarter) and, with
--- p_by_client, per client; idx is the cell's interval. Called by: token_blocks, token_dashboard. Read-only.
-create function identity.token_cell_blocks(p_cells identity.token_cell[], p_by_client boolean)
+-- p_by_client, per client, with p_by_audience per audience (the cells must have been read per audience);
+-- idx is the cell's interval. Called by: token_dashboard. Read-only.
+create function identity.token_cell_blocks(p_cells identity.token_cell[], p_by_client boolean, p_by_audience boolean default false)
 returns table (
   idx integer, bucket timestamptz, client_id text, events bigint, issued bigint, issued_authorization_code bigint,
   issued_refresh_token bigint, issued_client_credentials bigint, refresh_tokens_issued bigint, refreshed bigint,
   failed bigint, userinfo bigint, revoked bigint, introspected bigint, lifetime_us bigint, lifetime_n bigint,
-  ended_us bigint, ended_n bigint, failures jsonb
+  ended_us bigint, ended_n bigint, failures jsonb, audience text
 )
 language sql stable rows 100 as $fn$
   with c as (
-    select x.idx, x.q, case when p_by_client then x.client_id end as cl, x.action, x.reason,
-           x.n, x.rt_issued, x.life_us, x.life_n, x.ended_us, x.ended_n
+    select x.idx, x.q, case when p_by_client then x.client_id end as cl, case when p_by_audience then x.audience end as au,
+           x.action, x.reason, x.n, x.rt_issued, x.life_us, x.life_n, x.ended_us, x.ended_n
       from unnest(p_cells) x
   ),
   g as (
-    select c.idx, c.q, c.cl, sum(c.n) as events,
+    select c.idx, c.q, c.cl, c.au, sum(c.n) as events,
            coalesce(sum(c.n) filter (where c.action like 'token.issued.%'), 0) as issued,
            coalesce(sum(c.n) filter (where c.action = 'token.issued.authorization_code'), 0) as iac,
            coalesce(sum(c.n) filter (where c.action = 'token.issued.refresh_token'), 0) as irt,
@@ -135,35 +156,39 @@ language sql stable rows 100 as $fn$
            coalesce(sum(c.n) filter (where c.action = 'token.revoked'), 0) as revoked,
            coalesce(sum(c.n) filter (where c.action = 'token.introspected'), 0) as introspected,
            sum(c.life_us) as life_us, sum(c.life_n) as life_n, sum(c.ended_us) as ended_us, sum(c.ended_n) as ended_n
-      from c group by c.idx, c.q, c.cl
+      from c group by c.idx, c.q, c.cl, c.au
   ),
   f as (
-    select y.idx, y.q, y.cl, jsonb_object_agg(y.reason, y.n) as m
-      from (select c.idx, c.q, c.cl, c.reason, sum(c.n) as n from c where c.reason is not null group by 1, 2, 3, 4) y
-     group by y.idx, y.q, y.cl
+    select y.idx, y.q, y.cl, y.au, jsonb_object_agg(y.reason, y.n) as m
+      from (select c.idx, c.q, c.cl, c.au, c.reason, sum(c.n) as n from c where c.reason is not null group by 1, 2, 3, 4, 5) y
+     group by y.idx, y.q, y.cl, y.au
   )
   select g.idx, g.q, g.cl, g.events::bigint, g.issued::bigint, g.iac::bigint, g.irt::bigint, g.icc::bigint, g.rti::bigint,
          g.refreshed::bigint, g.failed::bigint, g.userinfo::bigint, g.revoked::bigint, g.introspected::bigint,
-         g.life_us::bigint, g.life_n::bigint, g.ended_us::bigint, g.ended_n::bigint, f.m
-    from g left join f on f.idx = g.idx and f.q = g.q and f.cl is not distinct from g.cl
+         g.life_us::bigint, g.life_n::bigint, g.ended_us::bigint, g.ended_n::bigint, f.m, g.au
+    from g left join f on f.idx = g.idx and f.q = g.q and f.cl is not distinct from g.cl and f.au is not distinct from g.au
 $fn$;
 
 -- Counts for each interval, as rows per block (rollup rows, and raw remainders per quarter hour) that the
--- caller sums: per interval, or per client (p_by_client), optionally for one client and/or one user (a user
--- filter reads raw rows through the user index: rollups keep no per-user breakdowns).
--- Called by: get_token_stats (token_dashboard uses its parts directly). Read-only.
+-- caller sums: per interval, per client (p_by_client) or per audience (p_by_audience), optionally for one
+-- client, one user (a user filter reads raw rows through the user index: rollups keep no per-user
+-- breakdowns) and/or one audience (p_audience, '' the provider's default).
+-- Called by: get_token_stats, token_dashboard (with a user filter or zones off the quarter hour). Read-only.
 create function identity.token_blocks(
   p_starts timestamptz[], p_ends timestamptz[], p_client_id text default null, p_user_id uuid default null,
-  p_by_client boolean default false, p_max_grain text default 'd', p_min_grain text default 'q'
+  p_by_client boolean default false, p_max_grain text default 'd', p_min_grain text default 'q',
+  p_audience text default null, p_by_audience boolean default false
 )
 returns table (
   idx integer, bucket timestamptz, client_id text, events bigint, issued bigint, issued_authorization_code bigint,
   issued_refresh_token bigint, issued_client_credentials bigint, refresh_tokens_issued bigint, refreshed bigint,
   failed bigint, userinfo bigint, revoked bigint, introspected bigint, lifetime_us bigint, lifetime_n bigint,
-  ended_us bigint, ended_n bigint, failures jsonb
+  ended_us bigint, ended_n bigint, failures jsonb, audience text
 )
 language plpgsql stable rows 200 set jit = off set work_mem = '64MB' as $fn$
 #variable_conflict use_column
+declare
+  aud text := coalesce(p_audience, '*');
 begin
   return query
   with p as materialized (
@@ -187,13 +212,13 @@ begin
                 array_agg(p.idx order by p.idx, p.lo) as ix
            from p where p.grain = 'raw'),
   c as (
-    select rw.ix[x.idx] as idx, x.q, case when p_by_client then x.client_id end as cl, x.action, x.reason,
+    select rw.ix[x.idx] as idx, x.q, case when p_by_client then x.client_id end as cl, x.audience as au, x.action, x.reason,
            x.n, x.rt_issued, x.life_us, x.life_n, x.ended_us, x.ended_n
-      from rw cross join lateral identity.token_cells(rw.lo, rw.hi, p_client_id, p_user_id) x
+      from rw cross join lateral identity.token_cells(rw.lo, rw.hi, p_client_id, p_user_id, p_audience, p_by_audience) x
      where rw.lo is not null
   ),
   g as (
-    select c.idx, c.q, c.cl, sum(c.n) as events,
+    select c.idx, c.q, c.cl, c.au, sum(c.n) as events,
            coalesce(sum(c.n) filter (where c.action like 'token.issued.%'), 0) as issued,
            coalesce(sum(c.n) filter (where c.action = 'token.issued.authorization_code'), 0) as iac,
            coalesce(sum(c.n) filter (where c.action = 'token.issued.refresh_token'), 0) as irt,
@@ -205,57 +230,73 @@ begin
            coalesce(sum(c.n) filter (where c.action = 'token.revoked'), 0) as revoked,
            coalesce(sum(c.n) filter (where c.action = 'token.introspected'), 0) as introspected,
            sum(c.life_us) as life_us, sum(c.life_n) as life_n, sum(c.ended_us) as ended_us, sum(c.ended_n) as ended_n
-      from c group by c.idx, c.q, c.cl
+      from c group by c.idx, c.q, c.cl, c.au
   ),
   f as (
-    select y.idx, y.q, y.cl, jsonb_object_agg(y.reason, y.n) as m
-      from (select c.idx, c.q, c.cl, c.reason, sum(c.n) as n from c where c.reason is not null group by 1, 2, 3, 4) y
-     group by y.idx, y.q, y.cl
+    select y.idx, y.q, y.cl, y.au, jsonb_object_agg(y.reason, y.n) as m
+      from (select c.idx, c.q, c.cl, c.au, c.reason, sum(c.n) as n from c where c.reason is not null group by 1, 2, 3, 4, 5) y
+     group by y.idx, y.q, y.cl, y.au
   )
   select runs.idx, r.bucket, r.client_id, r.events::bigint, r.issued::bigint, r.issued_authorization_code::bigint,
          r.issued_refresh_token::bigint, r.issued_client_credentials::bigint, r.refresh_tokens_issued::bigint, r.refreshed::bigint,
          r.failed::bigint, r.userinfo::bigint, r.revoked::bigint, r.introspected::bigint, r.lifetime_us, r.lifetime_n::bigint,
-         r.ended_us, r.ended_n::bigint, r.failures
+         r.ended_us, r.ended_n::bigint, r.failures, case when p_by_audience then r.audience::text end
     from runs cross join lateral (
       -- fenced: one index range scan per run, whatever plan is cached; only the columns needed
       select * from (
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is null and not p_by_client and r.all_clients
+         where p_client_id is null and not p_by_client and not p_by_audience and r.all_clients and r.audience = aud
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
         union all
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is null and p_by_client and not r.all_clients
+         where p_client_id is null and p_by_client and not p_by_audience and r.audience = aud and not r.all_clients
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
         union all
         select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
                r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
-               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
           from identity.token_rollup r
-         where p_client_id is not null and not r.all_clients and r.client_id = p_client_id
+         where p_client_id is not null and not p_by_audience and not r.all_clients and r.client_id = p_client_id and r.audience = aud
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
+          from identity.token_rollup r
+         where p_client_id is null and p_by_audience and r.all_clients and r.audience <> '*' and (p_audience is null or r.audience = p_audience)
+           and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+        union all
+        select r.bucket, r.client_id, r.events, r.issued, r.issued_authorization_code, r.issued_refresh_token,
+               r.issued_client_credentials, r.refresh_tokens_issued, r.refreshed, r.failed, r.userinfo, r.revoked,
+               r.introspected, r.lifetime_us, r.lifetime_n, r.ended_us, r.ended_n, r.failures, r.audience
+          from identity.token_rollup r
+         where p_client_id is not null and p_by_audience and not r.all_clients and r.client_id = p_client_id
+           and r.audience <> '*' and (p_audience is null or r.audience = p_audience)
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
       ) fenced offset 0
     ) r
   union all
   select g.idx, g.q, g.cl, g.events::bigint, g.issued::bigint, g.iac::bigint, g.irt::bigint, g.icc::bigint, g.rti::bigint,
          g.refreshed::bigint, g.failed::bigint, g.userinfo::bigint, g.revoked::bigint, g.introspected::bigint,
-         g.life_us::bigint, g.life_n::bigint, g.ended_us::bigint, g.ended_n::bigint, f.m
-    from g left join f on f.idx = g.idx and f.q = g.q and f.cl is not distinct from g.cl;
+         g.life_us::bigint, g.life_n::bigint, g.ended_us::bigint, g.ended_n::bigint, f.m, g.au
+    from g left join f on f.idx = g.idx and f.q = g.q and f.cl is not distinct from g.cl and f.au is not distinct from g.au;
 end
 $fn$;
 
 -- Exact numbers of distinct users with token events in [p_start, p_end), per set: all clients (p_all) and
 -- each client of p_clients. Each set ORs its day (and week, and for all clients hour) bitmaps into one bit
 -- string in a variable, then counts the users of its other pieces (a client's hour lists, the raw remainders'
--- users by ordinal, reading only its own slice of them) whose bit is not set.
+-- users by ordinal, reading only its own slice of them) whose bit is not set. p_audience: every set counts only
+-- that audience's users ('' the provider's default): its day and week bitmaps, and its hour lists (all clients too).
 -- Called by: token_unique_users, token_dashboard. Read-only.
 create function identity.token_unique_counts(
-  p_start timestamptz, p_end timestamptz, p_user_id uuid, p_all boolean, p_clients text[]
+  p_start timestamptz, p_end timestamptz, p_user_id uuid, p_all boolean, p_clients text[], p_audience text default null
 )
 returns table (all_clients boolean, client_id text, users bigint)
 language plpgsql stable rows 11 set jit = off set work_mem = '64MB' set plan_cache_mode = force_generic_plan as $fn$
@@ -285,6 +326,7 @@ declare
   -- each set's slice of r_ord (index k + 1 for set k)
   r_first integer[];
   r_count integer[];
+  aud text := coalesce(p_audience, '*');
 begin
   if p_user_id is null then
     select array_agg(t.bucket) filter (where t.grain = 'd'), array_agg(t.bucket) filter (where t.grain = 'h'),
@@ -309,10 +351,12 @@ begin
         select l.client_id, l.user_id from identity.audit_logs l
          where p_user_id is null and l.created_at >= w.lo and l.created_at < w.hi
            and l.user_id is not null and (l.action like 'token.%' or l.action = 'client.auth_failed')
+           and (p_audience is null or identity.token_audience(l.audience) = p_audience)
         union all
         select l.client_id, l.user_id from identity.audit_logs l
          where p_user_id is not null and l.user_id = p_user_id and l.created_at >= w.lo and l.created_at < w.hi
            and (l.action like 'token.%' or l.action = 'client.auth_failed')
+           and (p_audience is null or identity.token_audience(l.audience) = p_audience)
         offset 0
       ) l
      where p_all or l.client_id = any(cl) or (with_null and l.client_id is null)
@@ -353,25 +397,25 @@ begin
         left join (
           select s.chunk, bit_or(s.members) as m
             from (select u.chunk, u.members from identity.token_rollup_users u
-                   where k = 0 and u.grain = 'd' and u.bucket = any(days) and u.all_clients
+                   where k = 0 and u.grain = 'd' and u.bucket = any(days) and u.all_clients and u.audience = aud
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k = 0 and u.grain = 'w' and u.bucket = any(weeks) and u.all_clients
+                   where k = 0 and u.grain = 'w' and u.bucket = any(weeks) and u.all_clients and u.audience = aud
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k = 0 and u.grain = 'h' and u.bucket = any(hours) and u.all_clients
+                   where k = 0 and aud = '*' and u.grain = 'h' and u.bucket = any(hours) and u.all_clients and u.audience = '*'
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k > 0 and kc is not null and u.client_id = kc and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
+                   where k > 0 and kc is not null and u.client_id = kc and u.audience = aud and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k > 0 and kc is not null and u.client_id = kc and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients
+                   where k > 0 and kc is not null and u.client_id = kc and u.audience = aud and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k = nn + 1 and u.client_id is null and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
+                   where k = nn + 1 and u.client_id is null and u.audience = aud and u.grain = 'd' and u.bucket = any(days) and not u.all_clients
                   union all
                   select u.chunk, u.members from identity.token_rollup_users u
-                   where k = nn + 1 and u.client_id is null and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients) s
+                   where k = nn + 1 and u.client_id is null and u.audience = aud and u.grain = 'w' and u.bucket = any(weeks) and not u.all_clients) s
            group by s.chunk
         ) m on m.chunk = c.c
        order by c.c);
@@ -380,16 +424,22 @@ begin
       b := b || chunks[c];
     end loop;
 
-    -- users of the other pieces not in the bitmaps: a client's hour lists, and the raw remainders
+    -- users of the other pieces not in the bitmaps: a client's (or, for one audience, all clients') hour
+    -- lists, and the raw remainders
     select count(*) into extra
       from (select distinct z.ord
               from (select (v >> 32)::integer as ord
                       from identity.token_rollup r cross join lateral unnest(r.all_list) v
-                     where k > 0 and kc is not null and r.client_id = kc and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+                     where k > 0 and kc is not null and r.client_id = kc and r.audience = aud and r.grain = 'h' and r.bucket = any(hours)
+                       and not r.all_clients
                     union all
                     select (v >> 32)::integer
                       from identity.token_rollup r cross join lateral unnest(r.all_list) v
-                     where k = nn + 1 and r.client_id is null and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+                     where k = nn + 1 and r.client_id is null and r.audience = aud and r.grain = 'h' and r.bucket = any(hours) and not r.all_clients
+                    union all
+                    select (v >> 32)::integer
+                      from identity.token_rollup r cross join lateral unnest(r.all_list) v
+                     where k = 0 and aud <> '*' and r.audience = aud and r.grain = 'h' and r.bucket = any(hours) and r.all_clients
                     union all
                     select x.o from unnest(r_ord[r_first[k + 1]:r_first[k + 1] + r_count[k + 1] - 1]) x(o)) z
              where z.ord >= nch * 65536 or get_bit(b, z.ord) = 0) q;
@@ -403,25 +453,27 @@ end
 $fn$;
 
 -- Exact number of distinct users with token events in [p_start, p_end) (see token_unique_counts).
--- One row for the filter (p_client_id, or all clients), or, with p_clients, one row per listed client.
--- Called by: get_token_stats. Read-only.
+-- One row for the filter (p_client_id, or all clients), or, with p_clients, one row per listed client; with
+-- p_audience, that audience's users only ('' the provider's default). Called by: get_token_stats. Read-only.
 create function identity.token_unique_users(
-  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_clients text[] default null
+  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_clients text[] default null,
+  p_audience text default null
 )
 returns table (client_id text, users bigint)
 language sql stable rows 10 as $fn$
   select u.client_id, u.users
     from identity.token_unique_counts(p_start, p_end, p_user_id, p_clients is null and p_client_id is null,
                                       case when p_clients is not null then p_clients
-                                           when p_client_id is not null then array[p_client_id] end) u
+                                           when p_client_id is not null then array[p_client_id] end, p_audience) u
 $fn$;
 
 -- The p_limit users with the most tokens issued in [p_start, p_end) (ties: smaller user id first), exact.
 -- A threshold pass over the per-block top-k lists (plus the raw remainders) settles it when usage is skewed,
 -- with look-ups in the blocks' complete lists for the few candidates; otherwise the complete lists are summed.
--- Called by: token_dashboard. Read-only.
+-- p_audience: tokens of that audience only ('' the provider's default). Called by: token_dashboard. Read-only.
 create function identity.token_top_users(
-  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_limit integer default 10
+  p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null, p_limit integer default 10,
+  p_audience text default null
 )
 returns table (user_id uuid, issued bigint)
 language plpgsql stable rows 10 set jit = off set work_mem = '64MB' as $fn$
@@ -437,6 +489,7 @@ declare
   b record;
   al bigint[];
   i integer; lo integer; hi integer; mid integer; v bigint; o integer;
+  aud text := coalesce(p_audience, '*');
 begin
   if p_limit <= 0 then return; end if;
   if p_user_id is not null then
@@ -444,6 +497,7 @@ begin
     select l.user_id, count(*)::bigint from identity.audit_logs l
      where l.user_id = p_user_id and l.created_at >= p_start and l.created_at < p_end and l.action like 'token.issued.%'
        and (p_client_id is null or l.client_id = p_client_id)
+       and (p_audience is null or identity.token_audience(l.audience) = p_audience)
      group by l.user_id;
     return;
   end if;
@@ -460,10 +514,11 @@ begin
       from unnest(bg, bt) x(g, t)
       cross join lateral (
         select * from (
-        select r.top_list, r.top_tail from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+        select r.top_list, r.top_tail from identity.token_rollup r
+         where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients and r.audience = aud
         union all
         select r.top_list, r.top_tail from identity.token_rollup r
-         where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+         where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id and r.audience = aud
         ) fenced offset 0
       ) r
   ),
@@ -474,10 +529,11 @@ begin
   ru0 as materialized (
     select l.user_id as uid, count(*) as c
       from unnest(rlo, rhi) w(lo, hi)
-      cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
+      cross join lateral (select l.user_id, l.action, l.client_id, l.audience from identity.audit_logs l
                            where l.created_at >= w.lo and l.created_at < w.hi offset 0
       ) l
      where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
+       and (p_audience is null or identity.token_audience(l.audience) = p_audience)
      group by l.user_id
   ),
   ru as (
@@ -512,10 +568,12 @@ begin
         from unnest(bg, bt) x(g, t)
         cross join lateral (
         select * from (
-          select r.all_list from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+          select r.all_list from identity.token_rollup r
+           where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients and r.audience = aud
           union all
           select r.all_list from identity.token_rollup r
            where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+             and r.audience = aud
         ) fenced offset 0
       ) r
     ),
@@ -526,10 +584,11 @@ begin
     ru as (
       select l.user_id as uid, count(*) as c
         from unnest(rlo, rhi) w(lo, hi)
-        cross join lateral (select l.user_id, l.action, l.client_id from identity.audit_logs l
+        cross join lateral (select l.user_id, l.action, l.client_id, l.audience from identity.audit_logs l
                              where l.created_at >= w.lo and l.created_at < w.hi offset 0
       ) l
        where l.user_id is not null and l.action like 'token.issued.%' and (p_client_id is null or l.client_id = p_client_id)
+         and (p_audience is null or identity.token_audience(l.audience) = p_audience)
        group by l.user_id
     ),
     allu as (
@@ -556,11 +615,13 @@ begin
                cross join lateral (
                  select * from (
                    select array(select (t.v >> 32)::integer from unnest(r.top_list) t(v)) as listed, r.top_tail, r.all_list
-                     from identity.token_rollup r where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients
+                     from identity.token_rollup r
+                    where p_client_id is null and r.grain = x.g and r.bucket = x.t and r.all_clients and r.audience = aud
                    union all
                    select array(select (t.v >> 32)::integer from unnest(r.top_list) t(v)), r.top_tail, r.all_list
                      from identity.token_rollup r
                     where p_client_id is not null and r.grain = x.g and r.bucket = x.t and not r.all_clients and r.client_id = p_client_id
+                      and r.audience = aud
                  ) fenced offset 0
                ) r
               where coalesce(r.top_tail, 0) > 0
@@ -600,13 +661,16 @@ $fn$;
 -- Token events per block for the peak-usage heatmap: sealed hours (p_grain 'h') or quarters ('q', for zones
 -- whose hours do not start on the UTC hour), quarters of partly covered sealed hours, and the raw remainders
 -- per quarter hour (unless p_raw is false). Sealed blocks come from index-only range scans (events only).
--- Called by: token_dashboard. Read-only.
+-- p_audience: that audience's events only ('' the provider's default). Called by: token_dashboard. Read-only.
 create function identity.token_heat(
-  p_start timestamptz, p_end timestamptz, p_client_id text, p_user_id uuid, p_grain text, p_raw boolean default true
+  p_start timestamptz, p_end timestamptz, p_client_id text, p_user_id uuid, p_grain text, p_raw boolean default true,
+  p_audience text default null
 )
 returns table (bucket timestamptz, events bigint)
 language plpgsql stable rows 2500 set jit = off set work_mem = '64MB' as $fn$
 #variable_conflict use_column
+declare
+  aud text := coalesce(p_audience, '*');
 begin
   return query
   with p as materialized (
@@ -629,16 +693,16 @@ begin
     from runs cross join lateral (
       select * from (
         select r.bucket, r.events from identity.token_rollup r
-         where p_client_id is null and r.all_clients and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
+         where p_client_id is null and r.all_clients and r.audience = aud and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
         union all
         select r.bucket, r.events from identity.token_rollup r
-         where p_client_id is not null and not r.all_clients and r.client_id = p_client_id
+         where p_client_id is not null and not r.all_clients and r.client_id = p_client_id and r.audience = aud
            and r.grain = runs.grain and r.bucket >= runs.lo and r.bucket <= runs.hi
       ) fenced offset 0
     ) r
   union all
   select x.q, sum(x.n)::bigint
-    from rw cross join lateral identity.token_cells(rw.lo, rw.hi, p_client_id, p_user_id) x
+    from rw cross join lateral identity.token_cells(rw.lo, rw.hi, p_client_id, p_user_id, p_audience) x
    where p_raw and rw.lo is not null
    group by x.q;
 end

@@ -1,14 +1,14 @@
 -- Token analytics: the dashboard, in one call.
 
--- Everything the token analytics dashboard shows for [p_start, p_end), optionally for one client and/or one
--- user, with time buckets of p_bucket ('hour', 'day', 'week' (ISO, Monday), 'month'; default from the length
+-- Everything the token analytics dashboard shows for [p_start, p_end), optionally for one client, one user
+-- and/or one audience (p_audience: an API's resource identifier(s), '' the provider's default), with time buckets of p_bucket ('hour', 'day', 'week' (ISO, Monday), 'month'; default from the length
 -- of the range) and the peak-usage heatmap in the IANA zone p_tz. Exact. One call, one JSON document. Its
 -- statements run with generic plans (planned once per session; a function's SET reaches what it calls).
 -- Called by: the data package (analytics.dashboard(), GET /api/analytics/tokens). Read-only: it never waits
 -- for a lock; hours not sealed yet are read raw.
 create function identity.token_dashboard(
   p_start timestamptz, p_end timestamptz, p_client_id text default null, p_user_id uuid default null,
-  p_tz text default 'UTC', p_bucket text default null, p_top integer default 10
+  p_tz text default 'UTC', p_bucket text default null, p_top integer default 10, p_audience text default null
 )
 returns jsonb
 language plpgsql stable set jit = off set work_mem = '64MB' set plan_cache_mode = force_generic_plan as $fn$
@@ -27,10 +27,11 @@ declare
   fail jsonb;
   clients jsonb;
   tops jsonb;
+  audiences jsonb;
   users jsonb;
   heat jsonb;
   uu bigint;
-  -- shared: the raw remainders are read once for the series, the clients and the heatmap
+  -- shared: the raw remainders are read once for the series, the clients, the audiences and the heatmap
   shared boolean;
   rlo timestamptz[];
   rhi timestamptz[];
@@ -84,18 +85,19 @@ begin
       rhi := array[ce];
     end if;
     if rlo is not null then
-      rawc := array(select c from identity.token_cells(rlo, rhi, p_client_id, p_user_id) c);
+      -- per audience as well, for the "by API" table
+      rawc := array(select c from identity.token_cells(rlo, rhi, p_client_id, p_user_id, p_audience, true) c);
     end if;
   end if;
 
   with r as (
-    select * from identity.token_blocks(b_lo, b_hi, p_client_id, p_user_id, false, 'd', 'q') where not shared
+    select * from identity.token_blocks(b_lo, b_hi, p_client_id, p_user_id, false, 'd', 'q', p_audience) where not shared
     union all
-    select * from identity.token_blocks_sealed(b_lo, b_hi, p_client_id, false, 'd', 'q') where shared and p_user_id is null
+    select * from identity.token_blocks_sealed(b_lo, b_hi, p_client_id, false, 'd', 'q', p_audience) where shared and p_user_id is null
     union all
     select bi.i, x.bucket, x.client_id, x.events, x.issued, x.issued_authorization_code, x.issued_refresh_token,
            x.issued_client_credentials, x.refresh_tokens_issued, x.refreshed, x.failed, x.userinfo, x.revoked,
-           x.introspected, x.lifetime_us, x.lifetime_n, x.ended_us, x.ended_n, x.failures
+           x.introspected, x.lifetime_us, x.lifetime_n, x.ended_us, x.ended_n, x.failures, x.audience
       from identity.token_cell_blocks(rawc, false) x
       join generate_subscripts(b_lo, 1) bi(i) on greatest(x.bucket, cs) >= b_lo[bi.i] and greatest(x.bucket, cs) < b_hi[bi.i]
      where shared
@@ -154,9 +156,9 @@ begin
 
   -- per client: every client, and the most active ones
   with r as (
-    select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, true, 'd', 'q') where not shared
+    select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, true, 'd', 'q', p_audience) where not shared
     union all
-    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, true, 'd', 'q') where shared and p_user_id is null
+    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, true, 'd', 'q', p_audience) where shared and p_user_id is null
     union all
     select * from identity.token_cell_blocks(rawc, true) where shared
   ),
@@ -177,12 +179,34 @@ begin
     into clients, tops
     from c;
 
+  -- per audience ("by API"): every audience with token events in the range, '' (null in the JSON) the default
+  with r as (
+    select * from identity.token_blocks(array[cs], array[ce], p_client_id, p_user_id, false, 'd', 'q', p_audience, true) where not shared
+    union all
+    select * from identity.token_blocks_sealed(array[cs], array[ce], p_client_id, false, 'd', 'q', p_audience, true) where shared and p_user_id is null
+    union all
+    select * from identity.token_cell_blocks(rawc, false, true) where shared
+  ),
+  a as (
+    select r.audience, sum(r.events) as events, sum(r.issued) as issued, sum(r.issued_authorization_code) as iac,
+           sum(r.issued_refresh_token) as irt, sum(r.issued_client_credentials) as icc, sum(r.refreshed) as refreshed,
+           sum(r.failed) as failed
+      from r where cs < ce group by r.audience
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'audience', nullif(a.audience, ''), 'issued', a.issued, 'authorization_code', a.iac, 'refresh_token', a.irt,
+           'client_credentials', a.icc, 'other', a.issued - a.iac - a.irt - a.icc, 'refreshed', a.refreshed,
+           'failed', a.failed, 'events', a.events) order by a.issued desc, a.events desc, a.audience collate "C"), '[]'::jsonb)
+    into audiences
+    from a;
+
   -- unique users: overall and for the most active clients
   -- (one pass over the raw remainders for all of them)
   with u as materialized (
     select * from identity.token_unique_counts(cs, ce, p_user_id, p_client_id is null,
                                                array(select x->>'client_id' from jsonb_array_elements(tops) x)
-                                                 || case when p_client_id is not null then array[p_client_id] else '{}'::text[] end)
+                                                 || case when p_client_id is not null then array[p_client_id] else '{}'::text[] end,
+                                               p_audience)
   )
   select (select u.users from u where (p_client_id is null and u.all_clients) or (not u.all_clients and u.client_id = p_client_id)),
          (select coalesce(jsonb_agg(e.value || jsonb_build_object('unique_users', coalesce(
@@ -194,7 +218,7 @@ begin
   select coalesce(jsonb_agg(jsonb_build_object('user_id', t.user_id, 'email', usr.email, 'issued', t.issued)
                             order by t.issued desc, t.user_id), '[]'::jsonb)
     into users
-    from identity.token_top_users(cs, ce, p_client_id, p_user_id, p_top) t
+    from identity.token_top_users(cs, ce, p_client_id, p_user_id, p_top, p_audience) t
     left join identity.users usr on usr.id = t.user_id;
 
   -- peak usage: token events by ISO weekday (1 = Monday) and hour of day, in the admin's zone
@@ -202,7 +226,7 @@ begin
     select extract(isodow from (r.bucket at time zone p_tz))::integer as dow, extract(hour from (r.bucket at time zone p_tz))::integer as hr,
            sum(r.events) as n
       from (select h.bucket, h.events
-              from identity.token_heat(cs, ce, p_client_id, p_user_id, case when whole_hour then 'h' else 'q' end, not shared) h
+              from identity.token_heat(cs, ce, p_client_id, p_user_id, case when whole_hour then 'h' else 'q' end, not shared, p_audience) h
             union all
             select x.bucket, x.events from identity.token_cell_blocks(rawc, false) x where shared) r
      group by 1, 2
@@ -215,7 +239,7 @@ begin
   return jsonb_build_object(
     'range', jsonb_build_object('start', p_start, 'end', p_end, 'tz', p_tz, 'bucket', unit,
                                 'hour_aligned_zone', whole_hour),
-    'filters', jsonb_build_object('client_id', p_client_id, 'user_id', p_user_id),
+    'filters', jsonb_build_object('client_id', p_client_id, 'user_id', p_user_id, 'audience', p_audience),
     'stats', (totals - 'lifetime' - 'rates') || jsonb_build_object('unique_users', coalesce(uu, 0),
                                                                     'unique_clients', jsonb_array_length(clients)
                                                                       - (case when clients @> '[{"client_id": null}]' then 1 else 0 end)),
@@ -225,6 +249,7 @@ begin
     'failures', fail,
     'by_client', clients,
     'top_clients', tops,
+    'by_audience', audiences,
     'top_users', users,
     'peak', jsonb_build_object('metric', 'token_events', 'weekday_hour', heat)
   );

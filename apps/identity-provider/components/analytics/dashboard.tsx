@@ -5,11 +5,11 @@ import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { CircleAlert, Inbox, Loader2, Pause, Play, RefreshCw } from 'lucide-react';
 import type { TokenActivityItem, TokenActivityResponse, TokenAnalyticsResponse } from '@/lib/analytics/types';
 import { ClientChart, FailuresChart, IssuanceChart } from './charts';
-import { FilterBar, RANGES, type ClientOption, type Filters, type Range } from './filters';
+import { DEFAULT_AUDIENCE_PARAM, FilterBar, RANGES, type ClientOption, type Filters, type Range } from './filters';
 import { PeakHeatmap } from './heatmap';
 import { buttonClass, CsvButton, GRANTS, Panel, Skeleton, type CsvCell } from './shared';
 import { StatCards, statList } from './stat-cards';
-import { ActivityTable, TopClientsTable, TopUsersTable } from './tables';
+import { ActivityTable, audienceLabel, AudienceTable, TopClientsTable, TopUsersTable } from './tables';
 
 const POLL_MS = 10_000;
 
@@ -21,6 +21,7 @@ function readFilters(params: URLSearchParams): Filters {
     end: params.get('end'),
     clientId: params.get('client_id') || null,
     userId: params.get('user_id') || null,
+    audience: params.get('audience') || null,
     tz: params.get('tz') || null,
   };
 }
@@ -34,6 +35,7 @@ function apiQuery(f: Filters, tz: string | null): URLSearchParams {
   }
   if (f.clientId) q.set('client_id', f.clientId);
   if (f.userId) q.set('user_id', f.userId);
+  if (f.audience) q.set('audience', f.audience);
   if (tz) q.set('tz', tz);
   return q;
 }
@@ -170,6 +172,7 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
     }
     if (next.clientId) q.set('client_id', next.clientId);
     if (next.userId) q.set('user_id', next.userId);
+    if (next.audience) q.set('audience', next.audience);
     if (next.tz) q.set('tz', next.tz);
     const query = q.toString();
     router.push(query ? `${pathname}?${query}` : pathname, { scroll: false });
@@ -180,10 +183,15 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
   const empty = data !== null && data.stats.token_events === 0;
   const stamp = new Date().toISOString().slice(0, 10);
   const clientName = (id: string | null) => (id === null ? '' : names[id] ?? id);
+  // the APIs the filter offers: those of the last answer, kept while one is selected (its answer lists only it)
+  const [seenAudiences, setSeenAudiences] = useState<(string | null)[]>([]);
+  useEffect(() => {
+    if (data) setSeenAudiences((prev) => [...new Set([...prev, ...data.by_audience.map((a) => a.audience)])]);
+  }, [data]);
 
   return (
     <div className="space-y-4 sm:space-y-5">
-      <FilterBar filters={filters} clients={clients} browserTz={browserTz} zones={zones} onChange={navigate} />
+      <FilterBar filters={filters} clients={clients} audiences={seenAudiences} browserTz={browserTz} zones={zones} onChange={navigate} />
 
       <div className="flex flex-wrap items-center justify-between gap-2 text-sm text-slate-600">
         <p aria-live="polite" data-testid="range-summary">
@@ -227,7 +235,7 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
         <div className="flex flex-col items-center rounded-xl border border-dashed border-slate-300 bg-white px-4 py-12 text-center" data-testid="dashboard-empty">
           <Inbox aria-hidden className="h-8 w-8 text-slate-400" />
           <p className="mt-2 text-base font-medium text-slate-800">No token activity in this range</p>
-          <p className="mt-1 text-sm text-slate-500">Try a longer range or clear the client and user filters.</p>
+          <p className="mt-1 text-sm text-slate-500">Try a longer range or clear the client, API and user filters.</p>
         </div>
       ) : (
         <>
@@ -256,6 +264,14 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
               ]} />
             }>
               <ClientChart clients={data.by_client} names={names} />
+            </Panel>
+            <Panel title="By API" description="Tokens per audience (resource server)" testId="panel-audiences" actions={
+              <CsvButton filename={`tokens-by-api-${stamp}.csv`} rows={() => [
+                ['audience', 'issued', ...GRANTS, 'refreshed', 'failed', 'events'],
+                ...data.by_audience.map((a) => [audienceLabel(a.audience), a.issued, ...GRANTS.map((g) => a[g]), a.refreshed, a.failed, a.events]),
+              ]} />
+            }>
+              <AudienceTable audiences={data.by_audience} onFilter={(audience) => navigate({ audience: audience ?? DEFAULT_AUDIENCE_PARAM })} />
             </Panel>
             <Panel title="Peak usage" description={`Token events by weekday and hour (${data.range.tz})`} testId="panel-heatmap">
               <PeakHeatmap grid={data.peak.weekday_hour} timeZone={data.range.tz} />
@@ -312,6 +328,7 @@ function summaryCsv(data: TokenAnalyticsResponse): CsvCell[][] {
     ['time_zone', data.range.tz],
     ['client_id', data.filters.client_id],
     ['user_id', data.filters.user_id],
+    ['audience', data.filters.audience === null ? null : audienceLabel(data.filters.audience || null)],
     ...statList(data).map((s): CsvCell[] => [s.label, s.value]),
     ...GRANTS.map((g): CsvCell[] => [`Issued (${g})`, data.stats.issued_by_grant[g]]),
   ];

@@ -1,7 +1,7 @@
 'use client';
 
 import { useEffect, useState } from 'react';
-import { CalendarRange, Globe, UserRound, X } from 'lucide-react';
+import { CalendarRange, Globe, Server, UserRound, X } from 'lucide-react';
 import { buttonClass, focusRing } from './shared';
 
 export const RANGES = ['24h', '7d', '30d', '90d'] as const;
@@ -15,6 +15,8 @@ export interface Filters {
   end: string | null;
   clientId: string | null;
   userId: string | null;
+  /** As in the URL: `default` (the provider's default audience) or the API's identifier(s); null: every API. */
+  audience: string | null;
   /** As in the URL; null: the browser's zone. */
   tz: string | null;
 }
@@ -43,9 +45,14 @@ function fromLocalInput(value: string): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-export function FilterBar({ filters, clients, browserTz, zones, onChange }: {
+/** The URL's (and the API's) value for the provider's default audience. */
+export const DEFAULT_AUDIENCE_PARAM = 'default';
+
+export function FilterBar({ filters, clients, audiences, browserTz, zones, onChange }: {
   filters: Filters;
   clients: ClientOption[];
+  /** The APIs (resource identifiers) seen in the range; null in it: the default audience. */
+  audiences: (string | null)[];
   /** Null until known (the browser tells it after the first render). */
   browserTz: string | null;
   zones: string[];
@@ -68,7 +75,8 @@ export function FilterBar({ filters, clients, browserTz, zones, onChange }: {
     ? [...clients, { id: filters.clientId, name: filters.clientId }]
     : clients;
   const zoneOptions = !tz || zones.includes(tz) ? zones : [tz, ...zones];
-  const hasFilters = filters.clientId || filters.userId || filters.tz;
+  const audienceOptions = [...new Set([...audiences.filter((a): a is string => a !== null), ...(filters.audience && filters.audience !== DEFAULT_AUDIENCE_PARAM ? [filters.audience] : [])])].sort();
+  const hasFilters = filters.clientId || filters.userId || filters.audience || filters.tz;
 
   return (
     <div className="space-y-3 rounded-xl border border-slate-200 bg-white p-3 shadow-sm sm:p-4" data-testid="filters">
@@ -96,7 +104,7 @@ export function FilterBar({ filters, clients, browserTz, zones, onChange }: {
         </div>
         {hasFilters && (
           <button type="button" className={`${buttonClass} ml-auto`} data-testid="filters-clear"
-            onClick={() => onChange({ clientId: null, userId: null, tz: null })}>
+            onClick={() => onChange({ clientId: null, userId: null, audience: null, tz: null })}>
             <X aria-hidden className="h-4 w-4" />
             Clear filters
           </button>
@@ -126,7 +134,7 @@ export function FilterBar({ filters, clients, browserTz, zones, onChange }: {
         </form>
       )}
 
-      <div className="grid grid-cols-1 gap-3 sm:grid-cols-3">
+      <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
         <div>
           <label htmlFor="filter-client" className={labelClass}>Client</label>
           <select
@@ -139,6 +147,24 @@ export function FilterBar({ filters, clients, browserTz, zones, onChange }: {
             <option value="">All clients</option>
             {clientOptions.map((c) => (
               <option key={c.id} value={c.id}>{c.name === c.id ? c.id : `${c.name} (${c.id})`}</option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="filter-audience" className={labelClass}>
+            <Server aria-hidden className="h-3.5 w-3.5" /> API (audience)
+          </label>
+          <select
+            id="filter-audience"
+            className={field}
+            data-testid="filter-audience"
+            value={filters.audience ?? ''}
+            onChange={(e) => onChange({ audience: e.target.value || null })}
+          >
+            <option value="">All APIs</option>
+            <option value={DEFAULT_AUDIENCE_PARAM}>default (provider)</option>
+            {audienceOptions.map((a) => (
+              <option key={a} value={a}>{a}</option>
             ))}
           </select>
         </div>

@@ -1,5 +1,5 @@
 import { CircleAlert, CircleCheck, Filter } from 'lucide-react';
-import type { TokenActivityItem, TopClient, TopUser } from '@/lib/analytics/types';
+import type { AudienceTokens, TokenActivityItem, TopClient, TopUser } from '@/lib/analytics/types';
 import { focusRing, formatCount, formatTime } from './shared';
 
 const th = 'px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500';
@@ -37,6 +37,52 @@ export function TopClientsTable({ clients, names, onFilter }: { clients: TopClie
               <td className={`${td} text-right tabular-nums`}>{formatCount(c.issued)}</td>
               <td className={`${td} text-right tabular-nums ${c.failed ? 'text-red-700' : ''}`}>{formatCount(c.failed)}</td>
               <td className={`${td} text-right tabular-nums`}>{formatCount(c.unique_users)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** How an audience is shown: the API's identifier(s), or the provider's default audience. */
+export const DEFAULT_AUDIENCE_LABEL = 'default (provider)';
+export const audienceLabel = (audience: string | null) => audience ?? DEFAULT_AUDIENCE_LABEL;
+
+/** Tokens per API (audience); a row filters the dashboard to it (null: the default audience). */
+export function AudienceTable({ audiences, onFilter }: { audiences: AudienceTokens[]; onFilter: (audience: string | null) => void }) {
+  if (!audiences.length) return <p className="text-sm text-slate-500">No token events in this range.</p>;
+  const total = audiences.reduce((n, a) => n + a.issued, 0);
+  return (
+    <div className="overflow-x-auto">
+      <table className="w-full min-w-[520px]" data-testid="by-audience">
+        <thead className="bg-slate-50">
+          <tr>
+            <th scope="col" className={th}>API (audience)</th>
+            <th scope="col" className={`${th} text-right`}>Issued</th>
+            <th scope="col" className={`${th} text-right`}>Share</th>
+            <th scope="col" className={`${th} text-right`}>Refreshed</th>
+            <th scope="col" className={`${th} text-right`}>Failed</th>
+            <th scope="col" className={`${th} text-right`}>Events</th>
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100">
+          {audiences.map((a) => (
+            <tr key={a.audience ?? '(default)'} data-testid="audience-row" data-audience={a.audience ?? ''}>
+              <td className={`${td} max-w-0 w-full`}>
+                <button type="button" className={linkButton} onClick={() => onFilter(a.audience)} title={`Show only ${audienceLabel(a.audience)}`}>
+                  <span className={`truncate ${a.audience === null ? 'italic text-slate-600' : 'font-mono text-xs'}`}>{audienceLabel(a.audience)}</span>
+                  <Filter aria-hidden className="h-3 w-3 shrink-0" />
+                </button>
+                <div aria-hidden className="mt-1 h-1.5 rounded bg-slate-100">
+                  <div className="h-1.5 rounded bg-brand-600" style={{ width: `${total ? (100 * a.issued) / total : 0}%` }} />
+                </div>
+              </td>
+              <td className={`${td} text-right tabular-nums`}>{formatCount(a.issued)}</td>
+              <td className={`${td} text-right tabular-nums text-slate-600`}>{total ? `${((100 * a.issued) / total).toFixed(1)}%` : '—'}</td>
+              <td className={`${td} text-right tabular-nums`}>{formatCount(a.refreshed)}</td>
+              <td className={`${td} text-right tabular-nums ${a.failed ? 'text-red-700' : ''}`}>{formatCount(a.failed)}</td>
+              <td className={`${td} text-right tabular-nums`}>{formatCount(a.events)}</td>
             </tr>
           ))}
         </tbody>
@@ -90,6 +136,7 @@ export function ActivityTable({ entries, timeZone, names, emails }: {
             <th scope="col" className={th}>Action</th>
             <th scope="col" className={th}>Client</th>
             <th scope="col" className={th}>User</th>
+            <th scope="col" className={th}>API</th>
             <th scope="col" className={th}>IP address</th>
           </tr>
         </thead>
@@ -119,6 +166,9 @@ export function ActivityTable({ entries, timeZone, names, emails }: {
               </td>
               <td className={`${td} max-w-[14rem] truncate`} title={e.user_id ?? undefined}>
                 {e.user_id === null ? '—' : emails[e.user_id] ?? <span className="font-mono text-xs">{e.user_id}</span>}
+              </td>
+              <td className={`${td} max-w-[12rem] truncate ${e.audience === null ? 'text-slate-500' : 'font-mono text-xs'}`} title={audienceLabel(e.audience)}>
+                {e.audience === null ? (e.action.startsWith('token.issued.') ? DEFAULT_AUDIENCE_LABEL : '—') : e.audience}
               </td>
               <td className={`${td} whitespace-nowrap font-mono text-xs`}>{e.ip_address ?? '—'}</td>
             </tr>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TimeBucket, TokenActivityCursor } from '@idp/database-identity';
+import { DEFAULT_AUDIENCE, type TimeBucket, type TokenActivityCursor } from '@idp/database-identity';
 import { inTimestampRange, isRowId, rfc3339, safeText } from '../security/input';
 
 /** The dashboard's ranges: a preset ending now, or a custom [start, end). */
@@ -11,6 +11,11 @@ export const MAX_RANGE_DAYS = 400;
 export const ACTIVITY_PAGE_SIZE = 50;
 export const ACTIVITY_MAX_PAGE_SIZE = 200;
 export const MAX_TOP = 50;
+/** The `audience` filter: `default`, or resource identifiers (absolute URIs) separated by single spaces. */
+export const AUDIENCE_DEFAULT_PARAM = 'default';
+/** Bytes of UTF-8 in an audience filter (the audit writer bounds stored audiences to the same). */
+export const MAX_AUDIENCE_BYTES = 1024;
+export const MAX_AUDIENCE_RESOURCES = 20;
 
 /** A 400 that names the offending query parameter. */
 export class InvalidParameter extends Error {
@@ -38,12 +43,50 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+/**
+ * An RFC 8707 resource identifier: an absolute URI without a fragment, nothing but printable ASCII (RFC 3986
+ * characters), taken as written (not normalised: it must match what the token events carry).
+ */
+function isResourceIdentifier(value: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+$/.test(value) || value.includes('#')) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `audience=default` (the provider's default audience: events without one) or the API's identifier(s): for a
+ * token for several APIs, the identifiers separated by single spaces, in any order (sorted here, as the events
+ * carry them). Result: DEFAULT_AUDIENCE or the sorted, de-duplicated identifiers joined by one space.
+ */
+const audienceParam = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MAX_AUDIENCE_BYTES, `must be at most ${MAX_AUDIENCE_BYTES} characters`)
+  .transform((value, ctx) => {
+    if (value === AUDIENCE_DEFAULT_PARAM) return DEFAULT_AUDIENCE;
+    const resources = value.split(' ');
+    if (resources.length > MAX_AUDIENCE_RESOURCES) {
+      ctx.addIssue({ code: 'custom', message: `must name at most ${MAX_AUDIENCE_RESOURCES} resources` });
+      return z.NEVER;
+    }
+    if (!resources.every(isResourceIdentifier)) {
+      ctx.addIssue({ code: 'custom', message: `must be "${AUDIENCE_DEFAULT_PARAM}" or absolute URIs without a fragment, separated by single spaces` });
+      return z.NEVER;
+    }
+    return [...new Set(resources)].sort().join(' ');
+  });
+
 const common = {
   range: z.enum([...RANGE_PRESETS, 'custom'], { message: `must be one of ${[...RANGE_PRESETS, 'custom'].join(', ')}` }).default('7d'),
   start: rfc3339.optional(),
   end: rfc3339.optional(),
   client_id: safeText(200).optional(),
   user_id: z.uuid('must be a UUID').optional(),
+  audience: audienceParam.optional(),
 };
 
 const dashboardSchema = z.object({
@@ -72,6 +115,8 @@ export interface DashboardQuery {
   range: ResolvedRange;
   clientId: string | null;
   userId: string | null;
+  /** DEFAULT_AUDIENCE ('') for the provider's default audience; null: every audience. */
+  audience: string | null;
   tz: string;
   bucket: TimeBucket | null;
   top: number;
@@ -82,6 +127,7 @@ export interface ActivityQuery {
   range: ResolvedRange;
   clientId: string | null;
   userId: string | null;
+  audience: string | null;
   limit: number;
   cursor: TokenActivityCursor | null;
 }
@@ -124,6 +170,7 @@ export function parseDashboardQuery(search: URLSearchParams, now: Date = new Dat
     range: resolveRange(q, now),
     clientId: q.client_id ?? null,
     userId: q.user_id?.toLowerCase() ?? null,
+    audience: q.audience ?? null,
     tz: q.tz,
     bucket: q.bucket ?? null,
     top: q.top,
@@ -138,6 +185,7 @@ export function parseActivityQuery(search: URLSearchParams, now: Date = new Date
     range: resolveRange(q, now),
     clientId: q.client_id ?? null,
     userId: q.user_id?.toLowerCase() ?? null,
+    audience: q.audience ?? null,
     limit: q.limit,
     cursor: q.cursor ? decodeCursor(q.cursor) : null,
   };

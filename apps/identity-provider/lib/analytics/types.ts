@@ -2,7 +2,7 @@ import type { TimeBucket, TokenDashboard } from '@idp/database-identity';
 import type { RangePreset } from './query';
 
 export type {
-  ClientTokens, FailureBucket, IssuanceBucket, TimeBucket, TokenDashboard, TokenLifetime, TokenRates, TokenStats, TopClient, TopUser,
+  AudienceTokens, ClientTokens, FailureBucket, IssuanceBucket, TimeBucket, TokenDashboard, TokenLifetime, TokenRates, TokenStats, TopClient, TopUser,
 } from '@idp/database-identity';
 
 /** One row of the recent token activity table. */
@@ -17,6 +17,8 @@ export interface TokenActivityItem {
   client_id: string | null;
   user_id: string | null;
   grant_type: string | null;
+  /** The token's audience (API resource identifier(s)); null: the provider's default. */
+  audience: string | null;
   ip_address: string | null;
   user_agent: string | null;
   request_id: string | null;

@@ -31,8 +31,9 @@ export interface AuditEvent {
   resourceType?: string;
   resourceId?: string;
   /**
-   * Issued tokens for resource servers (RFC 8707): the token's resource identifier, or for a token for
-   * several the sorted identifiers joined by one space; absent for the default audience (the issuer).
+   * Issued-token events: the token's audience (RFC 8707 resource): the resource server's identifier, or for a
+   * token for several the sorted identifiers joined by one space. Absent or null: the provider's default
+   * audience. Analytics count it per API (audit_logs.audience).
    */
   audience?: string | null;
   /** jti, family_id, issued_at, expires_at, reason, counts... */

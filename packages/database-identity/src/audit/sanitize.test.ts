@@ -18,6 +18,15 @@ describe('sanitizeAuditEvent', () => {
     expect(out.details).toEqual({ truncated: ['client_id', 'user_agent'] });
   });
 
+  it('bounds and cleans the audience like the other columns', () => {
+    const out = sanitizeAuditEvent({ action: 'token.issued.client_credentials', audience: `https://api.example.com/\u0000${'a'.repeat(2000)}` });
+    expect(Buffer.byteLength(out.audience!)).toBe(1024);
+    expect(out.audience!.startsWith('https://api.example.com/a')).toBe(true);
+    expect(out.details).toEqual({ truncated: ['audience'], sanitized: ['audience'] });
+    const plain = { action: 'token.issued.client_credentials', audience: 'https://a.example https://b.example' };
+    expect(sanitizeAuditEvent(plain)).toBe(plain);
+  });
+
   it('removes NUL and lone surrogates everywhere, keys included, and is idempotent', () => {
     const out = sanitizeAuditEvent({ action: 'a', requestId: 'r\u0000', details: { 'k\u0000': ['\ud800x', { y: 'z\u0000' }] } });
     expect(out.requestId).toBe('r');

@@ -19,6 +19,8 @@ export const AUDIT_FIELD_LIMITS = {
   requestId: 256,
   resourceType: 256,
   resourceId: 256,
+  /** A token's audience: one resource identifier (absolute URI) or several joined by spaces; in the rollup keys with client_id. */
+  audience: 1024,
 } as const;
 
 /** Limits inside `details` (and `scopes`): strings, keys, nesting, entries per object/array, and overall. */
@@ -145,14 +147,18 @@ export interface SanitizableAuditEvent {
   requestId?: string | null;
   resourceType?: string | null;
   resourceId?: string | null;
-  /** The resource server(s) an issued token is for (identifiers sorted, joined by a space); absent for the default audience. */
+  /**
+   * Issued-token events: the token's audience, i.e. the resource server's identifier (RFC 8707, an absolute
+   * URI), or for a token for several the sorted identifiers joined by one space. Absent, null or empty: the
+   * provider's default audience.
+   */
   audience?: string | null;
   details?: Record<string, unknown>;
 }
 
 const COLUMN_NAMES: Record<keyof typeof AUDIT_FIELD_LIMITS, string> = {
   action: 'action', userId: 'user_id', clientId: 'client_id', grantType: 'grant_type', ip: 'ip_address',
-  userAgent: 'user_agent', requestId: 'request_id', resourceType: 'resource_type', resourceId: 'resource_id',
+  userAgent: 'user_agent', requestId: 'request_id', resourceType: 'resource_type', resourceId: 'resource_id', audience: 'audience',
 };
 
 const FIELDS = Object.keys(AUDIT_FIELD_LIMITS) as (keyof typeof AUDIT_FIELD_LIMITS)[];

@@ -50,6 +50,8 @@ function toRow(e: QueuedRecord) {
     event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
     grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
     resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
+    // empty: the provider's default audience, like absent
+    audience: e.audience || null,
     details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
   };
 }
@@ -347,10 +349,10 @@ export class AuditWriter {
   async #insertRows(batch: QueuedRecord[]): Promise<void> {
     const rows: AuditRow[] = batch.map(toRow);
     await this.db.query(
-      `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
-       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, coalesce(details, '{}')
+      `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, audience, details)
+       select event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, audience, coalesce(details, '{}')
          from jsonb_to_recordset($1::text::jsonb) as e(event_id uuid, created_at timestamptz, action text, user_id uuid, client_id text, grant_type text,
-              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, details jsonb)
+              ip_address inet, user_agent text, request_id text, resource_type text, resource_id text, audience text, details jsonb)
        on conflict do nothing`,
       [JSON.stringify(rows)],
     );

@@ -16,12 +16,20 @@ export const FAILED_TOKEN_ACTIONS = [
 
 export type TimeBucket = 'hour' | 'day' | 'week' | 'month';
 
+/**
+ * The audience filter's value for the provider's default audience: the token events that name none
+ * (audit_logs.audience null). Any other value is an API's resource identifier(s), exactly as the events carry it.
+ */
+export const DEFAULT_AUDIENCE = '';
+
 export interface TokenDashboardQuery {
   start: Date;
   /** Exclusive. */
   end: Date;
   clientId?: string | null;
   userId?: string | null;
+  /** Only the token events of this audience (an API's resource identifier(s), or DEFAULT_AUDIENCE); null: all. */
+  audience?: string | null;
   /** IANA zone for the time buckets and the peak-usage heatmap (default UTC). */
   timeZone?: string;
   /** Default: hour up to 48 h, day up to 31 days, week up to 182 days, month beyond. */
@@ -98,6 +106,20 @@ export interface ClientTokens {
   events: number;
 }
 
+/** Token events per audience (the "by API" breakdown). */
+export interface AudienceTokens {
+  /** The API's resource identifier(s); null: the provider's default audience. */
+  audience: string | null;
+  issued: number;
+  authorization_code: number;
+  refresh_token: number;
+  client_credentials: number;
+  other: number;
+  refreshed: number;
+  failed: number;
+  events: number;
+}
+
 export interface TopClient {
   client_id: string | null;
   events: number;
@@ -116,7 +138,8 @@ export interface TopUser {
 
 export interface TokenDashboard {
   range: { start: string; end: string; tz: string; bucket: TimeBucket; hour_aligned_zone: boolean };
-  filters: { client_id: string | null; user_id: string | null };
+  /** audience: as asked (DEFAULT_AUDIENCE '' for the default one), null: no audience filter. */
+  filters: { client_id: string | null; user_id: string | null; audience: string | null };
   stats: TokenStats;
   lifetime: TokenLifetime;
   rates: TokenRates;
@@ -124,6 +147,8 @@ export interface TokenDashboard {
   failures: { reasons: string[]; series: FailureBucket[] };
   /** Every client with token events in the range, most tokens issued first. */
   by_client: ClientTokens[];
+  /** Every audience with token events in the range (null: the provider's default), most tokens issued first. */
+  by_audience: AudienceTokens[];
   /** The most active clients (token events), with their distinct users. */
   top_clients: TopClient[];
   /** The users who were issued the most tokens. */
@@ -152,6 +177,8 @@ export interface TokenActivityQuery {
   end?: Date;
   clientId?: string | null;
   userId?: string | null;
+  /** As TokenDashboardQuery.audience. */
+  audience?: string | null;
   cursor?: TokenActivityCursor | null;
   /** 1..200. */
   limit: number;
@@ -166,6 +193,8 @@ export interface TokenActivityEntry {
   clientId: string | null;
   userId: string | null;
   grantType: string | null;
+  /** The token's audience; null: the provider's default. */
+  audience: string | null;
   ip: string | null;
   userAgent: string | null;
   requestId: string | null;
@@ -210,7 +239,7 @@ const iso = (value: unknown): string => new Date(value as string).toISOString();
 
 type ActivityRow = {
   id: number; created_at_us: string; action: string; failed: boolean; reason: string | null; client_id: string | null;
-  user_id: string | null; grant_type: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
+  user_id: string | null; grant_type: string | null; audience: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
 };
 
 export function analyticsQueries(db: Queryable) {
@@ -218,8 +247,8 @@ export function analyticsQueries(db: Queryable) {
     /** Everything the token analytics dashboard shows, in one database round trip. */
     async dashboard(q: TokenDashboardQuery): Promise<TokenDashboard> {
       const [row] = await db.query<{ d: TokenDashboard }>(
-        'select identity.token_dashboard($1::timestamptz, $2::timestamptz, $3::text, $4::uuid, $5::text, $6::text, $7::integer) as d',
-        [q.start.toISOString(), q.end.toISOString(), q.clientId ?? null, q.userId ?? null, q.timeZone ?? 'UTC', q.bucket ?? null, q.top ?? 10],
+        'select identity.token_dashboard($1::timestamptz, $2::timestamptz, $3::text, $4::uuid, $5::text, $6::text, $7::integer, $8::text) as d',
+        [q.start.toISOString(), q.end.toISOString(), q.clientId ?? null, q.userId ?? null, q.timeZone ?? 'UTC', q.bucket ?? null, q.top ?? 10, q.audience ?? null],
       );
       const d = row.d;
       // timestamps come back in the session's zone: normalise to UTC ISO strings
@@ -230,10 +259,10 @@ export function analyticsQueries(db: Queryable) {
       return d;
     },
 
-    /** The story's get_token_stats: both ends included. */
-    async stats(start: Date, end: Date, clientId: string | null = null): Promise<StoryTokenStats> {
-      const [row] = await db.query<StoryTokenStats>('select * from identity.get_token_stats($1::timestamptz, $2::timestamptz, $3::text)', [
-        start.toISOString(), end.toISOString(), clientId,
+    /** The story's get_token_stats: both ends included; optionally for one audience (as TokenDashboardQuery.audience). */
+    async stats(start: Date, end: Date, clientId: string | null = null, audience: string | null = null): Promise<StoryTokenStats> {
+      const [row] = await db.query<StoryTokenStats>('select * from identity.get_token_stats($1::timestamptz, $2::timestamptz, $3::text, $4::text)', [
+        start.toISOString(), end.toISOString(), clientId, audience,
       ]);
       return row;
     },
@@ -251,6 +280,9 @@ export function analyticsQueries(db: Queryable) {
       if (q.end) add('l.created_at < ?::timestamptz', q.end.toISOString());
       if (q.clientId) add('l.client_id = ?::text', q.clientId);
       if (q.userId) add('l.user_id = ?::uuid', q.userId);
+      // the default audience: the events without one (as identity.token_audience counts them); an API: its index
+      if (q.audience === DEFAULT_AUDIENCE) clauses.push(`identity.token_audience(l.audience) = ''`);
+      else if (q.audience) add('l.audience = ?::text', q.audience);
       if (q.cursor) {
         params.push(q.cursor.createdAt, q.cursor.id);
         clauses.push(`(l.created_at, l.id) < ($${params.length - 1}::timestamptz, $${params.length}::bigint)`);
@@ -259,7 +291,8 @@ export function analyticsQueries(db: Queryable) {
         `select l.id, to_char(l.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_us, l.action,
                 identity.token_is_failure(l.action) as failed,
                 case when identity.token_is_failure(l.action) then l.details->>'reason' end as reason,
-                l.client_id, l.user_id, l.grant_type, host(l.ip_address) as ip, l.user_agent, l.request_id
+                l.client_id, l.user_id, l.grant_type, nullif(identity.token_audience(l.audience), '') as audience,
+                host(l.ip_address) as ip, l.user_agent, l.request_id
            from identity.audit_logs l
           where ${clauses.join(' and ')}
           order by l.created_at desc, l.id desc
@@ -275,6 +308,7 @@ export function analyticsQueries(db: Queryable) {
         clientId: r.client_id,
         userId: r.user_id,
         grantType: r.grant_type,
+        audience: r.audience,
         ip: r.ip,
         userAgent: r.user_agent,
         requestId: r.request_id,

@@ -23,7 +23,7 @@ describe.each(driversUnderTest())('token rollup sealing on $name', (driver) => {
 
   async function sealed() {
     const [row] = await store.db.query<{ hours: number; dirty: number; dirtyDays: number }>(
-      `select (select count(*) from identity.token_rollup where grain = 'h' and all_clients and bucket >= $1::timestamptz)::int as hours,
+      `select (select count(*) from identity.token_rollup where grain = 'h' and all_clients and audience = '*' and bucket >= $1::timestamptz)::int as hours,
               (select count(*) from identity.token_rollup_dirty where grain = 'h')::int as dirty,
               (select count(*) from identity.token_rollup_dirty where grain = 'd')::int as "dirtyDays"`,
       [new Date(hour - 3 * HOUR).toISOString()],
@@ -89,7 +89,7 @@ describe.each(driversUnderTest())('token rollup sealing on $name', (driver) => {
     expect(await sealed()).toEqual({ hours: 1, dirty: 0, dirtyDays: 0 });
     expect(await issuedInHour()).toBe(5);
     const [{ events }] = await store.db.query<{ events: number }>(
-      `select events::int from identity.token_rollup where grain = 'h' and all_clients and bucket = $1::timestamptz`,
+      `select events::int from identity.token_rollup where grain = 'h' and all_clients and audience = '*' and bucket = $1::timestamptz`,
       [new Date(hour).toISOString()],
     );
     expect(events).toBe(5);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createIdentityStore, FAILED_TOKEN_ACTIONS, migrate, type IdentityStore, type TimeBucket, type TokenDashboard,
+  createIdentityStore, DEFAULT_AUDIENCE, FAILED_TOKEN_ACTIONS, migrate, type IdentityStore, type TimeBucket, type TokenDashboard,
 } from '../../src';
 import { driversUnderTest, awayFromSealingEdge } from './harness';
 
@@ -10,7 +10,8 @@ import { driversUnderTest, awayFromSealingEdge } from './harness';
  * details, events on UTC, New York, Kolkata (+05:30) and Kathmandu (+05:45) day and quarter boundaries) is
  * written the way the audit writer writes it, and every number the queries return is checked against
  * values computed here from the raw event list, with the rollups in every state: partly sealed, fully
- * sealed, with late events in sealed hours, rebuilt, and with tiny top-k lists.
+ * sealed, with late events in sealed hours, rebuilt, and with tiny top-k lists. Events carry audiences (none,
+ * one API, two APIs, an empty string), so the "by API" breakdown and the audience filter are checked the same way.
  */
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -27,6 +28,8 @@ interface Ev {
   clientId: string | null;
   grantType: string | null;
   details: Record<string, unknown>;
+  /** The token's audience as stored (null, '' and '*' count as the provider's default audience). */
+  audience: string | null;
   seq: number;
 }
 
@@ -45,9 +48,17 @@ function rng(seed: number) {
 
 const CLIENTS = ['spa', 'web', 'mobile', 'backend', 'partner', 'legacy'];
 const REASONS = ['invalid_grant', 'invalid_request', 'invalid_scope', 'unsupported_grant_type'];
+const API = 'https://api.example.com';
+const BILLING = 'https://billing.example.com/v1';
+// stored audiences, weighted: mostly the default (null), then one API, two (sorted, one space), and rarities
+const AUDIENCES: (string | null)[] = [null, null, null, API, API, BILLING, `${API} ${BILLING}`, '', '*'];
+/** An event's audience as the analytics count it ('' the provider's default). */
+const audienceOf = (e: Ev) => (e.audience === null || e.audience === '*' ? '' : e.audience);
 
 function buildEvents(anchor: number, userIds: string[], seed: number, count: number, spanMs: number, seqStart: number): Ev[] {
   const r = rng(seed);
+  // audiences from a generator of their own: the rest of the data stays what it was
+  const ra = rng(seed * 7919 + 1);
   const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   // skewed users: the first ones are much more active
   const user = () => userIds[Math.min(userIds.length - 1, Math.floor(userIds.length * r() ** 2.5))];
@@ -71,7 +82,7 @@ function buildEvents(anchor: number, userIds: string[], seed: number, count: num
     const x = r();
     const clientId = r() < 0.04 ? null : pick(CLIENTS);
     const userId = r() < 0.05 ? null : user();
-    let e: Omit<Ev, 'seq' | 'eventId' | 'at'>;
+    let e: Omit<Ev, 'seq' | 'eventId' | 'at' | 'audience'>;
     if (x < 0.16) {
       const ttl = pick([900, 900, 3600, 300]);
       e = { action: 'token.issued.authorization_code', clientId, userId, grantType: 'authorization_code', details: {
@@ -111,7 +122,7 @@ function buildEvents(anchor: number, userIds: string[], seed: number, count: num
       e = { action: pick(['auth.login_succeeded', 'auth.login_failed', 'security.rate_limited']), clientId, userId, grantType: null,
             details: { reason: 'bad_password' } };
     }
-    const ev: Ev = { ...e, at: new Date(t), eventId: randomUUID(), seq: seq++ };
+    const ev: Ev = { ...e, at: new Date(t), eventId: randomUUID(), audience: AUDIENCES[Math.floor(ra() * AUDIENCES.length)], seq: seq++ };
     events.push(ev);
     if (ev.action.startsWith('token.issued.')) issued.push(ev);
   }
@@ -151,11 +162,12 @@ function bucketLabel(ms: number, tz: string, bucket: TimeBucket): string {
   return monday.toISOString().slice(0, 10);
 }
 
-interface Filter { start: number; end: number; clientId?: string | null; userId?: string | null }
+interface Filter { start: number; end: number; clientId?: string | null; userId?: string | null; audience?: string | null }
 
 function select(all: Ev[], f: Filter): Ev[] {
   return all.filter((e) => isTokenEvent(e) && e.at.getTime() >= f.start && e.at.getTime() < f.end
-    && (f.clientId == null || e.clientId === f.clientId) && (f.userId == null || e.userId === f.userId));
+    && (f.clientId == null || e.clientId === f.clientId) && (f.userId == null || e.userId === f.userId)
+    && (f.audience == null || audienceOf(e) === f.audience));
 }
 
 function endedUs(e: Ev, all: Ev[], lookbackMs: number): number | null {
@@ -250,6 +262,13 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
   const topClients = [...perClient].sort((a, b) => b.events - a.events || cmpClient(a.client_id, b.client_id)).slice(0, top)
     .map((x) => ({ client_id: x.client_id, events: x.events, issued: x.issued, refreshed: x.refreshed, failed: x.failed, unique_users: x.unique_users }));
 
+  const byAudience = [...new Set(evs.map(audienceOf))].map((a) => {
+    const k = counts(evs.filter((e) => audienceOf(e) === a));
+    return { audience: a, issued: k.issued, authorization_code: k.ac, refresh_token: k.rt, client_credentials: k.cc, other: k.other,
+      refreshed: k.refreshed, failed: k.failed, events: k.events };
+  }).sort((a, b) => b.issued - a.issued || b.events - a.events || (a.audience < b.audience ? -1 : a.audience > b.audience ? 1 : 0))
+    .map((x) => ({ ...x, audience: x.audience === '' ? null : x.audience }));
+
   const perUser = new Map<string, number>();
   for (const e of evs) if (e.userId && isIssued(e)) perUser.set(e.userId, (perUser.get(e.userId) ?? 0) + 1);
   const topUsers = [...perUser].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, top)
@@ -260,7 +279,7 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
     const { isoDow, hour } = localParts(e.at.getTime(), tz);
     heat[isoDow - 1][hour]++;
   }
-  return { stats, lifetime, rates, issuance, failureSeries, reasons, byClient, topClients, topUsers, heat };
+  return { stats, lifetime, rates, issuance, failureSeries, reasons, byClient, byAudience, topClients, topUsers, heat };
 }
 
 function check(got: TokenDashboard, want: ReturnType<typeof expected>, what: string) {
@@ -291,6 +310,7 @@ function check(got: TokenDashboard, want: ReturnType<typeof expected>, what: str
   }
   expect([...got.failures.reasons].sort()).toEqual([...want.reasons.keys()].sort());
   expect(got.by_client, `${what}: by_client`).toEqual(want.byClient);
+  expect(got.by_audience, `${what}: by_audience`).toEqual(want.byAudience);
   expect(got.top_clients, `${what}: top_clients`).toEqual(want.topClients);
   expect(got.top_users, `${what}: top_users`).toEqual(want.topUsers);
   expect(got.peak.weekday_hour, `${what}: peak`).toEqual(want.heat);
@@ -311,12 +331,12 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
       const rows = events.slice(i, i + batch);
       const values: unknown[] = [];
       const tuples = rows.map((e, k) => {
-        values.push(e.eventId, e.at.toISOString(), e.action, e.userId, e.clientId, e.grantType, '10.0.0.1', 'test', null, 'oauth_token', e.clientId, e.details);
-        return `(${Array.from({ length: 12 }, (_, j) => `$${k * 12 + j + 1}`).join(', ')})`;
+        values.push(e.eventId, e.at.toISOString(), e.action, e.userId, e.clientId, e.grantType, '10.0.0.1', 'test', null, 'oauth_token', e.clientId, e.details, e.audience);
+        return `(${Array.from({ length: 13 }, (_, j) => `$${k * 13 + j + 1}`).join(', ')})`;
       });
       // as the audit writer does it: one multi-row insert per batch, replays ignored
       await store.db.query(
-        `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details)
+        `insert into identity.audit_logs (event_id, created_at, action, user_id, client_id, grant_type, ip_address, user_agent, request_id, resource_type, resource_id, details, audience)
          values ${tuples.join(', ')} on conflict (event_id, created_at) do nothing`,
         values,
       );
@@ -326,7 +346,8 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
   /** The dashboard for a set of filters, in every zone, against the reference. */
   async function verify(f: Filter, bucket: TimeBucket, what: string, zones: readonly string[] = ZONES) {
     for (const tz of zones) {
-      const got = await store.analytics.dashboard({ start: new Date(f.start), end: new Date(f.end), clientId: f.clientId, userId: f.userId, timeZone: tz, bucket, top: 5 });
+      const got = await store.analytics.dashboard({ start: new Date(f.start), end: new Date(f.end), clientId: f.clientId, userId: f.userId, audience: f.audience, timeZone: tz, bucket, top: 5 });
+      expect(got.filters.audience, what).toBe(f.audience ?? null);
       check(got, expected(all, f, tz, bucket, 5, emails, lookbackMs), `${what} ${tz} ${bucket}`);
     }
   }
@@ -341,16 +362,24 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     await verify({ start, end: anchor, clientId: 'partner' }, 'month', `${what} client partner`, ['Asia/Kathmandu']);
     await verify({ start, end: anchor, userId: userIds[0] }, 'day', `${what} user`, ['UTC', 'Asia/Kathmandu']);
     await verify({ start: anchor - 5 * DAY - 3, end: anchor, userId: userIds[2], clientId: 'spa' }, 'day', `${what} user+client`, ['Asia/Kolkata']);
+    // by API: one audience, the default one, two APIs at once, with a client and with a user
+    await verify({ start, end: anchor, audience: API }, 'day', `${what} audience`, ['UTC', 'Asia/Kathmandu']);
+    await verify({ start: anchor - 36 * HOUR - q / 2, end: anchor - 3 * HOUR + 1, audience: DEFAULT_AUDIENCE }, 'hour', `${what} default audience`, ['UTC']);
+    await verify({ start: anchor - 6 * DAY, end: anchor - 2 * DAY - 5 * q, audience: `${API} ${BILLING}`, clientId: 'web' }, 'day', `${what} audiences+client`, ['America/New_York']);
+    await verify({ start, end: anchor, audience: BILLING, userId: userIds[0] }, 'day', `${what} audience+user`, ['UTC']);
+    await verify({ start, end: anchor, audience: 'https://unknown.example.com' }, 'day', `${what} unknown audience`, ['UTC']);
   }
 
   async function verifyStory(what: string) {
-    const cases: [number, number, string | null][] = [
-      [anchor - 9 * DAY, anchor, null], [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile'], [anchor - 50 * HOUR, anchor - 49 * HOUR, null],
+    const cases: [number, number, string | null, string | null][] = [
+      [anchor - 9 * DAY, anchor, null, null], [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', null], [anchor - 50 * HOUR, anchor - 49 * HOUR, null, null],
+      [anchor - 9 * DAY, anchor, null, API], [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', DEFAULT_AUDIENCE],
     ];
-    for (const [s, e, c] of cases) {
-      const evs = all.filter((x) => isTokenEvent(x) && x.at.getTime() >= s && x.at.getTime() <= e && (c === null || x.clientId === c));
+    for (const [s, e, c, a] of cases) {
+      const evs = all.filter((x) => isTokenEvent(x) && x.at.getTime() >= s && x.at.getTime() <= e && (c === null || x.clientId === c)
+        && (a === null || audienceOf(x) === a));
       const k = counts(evs);
-      expect(await store.analytics.stats(new Date(s), new Date(e), c), `${what}: get_token_stats`).toEqual({
+      expect(await store.analytics.stats(new Date(s), new Date(e), c, a), `${what}: get_token_stats`).toEqual({
         total_issued: k.issued, total_refreshed: k.refreshed, total_failed: k.failed,
         unique_users: new Set(evs.map((x) => x.userId).filter(Boolean)).size,
         unique_clients: new Set(evs.map((x) => x.clientId).filter((x) => x !== null)).size,
@@ -372,8 +401,8 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     return store.db.query(
       `select grain, bucket, all_clients, client_id, events, issued, issued_authorization_code, issued_refresh_token, issued_client_credentials,
               refresh_tokens_issued, refreshed, failed, userinfo, revoked, introspected, lifetime_us, lifetime_n, ended_us, ended_n,
-              failures, actions, top_list, top_tail, all_list
-         from identity.token_rollup order by grain, bucket, all_clients, client_id nulls first`,
+              failures, actions, top_list, top_tail, all_list, audience
+         from identity.token_rollup order by grain, bucket, all_clients, client_id nulls first, audience`,
     );
   }
 
@@ -414,7 +443,7 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     expect(await store.analytics.sealPending()).toBeGreaterThan(0);
     const [{ dirty, hours }] = await store.db.query<{ dirty: number; hours: number }>(
       `select (select count(*) from identity.token_rollup_dirty)::int as dirty,
-              (select count(*) from identity.token_rollup where grain = 'h' and all_clients)::int as hours`,
+              (select count(*) from identity.token_rollup where grain = 'h' and all_clients and audience = '*')::int as hours`,
     );
     expect(dirty).toBe(0);
     expect(hours).toBeGreaterThan(100);
@@ -439,10 +468,10 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     await verifyStory('late events resealed');
 
     const incremental = await rollupSnapshot();
-    const users = await store.db.query(`select grain, bucket, all_clients, client_id, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5`);
+    const users = await store.db.query(`select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`);
     await store.analytics.rebuild();
     expect(await rollupSnapshot()).toEqual(incremental);
-    expect(await store.db.query(`select grain, bucket, all_clients, client_id, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5`)).toEqual(users);
+    expect(await store.db.query(`select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`)).toEqual(users);
     await verifyMany('rebuilt');
   }, 180_000);
 
@@ -463,21 +492,24 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
 
   it('pages recent token activity by (created_at, id), with filters', async () => {
     const f = { start: anchor - 3 * DAY, end: anchor - DAY };
-    for (const filter of [{}, { clientId: 'web' }, { userId: userIds[1] }]) {
+    for (const filter of [{}, { clientId: 'web' }, { userId: userIds[1] }, { audience: API }, { audience: DEFAULT_AUDIENCE }] as
+      { clientId?: string; userId?: string; audience?: string }[]) {
       const want = all
         .filter((e) => isTokenEvent(e) && e.at.getTime() >= f.start && e.at.getTime() < f.end
-          && (!('clientId' in filter) || e.clientId === filter.clientId) && (!('userId' in filter) || e.userId === filter.userId))
+          && (!('clientId' in filter) || e.clientId === filter.clientId) && (!('userId' in filter) || e.userId === filter.userId)
+          && (!('audience' in filter) || audienceOf(e) === filter.audience))
         .sort((a, b) => b.at.getTime() - a.at.getTime() || b.seq - a.seq);
-      const seen: { at: string; action: string; clientId: string | null; userId: string | null; failed: boolean; reason: string | null }[] = [];
+      const seen: { at: string; action: string; clientId: string | null; userId: string | null; audience: string | null; failed: boolean; reason: string | null }[] = [];
       let cursor = null;
       do {
         const page = await store.analytics.activity({ start: new Date(f.start), end: new Date(f.end), ...filter, cursor, limit: 37 });
         expect(page.entries.length).toBeLessThanOrEqual(37);
-        seen.push(...page.entries.map((e) => ({ at: e.createdAt, action: e.action, clientId: e.clientId, userId: e.userId, failed: e.failed, reason: e.reason })));
+        seen.push(...page.entries.map((e) => ({ at: e.createdAt, action: e.action, clientId: e.clientId, userId: e.userId, audience: e.audience, failed: e.failed, reason: e.reason })));
         cursor = page.next;
       } while (cursor);
       expect(seen).toEqual(want.map((e) => ({
-        at: e.at.toISOString().replace('Z', '000Z'), action: e.action, clientId: e.clientId, userId: e.userId, failed: FAILED.has(e.action),
+        at: e.at.toISOString().replace('Z', '000Z'), action: e.action, clientId: e.clientId, userId: e.userId, audience: audienceOf(e) || null,
+        failed: FAILED.has(e.action),
         reason: FAILED.has(e.action) ? ((e.details.reason as string | undefined) ?? null) : null,
       })));
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditWriter, migrate, openDatabase, type Database } from '../../src';
+import { AuditWriter, createIdentityStore, migrate, openDatabase, type Database } from '../../src';
 import { driversUnderTest } from './harness';
 
 const TOTAL = 6000;
@@ -140,6 +140,35 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
     expect(batchSizes.length).toBeLessThanOrEqual(11);
     const [row] = await db.query<{ n: number }>(`select count(distinct details->>'seq')::int as n from identity.audit_logs`);
     expect(row.n).toBe(1000);
+    await db.close();
+  });
+
+  it('writes the audience column (bounded; empty is the default audience), and the analytics count it per API', async () => {
+    const db = await driver.open();
+    await migrate(db);
+    const writer = new AuditWriter(db, { batchSize: 10 });
+    const at = new Date(Date.now() - 5 * 60_000);
+    const issued = (audience: string | null | undefined) =>
+      writer.record({ action: 'token.issued.client_credentials', clientId: 'svc', grantType: 'client_credentials', audience, at });
+    issued('https://api.example.com');
+    issued('https://api.example.com');
+    issued('https://a.example https://b.example');
+    issued('');
+    issued(null);
+    issued(undefined);
+    issued(`https://long.example/${'x'.repeat(3000)}`);
+    await writer.close();
+    const rows = await db.query<{ audience: string | null; n: number }>(
+      `select audience, count(*)::int as n from identity.audit_logs group by 1 order by audience collate "C" nulls first`,
+    );
+    expect(rows.map((r) => [r.audience === null ? null : r.audience.slice(0, 40), Buffer.byteLength(r.audience ?? ''), r.n])).toEqual([
+      [null, 0, 3], ['https://a.example https://b.example', 35, 1], ['https://api.example.com', 23, 2], [`https://long.example/${'x'.repeat(19)}`, 1024, 1],
+    ]);
+    const store = createIdentityStore(db, 'k'.repeat(16) + 'contract-suite-key-material');
+    const dashboard = await store.analytics.dashboard({ start: new Date(at.getTime() - 60_000), end: new Date(at.getTime() + 60_000) });
+    expect(dashboard.by_audience.map((a) => [a.audience?.slice(0, 40) ?? null, a.issued])).toEqual([
+      [null, 3], ['https://api.example.com', 2], ['https://a.example https://b.example', 1], [`https://long.example/${'x'.repeat(19)}`, 1],
+    ]);
     await db.close();
   });
 

@@ -9,7 +9,8 @@ export const dynamic = 'force-dynamic';
 /**
  * Token analytics for the admin dashboard: totals, series, per-client and per-user rankings, peak usage,
  * lifetimes, rates and the first page of recent activity, in one response. Admins only (401/403).
- * Query: range=24h|7d|30d|90d|custom (start, end: RFC 3339), client_id, user_id, tz (IANA), bucket, top.
+ * Query: range=24h|7d|30d|90d|custom (start, end: RFC 3339), client_id, user_id, audience (`default` or the API's
+ * resource identifier(s), space-separated), tz (IANA), bucket, top.
  */
 export async function GET(request: Request): Promise<Response> {
   const { provider, store } = await getContainer();
@@ -23,7 +24,7 @@ export async function GET(request: Request): Promise<Response> {
     throw error;
   }
   try {
-    const filters = { clientId: q.clientId, userId: q.userId };
+    const filters = { clientId: q.clientId, userId: q.userId, audience: q.audience };
     const [dashboard, activity] = await Promise.all([
       store.analytics.dashboard({ start: q.range.start, end: q.range.end, ...filters, timeZone: q.tz, bucket: q.bucket ?? undefined, top: q.top }),
       store.analytics.activity({ start: q.range.start, end: q.range.end, ...filters, limit: q.activityLimit }),

@@ -8,7 +8,7 @@ export const dynamic = 'force-dynamic';
 
 /**
  * Recent token activity, newest first, keyset-paginated on (created_at, id): pass `next_cursor` back as
- * `cursor`. Query: range (as /api/analytics/tokens), client_id, user_id, limit (1-200), cursor. Admins only.
+ * `cursor`. Query: range (as /api/analytics/tokens), client_id, user_id, audience, limit (1-200), cursor. Admins only.
  */
 export async function GET(request: Request): Promise<Response> {
   const { provider, store } = await getContainer();
@@ -22,7 +22,7 @@ export async function GET(request: Request): Promise<Response> {
     throw error;
   }
   const page = await store.analytics.activity({
-    start: q.range.start, end: q.range.end, clientId: q.clientId, userId: q.userId, cursor: q.cursor, limit: q.limit,
+    start: q.range.start, end: q.range.end, clientId: q.clientId, userId: q.userId, audience: q.audience, cursor: q.cursor, limit: q.limit,
   });
   const body: TokenActivityResponse = activityJson(page);
   return Response.json(body, { headers: NO_STORE });
