@@ -11,7 +11,10 @@ create table identity.sessions (
   expires_at timestamptz not null,
   revoked_at timestamptz,
   ip_address inet,
-  user_agent text
+  user_agent text,
+  -- how the user authenticated (RFC 8176 values) and the resulting level (README "acr ladder"); mfa helper
+  amr text[] not null default '{pwd}',
+  acr text not null default 'urn:idp:acr:pwd'
 );
 create index sessions_user_id_idx on identity.sessions (user_id);
 -- active-session count and purge

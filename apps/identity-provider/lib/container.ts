@@ -45,6 +45,7 @@ export function providerSettings(config: Config): ProviderSettings {
     accessTokenAlg: 'ES256',
     ttl: config.ttl,
     login: config.login,
+    mfa: config.mfa,
     rateLimits: config.rateLimits,
     sessionSecret: config.sessionSecret,
     secureCookies: issuer.protocol === 'https:',
@@ -104,7 +105,7 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     }
     try {
       const retired = await store.keys.retireExpired();
-      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles());
+      const purged = (await store.grants.purgeExpired(Math.max(86_400, config.ttl.accessToken * 2))) + (await store.rateLimits.purgeExpired()) + (await store.users.purgeLoginThrottles()) + (await store.authenticators.purgeExpired());
       // audit_logs: monthly partitions ahead of time, and raw months past the retention dropped (sealed first)
       const partitionsCreated = await store.analytics.ensurePartitions();
       const partitionsDropped = await store.analytics.applyRetention();

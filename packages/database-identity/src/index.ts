@@ -9,6 +9,7 @@ import { sessionQueries } from './queries/sessions';
 import { rateLimitQueries } from './queries/rate-limits';
 import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
+import { authenticatorQueries } from './queries/authenticators';
 import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
 
@@ -17,6 +18,7 @@ export * from './driver';
 export * from './migrate';
 export * from './crypto/secrets';
 export * from './queries/users';
+export * from './queries/authenticators';
 export * from './queries/clients';
 export * from './queries/keys';
 export * from './queries/sessions';
@@ -50,6 +52,8 @@ export interface IdentityStore {
   readonly db: Database;
   readonly box: SecretBox;
   readonly users: ReturnType<typeof userQueries>;
+  /** Passkeys, TOTP, recovery codes, WebAuthn challenges, MFA policy rows. */
+  readonly authenticators: ReturnType<typeof authenticatorQueries>;
   readonly clients: ReturnType<typeof clientQueries>;
   readonly keys: ReturnType<typeof keyQueries>;
   readonly sessions: ReturnType<typeof sessionQueries>;
@@ -71,6 +75,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     db,
     box,
     users: userQueries(db),
+    authenticators: authenticatorQueries(db, box),
     clients: clientQueries(db, box),
     keys: keyQueries(db, box),
     sessions: sessionQueries(db),

@@ -10,6 +10,8 @@ export type AuditAction =
   | 'token.pkce_failed' | 'token.refresh_reused'
   | 'client.auth_failed'
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
+  | 'auth.mfa_enrolled' | 'auth.mfa_removed' | 'auth.mfa_failed' | 'auth.mfa_succeeded' | 'auth.passkey_registered'
+  | 'auth.passkey_removed' | 'auth.recovery_code_used'
   | 'security.rate_limited' | 'security.suspicious';
 
 export interface AuditEvent {
