@@ -19,8 +19,11 @@ Commands:
   clients:create --name N [--redirect-uri U]... [--post-logout-redirect-uri U]...
                  [--public] [--grant authorization_code|refresh_token|client_credentials]...
                  [--scope S]... [--auth-method client_secret_basic|client_secret_post]
-                 [--alg RS256|ES256] [--first-party] [--client-id ID]
-                                           register a client; a confidential client's secret is printed once
+                 [--alg RS256|ES256] [--first-party] [--client-id ID] [--require-mfa]
+                                           register a client; a confidential client's secret is printed once;
+                                           --require-mfa: its users must pass a second factor
+  clients:require-mfa --client-id ID [--off]
+                                           require (or no longer) a second factor of the client's users
   clients:list                             list clients (no secrets)
   keys:list                                list signing keys and their state
   keys:rotate --alg RS256|ES256            make a new signing key active; the old one stays published
@@ -29,7 +32,7 @@ Commands:
 
 type Out = (line: string) => void;
 
-const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate']);
+const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:require-mfa', 'clients:list', 'keys:list', 'keys:rotate']);
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -58,6 +61,8 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       alg: { type: 'string' },
       'first-party': { type: 'boolean', default: false },
       'client-id': { type: 'string' },
+      'require-mfa': { type: 'boolean', default: false },
+      off: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -119,8 +124,16 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
           idTokenSignedResponseAlg: alg,
           firstParty: values['first-party'],
         });
+        if (values['require-mfa']) await store.authenticators.setClientRequiresMfa(client.clientId, true);
         out(`client_id: ${client.clientId}`);
         if (clientSecret) out(`client_secret (shown once, stored hashed): ${clientSecret}`);
+        return 0;
+      }
+      case 'clients:require-mfa': {
+        const clientId = values['client-id'];
+        if (!clientId || !(await store.clients.find(clientId))) throw new UsageError('--client-id must name a registered client');
+        await store.authenticators.setClientRequiresMfa(clientId, !values.off);
+        out(`${clientId}: second factor ${values.off ? 'no longer required' : 'required'}`);
         return 0;
       }
       case 'clients:list': {
