@@ -6,7 +6,13 @@ export { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill };
 
 /** One JSON call to the provider's interaction endpoints (same origin, CSRF token in the body). */
 export async function postJson<T>(path: string, body: Record<string, unknown>): Promise<{ ok: true; data: T } | { ok: false; status: number; message: string }> {
-  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+  let response: Response;
+  try {
+    response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+  } catch {
+    // offline, or the page is navigating away (a password sign-in while the autofill request was starting)
+    return { ok: false, status: 0, message: 'The provider could not be reached; try again' };
+  }
   const data = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (!response.ok) return { ok: false, status: response.status, message: typeof data.error_description === 'string' ? data.error_description : 'Something went wrong; try again' };
   return { ok: true, data: data as T };

@@ -84,10 +84,8 @@ export interface SecondFactorPolicy {
  */
 export async function secondFactorPolicy(provider: Provider, user: Pick<User, 'id' | 'roles'>, clientId: string | null): Promise<SecondFactorPolicy> {
   const { requiredRoles, enrolmentGraceDays } = provider.settings.mfa;
-  const [factors, clientRequires] = await Promise.all([
-    provider.store.authenticators.secondFactors(user.id),
-    clientId ? provider.store.authenticators.clientRequiresMfa(clientId) : Promise.resolve(false),
-  ]);
+  const factors = await provider.store.authenticators.secondFactors(user.id, clientId);
+  const clientRequires = factors.clientRequiresMfa;
   const enrolled = factors.totp || factors.passkeys > 0;
   const roleRequires = user.roles.some((role) => requiredRoles.includes(role));
   let graceUntil: Date | null = null;
@@ -159,7 +157,7 @@ export async function verifySecondFactor(
 }
 
 /** A failed passkey assertion of a known user counts against the same throttle as codes. */
-export async function recordPasskeyFailure(provider: Provider, userId: string): Promise<void> {
+export async function recordSecondFactorFailure(provider: Provider, userId: string): Promise<void> {
   const now = provider.now();
   await provider.store.users.recordLoginFailure(throttleKey(provider, userId), null, {
     freeFailures: provider.settings.login.maxFailures, maxDelaySeconds: provider.settings.login.lockSeconds, forgetAfterSeconds: FAILURE_MEMORY_SECONDS, backstopWindowSeconds: 3600,

@@ -40,6 +40,8 @@ export interface PendingSecondFactor {
   /** Where the sign-in goes on: a pending authorization, or a local path. */
   interactionId?: string;
   returnTo?: string;
+  /** An existing session proving itself again (acr_values, the policy, the security page), not a new sign-in. */
+  stepUp?: boolean;
 }
 
 /** How long a passed password waits for its second factor. */

@@ -37,6 +37,8 @@ export interface SecondFactorState {
   recoveryCodesLeft: number;
   /** When the policy first asked this user to enrol (grace period start), if it did. */
   enrolmentRequestedAt: Date | null;
+  /** Whether the client asked about (if any) requires a second factor. */
+  clientRequiresMfa: boolean;
 }
 
 type CredentialRow = {
@@ -67,16 +69,17 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
   const challengeDigest = (challenge: string) => box.digest(`webauthn-challenge:${challenge}`);
 
   return {
-    /** Everything the sign-in and the MFA policy ask about a user, in one round trip. */
-    async secondFactors(userId: string): Promise<SecondFactorState> {
-      const [row] = await db.query<{ passkeys: number; totp: boolean; recovery_left: number; requested_at: Date | null }>(
+    /** Everything the sign-in and the MFA policy ask about a user (and a client), in one round trip. */
+    async secondFactors(userId: string, clientId: string | null = null): Promise<SecondFactorState> {
+      const [row] = await db.query<{ passkeys: number; totp: boolean; recovery_left: number; requested_at: Date | null; client_requires: boolean }>(
         `select (select count(*)::int from identity.webauthn_credentials where user_id = $1) as passkeys,
                 exists (select 1 from identity.totp_authenticators where user_id = $1 and confirmed_at is not null) as totp,
                 (select count(*)::int from identity.recovery_codes where user_id = $1 and used_at is null) as recovery_left,
-                (select requested_at from identity.mfa_enrolment_requests where user_id = $1) as requested_at`,
-        [userId],
+                (select requested_at from identity.mfa_enrolment_requests where user_id = $1) as requested_at,
+                exists (select 1 from identity.clients_requiring_mfa where client_id = $2) as client_requires`,
+        [userId, clientId],
       );
-      return { passkeys: row.passkeys, totp: row.totp, recoveryCodesLeft: row.recovery_left, enrolmentRequestedAt: row.requested_at };
+      return { passkeys: row.passkeys, totp: row.totp, recoveryCodesLeft: row.recovery_left, enrolmentRequestedAt: row.requested_at, clientRequiresMfa: row.client_requires };
     },
 
     /** Starts the user's grace period, once; returns when it started. */

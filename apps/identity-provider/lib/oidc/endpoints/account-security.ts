@@ -5,7 +5,7 @@ import { acrOf, combineAmr } from '../acr';
 import { InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
-import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, recordPasskeyFailure, totpStepOf, totpUri } from '../second-factor';
+import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, recordSecondFactorFailure, totpStepOf, totpUri } from '../second-factor';
 import { hasControlChars } from '../../security/input';
 import { readJsonCall } from '../steps/read-json';
 import { parseCredentialResponse, passkeyAmr, verifyRegistration } from '../webauthn';
@@ -80,7 +80,7 @@ export const totpConfirmAction = securityCall(async (call) => {
   const hadFactors = await hasFactors(provider, user.id);
   const step = totpStepOf(totp.secret, parsed.data.code.replace(/\s/g, ''), now.getTime());
   if (step === null || !(await provider.store.authenticators.acceptTotpStep(user.id, step, { confirm: true, now }))) {
-    await recordPasskeyFailure(provider, user.id);
+    await recordSecondFactorFailure(provider, user.id);
     return fail(400, 'The code is not valid. Check the time on your device and try the current code');
   }
   audit(call, 'auth.mfa_enrolled', { factor: 'totp' });

@@ -100,7 +100,7 @@ async function authorize(
       const id = interaction?.id ?? newInteractionId();
       browser.interactions[id] = interaction?.pending ?? { params: raw, createdAt: now };
       if (stepUp.kind === 'enrol') return redirect(enrolmentPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
-      browser.mfa = { userId: user!.id, amr: session!.amr, at: now, need: stepUp.need, interactionId: id };
+      browser.mfa = { userId: user!.id, amr: session!.amr, at: now, need: stepUp.need, interactionId: id, stepUp: true };
       return redirect(secondFactorPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
     }
 

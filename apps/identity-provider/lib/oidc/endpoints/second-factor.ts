@@ -3,7 +3,7 @@ import { ACR, acrLevel, acrOf, combineAmr } from '../acr';
 import { InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, redirect } from '../respond';
-import { recordPasskeyFailure, secondFactorPolicy, verifySecondFactor } from '../second-factor';
+import { recordSecondFactorFailure, secondFactorPolicy, verifySecondFactor } from '../second-factor';
 import {
   isInteractionId, pendingInteraction, readBrowserSession, SECOND_FACTOR_WINDOW_MS, sessionCookie, type BrowserSession, type PendingSecondFactor,
 } from '../session';
@@ -155,7 +155,7 @@ export async function webauthnAuthenticateAction(request: Request, ctx: RequestC
 
   const outcome = await verifyAssertion(provider, purpose, response, browser.csrf, mfa?.userId ?? null);
   if (!outcome.ok) {
-    if (outcome.userId) await recordPasskeyFailure(provider, outcome.userId);
+    if (outcome.userId) await recordSecondFactorFailure(provider, outcome.userId);
     provider.audit.record({ ...base, action: purpose === 'second_factor' ? 'auth.mfa_failed' : 'auth.login_failed', userId: outcome.userId, details: { factor: 'passkey', reason: 'passkey_rejected' } });
     return refused();
   }
@@ -191,7 +191,7 @@ export async function startStepUp(request: Request, _ctx: RequestContext, provid
   const policy = await secondFactorPolicy(provider, user, null);
   if (!policy.enrolled) return redirect(returnTo);
   const need = url.searchParams.get('acr') === 'phr' && policy.factors.passkeys > 0 ? 'phr' : 'mfa';
-  browser.mfa = { userId: user.id, amr: session.amr, at: provider.now().getTime(), need, returnTo };
+  browser.mfa = { userId: user.id, amr: session.amr, at: provider.now().getTime(), need, returnTo, stepUp: true };
   return redirect(secondFactorPath({ returnTo }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
 }
 
@@ -207,6 +207,6 @@ export async function describeSecondFactor(request: Request, provider: Provider)
   const factors = await provider.store.authenticators.secondFactors(user.id);
   return {
     csrf: browser.csrf, email: user.email, need: mfa.need, totp: factors.totp, passkeys: factors.passkeys, recoveryCodes: factors.recoveryCodesLeft,
-    stepUp: !(mfa.amr.length === 1 && mfa.amr[0] === 'pwd' && !browser.sid),
+    stepUp: mfa.stepUp === true,
   };
 }
