@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { ACR, acrForToken, acrOf, combineAmr, parseClaimsParameter } from './acr';
 import { authorizationEndpoint } from './endpoints/authorize';
 import { discoveryDocument } from './endpoints/discovery';
+import { loginAction } from './endpoints/interaction';
 import { tokenEndpoint } from './endpoints/token';
 import { OAuthError } from './errors';
 import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, TOTP_PERIOD_SECONDS, totpCode, verifySecondFactor } from './second-factor';
@@ -163,6 +164,29 @@ describe('acr_values and step-up', () => {
     } finally {
       await t.store.authenticators.setClientRequiresMfa(RP.clientId, false);
     }
+  });
+
+  it('prompt=login and max_age still ask for a new sign-in, however strong the session', async () => {
+    const { cookie } = await browserOf({ amr: ['hwk', 'user', 'mfa'], acr: ACR.phr });
+    expect(locationOf(await authorize(cookie, { prompt: 'login', acr_values: ACR.pwd })).pathname).toBe('/login');
+    expect(locationOf(await authorize(cookie, { max_age: '0' })).pathname).toBe('/login');
+  });
+
+  it('a correct password of a user with a second factor makes no session: the second step first', async () => {
+    const password = randomBytes(12).toString('base64url');
+    const user = await t.store.users.create({ email: `p-${randomBytes(4).toString('hex')}@example.org`, password });
+    await fakePasskey(user.id);
+    const csrf = randomBytes(24).toString('base64url');
+    const cookie = (await sessionCookie({ csrf, interactions: {} }, t.provider.settings)).split(';')[0];
+    const response = await loginAction(new Request(`${TEST_ISSUER}/interaction/login`, {
+      method: 'POST', body: new URLSearchParams({ csrf, email: user.email, password, return_to: '/account/security' }),
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    }), t.ctx, t.provider);
+    expect(response.headers.get('location')).toBe('/mfa?return_to=%2Faccount%2Fsecurity');
+    const browser = await readBrowserSession(new Request(TEST_ISSUER, { headers: { cookie: response.headers.getSetCookie()[0].split(';')[0] } }), t.provider.settings);
+    expect(browser.sid).toBeUndefined();
+    expect(browser.mfa).toMatchObject({ userId: user.id, amr: ['pwd'], need: 'mfa', returnTo: '/account/security' });
+    expect(await t.store.db.query('select 1 from identity.sessions where user_id = $1', [user.id])).toEqual([]);
   });
 
   it('the ladder: amr to acr, combined steps, the token acr', () => {
