@@ -1,6 +1,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { createHash, randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
+import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, signIn, startStack, type Stack } from './support/oidc';
 import { auditWritten } from './support/server';
@@ -244,5 +245,58 @@ describe('token audit trail', () => {
     expect(lines[0]).toEqual(['created_at', 'action', 'user_id', 'client_id', 'grant_type', 'ip_address', 'user_agent', 'request_id', 'event_id', 'details']);
     const everyForClient = await (await agent.get(`/api/admin/audit?client_id=${svc.id}&limit=500`)).json();
     expect(lines.length - 1).toBe(everyForClient.entries.length);
+  });
+});
+
+describe('second factors in the audit trail and the logs', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ LOG_LEVEL: 'debug' });
+  });
+  afterAll(() => stack?.stop());
+
+  const totpAt = (secret: string, ms: number) => new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: ms });
+  const postJson = (agent: BrowserAgent, path: string, body: Record<string, unknown>) =>
+    agent.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  async function passwordStep(user: { email: string; password: string }, returnTo: string) {
+    const agent = new BrowserAgent(stack.provider.url);
+    await agent.get(`/interaction/start?return_to=${encodeURIComponent(returnTo)}`);
+    const res = await agent.postForm('/interaction/login', { email: user.email, password: user.password, csrf: await agent.csrf(), return_to: returnTo });
+    return { agent, location: res.headers.get('location')! };
+  }
+
+  it('records enrolment, successes, failures and recovery codes by id, never a TOTP secret, code or recovery code', async () => {
+    const since = new Date(Date.now() - 1000);
+    const user = { email: 'mfa.audited@example.org', password: 'mfa-audited-password-1' };
+    const userId = (await stack.store.users.create(user)).id;
+    const first = await passwordStep(user, '/account/security');
+    expect(first.location).toBe('/account/security');
+    const begun = await (await postJson(first.agent, '/interaction/security/totp/begin', { csrf: await first.agent.csrf() })).json() as { secret: string; otpauth_uri: string };
+    const enrolCode = totpAt(begun.secret, Date.now());
+    const confirmed = await (await postJson(first.agent, '/interaction/security/totp/confirm', { csrf: await first.agent.csrf(), code: enrolCode })).json() as { recovery_codes: string[] };
+    expect(confirmed.recovery_codes).toHaveLength(10);
+
+    // a sign-in with the next step's code (the enrolment's step is spent), a wrong code, a recovery code twice
+    const second = await passwordStep(user, '/');
+    expect(second.location).toBe('/mfa?return_to=%2F');
+    const wrong = await second.agent.postForm('/interaction/mfa', { csrf: await second.agent.csrf(), code: enrolCode });
+    expect(wrong.headers.get('location')).toBe('/mfa?return_to=%2F&error=invalid_code');
+    const nextCode = totpAt(begun.secret, Date.now() + 30_000);
+    expect((await second.agent.postForm('/interaction/mfa', { csrf: await second.agent.csrf(), code: nextCode })).headers.get('location')).toBe('/');
+    const third = await passwordStep(user, '/');
+    const recovery = confirmed.recovery_codes[0];
+    expect((await third.agent.postForm('/interaction/mfa', { csrf: await third.agent.csrf(), code: recovery })).headers.get('location')).toBe('/');
+    const fourth = await passwordStep(user, '/');
+    expect((await fourth.agent.postForm('/interaction/mfa', { csrf: await fourth.agent.csrf(), code: recovery })).headers.get('location')).toContain('error=invalid_code');
+
+    const events = await rows(stack, since);
+    const mine = events.filter((e) => e.user_id === userId).map((e) => e.action);
+    for (const expected of ['auth.mfa_enrolled', 'auth.mfa_failed', 'auth.mfa_succeeded', 'auth.recovery_code_used']) expect(mine, expected).toContain(expected);
+    const secrets = [begun.secret, begun.otpauth_uri, enrolCode, nextCode, ...confirmed.recovery_codes, ...confirmed.recovery_codes.map((c) => c.replace('-', '')), user.password];
+    const everything = JSON.stringify(await stack.store.db.query('select * from identity.audit_logs')) + stack.provider.output();
+    for (const secret of secrets) expect(everything.includes(secret), `secret leaked: ${secret.slice(0, 4)}...`).toBe(false);
+    // and at rest: the TOTP secret is a ciphertext, recovery codes are digests
+    const stored = JSON.stringify(await stack.store.db.query('select * from identity.totp_authenticators')) + JSON.stringify(await stack.store.db.query('select * from identity.recovery_codes'));
+    for (const secret of [begun.secret, ...confirmed.recovery_codes.map((c) => c.replace('-', ''))]) expect(stored.includes(secret)).toBe(false);
   });
 });

@@ -49,7 +49,7 @@ describe('end-user pages in a real browser', () => {
       await page.goto(`${provider.url}/demo`);
       await submit(page, 'demo-signin', /\/login\?interaction=[\w-]+$/);
       await expect.poll(() => page.getByTestId('client-name').textContent()).toBe('Demo relying party');
-      expect(await page.getByLabel('Email').getAttribute('autocomplete')).toBe('username');
+      expect(await page.getByLabel('Email').getAttribute('autocomplete')).toBe('username webauthn');
       expect(await page.getByLabel('Password').getAttribute('autocomplete')).toBe('current-password');
       await screenshot(page, 'login');
 

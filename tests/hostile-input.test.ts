@@ -19,16 +19,18 @@ interface Endpoint {
   path: string;
   params: string[];
   kind: Kind;
-  /** Who calls: nobody, an admin's browser, a plain browser session, a confidential client (Basic). */
-  as?: 'admin' | 'browser' | 'client';
+  /** Who calls: nobody, an admin's browser, a plain browser session, a confidential client (Basic), a signed-in user, a sign-in waiting for its second factor. */
+  as?: 'admin' | 'browser' | 'client' | 'user' | 'mfa';
+  /** A JSON body (the account API, the WebAuthn and security calls): the parameters as members, JSON-looking values sent parsed, the session's CSRF token also in X-CSRF-Token. */
+  json?: boolean;
   /** Parameters always sent with a valid value, so the generated ones reach deeper steps. */
   fixed?: (ctx: Context) => Promise<Record<string, string>> | Record<string, string>;
-  /** A JSON API (the account API): the parameters go as a JSON object, with the session's CSRF header. */
-  json?: boolean;
 }
 interface Context {
   browser: BrowserAgent;
   clientId: string;
+  user: BrowserAgent;
+  mfa: BrowserAgent;
 }
 
 const AUTHORIZE = ['response_type', 'client_id', 'redirect_uri', 'scope', 'resource', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'id_token_hint', 'claims', 'acr_values', 'request', 'request_uri', 'response_mode'];
@@ -67,6 +69,18 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'reset page', method: 'GET', path: '/reset-password', params: ['error', 'done'], kind: 'page', as: 'browser' },
   { name: 'verification page', method: 'GET', path: '/verify-email', params: ['error', 'done'], kind: 'page', as: 'browser' },
   { name: 'dev outbox', method: 'GET', path: '/dev/outbox', params: ['x'], kind: 'page', as: 'browser' },
+  // second factors and passkeys
+  { name: 'second-factor form', method: 'POST', path: '/interaction/mfa', params: ['code', 'interaction', 'return_to'], kind: 'page', as: 'mfa', fixed: async (c) => ({ csrf: await c.mfa.csrf(), code: '123456' }) },
+  { name: 'second-factor form, no sign-in pending', method: 'POST', path: '/interaction/mfa', params: ['csrf', 'code', 'interaction'], kind: 'page', as: 'browser' },
+  { name: 'step-up start', method: 'GET', path: '/interaction/step-up', params: ['return_to', 'acr'], kind: 'page', as: 'user' },
+  { name: 'webauthn options', method: 'POST', path: '/interaction/webauthn/options', params: ['purpose', 'csrf'], kind: 'api', as: 'user', json: true, fixed: async (c) => ({ csrf: await c.user.csrf(), purpose: 'register' }) },
+  { name: 'webauthn options, anonymous', method: 'POST', path: '/interaction/webauthn/options', params: ['purpose'], kind: 'api', as: 'browser', json: true, fixed: async (c) => ({ csrf: await c.browser.csrf() }) },
+  { name: 'webauthn authenticate', method: 'POST', path: '/interaction/webauthn/authenticate', params: ['purpose', 'response', 'interaction', 'return_to'], kind: 'api', as: 'browser', json: true, fixed: async (c) => ({ csrf: await c.browser.csrf(), purpose: 'passwordless', return_to: '/', response: WEBAUTHN_RESPONSE }) },
+  { name: 'webauthn authenticate, second factor', method: 'POST', path: '/interaction/webauthn/authenticate', params: ['response'], kind: 'api', as: 'mfa', json: true, fixed: async (c) => ({ csrf: await c.mfa.csrf(), purpose: 'second_factor', response: WEBAUTHN_RESPONSE }) },
+  ...['totp/begin', 'totp/confirm', 'totp/remove', 'recovery-codes', 'passkeys/register', 'passkeys/rename', 'passkeys/remove'].map((call): Endpoint => ({
+    name: `security ${call}`, method: 'POST', path: `/interaction/security/${call}`, params: ['csrf', 'code', 'id', 'name', 'response'], kind: 'api', as: 'user', json: true,
+    fixed: async (c) => ({ csrf: await c.user.csrf(), ...(call === 'passkeys/register' ? { response: WEBAUTHN_RESPONSE } : {}) }),
+  })),
   { name: 'admin audit', method: 'GET', path: '/api/admin/audit', params: ['start', 'end', 'user_id', 'client_id', 'action', 'ip', 'limit', 'cursor', 'format'], kind: 'api', as: 'admin' },
   { name: 'analytics', method: 'GET', path: '/api/analytics/tokens', params: [...ANALYTICS, 'tz', 'bucket', 'top', 'activity_limit'], kind: 'api', as: 'admin' },
   { name: 'analytics activity', method: 'GET', path: '/api/analytics/tokens/activity', params: [...ANALYTICS, 'limit', 'cursor'], kind: 'api', as: 'admin' },
@@ -82,6 +96,12 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'readiness', method: 'GET', path: '/api/health/ready', params: ['x'], kind: 'api' },
   { name: 'metrics', method: 'GET', path: '/metrics', params: ['name[]'], kind: 'api' },
 ];
+
+/** A well-formed but forged passkey assertion: reaches the challenge lookup and the verifier. */
+const WEBAUTHN_RESPONSE = {
+  id: 'AAAA', rawId: 'AAAA', type: 'public-key', clientExtensionResults: {},
+  response: { clientDataJSON: Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: 'Zm9v', origin: 'http://x' })).toString('base64url'), authenticatorData: 'AAAA', signature: 'AAAA', attestationObject: 'AAAA' },
+} as unknown as string;
 
 /** Values an attacker tries first: each is sent alone at every parameter of every endpoint. */
 const ATTACKS = [
@@ -135,16 +155,36 @@ describe('hostile input at every parameter of every endpoint', () => {
     await browser.get('/interaction/start?return_to=/');
     const rp = await stack.store.clients.create({ name: 'RP', redirectUris: ['http://127.0.0.1:9/cb'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], scopes: ['openid', 'api'] });
     basic = `Basic ${Buffer.from(`${rp.client.clientId}:${rp.clientSecret}`).toString('base64')}`;
-    ctx = { browser, clientId: rp.client.clientId };
+    // a signed-in user (the security calls) and a sign-in waiting for its second factor (a user with TOTP)
+    const plain = { email: 'hostile.user@example.org', password: 'hostile-user-password-1' };
+    await stack.store.users.create(plain);
+    const user = await signedInAgent(stack, plain.email, plain.password);
+    const withTotp = { email: 'hostile.mfa@example.org', password: 'hostile-mfa-password-1' };
+    const totpUser = await stack.store.users.create(withTotp);
+    await stack.store.authenticators.beginTotp(totpUser.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    await stack.store.authenticators.acceptTotpStep(totpUser.id, 1, { confirm: true, now: new Date() });
+    const mfa = new BrowserAgent(stack.provider.url);
+    await mfa.get('/interaction/start?return_to=/');
+    const pending = await mfa.postForm('/interaction/login', { email: withTotp.email, password: withTotp.password, csrf: await mfa.csrf(), return_to: '/' });
+    expect(pending.headers.get('location')).toMatch(/^\/mfa\?/);
+    ctx = { browser, clientId: rp.client.clientId, user, mfa };
   });
   afterAll(() => stack?.stop());
 
   async function send(endpoint: Endpoint, pairs: [string, string][]): Promise<Response> {
     const search = new URLSearchParams(pairs);
-    const agent = endpoint.as === 'admin' ? admin : endpoint.as === 'browser' ? browser : null;
+    const agent = endpoint.as === 'admin' ? admin : endpoint.as === 'browser' ? browser : endpoint.as === 'user' ? ctx.user : endpoint.as === 'mfa' ? ctx.mfa : null;
     const headers: Record<string, string> = endpoint.as === 'client' ? { authorization: basic } : {};
+    const jsonValue = (value: unknown) => {
+      if (typeof value !== 'string') return value;
+      try {
+        return JSON.parse(value);
+      } catch {
+        return value;
+      }
+    };
     const init: RequestInit = endpoint.json
-      ? { method: 'POST', body: JSON.stringify(Object.fromEntries(pairs)), headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': await agent!.csrf() } }
+      ? { method: 'POST', body: JSON.stringify(Object.fromEntries(pairs.map(([name, value]) => [name, name === 'csrf' ? value : jsonValue(value)]))), headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': await agent!.csrf() } }
       : endpoint.method === 'POST'
         ? { method: 'POST', body: search.toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } }
         : { method: 'GET', headers };

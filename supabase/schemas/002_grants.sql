@@ -15,6 +15,9 @@ create table identity.sessions (
   ip_address inet,
   user_agent text,
   last_seen_at timestamptz not null default now(),
+  -- how the user authenticated (RFC 8176 values) and the resulting level (README "acr ladder"); mfa helper
+  amr text[] not null default '{pwd}',
+  acr text not null default 'urn:idp:acr:pwd',
   -- the header is attacker-controlled: the data layer cuts it, the table refuses anything longer
   constraint sessions_user_agent_length check (char_length(user_agent) <= 512)
 );

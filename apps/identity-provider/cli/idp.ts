@@ -33,12 +33,15 @@ Commands:
   clients:create --name N [--redirect-uri U]... [--post-logout-redirect-uri U]...
                  [--public] [--grant authorization_code|refresh_token|client_credentials]...
                  [--scope S]... [--auth-method client_secret_basic|client_secret_post]
-                 [--alg RS256|ES256] [--access-token-alg RS256|ES256] [--first-party] [--client-id ID]
+                 [--alg RS256|ES256] [--access-token-alg RS256|ES256] [--first-party] [--client-id ID] [--require-mfa]
                                            register a client; a confidential client's secret is printed once.
                                            --alg: ID tokens; --access-token-alg: access tokens without
-                                           resource= (default ES256)
+                                           resource= (default ES256); --require-mfa: its users must pass a
+                                           second factor
   clients:update --client-id ID --access-token-alg RS256|ES256|default
                                            change a client's access-token alg
+  clients:require-mfa --client-id ID [--off]
+                                           require (or no longer) a second factor of the client's users
   clients:list                             list clients (no secrets)
   resources:create --identifier URI --name N [--scope S]... [--alg RS256|ES256] [--ttl SECONDS]
                  [--allow-client ID]... [--claim NAME=JSON]... [--supabase]
@@ -73,7 +76,7 @@ type Out = (line: string) => void;
 
 const COMMANDS = new Set([
   'migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification',
-  'clients:create', 'clients:update', 'clients:list', 'keys:list', 'keys:rotate',
+  'clients:create', 'clients:update', 'clients:require-mfa', 'clients:list', 'keys:list', 'keys:rotate',
   'resources:create', 'resources:update', 'resources:delete', 'resources:list',
   'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild',
 ]);
@@ -149,6 +152,8 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       'no-supabase': { type: 'boolean', default: false },
       'supabase-role': { type: 'string' },
       'supabase-audience': { type: 'string' },
+      'require-mfa': { type: 'boolean', default: false },
+      off: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -280,6 +285,7 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
           accessTokenSignedResponseAlg: (accessTokenAlg as SigningAlg | undefined) ?? null,
           firstParty: values['first-party'],
         });
+        if (values['require-mfa']) await store.authenticators.setClientRequiresMfa(client.clientId, true);
         out(`client_id: ${client.clientId}`);
         if (clientSecret) out(`client_secret (shown once, stored hashed): ${clientSecret}`);
         return 0;
@@ -289,6 +295,13 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         const alg = accessTokenAlg === 'default' ? null : (accessTokenAlg as SigningAlg);
         if (!(await store.clients.setAccessTokenAlg(values['client-id'], alg))) throw new UsageError(`no client ${values['client-id']}`);
         out(`client ${values['client-id']}: access tokens ${alg ?? 'with the provider default alg'}`);
+        return 0;
+      }
+      case 'clients:require-mfa': {
+        const clientId = values['client-id'];
+        if (!clientId || !(await store.clients.find(clientId))) throw new UsageError('--client-id must name a registered client');
+        await store.authenticators.setClientRequiresMfa(clientId, !values.off);
+        out(`${clientId}: second factor ${values.off ? 'no longer required' : 'required'}`);
         return 0;
       }
       case 'clients:list': {

@@ -73,6 +73,9 @@ const schema = z.object({
     .refine((v) => /^smtps?:$/.test(new URL(v).protocol), 'must be an smtp:// or smtps:// URL')
     .optional(),
   MAIL_FROM: z.string().max(320).optional(),
+  // comma-separated roles that must use a second factor; `none` for nobody (default: admin in production)
+  MFA_REQUIRED_ROLES: z.string().regex(/^(none|[a-z][a-z0-9_-]{0,31}(,[a-z][a-z0-9_-]{0,31})*)$/, 'expected comma-separated role names (e.g. admin,staff) or none').optional(),
+  MFA_ENROLMENT_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(14),
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   AUDIT_RETENTION_DAYS: int(400),
   AUDIT_FLUSH_INTERVAL_MS: int(200),
@@ -109,6 +112,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
+  /** Second-factor policy (README "Second factors and passkeys"). */
+  mfa: { requiredRoles: string[]; enrolmentGraceDays: number };
   rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange' | 'passwordResetPerAccount' | 'passwordResetPerIp', { limit: number; windowSeconds: number }>;
   /** NIST SP 800-63B minimum (lib/security/password-policy.ts). */
   passwordMinLength: number;
@@ -244,6 +249,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       session: e.SESSION_TTL_SECONDS,
     },
     login: { maxFailures: e.LOGIN_MAX_FAILURES, lockSeconds: e.LOGIN_LOCK_MINUTES * 60 },
+    mfa: {
+      requiredRoles: e.MFA_REQUIRED_ROLES === 'none' ? [] : e.MFA_REQUIRED_ROLES ? e.MFA_REQUIRED_ROLES.split(',') : production ? ['admin'] : [],
+      enrolmentGraceDays: e.MFA_ENROLMENT_GRACE_DAYS,
+    },
     rateLimits: {
       loginPerAccount: e.RATE_LIMIT_LOGIN_PER_ACCOUNT,
       loginPerIp: e.RATE_LIMIT_LOGIN_PER_IP,

@@ -10,6 +10,7 @@ import { sessionQueries } from './queries/sessions';
 import { rateLimitQueries } from './queries/rate-limits';
 import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
+import { authenticatorQueries } from './queries/authenticators';
 import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
 import { accountTokenQueries } from './queries/account-tokens';
@@ -20,6 +21,7 @@ export * from './driver';
 export * from './migrate';
 export * from './crypto/secrets';
 export * from './queries/users';
+export * from './queries/authenticators';
 export * from './queries/clients';
 export * from './queries/resource-servers';
 export * from './queries/keys';
@@ -56,6 +58,8 @@ export interface IdentityStore {
   readonly db: Database;
   readonly box: SecretBox;
   readonly users: ReturnType<typeof userQueries>;
+  /** Passkeys, TOTP, recovery codes, WebAuthn challenges, MFA policy rows. */
+  readonly authenticators: ReturnType<typeof authenticatorQueries>;
   readonly clients: ReturnType<typeof clientQueries>;
   /** RFC 8707 resource servers (APIs) and their token settings. */
   readonly resourceServers: ReturnType<typeof resourceServerQueries>;
@@ -83,6 +87,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     db,
     box,
     users: userQueries(db),
+    authenticators: authenticatorQueries(db, box),
     clients: clientQueries(db, box),
     resourceServers: resourceServerQueries(db),
     keys: keyQueries(db, box),

@@ -15,6 +15,8 @@ export type AuditAction =
   | 'auth.password_reset_requested' | 'auth.password_reset_completed' | 'auth.password_reset_failed'
   | 'auth.email_verification_sent' | 'auth.email_verified'
   | 'mail.sent' | 'mail.failed'
+  | 'auth.mfa_enrolled' | 'auth.mfa_removed' | 'auth.mfa_failed' | 'auth.mfa_succeeded' | 'auth.passkey_registered'
+  | 'auth.passkey_removed' | 'auth.recovery_code_used'
   | 'security.rate_limited' | 'security.suspicious'
   | 'key.published' | 'key.activated' | 'key.retired';
 

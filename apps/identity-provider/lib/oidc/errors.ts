@@ -12,7 +12,7 @@ export type OAuthErrorCode =
   | 'invalid_scope' | 'invalid_token' | 'insufficient_scope' | 'access_denied' | 'unsupported_response_type'
   | 'login_required' | 'consent_required' | 'interaction_required' | 'request_not_supported'
   | 'request_uri_not_supported' | 'unsupported_token_type' | 'server_error' | 'temporarily_unavailable'
-  | 'invalid_redirect_uri' | 'invalid_client_id' | 'invalid_target';
+  | 'invalid_redirect_uri' | 'invalid_client_id' | 'invalid_target' | 'unmet_authentication_requirements';
 
 export class OAuthError extends Error {
   /** False for errors that must be shown to the user instead of redirected (unknown client, bad redirect_uri). */
@@ -88,6 +88,15 @@ export class LoginRequired extends OAuthError {
 export class ConsentRequired extends OAuthError {
   constructor(description = 'End-user consent is required') {
     super('consent_required', description, 400);
+  }
+}
+/**
+ * OpenID Connect Unmet Authentication Requirements 1.0 (IANA OAuth extensions error registry): an
+ * essential acr was requested that this user's sign-in cannot reach.
+ */
+export class UnmetAuthenticationRequirements extends OAuthError {
+  constructor(description = 'The requested authentication level cannot be met for this user') {
+    super('unmet_authentication_requirements', description, 400);
   }
 }
 export class RequestNotSupported extends OAuthError {

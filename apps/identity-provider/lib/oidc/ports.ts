@@ -16,6 +16,8 @@ export interface ProviderSettings {
   accessTokenAlg: SigningAlg;
   ttl: { accessToken: number; idToken: number; refreshToken: number; authorizationCode: number; session: number };
   login: { maxFailures: number; lockSeconds: number };
+  /** Roles that must pass a second factor, and how long a user of such a role may sign in without one. */
+  mfa: { requiredRoles: string[]; enrolmentGraceDays: number };
   rateLimits: {
     loginPerAccount: RateLimitRule;
     loginPerIp: RateLimitRule;

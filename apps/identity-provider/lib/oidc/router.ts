@@ -1,6 +1,10 @@
 import { authorizationEndpoint, resumeAuthorization } from './endpoints/authorize';
 import { discoveryEndpoint, PATHS } from './endpoints/discovery';
 import { endSessionEndpoint, logoutAction } from './endpoints/end-session';
+import {
+  passkeyRegisterAction, passkeyRemoveAction, passkeyRenameAction, recoveryCodesAction, totpBeginAction, totpConfirmAction, totpRemoveAction,
+} from './endpoints/account-security';
+import { secondFactorAction, startStepUp, webauthnAuthenticateAction, webauthnOptionsAction } from './endpoints/second-factor';
 import { changePasswordAction, consentAction, loginAction, startSignIn } from './endpoints/interaction';
 import { introspectionEndpoint } from './endpoints/introspect';
 import { forgotPasswordAction, resetLinkEndpoint, resetPasswordAction, verifyEmailAction, verifyLinkEndpoint } from './endpoints/recovery';
@@ -37,4 +41,16 @@ export const BROWSER_ENDPOINTS: Record<string, { methods: string[]; handler: End
   '/interaction/reset-password': { methods: ['POST'], handler: resetPasswordAction },
   '/interaction/verify-link': { methods: ['GET'], handler: verifyLinkEndpoint },
   '/interaction/verify-email': { methods: ['POST'], handler: verifyEmailAction },
+  // second factors and passkeys (README "Second factors and passkeys")
+  '/interaction/mfa': { methods: ['POST'], handler: secondFactorAction },
+  '/interaction/step-up': { methods: ['GET'], handler: startStepUp },
+  '/interaction/webauthn/options': { methods: ['POST'], handler: webauthnOptionsAction },
+  '/interaction/webauthn/authenticate': { methods: ['POST'], handler: webauthnAuthenticateAction },
+  '/interaction/security/totp/begin': { methods: ['POST'], handler: totpBeginAction },
+  '/interaction/security/totp/confirm': { methods: ['POST'], handler: totpConfirmAction },
+  '/interaction/security/totp/remove': { methods: ['POST'], handler: totpRemoveAction },
+  '/interaction/security/recovery-codes': { methods: ['POST'], handler: recoveryCodesAction },
+  '/interaction/security/passkeys/register': { methods: ['POST'], handler: passkeyRegisterAction },
+  '/interaction/security/passkeys/rename': { methods: ['POST'], handler: passkeyRenameAction },
+  '/interaction/security/passkeys/remove': { methods: ['POST'], handler: passkeyRemoveAction },
 };

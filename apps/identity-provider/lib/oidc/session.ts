@@ -26,6 +26,28 @@ export interface PendingAuthorization {
 }
 
 /**
+ * A sign-in halfway through (README "Second factors and passkeys"): the first step passed (the password, or
+ * an existing session that must step up) and the second factor is due. Grants nothing by itself.
+ */
+export interface PendingSecondFactor {
+  userId: string;
+  /** Methods passed so far (RFC 8176): ['pwd'] after the password, the session's own for a step-up. */
+  amr: string[];
+  /** When the first step passed (ms); the second must follow within SECOND_FACTOR_WINDOW_MS. */
+  at: number;
+  /** The level the step must reach: any second factor (mfa), or a passkey (phr). */
+  need: 'mfa' | 'phr';
+  /** Where the sign-in goes on: a pending authorization, or a local path. */
+  interactionId?: string;
+  returnTo?: string;
+  /** An existing session proving itself again (acr_values, the policy, the security page), not a new sign-in. */
+  stepUp?: boolean;
+}
+
+/** How long a passed password waits for its second factor. */
+export const SECOND_FACTOR_WINDOW_MS = 10 * 60 * 1000;
+
+/**
  * What the browser carries, sealed with iron-session (encrypted and authenticated): the id of the
  * server-side session record (so logout and revocation can end it), the CSRF token for forms, and
  * pending interactions. No personal data.
@@ -41,6 +63,8 @@ export interface BrowserSession {
    * page and its form never carry it in a URL (no Referer, history or log leak).
    */
   recovery?: { reset?: string; verify?: string };
+  /** A sign-in waiting for its second factor (or a step-up), if any. */
+  mfa?: PendingSecondFactor;
 }
 
 export function readCookie(request: Request, name: string): string | null {

@@ -16,6 +16,8 @@ export interface AuthorizationCodeGrant {
   authTime: Date;
   /** RFC 8707: resource servers granted at the authorization endpoint; empty: the default audience. */
   resources: string[];
+  /** Null for codes issued before amr/acr were recorded. */
+  authentication: CodeAuthentication | null;
 }
 
 export interface NewAuthorizationCode {
@@ -33,6 +35,15 @@ export interface NewAuthorizationCode {
   ttlSeconds: number;
   /** RFC 8707 resources granted with the code (kept with the family); default none. */
   resources?: string[];
+  /** How the user authenticated (amr/acr of the ID token) and the claims asked for in it; stored with the code. */
+  authentication?: CodeAuthentication | null;
+}
+
+/** RFC 8176 amr values, the acr reached, and the claims the request asked for in the ID token (OIDC Core 5.5). */
+export interface CodeAuthentication {
+  amr: string[];
+  acr: string;
+  idTokenClaims: string[];
 }
 
 export type ConsumeAuthorizationCodeResult =
@@ -123,7 +134,7 @@ type ConnectedAppRow = {
 type CodeRow = {
   family_id: string; client_id: string; user_id: string; sid: string | null; redirect_uri: string; scope: string[];
   nonce: string | null; code_challenge: string | null; code_challenge_method: 'S256' | null; auth_time: Date;
-  expired: boolean; family_revoked: boolean; resources: string[];
+  expired: boolean; family_revoked: boolean; resources: string[]; amr: string[] | null; acr: string | null; id_token_claims: string[] | null;
 };
 
 type RotatedRow = {
@@ -149,6 +160,7 @@ function toGrant(row: CodeRow): AuthorizationCodeGrant {
     codeChallengeMethod: row.code_challenge_method,
     authTime: row.auth_time,
     resources: row.resources,
+    authentication: row.acr === null ? null : { amr: row.amr ?? [], acr: row.acr, idTokenClaims: row.id_token_claims ?? [] },
   };
 }
 
@@ -212,14 +224,22 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
            values ($1::text, $2::uuid, $3::text, $4::text[], $5::timestamptz, $12::text[])
            returning id
          )
-         insert into identity.authorization_codes (code_hash, family_id, client_id, user_id, sid, redirect_uri, scope,
-           nonce, code_challenge, code_challenge_method, auth_time, expires_at)
-         select $6::text, family.id, $1::text, $2::uuid, $3::text, $7::text, $4::text[], $8::text, $9::text, $10::text,
-           $5::timestamptz, now() + make_interval(secs => $11)
-           from family
-         returning family_id`,
+         , code as (
+           insert into identity.authorization_codes (code_hash, family_id, client_id, user_id, sid, redirect_uri, scope,
+             nonce, code_challenge, code_challenge_method, auth_time, expires_at)
+           select $6::text, family.id, $1::text, $2::uuid, $3::text, $7::text, $4::text[], $8::text, $9::text, $10::text,
+             $5::timestamptz, now() + make_interval(secs => $11)
+             from family
+           returning code_hash, family_id
+         )
+         , context as (
+           insert into identity.authorization_code_contexts (code_hash, amr, acr, id_token_claims)
+           select code.code_hash, $13::text[], $14::text, $15::text[] from code where $14::text is not null
+         )
+         select family_id from code`,
         [input.clientId, input.userId, input.sid, input.scope, input.authTime, box.digest(input.code), input.redirectUri,
-          input.nonce, input.codeChallenge, input.codeChallengeMethod, input.ttlSeconds, input.resources ?? []],
+          input.nonce, input.codeChallenge, input.codeChallengeMethod, input.ttlSeconds, input.resources ?? [],
+          input.authentication?.amr ?? null, input.authentication?.acr ?? null, input.authentication?.idTokenClaims ?? null],
       );
       return { familyId: row.family_id };
     },
@@ -235,9 +255,11 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
         `update identity.authorization_codes c
             set consumed_at = now()
            from identity.token_families f
+           left join identity.authorization_code_contexts x on x.code_hash = $1
           where c.code_hash = $1 and c.consumed_at is null and f.id = c.family_id
           returning c.family_id, c.client_id, c.user_id, c.sid, c.redirect_uri, c.scope, c.nonce, c.code_challenge,
-            c.code_challenge_method, c.auth_time, c.expires_at <= now() as expired, f.revoked_at is not null as family_revoked, f.resources`,
+            c.code_challenge_method, c.auth_time, c.expires_at <= now() as expired, f.revoked_at is not null as family_revoked, f.resources,
+            x.amr, x.acr, x.id_token_claims`,
         [codeHash],
       );
       if (claimed) {

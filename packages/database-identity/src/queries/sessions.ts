@@ -8,6 +8,9 @@ export interface Session {
   authTime: Date;
   createdAt: Date;
   expiresAt: Date;
+  /** How the user authenticated (RFC 8176) and the level reached (README "acr ladder"). */
+  amr: string[];
+  acr: string;
 }
 
 /** A session as its owner sees it on the account page. */
@@ -27,17 +30,20 @@ export interface NewSession {
   ttlSeconds: number;
   ipAddress?: string | null;
   userAgent?: string | null;
+  /** Default: a password sign-in. */
+  amr?: string[];
+  acr?: string;
 }
 
-type SessionRow = { sid: string; user_id: string; auth_time: Date; created_at: Date; expires_at: Date };
+type SessionRow = { sid: string; user_id: string; auth_time: Date; created_at: Date; expires_at: Date; amr: string[]; acr: string };
 
-const COLUMNS = 'sid, user_id, auth_time, created_at, expires_at';
+const COLUMNS = 'sid, user_id, auth_time, created_at, expires_at, amr, acr';
 
 /** Long enough for any real browser; a header is attacker-controlled, so the column is bounded here. */
 const MAX_USER_AGENT = 512;
 
 function toSession(row: SessionRow): Session {
-  return { sid: row.sid, userId: row.user_id, authTime: row.auth_time, createdAt: row.created_at, expiresAt: row.expires_at };
+  return { sid: row.sid, userId: row.user_id, authTime: row.auth_time, createdAt: row.created_at, expiresAt: row.expires_at, amr: row.amr, acr: row.acr };
 }
 
 type SummaryRow = SessionRow & { ip_address: string | null; user_agent: string | null; last_seen_at: Date };
@@ -52,11 +58,12 @@ export function sessionQueries(db: Queryable) {
       // The column is inet: a malformed forwarded-for value must not make the login fail, so it is dropped.
       const ip = input.ipAddress && isIP(input.ipAddress) ? input.ipAddress : null;
       const [row] = await db.query<SessionRow>(
-        `insert into identity.sessions (sid, user_id, auth_time, expires_at, ip_address, user_agent)
-         values ($1, $2, coalesce($3::timestamptz, now()), now() + make_interval(secs => $4), $5::inet, $6)
+        `insert into identity.sessions (sid, user_id, auth_time, expires_at, ip_address, user_agent, amr, acr)
+         values ($1, $2, coalesce($3::timestamptz, now()), now() + make_interval(secs => $4), $5::inet, $6,
+           coalesce($7::text[], '{pwd}'), coalesce($8::text, 'urn:idp:acr:pwd'))
          returning ${COLUMNS}`,
         [randomToken(32), input.userId, input.authTime ?? null, input.ttlSeconds, ip,
-          input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null],
+          input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null, input.amr ?? null, input.acr ?? null],
       );
       return toSession(row);
     },
@@ -101,6 +108,11 @@ export function sessionQueries(db: Queryable) {
         [sid, userId],
       );
       return rows.length > 0;
+    },
+
+    /** A factor added to a live session (enrolment with a confirmation code, a passkey registered with user verification). */
+    async elevate(sid: string, amr: string[], acr: string): Promise<void> {
+      await db.query(`update identity.sessions set amr = $2, acr = $3 where sid = $1 and revoked_at is null`, [sid, amr, acr]);
     },
 
     /** Ends a session (logout). True when it was still active. */

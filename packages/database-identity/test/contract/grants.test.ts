@@ -57,7 +57,7 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
         status: 'ok',
         grant: {
           familyId, clientId, userId: user.id, sid: 'sid-1', redirectUri: input.redirectUri, scope: input.scope,
-          nonce: input.nonce, codeChallenge: input.codeChallenge, codeChallengeMethod: 'S256', authTime: input.authTime, resources: [],
+          nonce: input.nonce, codeChallenge: input.codeChallenge, codeChallengeMethod: 'S256', authTime: input.authTime, resources: [], authentication: null,
         },
       });
     });

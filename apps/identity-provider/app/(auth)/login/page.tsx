@@ -2,6 +2,7 @@ import type { Metadata } from 'next';
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { CircleAlert, Clock, LogIn } from 'lucide-react';
+import { PasskeySignIn } from '@/components/auth/passkey-sign-in';
 import { getContainer } from '@/lib/container';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
@@ -89,7 +90,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
             id="email"
             name="email"
             type="email"
-            autoComplete="username"
+            autoComplete="username webauthn"
             inputMode="email"
             autoCapitalize="none"
             spellCheck={false}
@@ -122,6 +123,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
           Sign in
         </button>
       </form>
+      <PasskeySignIn csrf={form.csrf} interaction={form.hidden.interaction} returnTo={form.hidden.return_to} />
       <p className="mt-4 text-center text-sm">
         <a href="/forgot-password" className="font-medium text-brand-700 underline-offset-2 hover:underline" data-testid="forgot-password-link">Forgot password?</a>
       </p>

@@ -1,8 +1,11 @@
-import { randomToken, type OAuthClient, type User } from '@idp/database-identity';
+import { randomToken, type OAuthClient, type Session, type User } from '@idp/database-identity';
+import { ACR, acrForToken, acrLevel, acrRequirement, minimumAcr, parseClaimsParameter, type ClaimsRequest } from '../acr';
 import {
   asOAuthError, ConsentRequired, InvalidClientId, InvalidRedirectUri, InvalidRequest, InvalidScope, InvalidToken, LoginRequired,
-  OAuthError, RequestNotSupported, RequestUriNotSupported, UnauthorizedClient, UnsupportedResponseType,
+  OAuthError, RequestNotSupported, RequestUriNotSupported, UnauthorizedClient, UnmetAuthenticationRequirements, UnsupportedResponseType,
 } from '../errors';
+import { secondFactorPolicy } from '../second-factor';
+import { enrolmentPath, secondFactorPath } from '../steps/sign-in';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
@@ -13,7 +16,9 @@ import { parseScope } from '../steps/scope';
 import { verifyIdTokenHint } from '../tokens';
 import { SUPPORTED_SCOPES } from './discovery';
 
-export const INTERACTION_PATHS = { login: '/login', consent: '/consent', password: '/password', resume: '/oidc/authorize/resume' } as const;
+export const INTERACTION_PATHS = {
+  login: '/login', consent: '/consent', password: '/password', resume: '/oidc/authorize/resume', mfa: '/mfa', security: '/account/security',
+} as const;
 
 /** A request that passed validation: what the rest of the flow works from. */
 export interface AuthorizationRequest {
@@ -28,6 +33,10 @@ export interface AuthorizationRequest {
   loginHint?: string;
   /** RFC 8707: the resource servers the tokens of this grant are for (empty: the default audience). */
   resources: string[];
+  /** acr_values or an acr request of `claims` (README "acr ladder"). */
+  acr: ReturnType<typeof acrRequirement>;
+  /** The `claims` parameter (OIDC Core 5.5), parsed and bounded. */
+  claims: ClaimsRequest | null;
 }
 
 /** Authorization endpoint (OIDC Core 3.1.2, RFC 6749 4.1.1): GET with a query, or POST with a form. */
@@ -86,6 +95,18 @@ async function authorize(
       return toInteraction(needsLogin ? INTERACTION_PATHS.login : INTERACTION_PATHS.password, raw, browser, interaction, provider, now);
     }
 
+    // Step 3b: is the sign-in strong enough for acr_values / claims and the second-factor policy?
+    const stepUp = await checkAuthenticationStrength(req, session!, user!, provider);
+    if (stepUp.kind === 'unmet') return fail(new UnmetAuthenticationRequirements());
+    if (stepUp.kind !== 'ok') {
+      if (req.prompt.has('none')) return fail(new LoginRequired('A stronger authentication is required'));
+      const id = interaction?.id ?? newInteractionId();
+      browser.interactions[id] = interaction?.pending ?? { params: raw, createdAt: now };
+      if (stepUp.kind === 'enrol') return redirect(enrolmentPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+      browser.mfa = { userId: user!.id, amr: session!.amr, at: now, need: stepUp.need, interactionId: id, stepUp: true };
+      return redirect(secondFactorPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+    }
+
     // Step 4: consent, unless first-party or already granted for every requested scope.
     const granted = client.firstParty ? req.scope : await provider.store.consents.find(user!.id, client.clientId);
     const missing = req.scope.filter((s) => !granted.includes(s));
@@ -102,6 +123,11 @@ async function authorize(
       code, clientId: client.clientId, userId: user!.id, sid: session!.sid, redirectUri, scope: req.scope,
       nonce: req.nonce ?? null, codeChallenge: req.codeChallenge ?? null, codeChallengeMethod: req.codeChallenge ? 'S256' : null,
       authTime: session!.authTime, ttlSeconds: provider.settings.ttl.authorizationCode, resources: req.resources,
+      authentication: {
+        amr: session!.amr,
+        acr: acrForToken(session!.acr, req.acr?.values),
+        idTokenClaims: req.claims?.idToken.filter((name) => ID_TOKEN_CLAIMS_BY_REQUEST.has(name)) ?? [],
+      },
     });
     if (interaction) delete browser.interactions[interaction.id];
     const location = withParams(redirectUri, { code, state: req.state, iss: provider.settings.issuer });
@@ -171,10 +197,42 @@ async function checkRequest(raw: Record<string, string>, client: OAuthClient, re
     maxAge = Number(raw.max_age);
   }
   if (new URL(redirectUri).hash) throw new InvalidRequest('redirect_uri must not contain a fragment');
+  const claims = parseClaimsParameter(raw.claims);
   return {
     client, redirectUri, scope, state: raw.state, nonce: raw.nonce, codeChallenge: raw.code_challenge, prompt, maxAge,
-    loginHint: raw.login_hint, resources: identifiers,
+    loginHint: raw.login_hint, resources: identifiers, claims, acr: acrRequirement(raw.acr_values, claims),
   };
+}
+
+/** Claims a `claims` request may put into the ID token (when the granted scopes cover them; tokens.ts). */
+const ID_TOKEN_CLAIMS_BY_REQUEST = new Set(['name', 'given_name', 'family_name', 'updated_at', 'email', 'email_verified']);
+
+type StrengthCheck = { kind: 'ok' } | { kind: 'step_up'; need: 'mfa' | 'phr' } | { kind: 'enrol' } | { kind: 'unmet' };
+
+/**
+ * Whether the session is strong enough (README "acr ladder"). A requested level (acr_values, voluntary; or
+ * an essential `claims` acr) above the session's means a step-up when the user has a factor that reaches
+ * it; a voluntary request the user cannot meet is answered with the level they have, an essential one is
+ * `unmet_authentication_requirements`. The policy (role, client, enrolled user) asks for mfa; a user it
+ * requires to have a second factor who has none is sent to enrol once the grace period is over (at once
+ * for a client that requires MFA). Sessions at mfa or above skip the policy's database read.
+ */
+async function checkAuthenticationStrength(req: AuthorizationRequest, session: Session, user: User, provider: Provider): Promise<StrengthCheck> {
+  const level = acrLevel(session.acr);
+  const requested = minimumAcr(req.acr);
+  if (req.acr?.essential && req.acr.unknownOnly) return { kind: 'unmet' };
+  const wantsMore = requested !== null && acrLevel(requested) > level;
+  if (!wantsMore && level >= acrLevel(ACR.mfa)) return { kind: 'ok' };
+  const policy = await secondFactorPolicy(provider, user, req.client.clientId);
+  if (wantsMore) {
+    const reachable = requested === ACR.phr ? policy.factors.passkeys > 0 : policy.enrolled;
+    if (reachable) return { kind: 'step_up', need: requested === ACR.phr ? 'phr' : 'mfa' };
+    if (req.acr!.essential) return { kind: 'unmet' };
+  }
+  if (level >= acrLevel(ACR.mfa)) return { kind: 'ok' };
+  if (policy.enrolled) return { kind: 'step_up', need: 'mfa' };
+  if (policy.required && !policy.graceUntil) return { kind: 'enrol' };
+  return { kind: 'ok' };
 }
 
 async function toInteraction(

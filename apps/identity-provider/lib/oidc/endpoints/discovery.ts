@@ -1,3 +1,4 @@
+import { ACR_LADDER } from '../acr';
 import type { ProviderSettings } from '../ports';
 import { reply } from '../respond';
 
@@ -40,8 +41,10 @@ export function discoveryDocument(settings: ProviderSettings): Record<string, un
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
-    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'name', 'given_name', 'family_name', 'updated_at', 'email', 'email_verified'],
-    claims_parameter_supported: false,
+    claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr', 'acr', 'name', 'given_name', 'family_name', 'updated_at', 'email', 'email_verified'],
+    claims_parameter_supported: true,
+    // the acr ladder, weakest first (README "acr ladder")
+    acr_values_supported: [...ACR_LADDER],
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     prompt_values_supported: ['none', 'login', 'consent'],

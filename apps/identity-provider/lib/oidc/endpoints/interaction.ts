@@ -5,10 +5,13 @@ import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../pa
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import {
-  csrfMatches, deviceCookie, isCrossSiteFormPost, isInteractionId, newCsrfToken, newDeviceId, pendingInteraction, readBrowserSession, readDeviceId,
+  csrfMatches, deviceCookie, isCrossSiteFormPost, isInteractionId, newDeviceId, pendingInteraction, readBrowserSession, readDeviceId,
   sessionCookie, type BrowserSession,
 } from '../session';
+import { ACR } from '../acr';
+import { secondFactorPolicy } from '../second-factor';
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
+import { establishSession, secondFactorPath, type SignInTarget } from '../steps/sign-in';
 import { INTERACTION_PATHS, redirectWithError } from './authorize';
 
 // re-exported: the pages and tests import them from here
@@ -47,7 +50,7 @@ function csrfPage(): Response {
 
 const badReturnTo = () => errorPage(new InvalidRequest('The return_to parameter must be a path on this site'));
 
-const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
+export const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
 
 /**
  * Login form: one generic answer for an unknown email or a wrong password (no enumeration; unknown emails
@@ -120,17 +123,17 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     user.id, throttle ? [throttle.ipKey, ...(throttle.deviceKey ? [throttle.deviceKey] : [])] : [],
     accountKey ? { key: deviceKeyOf(provider, accountKey, deviceId), ttlSeconds: DEVICE_RECOGNITION_SECONDS } : null, now,
   );
-  if (browser.sid) await provider.store.sessions.revoke(browser.sid);
-  const session = await provider.store.sessions.create({ userId: user.id, authTime: now, ttlSeconds: provider.settings.ttl.session, ipAddress: ctx.ip, userAgent: ctx.userAgent });
-  browser.sid = session.sid;
-  browser.csrf = newCsrfToken();
-  if (pending) pending.loginAt = now.getTime();
-  provider.audit.record({ ...base, action: 'auth.login_succeeded', userId: user.id, details: { sid_created: true } });
-  const cookie = { 'Set-Cookie': await sessionCookie(browser, provider.settings) };
-  const next = !pending
-    ? (user.mustChangePassword ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(returnTo!)}` : returnTo!)
-    : `${user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume}?interaction=${interactionId}`;
-  const response = redirect(next, cookie);
+  const target: SignInTarget = pending ? { pending, interactionId } : { returnTo: returnTo! };
+  // a user with a second factor passes it before any session exists (README "Second factors and passkeys")
+  const mfa = await secondFactorPolicy(provider, user, clientId);
+  let response: Response;
+  if (mfa.enrolled) {
+    browser.mfa = { userId: user.id, amr: ['pwd'], at: now.getTime(), need: 'mfa', ...(pending ? { interactionId } : { returnTo: returnTo! }) };
+    response = redirect(secondFactorPath(target), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+  } else {
+    const { next, cookie } = await establishSession(provider, ctx, browser, user, { amr: ['pwd'], acr: ACR.pwd }, target, { clientId, nudgeEnrolment: mfa.required });
+    response = redirect(next, { 'Set-Cookie': cookie });
+  }
   response.headers.append('Set-Cookie', deviceCookie(deviceId, provider.settings));
   return response;
 }
@@ -180,8 +183,8 @@ async function checkLoginThrottle(provider: Provider, accountKey: string, ip: st
 }
 
 /** 429 for a throttled sign-in: says how long to wait; the password was not checked. */
-function throttledPage(retryAfterSeconds: number): Response {
-  const response = errorPage(Object.assign(new InvalidRequest(`Too many failed sign-ins. Wait ${retryAfterSeconds} seconds and try again`), { status: 429 }));
+export function throttledPage(retryAfterSeconds: number, what = 'sign-ins'): Response {
+  const response = errorPage(Object.assign(new InvalidRequest(`Too many failed ${what}. Wait ${retryAfterSeconds} seconds and try again`), { status: 429 }));
   response.headers.set('Retry-After', String(retryAfterSeconds));
   return response;
 }

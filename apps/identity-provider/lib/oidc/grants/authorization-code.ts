@@ -1,4 +1,5 @@
-import { randomToken, type OAuthClient } from '@idp/database-identity';
+import { randomToken, type AuthorizationCodeGrant, type OAuthClient } from '@idp/database-identity';
+import { claimsFor } from '../endpoints/userinfo';
 import { InvalidGrant, withAudit } from '../errors';
 import type { Provider } from '../ports';
 import { required, resourcesOf, type FormParams } from '../steps/parse-form';
@@ -6,6 +7,23 @@ import { auditTarget, defaultTarget, narrowResources, resolveResources, resource
 import { verifyPkce, PkceFailed } from '../steps/pkce';
 import { issueAccessToken, issueIdToken } from '../tokens';
 import type { GrantResult } from './types';
+
+/**
+ * What the ID token says about the sign-in (amr, acr: README "acr ladder"), and the claims a `claims`
+ * request asked for in it (OIDC Core 5.5) among those its scopes grant. Only that request costs a user
+ * lookup here; the amr/acr came with the code.
+ */
+async function authenticationClaims(grant: AuthorizationCodeGrant, provider: Provider): Promise<Record<string, unknown>> {
+  const authn = grant.authentication;
+  if (!authn) return {};
+  const claims: Record<string, unknown> = { amr: authn.amr, acr: authn.acr };
+  if (authn.idTokenClaims.length) {
+    const user = await provider.store.users.findById(grant.userId);
+    const granted = user ? claimsFor(user, grant.scope) : {};
+    for (const name of authn.idTokenClaims) if (Object.hasOwn(granted, name)) claims[name] = granted[name];
+  }
+  return claims;
+}
 
 /** RFC 6749 4.1.3, OIDC Core 3.1.3, RFC 7636 4.5: exchange a code for tokens. */
 export async function authorizationCodeGrant(params: FormParams, client: OAuthClient, provider: Provider): Promise<GrantResult> {
@@ -56,7 +74,7 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
   if (grant.scope.includes('openid')) {
     const id = await issueIdToken(provider, {
       subject: grant.userId, clientId: client.clientId, alg: client.idTokenSignedResponseAlg, authTime: grant.authTime,
-      nonce: grant.nonce, sid: grant.sid, accessToken: access.token,
+      nonce: grant.nonce, sid: grant.sid, accessToken: access.token, extraClaims: await authenticationClaims(grant, provider),
     });
     body.id_token = id.token;
   }
