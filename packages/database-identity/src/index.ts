@@ -11,6 +11,7 @@ import { auditQueries } from './audit/queries';
 import { userQueries } from './queries/users';
 import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
+import { adminQueries } from './queries/admin';
 
 export * from './clock';
 export * from './driver';
@@ -28,6 +29,7 @@ export * from './queries/rate-limits';
 export * from './queries/analytics';
 export * from './queries/revocation';
 export * from './access-token-subjects';
+export * from './queries/admin';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -60,6 +62,8 @@ export interface IdentityStore {
   readonly analytics: ReturnType<typeof analyticsQueries>;
   /** The revocation epoch, and in-process notice of revocations made through this store. */
   readonly revocations: ReturnType<typeof revocationQueries>;
+  /** The admin console's lists and changes (paged, keyset). */
+  readonly admin: ReturnType<typeof adminQueries>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     auditLog: auditQueries(db),
     analytics: analyticsQueries(analyticsDb),
     revocations: revocationQueries(db, revocations),
+    admin: adminQueries(db, box, revocations),
     close: async () => {
       try {
         if (analyticsDb !== db) await analyticsDb.close();
