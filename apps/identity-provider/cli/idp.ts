@@ -3,6 +3,7 @@ import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
 import { findMigrationsDir, migrate, openIdentityStore, type GrantType, type SigningAlg } from '@idp/database-identity';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
+import { sendToRunningServer } from '../lib/admin/cli-socket';
 
 /**
  * Administration from the shell: `npm run idp -- <command> [options]`.
@@ -25,11 +26,21 @@ Commands:
   keys:list                                list signing keys and their state
   keys:rotate --alg RS256|ES256            make a new signing key active; the old one stays published
                                            until every token it signed has expired
+
+While the server runs on the embedded database, commands go to it over $DATA_DIR/run/admin.sock
+(owner-only), audited as admin.* with admin_id "cli". These need the running server:
+  clients:rotate-secret --client-id ID [--grace SECONDS]
+                                           new secret, printed once; the old one works for SECONDS more
+  clients:disable | clients:enable --client-id ID
+  users:lock --user-id ID [--minutes M]    refuse sign-in (until unlocked, or for M minutes)
+  users:unlock --user-id ID
 `;
 
 type Out = (line: string) => void;
 
 const COMMANDS = new Set(['migrate', 'users:create', 'users:list', 'clients:create', 'clients:list', 'keys:list', 'keys:rotate']);
+/** Only through the running server's admin socket (lib/admin/cli-socket.ts). */
+const SERVER_COMMANDS = new Set(['clients:rotate-secret', 'clients:disable', 'clients:enable', 'users:lock', 'users:unlock']);
 
 /**
  * `config` may be a loader: it is called only for a real command, so help and typos neither generate the
@@ -41,7 +52,17 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     out(HELP);
     return command ? 0 : 64;
   }
-  if (!COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
+  if (!COMMANDS.has(command) && !SERVER_COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
+  // the embedded database admits one process: while the server runs, it executes the command
+  const early = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
+  if (!early.database.url) {
+    const answer = await sendToRunningServer(early.dataDir, argv);
+    if (answer) {
+      for (const line of answer.lines) out(line);
+      return answer.code;
+    }
+  }
+  if (SERVER_COMMANDS.has(command)) throw new UsageError(`${command} needs the running server (or DATABASE_URL is set: use the admin console)`);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -61,7 +82,7 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     },
     strict: true,
   });
-  const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
+  const config = early;
 
   const store = await openIdentityStore({
     databaseUrl: config.database.url,

@@ -66,6 +66,7 @@ const schema = z.object({
   AUDIT_RETENTION_DAYS: int(400),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   ADMIN_PASSWORD_FILE: z.string().optional(),
+  ADMIN_REAUTH_SECONDS: int(300),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
   METRICS_PATH: z.string().regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics').default('/metrics'),
@@ -90,6 +91,8 @@ export interface Config {
   adminEmail: string;
   /** The first administrator's initial password is read from this file (production: the only way, never logged). */
   adminPasswordFile?: string;
+  /** Destructive or secret-revealing admin actions need a sign-in at most this old (admin console). */
+  adminReauthSeconds: number;
   demoClient: boolean;
   /** `off` only to measure the audit writer's cost in benchmarks: events are then discarded. */
   auditWriter: 'on' | 'off';
@@ -209,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       passwordChange: e.RATE_LIMIT_PASSWORD_CHANGE,
     },
     adminEmail: e.ADMIN_EMAIL,
+    adminReauthSeconds: e.ADMIN_REAUTH_SECONDS,
     ...(e.ADMIN_PASSWORD_FILE ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) } : {}),
     demoClient: e.DEMO_CLIENT ?? !production,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },

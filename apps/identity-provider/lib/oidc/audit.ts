@@ -10,7 +10,9 @@ export type AuditAction =
   | 'token.pkce_failed' | 'token.refresh_reused'
   | 'client.auth_failed'
   | 'auth.login_succeeded' | 'auth.login_failed' | 'auth.account_locked' | 'auth.logout' | 'auth.password_changed'
-  | 'security.rate_limited' | 'security.suspicious';
+  | 'security.rate_limited' | 'security.suspicious'
+  /** Admin console and CLI actions: details name the acting admin (admin_id) and the target (target_id). */
+  | `admin.${string}`;
 
 export interface AuditEvent {
   action: AuditAction;
