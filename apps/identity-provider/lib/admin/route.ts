@@ -76,7 +76,9 @@ export function needsReauth(caller: Pick<AdminCaller, 'authTime'>, container: Co
   return Date.now() - caller.authTime.getTime() > container.config.adminReauthSeconds * 1000;
 }
 
-export function adminRoute<P extends z.ZodType = z.ZodObject<{}>, I extends z.ZodType = z.ZodObject<{}>>(spec: RouteSpec<P, I>, handler: Handler<P, I>) {
+type NoInput = z.ZodObject<Record<string, never>>;
+
+export function adminRoute<P extends z.ZodType = NoInput, I extends z.ZodType = NoInput>(spec: RouteSpec<P, I>, handler: Handler<P, I>) {
   return async (request: Request, context?: { params?: Promise<Record<string, string | string[]>> }): Promise<Response> => {
     let container: Container | undefined;
     try {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { inTimestampRange, safeText } from '../security/input';
+import { hasControlChars, inTimestampRange, safeText } from '../security/input';
 
 /**
  * The admin API's inputs and outputs (zod): every route parses its input with one of these and its answer
@@ -27,7 +27,7 @@ export const cursorParam = z
       const [t, key] = parsed as [string, unknown];
       const at = new Date(t);
       if (!inTimestampRange(at)) throw new Error('time');
-      if (typeof key === 'string' ? key.length === 0 || key.length > 200 || /[\u0000-\u001f]/.test(key) : !(Number.isSafeInteger(key) && (key as number) > 0)) throw new Error('key');
+      if (typeof key === 'string' ? key.length === 0 || key.length > 200 || hasControlChars(key) : !(Number.isSafeInteger(key) && (key as number) > 0)) throw new Error('key');
       return { at, key: key as string | number };
     } catch {
       ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
@@ -70,7 +70,7 @@ export const clientUpdateInput = z.object({
   first_party: z.boolean().optional(),
 });
 
-export const clientIdParam = z.object({ clientId: z.string().min(1).max(200).refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters') });
+export const clientIdParam = z.object({ clientId: z.string().min(1).max(200).refine((v) => !hasControlChars(v), 'must not contain control characters') });
 export const userIdParam = z.object({ userId: z.uuid('must be a UUID') });
 export const familyIdParam = z.object({ familyId: z.uuid('must be a UUID') });
 export const sessionIdParam = z.object({ sid: z.string().regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a session id') });

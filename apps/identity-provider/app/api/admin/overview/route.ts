@@ -1,5 +1,4 @@
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
