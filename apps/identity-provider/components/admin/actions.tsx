@@ -68,9 +68,13 @@ export function SecretOnce({ label, value, testId }: { label: string; value: str
  * One admin action: a button that first says what it will do and asks to confirm (a second, explicit
  * button; no browser dialog), then POSTs, shows the outcome and refreshes the page's data.
  */
-export function ActionButton({ path, body, label, confirm, danger, testId, describe, after }: {
+/** `done`: the message after success; `{field}` (dotted paths too) is replaced by the answer's value. */
+const fill = (template: string, body: Record<string, unknown>) =>
+  template.replace(/\{([a-z_.]+)\}/g, (_, path: string) => String(path.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], body) ?? ''));
+
+export function ActionButton({ path, body, label, confirm, danger, testId, done, after }: {
   path: string; body?: unknown; label: string; confirm?: string; danger?: boolean; testId: string;
-  describe?: (body: Record<string, unknown>) => string; after?: string;
+  done?: string; after?: string;
 }) {
   const router = useRouter();
   const post = useAdminPost();
@@ -83,7 +87,7 @@ export function ActionButton({ path, body, label, confirm, danger, testId, descr
     setBusy(false);
     setAsking(false);
     if (r.ok) {
-      setResult({ tone: 'ok', text: describe ? describe(r.body) : 'Done.' });
+      setResult({ tone: 'ok', text: done ? fill(done, r.body) : 'Done.' });
       if (after) router.push(after);
       else router.refresh();
     } else setResult({ tone: 'error', text: r.message });

@@ -27,7 +27,7 @@ export default async function KeysPage() {
           <Panel key={alg} title={`Rotate ${alg}`}>
             <ActionButton path="/api/admin/keys/rotate" body={{ alg }} label={`Rotate ${alg} key`} testId={`rotate-${alg}`}
               confirm={`A new ${alg} key becomes active and signs every new token. The current one becomes retiring: it stays in the JWKS for ${keep} seconds (the longest token lifetime), so tokens it signed keep verifying, then it is retired.`}
-              describe={(b) => `New active key ${String((b.key as { kid: string }).kid)}.`} />
+              done="New active key {key.kid}." />
           </Panel>
         ))}
       </div>

@@ -55,7 +55,7 @@ export default async function ClientPage({ params, searchParams }: { params: Pro
             <div className="flex flex-wrap gap-3">
               <ActionButton path={`${api}/disable`} body={{ disabled: !client.disabled }} label={client.disabled ? 'Enable client' : 'Disable client'} testId="client-disable"
                 confirm={client.disabled ? 'The client can authenticate and get tokens again.' : `Every endpoint will treat the client as unknown, and its ${counts.live_refresh_tokens} usable refresh tokens (${counts.live_families} grants) are revoked.`}
-                describe={(b) => `Done; ${String(b.revoked_refresh_tokens)} refresh tokens revoked.`} danger={!client.disabled} />
+                done="Done; {revoked_refresh_tokens} refresh tokens revoked." danger={!client.disabled} />
               <ActionButton path={`${api}/delete`} label="Delete client" danger testId="client-delete" after="/admin/clients"
                 confirm={`Deletes the registration, its ${counts.consents} consents and ${counts.live_families} grants: ${counts.live_refresh_tokens} usable refresh tokens are revoked. This cannot be undone.`} />
             </div>

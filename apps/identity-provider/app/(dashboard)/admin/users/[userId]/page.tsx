@@ -47,9 +47,9 @@ export default async function UserPage({ params, searchParams }: { params: Promi
           <div className="flex flex-wrap gap-3">
             {user.locked
               ? <ActionButton path={`${api}/unlock`} label="Unlock" testId="user-unlock" />
-              : !self && <ActionButton path={`${api}/lock`} label="Lock account" danger testId="user-lock" confirm={`Sign-in is refused until you unlock the account; its ${sessions.items.length} sessions end and ${counts.live_refresh_tokens} refresh tokens are revoked.`} describe={(b) => `Locked; ${String(b.sessions_ended)} sessions ended, ${String(b.revoked_refresh_tokens)} refresh tokens revoked.`} />}
+              : !self && <ActionButton path={`${api}/lock`} label="Lock account" danger testId="user-lock" confirm={`Sign-in is refused until you unlock the account; its ${sessions.items.length} sessions end and ${counts.live_refresh_tokens} refresh tokens are revoked.`} done="Locked; {sessions_ended} sessions ended, {revoked_refresh_tokens} refresh tokens revoked." />}
             <ActionButton path={`${api}/force-password-change`} label="Force password change" testId="user-force-password" confirm="At their next sign-in the user must choose a new password." />
-            <ActionButton path={`${api}/end-sessions`} label="End all sessions" testId="user-end-sessions" confirm={`Ends ${sessions.items.length} active sessions; the user must sign in again (refresh tokens stay valid).`} describe={(b) => `${String(b.sessions_ended)} sessions ended.`} />
+            <ActionButton path={`${api}/end-sessions`} label="End all sessions" testId="user-end-sessions" confirm={`Ends ${sessions.items.length} active sessions; the user must sign in again (refresh tokens stay valid).`} done="{sessions_ended} sessions ended." />
             {!self && <ActionButton path={`${api}/delete`} label="Delete user" danger testId="user-delete" after="/admin/users" confirm={`Deletes the account with its sessions, ${counts.consents} consents and ${counts.live_families} grants (${counts.live_refresh_tokens} refresh tokens). This cannot be undone.`} />}
           </div>
         </Panel>
