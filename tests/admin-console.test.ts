@@ -19,7 +19,7 @@ const PLAIN = { email: 'plain.user@example.org', password: 'plain-user-password-
 export const ADMIN_PAGES = ['/admin', '/admin/clients', '/admin/clients/new', '/admin/users', '/admin/users/new', '/admin/sessions', '/admin/keys', '/admin/audit', '/admin/security'];
 const ZERO = '00000000-0000-4000-8000-000000000000';
 export const ADMIN_GETS = [
-  '/api/admin/overview', '/api/admin/clients', '/api/admin/clients/x', '/api/admin/clients/x/families', '/api/admin/clients/x/failures',
+  '/api/admin/overview', '/api/admin/openapi', '/api/admin/clients', '/api/admin/clients/x', '/api/admin/clients/x/families', '/api/admin/clients/x/failures',
   '/api/admin/users', `/api/admin/users/${ZERO}`, `/api/admin/users/${ZERO}/families`, `/api/admin/users/${ZERO}/consents`, `/api/admin/users/${ZERO}/events`,
   `/api/admin/users/${ZERO}/sessions`, '/api/admin/sessions', '/api/admin/keys', '/api/admin/security', `/api/admin/audit/events/${ZERO}`, '/api/admin/audit',
 ];

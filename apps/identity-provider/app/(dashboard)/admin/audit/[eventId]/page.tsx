@@ -25,7 +25,7 @@ export default async function AuditEventPage({ params }: { params: Promise<{ eve
       <PageHeader icon={<ScrollText aria-hidden className="h-6 w-6 text-brand-600" />} title={eventSummary(e)} crumbs={[{ href: '/admin/audit', label: 'Audit trail' }]} />
       <div className="grid gap-4 lg:grid-cols-2">
         <Panel title="Event" testId="event-detail">
-          <dl className="grid grid-cols-[auto,1fr] gap-x-3 gap-y-1 text-sm">
+          <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
             <dt className="text-slate-600">Action</dt><dd data-testid="event-action">{e.action}</dd>
             <dt className="text-slate-600">Time</dt><dd>{when(e.created_at)}</dd>
             <dt className="text-slate-600">User</dt><dd>{e.user_id ? <Link className={linkClass} href={`/admin/users/${e.user_id}`}>{e.user_id}</Link> : '—'}</dd>

@@ -38,7 +38,7 @@ export default async function ClientPage({ params, searchParams }: { params: Pro
         actions={<Link href={`/analytics/tokens?client_id=${encodeURIComponent(clientId)}`} className={`${linkClass} inline-flex items-center gap-1 text-sm`} data-testid="client-analytics"><BarChart3 aria-hidden className="h-4 w-4" />Analytics for this client</Link>} />
       <div className="grid gap-4 lg:grid-cols-2">
         <Panel title="Registration" testId="client-registration">
-          <dl className="grid grid-cols-[auto,1fr] gap-x-3 gap-y-1 text-sm">
+          <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
             <dt className="text-slate-600">client_id</dt><dd className="break-all" data-testid="client-id">{client.client_id}</dd>
             <dt className="text-slate-600">Kind</dt><dd><Badge tone="blue">{client.kind}</Badge> {client.token_endpoint_auth_method}</dd>
             <dt className="text-slate-600">State</dt><dd data-testid="client-state">{client.disabled ? <Badge tone="red">disabled</Badge> : <Badge tone="green">enabled</Badge>}</dd>

@@ -35,7 +35,7 @@ export default async function UserPage({ params, searchParams }: { params: Promi
         actions={<Link href={`/analytics/tokens?user_id=${userId}`} className={`${linkClass} inline-flex items-center gap-1 text-sm`}><BarChart3 aria-hidden className="h-4 w-4" />Analytics for this user</Link>} />
       <div className="grid gap-4 lg:grid-cols-2">
         <Panel title="Account" testId="user-account">
-          <dl className="mb-4 grid grid-cols-[auto,1fr] gap-x-3 gap-y-1 text-sm">
+          <dl className="mb-4 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
             <dt className="text-slate-600">Id</dt><dd className="break-all" data-testid="user-id">{user.id}</dd>
             <dt className="text-slate-600">State</dt><dd data-testid="user-state">{user.locked ? <Badge tone="red">locked until {when(user.locked_until)}</Badge> : <Badge tone="green">active</Badge>} {user.must_change_password && <Badge tone="amber">must change password</Badge>}</dd>
             <dt className="text-slate-600">Email verified</dt><dd>{user.email_verified ? 'yes' : 'no'}</dd>
