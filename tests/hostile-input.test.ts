@@ -21,7 +21,7 @@ interface Endpoint {
   kind: Kind;
   /** Who calls: nobody, an admin's browser, a plain browser session, a confidential client (Basic), a signed-in user, a sign-in waiting for its second factor. */
   as?: 'admin' | 'browser' | 'client' | 'user' | 'mfa';
-  /** A JSON body (the account API, the WebAuthn and security calls): the parameters as members, JSON-looking values sent parsed, the session's CSRF token also in X-CSRF-Token. */
+  /** A JSON body (the account and admin APIs, the WebAuthn and security calls): the parameters as members (names ending in [] as arrays), JSON-looking values sent parsed, the session's CSRF token also in X-CSRF-Token. */
   json?: boolean;
   /** Parameters always sent with a valid value, so the generated ones reach deeper steps. */
   fixed?: (ctx: Context) => Promise<Record<string, string>> | Record<string, string>;
@@ -36,6 +36,7 @@ interface Context {
 const AUTHORIZE = ['response_type', 'client_id', 'redirect_uri', 'scope', 'resource', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'prompt', 'max_age', 'login_hint', 'id_token_hint', 'claims', 'acr_values', 'request', 'request_uri', 'response_mode'];
 const TOKEN = ['grant_type', 'client_id', 'client_secret', 'code', 'redirect_uri', 'code_verifier', 'refresh_token', 'scope', 'resource', 'audience'];
 const ANALYTICS = ['range', 'start', 'end', 'client_id', 'user_id', 'audience'];
+const ADMIN_PAGE = ['q', 'cursor', 'limit'];
 
 const ENDPOINTS: Endpoint[] = [
   { name: 'discovery', method: 'GET', path: '/.well-known/openid-configuration', params: ['x'], kind: 'oauth' },
@@ -92,6 +93,24 @@ const ENDPOINTS: Endpoint[] = [
   { name: 'account activity', method: 'GET', path: '/api/account/activity', params: ['limit', 'cursor'], kind: 'api', as: 'admin' },
   { name: 'account sessions', method: 'GET', path: '/api/account/sessions', params: ['x'], kind: 'api', as: 'admin' },
   { name: 'account apps', method: 'GET', path: '/api/account/apps', params: ['x'], kind: 'api', as: 'admin' },
+  // the admin console's API (lib/admin/route.ts): query strings, path ids ({id}) and JSON bodies
+  { name: 'admin clients', method: 'GET', path: '/api/admin/clients', params: ADMIN_PAGE, kind: 'api', as: 'admin' },
+  { name: 'admin users', method: 'GET', path: '/api/admin/users', params: ADMIN_PAGE, kind: 'api', as: 'admin' },
+  { name: 'admin sessions', method: 'GET', path: '/api/admin/sessions', params: ADMIN_PAGE, kind: 'api', as: 'admin' },
+  { name: 'admin security', method: 'GET', path: '/api/admin/security', params: ['cursor', 'limit', 'kind'], kind: 'api', as: 'admin' },
+  { name: 'admin overview and keys', method: 'GET', path: '/api/admin/overview', params: ['x'], kind: 'api', as: 'admin' },
+  { name: 'admin client by id', method: 'GET', path: '/api/admin/clients/{id}/families', params: ['id', ...ADMIN_PAGE], kind: 'api', as: 'admin' },
+  { name: 'admin user by id', method: 'GET', path: '/api/admin/users/{id}/events', params: ['id', ...ADMIN_PAGE], kind: 'api', as: 'admin' },
+  { name: 'admin audit event', method: 'GET', path: '/api/admin/audit/events/{id}', params: ['id'], kind: 'api', as: 'admin' },
+  { name: 'admin create client', method: 'POST', json: true, path: '/api/admin/clients', params: ['name', 'kind', 'client_id', 'redirect_uris[]', 'post_logout_redirect_uris[]', 'grant_types[]', 'scopes[]', 'token_endpoint_auth_method', 'id_token_signed_response_alg', 'first_party'], kind: 'api', as: 'admin', fixed: () => ({ name: 'Hostile', kind: 'confidential' }) },
+  { name: 'admin edit client', method: 'POST', json: true, path: '/api/admin/clients/{id}', params: ['id', 'name', 'redirect_uris[]', 'scopes[]', 'grant_types[]'], kind: 'api', as: 'admin' },
+  { name: 'admin rotate secret', method: 'POST', json: true, path: '/api/admin/clients/{id}/rotate-secret', params: ['id', 'grace_seconds'], kind: 'api', as: 'admin' },
+  { name: 'admin create user', method: 'POST', json: true, path: '/api/admin/users', params: ['email', 'name', 'roles[]', 'password'], kind: 'api', as: 'admin' },
+  { name: 'admin edit user', method: 'POST', json: true, path: '/api/admin/users/{id}', params: ['id', 'email', 'name', 'roles[]'], kind: 'api', as: 'admin' },
+  { name: 'admin lock user', method: 'POST', json: true, path: '/api/admin/users/{id}/lock', params: ['id', 'duration_seconds'], kind: 'api', as: 'admin' },
+  { name: 'admin revoke consent', method: 'POST', json: true, path: '/api/admin/users/{id}/consents/{id}/revoke', params: ['id'], kind: 'api', as: 'admin' },
+  { name: 'admin end session', method: 'POST', json: true, path: '/api/admin/sessions/{id}/end', params: ['id', 'x'], kind: 'api', as: 'admin' },
+  { name: 'admin rotate key', method: 'POST', json: true, path: '/api/admin/keys/rotate', params: ['alg'], kind: 'api', as: 'admin' },
   { name: 'health', method: 'GET', path: '/api/health', params: ['x'], kind: 'api' },
   { name: 'readiness', method: 'GET', path: '/api/health/ready', params: ['x'], kind: 'api' },
   { name: 'metrics', method: 'GET', path: '/metrics', params: ['name[]'], kind: 'api' },
@@ -145,6 +164,7 @@ describe('hostile input at every parameter of every endpoint', () => {
   beforeAll(async () => {
     // limits off: every generated login must reach the account lookup, not stop at a 429
     stack = await startStack({
+      ADMIN_REAUTH_SECONDS: '86400',
       RATE_LIMIT_LOGIN_PER_IP: '0/900', RATE_LIMIT_LOGIN_PER_ACCOUNT: '0/900', RATE_LIMIT_TOKEN_PER_IP: '0/60', RATE_LIMIT_TOKEN_PER_CLIENT: '0/60',
       RATE_LIMIT_PASSWORD_CHANGE: '0/900', RATE_LIMIT_PASSWORD_RESET_PER_IP: '0/3600', RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT: '0/3600',
     });
@@ -171,7 +191,22 @@ describe('hostile input at every parameter of every endpoint', () => {
   });
   afterAll(() => stack?.stop());
 
-  async function send(endpoint: Endpoint, pairs: [string, string][]): Promise<Response> {
+  async function send(endpoint: Endpoint, given: [string, string][]): Promise<Response> {
+    // a path id: the value goes (encoded) into the path
+    const id = given.find(([name]) => name === 'id')?.[1] ?? 'x';
+    // percent-encoded UTF-8 bytes (a lone surrogate becomes U+FFFD, as a browser would send it)
+    const encoded = [...Buffer.from(id, 'utf8')].map((b) => (/[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, '0')}`)).join('');
+    const path = endpoint.path.replaceAll('{id}', encoded || 'x');
+    const pairs = endpoint.path.includes('{id}') ? given.filter(([name]) => name !== 'id') : given;
+    if (endpoint.json && endpoint.path.startsWith('/api/admin/')) {
+      // the admin console's shape: names ending in [] are arrays, *_seconds numbers
+      const body: Record<string, unknown> = {};
+      for (const [name, value] of pairs) {
+        if (name.endsWith('[]')) ((body[name.slice(0, -2)] ??= []) as string[]).push(value);
+        else body[name] = /^-?\d+$/.test(value) && name.endsWith('seconds') ? Number(value) : value;
+      }
+      return admin.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', origin: stack.provider.url, 'x-csrf-token': await admin.csrf() } });
+    }
     const search = new URLSearchParams(pairs);
     const agent = endpoint.as === 'admin' ? admin : endpoint.as === 'browser' ? browser : endpoint.as === 'user' ? ctx.user : endpoint.as === 'mfa' ? ctx.mfa : null;
     const headers: Record<string, string> = endpoint.as === 'client' ? { authorization: basic } : {};
@@ -188,7 +223,7 @@ describe('hostile input at every parameter of every endpoint', () => {
       : endpoint.method === 'POST'
         ? { method: 'POST', body: search.toString(), headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' } }
         : { method: 'GET', headers };
-    const url = endpoint.method === 'GET' ? `${endpoint.path}?${search}` : endpoint.path;
+    const url = endpoint.method === 'GET' ? `${path}?${search}` : path;
     return agent ? agent.request(url, init) : fetch(new URL(url, stack.provider.url), { ...init, redirect: 'manual' });
   }
 

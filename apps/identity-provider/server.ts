@@ -9,6 +9,7 @@ import { LightResponse } from './lib/http/light';
 import { BodyTooLarge, sendWebResponse, toLightRequest } from './lib/http/node';
 import { useResponseFactory } from './lib/oidc/respond';
 import { createMetricsHandler, createScrapeSampler } from './lib/observability/metrics-endpoint';
+import { startAdminSocket } from './lib/admin/cli-socket';
 
 /**
  * The provider's process: builds the container (config, database, migrations, first-start bootstrap)
@@ -54,6 +55,13 @@ async function main() {
   const container = await containerPromise;
   const { log } = container;
   const stopMaintenance = container.startMaintenance();
+  // the admin CLI cannot open the embedded database while this process holds it: it talks to us instead
+  const closeAdminSocket = config.database.url
+    ? null
+    : await startAdminSocket(container).catch((error: unknown) => {
+        log.warn('admin socket not started; stop the server to use the CLI', { error });
+        return null;
+      });
 
   const { default: next } = await import('next');
   const app = next({ dev, dir: APP_DIR, hostname: config.host, port: config.port });
@@ -173,6 +181,7 @@ async function main() {
       // hanging database cannot hold it, what it has not taken by then is spooled
       await container.audit.close(Math.max(1_000, Math.min(DEFAULT_CLOSE_DEADLINE_MS, hardExitAt - Date.now() - 5_000)));
       await app.close?.().catch(() => {});
+      await closeAdminSocket?.().catch(() => {});
       await container.close();
       log.info('stopped');
       process.exit(0);

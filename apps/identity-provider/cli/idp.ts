@@ -13,6 +13,7 @@ import { MailWorker } from '../lib/mail/queue';
 import { markEmailVerified, sendEmailVerification, type RecoveryDeps } from '../lib/recovery/account-recovery';
 import { checkPasswordPolicy } from '../lib/security/password-policy';
 import { rfc3339 } from '../lib/security/input';
+import { sendToRunningServer, SOCKET_COMMANDS } from '../lib/admin/cli-socket';
 
 /**
  * Administration from the shell: `npm run idp -- <command> [options]`.
@@ -70,6 +71,14 @@ Commands:
   analytics:seal                           seal every closed hour not sealed yet, now (after a bulk load)
   analytics:rebuild [--from 2026-11-01T00:00:00Z]
                                            recompute the rollups from the raw events (all, or from then on)
+
+While the server runs on the embedded database, commands go to it over $DATA_DIR/run/admin.sock
+(owner-only), audited as admin.* with admin_id "cli". These need the running server:
+  clients:rotate-secret --client-id ID [--grace SECONDS]
+                                           new secret, printed once; the old one works for SECONDS more
+  clients:disable | clients:enable --client-id ID
+  users:lock --user-id ID [--minutes M]    refuse sign-in (until unlocked, or for M minutes)
+  users:unlock --user-id ID
 `;
 
 type Out = (line: string) => void;
@@ -80,6 +89,8 @@ const COMMANDS = new Set([
   'resources:create', 'resources:update', 'resources:delete', 'resources:list',
   'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild',
 ]);
+/** Only through the running server's admin socket (lib/admin/cli-socket.ts). */
+const SERVER_COMMANDS = new Set(['clients:rotate-secret', 'clients:disable', 'clients:enable', 'users:lock', 'users:unlock']);
 
 const ALGS = ['RS256', 'ES256'];
 
@@ -120,9 +131,10 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     out(HELP);
     return command ? 0 : 64;
   }
-  if (!COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
+  if (!COMMANDS.has(command) && !SERVER_COMMANDS.has(command)) throw new UsageError(`unknown command: ${command}`);
   const { values } = parseArgs({
-    args: rest,
+    // the server-only commands' options are the socket's to parse (lib/admin/cli-socket.ts)
+    args: SERVER_COMMANDS.has(command) ? [] : rest,
     options: {
       email: { type: 'string' },
       name: { type: 'string' },
@@ -161,6 +173,15 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     // before the configuration: production must not even try (and may lack the development secrets)
     if (process.env.NODE_ENV === 'production') throw new UsageError('demo:traffic is for development only and refuses to run with NODE_ENV=production');
     const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
+  // the embedded database admits one process: while the server runs, it executes what its socket knows
+  if (!config.database.url && SOCKET_COMMANDS.has(command)) {
+    const answer = await sendToRunningServer(config.dataDir, argv);
+    if (answer) {
+      for (const line of answer.lines) out(line);
+      return answer.code;
+    }
+  }
+  if (SERVER_COMMANDS.has(command)) throw new UsageError(`${command} needs the running server (or DATABASE_URL is set: use the admin console)`);
     if (config.production) throw new UsageError('demo:traffic is for development only');
     const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError('--rounds must be an integer from 1 to 100');
@@ -204,6 +225,15 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     ...(values['no-supabase'] ? { supabase: null } : {}),
   };
   const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
+  // the embedded database admits one process: while the server runs, it executes what its socket knows
+  if (!config.database.url && SOCKET_COMMANDS.has(command)) {
+    const answer = await sendToRunningServer(config.dataDir, argv);
+    if (answer) {
+      for (const line of answer.lines) out(line);
+      return answer.code;
+    }
+  }
+  if (SERVER_COMMANDS.has(command)) throw new UsageError(`${command} needs the running server (or DATABASE_URL is set: use the admin console)`);
 
   const store = await openIdentityStore({
     databaseUrl: config.database.url,

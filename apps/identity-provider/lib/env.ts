@@ -92,6 +92,7 @@ const schema = z.object({
   SIGNING_KEY_ROTATION_DAYS: z.coerce.number().positive().max(3650).default(90),
   ADMIN_EMAIL: z.email().default('admin@localhost.localdomain'),
   ADMIN_PASSWORD_FILE: z.string().optional(),
+  ADMIN_REAUTH_SECONDS: int(300),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
   METRICS_PATH: z.string().regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics').default('/metrics'),
@@ -127,6 +128,8 @@ export interface Config {
   adminEmail: string;
   /** The first administrator's initial password is read from this file (production: the only way, never logged). */
   adminPasswordFile?: string;
+  /** Destructive or secret-revealing admin actions need a sign-in at most this old (admin console). */
+  adminReauthSeconds: number;
   demoClient: boolean;
   /** `off` only to measure the audit writer's cost in benchmarks: events are then discarded. */
   auditWriter: 'on' | 'off';
@@ -266,6 +269,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recovery: { resetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS, verificationTtlSeconds: e.EMAIL_VERIFICATION_TTL_SECONDS },
     mail: { ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}), from: e.MAIL_FROM ?? `Identity provider <no-reply@${new URL(issuer).hostname}>` },
     adminEmail: e.ADMIN_EMAIL,
+    adminReauthSeconds: e.ADMIN_REAUTH_SECONDS,
     ...(e.ADMIN_PASSWORD_FILE ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) } : {}),
     demoClient: e.DEMO_CLIENT ?? !production,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },

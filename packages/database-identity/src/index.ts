@@ -15,6 +15,7 @@ import { analyticsQueries } from './queries/analytics';
 import { revocationQueries, RevocationSignal } from './queries/revocation';
 import { accountTokenQueries } from './queries/account-tokens';
 import { mailQueueQueries } from './queries/mail-queue';
+import { adminQueries } from './queries/admin';
 
 export * from './clock';
 export * from './driver';
@@ -36,6 +37,7 @@ export * from './queries/revocation';
 export * from './access-token-subjects';
 export * from './queries/account-tokens';
 export * from './queries/mail-queue';
+export * from './queries/admin';
 
 export interface IdentityStoreOptions extends OpenDatabaseOptions {
   /** Secret from which the digest and at-rest encryption keys are derived. */
@@ -76,6 +78,8 @@ export interface IdentityStore {
   readonly accountTokens: ReturnType<typeof accountTokenQueries>;
   /** Outgoing mail, sealed at rest. */
   readonly mailQueue: ReturnType<typeof mailQueueQueries>;
+  /** The admin console's lists and changes (paged, keyset). */
+  readonly admin: ReturnType<typeof adminQueries>;
   close(): Promise<void>;
 }
 
@@ -100,6 +104,7 @@ export function createIdentityStore(db: Database, keyEncryptionSecret: string, a
     revocations: revocationQueries(db, revocations),
     accountTokens: accountTokenQueries(db),
     mailQueue: mailQueueQueries(db, box),
+    admin: adminQueries(db, box, revocations),
     close: async () => {
       try {
         if (analyticsDb !== db) await analyticsDb.close();

@@ -1,7 +1,7 @@
 import type { Metadata, Viewport } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
-import { BarChart3, LogOut, ShieldCheck } from 'lucide-react';
+import { BarChart3, LayoutDashboard, LogOut, ShieldCheck } from 'lucide-react';
 import { SignInRedirect } from '@/components/analytics/sign-in-redirect';
 import { adminForPage } from '@/lib/analytics/page-auth';
 
@@ -32,6 +32,10 @@ export default async function DashboardLayout({ children }: { children: React.Re
             <span className="text-sm font-semibold tracking-tight">Identity provider · Admin</span>
           </div>
           <nav aria-label="Admin" className="flex flex-wrap items-center gap-2">
+            <Link href="/admin" className={link}>
+              <LayoutDashboard aria-hidden className="h-4 w-4" />
+              Admin console
+            </Link>
             <Link href="/analytics/tokens" className={link}>
               <BarChart3 aria-hidden className="h-4 w-4" />
               Token analytics

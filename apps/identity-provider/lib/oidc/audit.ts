@@ -18,7 +18,9 @@ export type AuditAction =
   | 'auth.mfa_enrolled' | 'auth.mfa_removed' | 'auth.mfa_failed' | 'auth.mfa_succeeded' | 'auth.passkey_registered'
   | 'auth.passkey_removed' | 'auth.recovery_code_used'
   | 'security.rate_limited' | 'security.suspicious'
-  | 'key.published' | 'key.activated' | 'key.retired';
+  | 'key.published' | 'key.activated' | 'key.retired'
+  /** Admin console and CLI actions: details name the acting admin (admin_id) and the target (target_id). */
+  | `admin.${string}`;
 
 export interface AuditEvent {
   action: AuditAction;

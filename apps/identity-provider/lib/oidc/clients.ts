@@ -26,7 +26,8 @@ export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTim
     async (previous) => {
       const version = await queries.version();
       if (previous && previous.version === version) return previous;
-      const clients = await queries.list();
+      // a disabled client is unknown to every endpoint (its row stays, so it can be enabled again)
+      const clients = (await queries.list()).filter((client) => !client.disabledAt);
       const byId = new Map(clients.map((client) => [client.clientId, client]));
       return { version, byId, origins: originsOf(clients.flatMap((client) => client.redirectUris)), ids: new Set(byId.keys()) };
     },

@@ -22,6 +22,11 @@ export interface OAuthClient {
   firstParty: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Set while an administrator has disabled the client: every endpoint then treats it as unknown. */
+  disabledAt: Date | null;
+  /** After a secret rotation with a grace period: the previous secret's digest, valid until the expiry. */
+  previousSecretHash: string | null;
+  previousSecretExpiresAt: Date | null;
 }
 
 export interface NewClient {
@@ -49,14 +54,15 @@ export class DuplicateClientError extends Error {
   }
 }
 
-type ClientRow = {
+export type ClientRow = {
   client_id: string; client_secret_hash: string | null; name: string; redirect_uris: string[];
   post_logout_redirect_uris: string[]; grant_types: GrantType[]; scopes: string[];
   token_endpoint_auth_method: TokenEndpointAuthMethod; id_token_signed_response_alg: SigningAlg;
   first_party: boolean; created_at: Date; updated_at: Date; access_token_signed_response_alg: SigningAlg | null;
+  disabled_at: Date | null; previous_secret_hash: string | null; previous_secret_expires_at: Date | null;
 };
 
-function toClient(row: ClientRow): OAuthClient {
+export function toClient(row: ClientRow): OAuthClient {
   return {
     clientId: row.client_id,
     clientSecretHash: row.client_secret_hash,
@@ -71,6 +77,9 @@ function toClient(row: ClientRow): OAuthClient {
     firstParty: row.first_party,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    disabledAt: row.disabled_at ?? null,
+    previousSecretHash: row.previous_secret_hash ?? null,
+    previousSecretExpiresAt: row.previous_secret_expires_at ?? null,
   };
 }
 

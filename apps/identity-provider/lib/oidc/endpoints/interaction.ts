@@ -117,6 +117,13 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     return redirect(back);
   }
 
+  // locked by an administrator (admin console, users.locked_until): the same generic answer as a wrong
+  // password, after the hash was computed, so the lock reveals nothing about the password
+  if (user.lockedUntil && user.lockedUntil.getTime() > now.getTime()) {
+    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user.id, details: { reason: 'account_locked', account_key: accountKey, locked_until: user.lockedUntil.toISOString() } });
+    return redirect(back);
+  }
+
   // this browser is recognised for the account from now on (its own id, or a new one)
   const deviceId = presentedDevice ?? newDeviceId();
   await provider.store.users.recordLoginSuccess(

@@ -95,9 +95,19 @@ function secretMatches(provider: Provider, client: OAuthClient, secret: string):
   const presented = hash('sha256', secret, 'buffer') as unknown as Buffer;
   const verified = verifiedSecrets.get(client);
   if (verified && timingSafeEqual(presented, verified)) return true;
-  if (!provider.store.box.matchesDigest(secret, client.clientSecretHash)) return false;
+  if (!provider.store.box.matchesDigest(secret, client.clientSecretHash)) return previousSecretMatches(provider, client, secret);
   verifiedSecrets.set(client, presented);
   return true;
+}
+
+/**
+ * During a rotation's grace period the previous secret still authenticates (never remembered in
+ * verifiedSecrets: it must stop working the moment the grace period ends).
+ */
+function previousSecretMatches(provider: Provider, client: OAuthClient, secret: string): boolean {
+  if (!client.previousSecretHash || !client.previousSecretExpiresAt) return false;
+  if (client.previousSecretExpiresAt.getTime() <= provider.now().getTime()) return false;
+  return provider.store.box.matchesDigest(secret, client.previousSecretHash);
 }
 
 /**

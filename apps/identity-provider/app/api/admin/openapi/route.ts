@@ -1,0 +1,7 @@
+import { openApiDocument } from '@/lib/admin/openapi';
+import { adminRoute } from '@/lib/admin/route';
+
+export const dynamic = 'force-dynamic';
+
+/** The admin API described as OpenAPI 3.1, generated from its zod schemas. */
+export const GET = adminRoute({}, async () => openApiDocument());
