@@ -187,7 +187,8 @@ describe('token analytics API', () => {
   });
 
   it('breaks token events down by API (audience) and filters by it, exactly', async () => {
-    // issued-token events naming their audience, as the token endpoint writes them for resource servers
+    // issued-token events naming their audience, as the token endpoint writes them for resource servers (the
+    // writer's timestamps have millisecond precision, and so has the activity cursor)
     const API = 'https://api.example.com';
     const PAIR = 'https://a.example https://b.example';
     const plan: [string | null, number][] = [[API, 5], [PAIR, 2]];
@@ -196,7 +197,7 @@ describe('token analytics API', () => {
       for (let k = 0; k < n; k++, i++) {
         await stack.store.db.query(
           `insert into identity.audit_logs (created_at, action, client_id, grant_type, audience, details)
-           values (now() - $1::int * interval '1 millisecond', 'token.issued.client_credentials', $2, 'client_credentials', $3, '{}')`,
+           values (date_trunc('milliseconds', now()) - $1::int * interval '1 millisecond', 'token.issued.client_credentials', $2, 'client_credentials', $3, '{}')`,
           [10 + i, svc.id, audience],
         );
       }

@@ -107,14 +107,15 @@ describe.skipIf(!!unavailable)('database faults', () => {
   });
 
   it('readiness fails when no key can sign, although select 1 answers', async () => {
-    await store.db.query(`update identity.signing_keys set state = 'retiring' where state = 'active'`);
+    // which key signs follows the times (activates_at, retiring_since): retire every active key now
+    const active = await store.db.query<{ kid: string }>(`update identity.signing_keys set retiring_since = now(), retire_after = now() + interval '1 hour' where state = 'active' and retiring_since is null returning kid`);
     try {
       await until('readiness to report no active signing key', async () => (await fetch(`${provider.url}/api/health/ready`)).status === 503);
       const body = await (await fetch(`${provider.url}/api/health/ready`)).json();
       expect(body.checks.database.status).toBe('ok');
       expect(body.checks.token_issuance).toMatchObject({ status: 'fail', active_signing_key: false });
     } finally {
-      await store.db.query(`update identity.signing_keys set state = 'active' where state = 'retiring'`);
+      await store.db.query(`update identity.signing_keys set state = 'active', retiring_since = null, retire_after = null where kid = any($1::text[])`, [active.map((k) => k.kid)]);
     }
     await until('readiness to recover', async () => (await fetch(`${provider.url}/api/health/ready`)).status === 200);
   });

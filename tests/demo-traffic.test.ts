@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_ENCRYPTION_SECRET, SESSION_SECRET, startStack, type Stack } from './support/oidc';
-import { APP_DIR } from './support/server';
+import { APP_DIR, auditWritten } from './support/server';
 
 /** `npm run idp -- demo:traffic` against a started server: what it replays lands in the audit trail. */
 
@@ -54,7 +54,8 @@ describe('demo:traffic', () => {
     expect(output).toContain('created demo fixtures');
     expect(output).toMatch(/code replay 1.*refresh token reuse 1/);
 
-    // the audit writer flushes in batches: look until the events are in
+    // the audit writer flushes in batches: every request is answered, so wait until its queue is empty
+    await auditWritten(stack.provider);
     const labelled = async (action: string) =>
       (await stack.store.auditLog.search({ action }, null, 50)).entries.filter((e) => e.userAgent?.startsWith('idp-demo-traffic/'));
     await expect.poll(async () => (await labelled('token.refresh_reused')).length, { timeout: 10_000 }).toBe(1);

@@ -74,7 +74,7 @@ function hostedByNext(name: string, start: () => Promise<{ provider: RunningProv
       });
       expect(maintenance).toMatchObject({
         status: 'ok',
-        jobs: { sealRollups: 'ok', retireKeys: 'ok', purgeExpired: 'ok', ensurePartitions: 'ok', applyRetention: 'ok' },
+        jobs: { sealRollups: 'ok', signingKeys: 'ok', purgeExpired: 'ok', ensurePartitions: 'ok', applyRetention: 'ok' },
       });
       expect(provider.output().match(/identity provider started in Next/g)).toHaveLength(1);
     });

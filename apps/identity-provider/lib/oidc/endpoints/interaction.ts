@@ -104,7 +104,8 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   if (!user || !passwordOk) {
     const details: Record<string, unknown> = { reason: !user ? 'unknown_user' : 'bad_password', account_key: accountKey };
     if (throttle) {
-      const counted = await provider.store.users.recordLoginFailure(throttle.sourceKey, throttle.backstopKey, throttlePolicy(provider), now);
+      // the wait starts when the failure is known (after the hash): a slow hash must not eat into it
+      const counted = await provider.store.users.recordLoginFailure(throttle.sourceKey, throttle.backstopKey, throttlePolicy(provider), provider.now());
       Object.assign(details, { source: throttle.deviceRecognised ? 'device' : 'ip', source_failures: counted.source.failures });
       if (counted.account && counted.account.failures === limits.loginPerAccount.limit) {
         // the backstop just tripped: unrecognised devices wait for the window's end; recognised ones never do
