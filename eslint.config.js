@@ -14,7 +14,28 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', fetch: 'readonly', Response: 'readonly', Request: 'readonly', Headers: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', AbortController: 'readonly', structuredClone: 'readonly', performance: 'readonly', queueMicrotask: 'readonly', URLSearchParams: 'readonly', crypto: 'readonly' },
+      globals: {
+        process: 'readonly',
+        Buffer: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        fetch: 'readonly',
+        Response: 'readonly',
+        Request: 'readonly',
+        Headers: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        AbortController: 'readonly',
+        structuredClone: 'readonly',
+        performance: 'readonly',
+        queueMicrotask: 'readonly',
+        URLSearchParams: 'readonly',
+        crypto: 'readonly',
+      },
     },
     plugins: { 'import-x': importX },
     rules: {
@@ -29,13 +50,16 @@ export default tseslint.config(
     files: ['apps/identity-provider/lib/oidc/**'],
     ignores: ['**/*.test.ts', 'apps/identity-provider/lib/oidc/test-provider.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: DRIVERS,
-        patterns: [
-          { group: ['next', 'next/*'], message: 'lib/oidc is framework-free: Next belongs in app/ and lib/http' },
-          { group: ['**/http', '**/http/*', '@/lib/http/*'], message: 'lib/oidc must not import lib/http: the edge imports the core, not the reverse' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: DRIVERS,
+          patterns: [
+            { group: ['next', 'next/*'], message: 'lib/oidc is framework-free: Next belongs in app/ and lib/http' },
+            { group: ['**/http', '**/http/*', '@/lib/http/*'], message: 'lib/oidc must not import lib/http: the edge imports the core, not the reverse' },
+          ],
+        },
+      ],
     },
   },
   {

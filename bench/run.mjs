@@ -34,7 +34,11 @@ function intEnv(name, fallback, min = 1) {
   }
   return value;
 }
-const list = (name) => process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name) =>
+  process.env[name]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const config = {
   duration: intEnv('DURATION', 10),
@@ -129,7 +133,9 @@ const meta = {
   isolated: config.pin && config.isolate,
 };
 if (meta.loadavgAtStart > 0.5) log(`WARNING: load average ${meta.loadavgAtStart.toFixed(2)} before starting: other processes will skew the numbers`);
-log(`duration ${config.duration}s (+${config.warmup}s warmup), ${config.connections} connections; load generator on CPU ${meta.loadgenCpus}, servers on CPU ${meta.serverCpus}`);
+log(
+  `duration ${config.duration}s (+${config.warmup}s warmup), ${config.connections} connections; load generator on CPU ${meta.loadgenCpus}, servers on CPU ${meta.serverCpus}`,
+);
 
 const rows = [];
 const skipped = [];
@@ -149,7 +155,16 @@ async function runScenario(group, srv, scenario, round, serverCpus) {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (config.waitQuiet) await waitForQuiet({ timeoutS: config.waitQuiet, log });
       log(`run ${group.id} ${scenario.label}${round > 1 ? ` (round ${round})` : ''}${attempt > 1 ? ` (attempt ${attempt}, previous was noisy)` : ''}`);
-      const result = await measure({ url: srv.baseUrl, load, connections: config.connections, duration: config.duration, warmup: config.warmup, serverPid: srv.proc.pid, serverCpu: config.pin ? config.serverCpu : null, isolated: config.pin && config.isolate });
+      const result = await measure({
+        url: srv.baseUrl,
+        load,
+        connections: config.connections,
+        duration: config.duration,
+        warmup: config.warmup,
+        serverPid: srv.proc.pid,
+        serverCpu: config.pin ? config.serverCpu : null,
+        isolated: config.pin && config.isolate,
+      });
       result.attempt = attempt;
       if (!best || (result.valid && (!best.valid || (result.cpu.otherPct ?? 0) < (best.cpu.otherPct ?? 0)))) best = result;
       const noisy = result.warnings.some((w) => w.startsWith('other processes'));
@@ -158,10 +173,23 @@ async function runScenario(group, srv, scenario, round, serverCpus) {
     }
     Object.assign(row, best);
   } catch (error) {
-    Object.assign(row, { valid: false, problems: [`pre-flight/setup: ${error.message}`], warnings: [], rps: 0, p50: null, p99: null, non2xx: 0, errors: 0, timeouts: 0 });
+    Object.assign(row, {
+      valid: false,
+      problems: [`pre-flight/setup: ${error.message}`],
+      warnings: [],
+      rps: 0,
+      p50: null,
+      p99: null,
+      non2xx: 0,
+      errors: 0,
+      timeouts: 0,
+    });
   }
   if (!row.valid) log(`INVALID ${group.id} ${scenario.label}: ${row.problems.join('; ')}`);
-  else log(`  ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms; CPU server ${row.cpu.serverPct}%, load generator ${row.cpu.loadgenPct}%, other ${row.cpu.otherPct}%`);
+  else
+    log(
+      `  ${row.rps.toFixed(0)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms; CPU server ${row.cpu.serverPct}%, load generator ${row.cpu.loadgenPct}%, other ${row.cpu.otherPct}%`,
+    );
   for (const w of row.warnings ?? []) log(`  WARNING: ${w}`);
   rows.push(row);
 }
@@ -193,20 +221,27 @@ async function startGroup(group) {
 if (config.interleave) {
   const peerGroup = config.baselineRoot ? baselineGroup(config.baselineRoot) : peerGroups.find((g) => g.id === 'peer-jwt');
   const ourGroup = ourGroups[0];
-  const pairs = RATIO_SCENARIOS
-    .map(([, oursSel, peerSel]) => {
-      const otherSel = config.baselineRoot ? oursSel : peerSel;
-      const pick = (scenarios, sel) => scenarios.find((s) => s.id === sel.id && (!sel.variant || s.variant === sel.variant));
-      return [pick(peerGroup.scenarios, otherSel), pick(ourGroup.scenarios, oursSel)];
-    })
-    .filter(([peerScenario, ourScenario]) => peerScenario && ourScenario && wanted(ourScenario));
+  const pairs = RATIO_SCENARIOS.map(([, oursSel, peerSel]) => {
+    const otherSel = config.baselineRoot ? oursSel : peerSel;
+    const pick = (scenarios, sel) => scenarios.find((s) => s.id === sel.id && (!sel.variant || s.variant === sel.variant));
+    return [pick(peerGroup.scenarios, otherSel), pick(ourGroup.scenarios, oursSel)];
+  }).filter(([peerScenario, ourScenario]) => peerScenario && ourScenario && wanted(ourScenario));
   const peer = await startGroup(peerGroup);
   const ours = peer && (await startGroup(ourGroup));
   try {
     if (peer && ours) {
       for (let slice = 1; slice <= config.interleave; slice++) {
         for (const [peerScenario, ourScenario] of pairs) {
-          const order = slice % 2 ? [[peerGroup, peer, peerScenario], [ourGroup, ours, ourScenario]] : [[ourGroup, ours, ourScenario], [peerGroup, peer, peerScenario]];
+          const order =
+            slice % 2
+              ? [
+                  [peerGroup, peer, peerScenario],
+                  [ourGroup, ours, ourScenario],
+                ]
+              : [
+                  [ourGroup, ours, ourScenario],
+                  [peerGroup, peer, peerScenario],
+                ];
           for (const [group, started, scenario] of order) await runScenario(group, started.srv, scenario, slice, started.serverCpus);
         }
       }
@@ -218,42 +253,42 @@ if (config.interleave) {
 }
 
 for (let round = 1; round <= (config.interleave ? 0 : config.rounds); round++)
-for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
-  if (!config.servers.includes(group.server)) continue;
-  if (config.rounds > 1) log(`round ${round} of ${config.rounds}`);
-  const scenarios = group.scenarios.filter(wanted);
-  if (!scenarios.length) continue;
-  if (group.available && !group.available(ROOT)) {
-    const reason = 'apps/identity-provider/lib/oidc does not exist yet (our OIDC endpoints are not written)';
-    log(`skip ${group.id}: ${reason}`);
-    skipped.push({ group: group.id, server: group.server, reason });
-    continue;
-  }
+  for (const group of [...peerGroups, ...ourGroups, ourAuditOffGroup]) {
+    if (!config.servers.includes(group.server)) continue;
+    if (config.rounds > 1) log(`round ${round} of ${config.rounds}`);
+    const scenarios = group.scenarios.filter(wanted);
+    if (!scenarios.length) continue;
+    if (group.available && !group.available(ROOT)) {
+      const reason = 'apps/identity-provider/lib/oidc does not exist yet (our OIDC endpoints are not written)';
+      log(`skip ${group.id}: ${reason}`);
+      skipped.push({ group: group.id, server: group.server, reason });
+      continue;
+    }
 
-  log(`start ${group.id}`);
-  let srv;
-  try {
-    srv = await group.start({ cpu: config.pin ? config.serverCpu : null, root: ROOT, ...config });
-  } catch (error) {
-    const notYet = error instanceof NotImplementedError;
-    log(`${notYet ? 'NOT IMPLEMENTED' : 'FAILED TO START'} ${group.id}: ${error.message}`);
-    (notYet ? skipped : failures).push({ group: group.id, server: group.server, reason: error.message });
-    if (notYet) failures.push({ group: group.id, server: group.server, reason: 'startOurServer() TODO not finished' });
-    continue;
-  }
-  const serverCpus = cpusAllowed(srv.proc.pid);
-  if (config.pin && serverCpus !== config.serverCpu) {
-    failures.push({ group: group.id, server: group.server, reason: `server runs on CPUs ${serverCpus}, expected ${config.serverCpu}` });
-    await srv.stop();
-    continue;
-  }
+    log(`start ${group.id}`);
+    let srv;
+    try {
+      srv = await group.start({ cpu: config.pin ? config.serverCpu : null, root: ROOT, ...config });
+    } catch (error) {
+      const notYet = error instanceof NotImplementedError;
+      log(`${notYet ? 'NOT IMPLEMENTED' : 'FAILED TO START'} ${group.id}: ${error.message}`);
+      (notYet ? skipped : failures).push({ group: group.id, server: group.server, reason: error.message });
+      if (notYet) failures.push({ group: group.id, server: group.server, reason: 'startOurServer() TODO not finished' });
+      continue;
+    }
+    const serverCpus = cpusAllowed(srv.proc.pid);
+    if (config.pin && serverCpus !== config.serverCpu) {
+      failures.push({ group: group.id, server: group.server, reason: `server runs on CPUs ${serverCpus}, expected ${config.serverCpu}` });
+      await srv.stop();
+      continue;
+    }
 
-  try {
-    for (const scenario of scenarios) await runScenario(group, srv, scenario, round, serverCpus);
-  } finally {
-    await srv.stop();
+    try {
+      for (const scenario of scenarios) await runScenario(group, srv, scenario, round, serverCpus);
+    } finally {
+      await srv.stop();
+    }
   }
-}
 
 // --- ratios (with BENCH_ROUNDS > 1: medians over the rounds; each ratio pairs the two servers of one round) ---
 const median = (xs) => {
@@ -277,7 +312,12 @@ function compare(a, b) {
 // against a baseline build the target is "no more than 3% slower" (a change must not cost throughput)
 const BASELINE_TARGET_RATIO = 0.97;
 const ratios = RATIO_SCENARIOS.map(([name, oursSel, peerSel]) => {
-  const { a: ours, b: peer, ratio, rounds } = config.baselineRoot ? compare(['ours', oursSel], ['baseline', oursSel]) : compare(['ours', oursSel], ['peer', peerSel]);
+  const {
+    a: ours,
+    b: peer,
+    ratio,
+    rounds,
+  } = config.baselineRoot ? compare(['ours', oursSel], ['baseline', oursSel]) : compare(['ours', oursSel], ['peer', peerSel]);
   const target = config.baselineRoot ? BASELINE_TARGET_RATIO : TARGET_RATIO;
   return { name, ours, peer, ratio, rounds, target, meetsTarget: ratio === null ? null : ratio >= target };
 });
@@ -301,18 +341,27 @@ function markdown() {
   for (const r of rows) {
     const errors = (r.non2xx ?? 0) + (r.errors ?? 0) + (r.timeouts ?? 0);
     const status = r.valid ? String(errors) : `INVALID: ${r.problems.join('; ')}`;
-    lines.push(`| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${r.round} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`);
+    lines.push(
+      `| ${r.label} | ${r.server === 'peer' ? 'oidc-provider' : r.server} | ${r.round} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${status} | ${r.cpu ? `${fmt(r.cpu.serverPct)}% / ${fmt(r.cpu.loadgenPct)}% / ${fmt(r.cpu.otherPct)}%` : '—'}${r.warnings?.length ? ' ⚠' : ''} |`,
+    );
   }
   for (const s of skipped) lines.push(`| (${s.group}) | ${s.server} | — | — | — | — | skipped: ${s.reason} | — |`);
   const of = config.interleave ? `, median of ${config.interleave} interleaved slices` : config.rounds > 1 ? `, median of ${config.rounds} rounds` : '';
   const other = config.baselineRoot ? `baseline (${config.baselineRoot})` : 'oidc-provider';
-  lines.push('', `| Ratio (ours / ${other}, req/s${of}) | ours | ${config.baselineRoot ? 'baseline' : 'oidc-provider'} | ratio | target |`, '| --- | ---: | ---: | ---: | --- |');
+  lines.push(
+    '',
+    `| Ratio (ours / ${other}, req/s${of}) | ours | ${config.baselineRoot ? 'baseline' : 'oidc-provider'} | ratio | target |`,
+    '| --- | ---: | ---: | ---: | --- |',
+  );
   for (const r of ratios) {
     const verdict = r.ratio === null ? 'not measured' : `${r.meetsTarget ? 'met' : 'NOT met'} (≥ ${r.target}×)`;
     lines.push(`| ${r.name} | ${fmt(r.ours)} | ${fmt(r.peer)} | ${r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${verdict} |`);
   }
   if (auditCost) {
-    lines.push('', `Audit writer cost on client_credentials${of}: ${fmt(auditCost.on)} req/s with it, ${fmt(auditCost.off)} without: ${(auditCost.loss * 100).toFixed(1)}% loss (target < ${auditCost.target * 100}%: ${auditCost.loss < auditCost.target ? 'met' : 'NOT met'}).`);
+    lines.push(
+      '',
+      `Audit writer cost on client_credentials${of}: ${fmt(auditCost.on)} req/s with it, ${fmt(auditCost.off)} without: ${(auditCost.loss * 100).toFixed(1)}% loss (target < ${auditCost.target * 100}%: ${auditCost.loss < auditCost.target ? 'met' : 'NOT met'}).`,
+    );
   }
   const warned = rows.filter((r) => r.warnings?.length);
   if (warned.length) lines.push('', ...warned.map((r) => `- ⚠ ${r.label} (${r.server}): ${r.warnings.join('; ')}`));

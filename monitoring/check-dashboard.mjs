@@ -38,27 +38,102 @@ for (const h of HISTOGRAMS) for (const s of ['_bucket', '_sum', '_count']) METRI
 const METRIC_PREFIXES = ['process_', 'nodejs_']; // prom-client collectDefaultMetrics()
 
 const LABELS = new Set([
-  'job', 'instance', 'le',
-  'result', 'method', 'operation', 'error_type', 'step', 'event',
-  'grant_type', 'client_id', 'kind', 'endpoint', 'state', 'template',
+  'job',
+  'instance',
+  'le',
+  'result',
+  'method',
+  'operation',
+  'error_type',
+  'step',
+  'event',
+  'grant_type',
+  'client_id',
+  'kind',
+  'endpoint',
+  'state',
+  'template',
   // labels of prom-client default metrics
-  'version', 'major', 'minor', 'patch', 'type', 'space',
+  'version',
+  'major',
+  'minor',
+  'patch',
+  'type',
+  'space',
 ]);
 
-const AGGREGATIONS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values',
-  'bottomk', 'topk', 'quantile',
-]);
+const AGGREGATIONS = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile']);
 const FUNCTIONS = new Set([
-  'abs', 'absent', 'absent_over_time', 'ceil', 'changes', 'clamp', 'clamp_max', 'clamp_min',
-  'day_of_month', 'day_of_week', 'day_of_year', 'days_in_month', 'delta', 'deriv', 'exp', 'floor',
-  'histogram_count', 'histogram_sum', 'histogram_fraction', 'histogram_quantile', 'holt_winters',
-  'hour', 'idelta', 'increase', 'irate', 'label_join', 'label_replace', 'ln', 'log2', 'log10',
-  'minute', 'month', 'predict_linear', 'rate', 'resets', 'round', 'scalar', 'sgn', 'sort',
-  'sort_desc', 'sqrt', 'time', 'timestamp', 'vector', 'year', 'avg_over_time', 'min_over_time',
-  'max_over_time', 'sum_over_time', 'count_over_time', 'quantile_over_time', 'stddev_over_time',
-  'stdvar_over_time', 'last_over_time', 'present_over_time', 'acos', 'acosh', 'asin', 'asinh',
-  'atan', 'atanh', 'cos', 'cosh', 'sin', 'sinh', 'tan', 'tanh', 'deg', 'rad', 'pi',
+  'abs',
+  'absent',
+  'absent_over_time',
+  'ceil',
+  'changes',
+  'clamp',
+  'clamp_max',
+  'clamp_min',
+  'day_of_month',
+  'day_of_week',
+  'day_of_year',
+  'days_in_month',
+  'delta',
+  'deriv',
+  'exp',
+  'floor',
+  'histogram_count',
+  'histogram_sum',
+  'histogram_fraction',
+  'histogram_quantile',
+  'holt_winters',
+  'hour',
+  'idelta',
+  'increase',
+  'irate',
+  'label_join',
+  'label_replace',
+  'ln',
+  'log2',
+  'log10',
+  'minute',
+  'month',
+  'predict_linear',
+  'rate',
+  'resets',
+  'round',
+  'scalar',
+  'sgn',
+  'sort',
+  'sort_desc',
+  'sqrt',
+  'time',
+  'timestamp',
+  'vector',
+  'year',
+  'avg_over_time',
+  'min_over_time',
+  'max_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'quantile_over_time',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'last_over_time',
+  'present_over_time',
+  'acos',
+  'acosh',
+  'asin',
+  'asinh',
+  'atan',
+  'atanh',
+  'cos',
+  'cosh',
+  'sin',
+  'sinh',
+  'tan',
+  'tanh',
+  'deg',
+  'rad',
+  'pi',
   ...AGGREGATIONS,
 ]);
 const GROUPING = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
@@ -111,30 +186,50 @@ export function checkExpr(expr, used = new Set()) {
   while (i < expr.length) {
     const c = expr[i];
     const top = stack[stack.length - 1];
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === '"' || c === "'" || c === '`') {
       let j = i + 1;
       while (j < expr.length && expr[j] !== c) j += expr[j] === '\\' && c !== '`' ? 2 : 1;
-      if (j >= expr.length) { problems.push(`unterminated string at ${i}`); break; }
+      if (j >= expr.length) {
+        problems.push(`unterminated string at ${i}`);
+        break;
+      }
       i = j + 1;
       continue;
     }
-    if (c === '#') { while (i < expr.length && expr[i] !== '\n') i++; continue; }
-    if (c === '$') { // Grafana variable: $name or ${name...}
+    if (c === '#') {
+      while (i < expr.length && expr[i] !== '\n') i++;
+      continue;
+    }
+    if (c === '$') {
+      // Grafana variable: $name or ${name...}
       const m = /^\$(\{[^}]*\}|\w+)/.exec(expr.slice(i));
-      if (!m) { problems.push(`stray "$" at ${i}`); i++; continue; }
+      if (!m) {
+        problems.push(`stray "$" at ${i}`);
+        i++;
+        continue;
+      }
       i += m[0].length;
       afterOffset = false;
       continue;
     }
     if ('([{'.includes(c)) {
       stack.push(c);
-      if (c === '(' && pendingGrouping) { inGrouping = true; pendingGrouping = false; }
+      if (c === '(' && pendingGrouping) {
+        inGrouping = true;
+        pendingGrouping = false;
+      }
       i++;
       continue;
     }
     if (')]}'.includes(c)) {
-      if (stack.pop() !== pairs[c]) { problems.push(`unbalanced "${c}" at ${i}`); break; }
+      if (stack.pop() !== pairs[c]) {
+        problems.push(`unbalanced "${c}" at ${i}`);
+        break;
+      }
       if (c === ')') inGrouping = false;
       i++;
       continue;
@@ -155,10 +250,19 @@ export function checkExpr(expr, used = new Set()) {
         else if (!LABELS.has(name)) problems.push(`unknown label "${name}"`);
         continue;
       }
-      if (afterOffset) { afterOffset = false; continue; }
+      if (afterOffset) {
+        afterOffset = false;
+        continue;
+      }
       const lower = name.toLowerCase();
-      if (GROUPING.has(lower)) { if (peekNonSpace(i) === '(') pendingGrouping = true; continue; }
-      if (lower === 'offset') { afterOffset = true; continue; }
+      if (GROUPING.has(lower)) {
+        if (peekNonSpace(i) === '(') pendingGrouping = true;
+        continue;
+      }
+      if (lower === 'offset') {
+        afterOffset = true;
+        continue;
+      }
       if (KEYWORDS.has(lower)) continue;
       if (AGGREGATIONS.has(name) && /^\s*(by|without)\s*\(/i.test(expr.slice(i))) continue; // sum by (x) (...)
       if (peekNonSpace(i) === '(') {
@@ -169,7 +273,10 @@ export function checkExpr(expr, used = new Set()) {
       else problems.push(`metric "${name}" is not emitted by the identity provider`);
       continue;
     }
-    if ('+-*/%^=!~<>,'.includes(c) || c === '@') { i++; continue; }
+    if ('+-*/%^=!~<>,'.includes(c) || c === '@') {
+      i++;
+      continue;
+    }
     problems.push(`unexpected character "${c}" at ${i}`);
     i++;
   }
@@ -247,7 +354,10 @@ function main() {
     const ds = p.datasource?.uid;
     if (ds !== '${DS_PROMETHEUS}') err(`panel "${p.title}" does not use the \${DS_PROMETHEUS} datasource (got ${JSON.stringify(ds)})`);
     for (const t of targets) {
-      if (typeof t.expr !== 'string' || !t.expr.trim()) { err(`panel "${p.title}" ${t.refId}: empty expr`); continue; }
+      if (typeof t.expr !== 'string' || !t.expr.trim()) {
+        err(`panel "${p.title}" ${t.refId}: empty expr`);
+        continue;
+      }
       exprCount++;
       for (const problem of checkExpr(t.expr, used)) err(`panel "${p.title}" ${t.refId}: ${problem}\n    ${t.expr}`);
       try {
@@ -261,7 +371,10 @@ function main() {
     if (v.type !== 'query') continue;
     const q = typeof v.query === 'string' ? v.query : v.query?.query;
     const m = /^label_values\((.*),\s*(\w+)\)$/.exec(q ?? '');
-    if (!m) { err(`variable ${v.name}: expected label_values(selector, label), got ${JSON.stringify(q)}`); continue; }
+    if (!m) {
+      err(`variable ${v.name}: expected label_values(selector, label), got ${JSON.stringify(q)}`);
+      continue;
+    }
     exprCount++;
     for (const problem of checkExpr(m[1], used)) err(`variable ${v.name}: ${problem}`);
     if (!LABELS.has(m[2])) err(`variable ${v.name}: unknown label "${m[2]}"`);

@@ -19,18 +19,36 @@ async function user(): Promise<{ email: string; password: string; agent: Browser
 }
 
 const post = async (agent: BrowserAgent, path: string, body: unknown, headers: Record<string, string> = {}) =>
-  agent.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', 'x-csrf-token': await agent.csrf(), ...headers } });
+  agent.request(path, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', 'x-csrf-token': await agent.csrf(), ...headers },
+  });
 
 describe('account API', () => {
   it('POSTs need JSON, the CSRF header and a same-origin request; errors share one shape', async () => {
     const { agent } = await user();
     const cases: [string, Promise<Response>, number, string][] = [
-      ['no csrf header', agent.request('/api/account/profile', { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } }), 403, 'csrf'],
+      [
+        'no csrf header',
+        agent.request('/api/account/profile', { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } }),
+        403,
+        'csrf',
+      ],
       ['wrong csrf header', post(agent, '/api/account/profile', { name: 'x' }, { 'x-csrf-token': 'nope' }), 403, 'csrf'],
       ['cross-site origin', post(agent, '/api/account/profile', { name: 'x' }, { origin: 'https://evil.example' }), 403, 'forbidden'],
       ['cross-site fetch metadata', post(agent, '/api/account/profile', { name: 'x' }, { 'sec-fetch-site': 'cross-site' }), 403, 'forbidden'],
       ['a form post', agent.postForm('/api/account/profile', { name: 'x', csrf: await agent.csrf() }), 415, 'unsupported_media_type'],
-      ['not JSON', agent.request('/api/account/profile', { method: 'POST', body: '{', headers: { 'content-type': 'application/json', 'x-csrf-token': await agent.csrf() } }), 400, 'invalid_request'],
+      [
+        'not JSON',
+        agent.request('/api/account/profile', {
+          method: 'POST',
+          body: '{',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': await agent.csrf() },
+        }),
+        400,
+        'invalid_request',
+      ],
       ['unknown field', post(agent, '/api/account/profile', { name: 'x', roles: ['admin'] }), 400, 'invalid_request'],
       ['no session', new BrowserAgent(stack.provider.url).request('/api/account/sessions'), 401, 'unauthenticated'],
     ];
@@ -50,20 +68,29 @@ describe('account API', () => {
   it('password change: the current password is required; then the other sessions end and this one stays', async () => {
     const { email, password, agent } = await user();
     const other = await signedInAgent(stack, email, password);
-    const wrong = await post(agent, '/api/account/password', { current_password: 'not-it', new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
+    const wrong = await post(agent, '/api/account/password', {
+      current_password: 'not-it',
+      new_password: 'a-new-long-password',
+      confirm_password: 'a-new-long-password',
+    });
     expect(wrong.status).toBe(400);
     expect(await wrong.json()).toMatchObject({ error: 'password_current', parameter: 'current_password' });
-    const ok = await post(agent, '/api/account/password', { current_password: password, new_password: 'a-new-long-password', confirm_password: 'a-new-long-password' });
+    const ok = await post(agent, '/api/account/password', {
+      current_password: password,
+      new_password: 'a-new-long-password',
+      confirm_password: 'a-new-long-password',
+    });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ sessions_ended: 1 });
     expect((await other.request('/api/account/sessions')).status).toBe(401);
     const mine = (await (await agent.request('/api/account/sessions')).json()) as { sessions: { current: boolean }[] };
     expect(mine.sessions).toEqual([expect.objectContaining({ current: true })]);
-    await expect.poll(async () => (await (await agent.request('/api/account/activity')).json() as { entries: { action: string }[] }).entries.map((e) => e.action))
+    await expect
+      .poll(async () => ((await (await agent.request('/api/account/activity')).json()) as { entries: { action: string }[] }).entries.map((e) => e.action))
       .toContain('auth.password_changed');
   });
 
-  it('ending sessions: one by id (only the user\'s own), or all others', async () => {
+  it("ending sessions: one by id (only the user's own), or all others", async () => {
     const { email, password, agent } = await user();
     await signedInAgent(stack, email, password);
     await signedInAgent(stack, email, password);

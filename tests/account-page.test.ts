@@ -20,7 +20,11 @@ const PHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWe
 async function seriousAxeViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[] }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: { run: (context: unknown, options: unknown) => Promise<{ violations: { id: string; impact: string | null; nodes: { target: unknown[] }[] }[] }> };
+      }
+    ).axe;
     const result = await axe.run(document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => JSON.stringify(n.target)).slice(0, 3) }));
   });
@@ -53,28 +57,46 @@ describe('account page in a real browser', () => {
     const redirectUri = 'http://127.0.0.1:9/cb';
     await stack.store.users.create({ email, password, name: 'Olive Owner', emailVerified: true });
     const { client, clientSecret } = await stack.store.clients.create({
-      name: 'Photo Printer', redirectUris: [redirectUri], grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'profile', 'email', 'offline_access'],
+      name: 'Photo Printer',
+      redirectUris: [redirectUri],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scopes: ['openid', 'profile', 'email', 'offline_access'],
     });
     const basic = `Basic ${Buffer.from(`${client.clientId}:${clientSecret}`).toString('base64')}`;
-    const authorizeUrl = (challenge: string, extra: Record<string, string> = {}) => `/oidc/authorize?${new URLSearchParams({
-      response_type: 'code', client_id: client.clientId, redirect_uri: redirectUri, scope: 'openid profile offline_access',
-      code_challenge: challenge, code_challenge_method: 'S256', state: randomBytes(6).toString('hex'), ...extra,
-    })}`;
+    const authorizeUrl = (challenge: string, extra: Record<string, string> = {}) =>
+      `/oidc/authorize?${new URLSearchParams({
+        response_type: 'code',
+        client_id: client.clientId,
+        redirect_uri: redirectUri,
+        scope: 'openid profile offline_access',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        state: randomBytes(6).toString('hex'),
+        ...extra,
+      })}`;
 
     // the app holds a refresh token of the user (consent given through the real forms)
     const agent = new BrowserAgent(stack.provider.url);
     const grant = pkce();
     const callback = await signIn(agent, authorizeUrl(grant.challenge), { email, password });
     const tokenResponse = await fetch(`${stack.provider.url}/oidc/token`, {
-      method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUri, code_verifier: grant.verifier }),
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: redirectUri,
+        code_verifier: grant.verifier,
+      }),
     });
     const { refresh_token: refreshToken } = (await tokenResponse.json()) as { refresh_token: string };
     expect(refreshToken).toBeTruthy();
-    const refresh = (token: string) => fetch(`${stack.provider.url}/oidc/token`, {
-      method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
-    });
+    const refresh = (token: string) =>
+      fetch(`${stack.provider.url}/oidc/token`, {
+        method: 'POST',
+        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
+      });
 
     const laptop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, userAgent: PHONE_UA, isMobile: true, hasTouch: true });
@@ -104,7 +126,9 @@ describe('account page in a real browser', () => {
       expect(await seriousAxeViolations(phonePage)).toEqual([]);
       await screenshot(phonePage, 'account-phone');
       const silent = pkce();
-      const before = await requestTo(phonePage, redirectUri, () => phonePage.goto(`${stack.provider.url}${authorizeUrl(silent.challenge, { prompt: 'none' })}`).catch(() => {}));
+      const before = await requestTo(phonePage, redirectUri, () =>
+        phonePage.goto(`${stack.provider.url}${authorizeUrl(silent.challenge, { prompt: 'none' })}`).catch(() => {}),
+      );
       expect(before.searchParams.get('code')).toBeTruthy();
 
       // the laptop sees both browsers (and the agent's session), the phone's parsed from its user agent
@@ -122,7 +146,9 @@ describe('account page in a real browser', () => {
       await phoneRow.getByTestId('end-session').click();
       await expect.poll(() => page.getByTestId('sessions-note').textContent()).toBe('Session ended.');
       await expect.poll(() => page.getByTestId('session-other').filter({ hasText: 'iOS' }).count()).toBe(0);
-      const after = await requestTo(phonePage, redirectUri, () => phonePage.goto(`${stack.provider.url}${authorizeUrl(pkce().challenge, { prompt: 'none' })}`).catch(() => {}));
+      const after = await requestTo(phonePage, redirectUri, () =>
+        phonePage.goto(`${stack.provider.url}${authorizeUrl(pkce().challenge, { prompt: 'none' })}`).catch(() => {}),
+      );
       expect(after.searchParams.get('error')).toBe('login_required');
 
       // keyboard only: Tab reaches the app's Disconnect button, Enter disconnects it
@@ -143,10 +169,15 @@ describe('account page in a real browser', () => {
 
       // the activity shows the disconnection and the ended session, newest first
       // (the audit writer flushes in batches: ask again until the event is in)
-      await expect.poll(async () => {
-        await Promise.all([page.waitForResponse((r) => r.url().includes('/api/account/activity')), page.getByTestId('activity-refresh').click()]);
-        return (await page.getByTestId('activity-item').first().getAttribute('data-action')) ?? '';
-      }, { timeout: 10_000 }).toBe('auth.app_revoked');
+      await expect
+        .poll(
+          async () => {
+            await Promise.all([page.waitForResponse((r) => r.url().includes('/api/account/activity')), page.getByTestId('activity-refresh').click()]);
+            return (await page.getByTestId('activity-item').first().getAttribute('data-action')) ?? '';
+          },
+          { timeout: 10_000 },
+        )
+        .toBe('auth.app_revoked');
       expect(await page.locator('[data-testid="activity-item"][data-action="auth.session_ended"]').count()).toBe(1);
       await screenshot(page, 'account-after-revoke');
       expect(problems).toEqual([]);

@@ -44,8 +44,20 @@ afterAll(async () => {
 async function expectAccessible(name: string) {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(ctx: Document, options: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+    const result = await (
+      window as unknown as {
+        axe: { run(ctx: Document, options: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id}: ${v.nodes
+            .slice(0, 3)
+            .map((n) => n.target.join(' '))
+            .join(', ')}`,
+      );
   });
   expect(violations, `axe on ${name}`).toEqual([]);
   await screenshot(page, `admin-${name}`);
@@ -132,11 +144,24 @@ describe('admin console in a real browser', () => {
   });
 
   it('sessions: end one, and prompt=none answers login_required', async () => {
-    const { client: spa } = await stack.store.clients.create({ name: 'Browser SPA', tokenEndpointAuthMethod: 'none', redirectUris: [REDIRECT], firstParty: true });
+    const { client: spa } = await stack.store.clients.create({
+      name: 'Browser SPA',
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: [REDIRECT],
+      firstParty: true,
+    });
     const config = await discover(spa.clientId, client.None());
-    const authorize = async (extra: Record<string, string> = {}) => client.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT, scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256', ...extra,
-    }).toString();
+    const authorize = async (extra: Record<string, string> = {}) =>
+      client
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT,
+          scope: 'openid',
+          state: 's',
+          code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+          ...extra,
+        })
+        .toString();
     const alice = new BrowserAgent(stack.provider.url);
     expect((await signIn(alice, await authorize(), ALICE)).searchParams.get('code')).toBeTruthy();
 
@@ -164,7 +189,12 @@ describe('admin console in a real browser', () => {
     await page.getByTestId('rotate-now-ES256').click();
     expect(await page.getByRole('group', { name: /Confirm/ }).textContent()).toContain('reject new tokens until they refetch');
     await page.getByTestId('rotate-now-ES256-confirm').click();
-    await expect.poll(async () => { await page.reload(); return page.getByTestId('keys-table').textContent(); }).toContain('retiring');
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.getByTestId('keys-table').textContent();
+      })
+      .toContain('retiring');
     await expectAccessible('keys');
   });
 
@@ -179,18 +209,36 @@ describe('admin console in a real browser', () => {
   });
 
   it('security events: a real code replay, opened with its evidence and related events', async () => {
-    const { client: spa } = await stack.store.clients.create({ name: 'Replay SPA', tokenEndpointAuthMethod: 'none', redirectUris: [REDIRECT], firstParty: true });
+    const { client: spa } = await stack.store.clients.create({
+      name: 'Replay SPA',
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: [REDIRECT],
+      firstParty: true,
+    });
     const config = await discover(spa.clientId, client.None());
     const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state: 's', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      state: 's',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
     const callback = await signIn(new BrowserAgent(stack.provider.url), url.toString(), ALICE);
     await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
-    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
 
-    await expect.poll(async () => {
-      await page.goto(`${stack.provider.url}/admin/security?kind=replay`);
-      return page.getByTestId('event-row').count();
-    }, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        async () => {
+          await page.goto(`${stack.provider.url}/admin/security?kind=replay`);
+          return page.getByTestId('event-row').count();
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
     await expectAccessible('security');
     await Promise.all([page.waitForURL(/\/admin\/audit\/[0-9a-f-]{36}$/), page.getByRole('link', { name: 'token.code_replayed' }).first().click()]);
     expect(await page.getByTestId('event-action').textContent()).toBe('token.code_replayed');

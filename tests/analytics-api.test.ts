@@ -14,7 +14,15 @@ import { auditWritten } from './support/server';
 
 type Row = { id: number; action: string; user_id: string | null; client_id: string | null; created_at: Date; details: Record<string, unknown> };
 
-const FAILED = ['token.validation_failed', 'token.pkce_failed', 'token.code_invalid', 'token.code_replayed', 'token.refresh_reused', 'token.expired', 'client.auth_failed'];
+const FAILED = [
+  'token.validation_failed',
+  'token.pkce_failed',
+  'token.code_invalid',
+  'token.code_replayed',
+  'token.refresh_reused',
+  'token.expired',
+  'client.auth_failed',
+];
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
@@ -96,8 +104,11 @@ describe('token analytics API', () => {
       for (let i = 0; i < n; i++) {
         const verifier = client.randomPKCECodeVerifier();
         const authorize = client.buildAuthorizationUrl(config, {
-          redirect_uri: redirect, scope: 'openid email offline_access', code_challenge: await client.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256', state: `s${i}`,
+          redirect_uri: redirect,
+          scope: 'openid email offline_access',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state: `s${i}`,
         });
         const callback = await signIn(new BrowserAgent(stack.provider.url), authorize.toString(), user);
         const code = callback.searchParams.get('code')!;
@@ -105,26 +116,49 @@ describe('token analytics API', () => {
         await client.fetchUserInfo(config, tokens.access_token, userId);
         await client.refreshTokenGrant(config, tokens.refresh_token!);
         // replaying the code: token.code_replayed (invalid_grant)
-        await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: spa, code_verifier: verifier }) });
+        await fetch(`${stack.provider.url}/oidc/token`, {
+          method: 'POST',
+          headers: form,
+          body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: spa, code_verifier: verifier }),
+        });
       }
     };
     await flows(3);
     for (let i = 0; i < 4; i++) {
-      const cc = await (await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: 'grant_type=client_credentials' })).json();
+      const cc = await (
+        await fetch(`${stack.provider.url}/oidc/token`, {
+          method: 'POST',
+          headers: { ...form, authorization: basic(svc.id, svc.secret) },
+          body: 'grant_type=client_credentials',
+        })
+      ).json();
       if (i === 0) {
         // a revoked access token: its actual lifetime is known (found by jti)
-        const revoked = await fetch(`${stack.provider.url}/oidc/revoke`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: new URLSearchParams({ token: cc.access_token }) });
+        const revoked = await fetch(`${stack.provider.url}/oidc/revoke`, {
+          method: 'POST',
+          headers: { ...form, authorization: basic(svc.id, svc.secret) },
+          body: new URLSearchParams({ token: cc.access_token }),
+        });
         expect(revoked.status).toBe(200);
       }
     }
-    const wrong = await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, 'wrong-' + randomBytes(8).toString('hex')) }, body: 'grant_type=client_credentials' });
+    const wrong = await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, 'wrong-' + randomBytes(8).toString('hex')) },
+      body: 'grant_type=client_credentials',
+    });
     expect(wrong.status).toBe(401);
-    const unsupported = await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: 'grant_type=password' });
+    const unsupported = await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, svc.secret) },
+      body: 'grant_type=password',
+    });
     expect(unsupported.status).toBe(400);
     await auditWritten(stack.provider);
 
     const rows = await stack.store.db.query<Row>(
-      `select id, action, user_id, client_id, created_at, details from identity.audit_logs where created_at >= $1 order by created_at, id`, [started.toISOString()],
+      `select id, action, user_id, client_id, created_at, details from identity.audit_logs where created_at >= $1 order by created_at, id`,
+      [started.toISOString()],
     );
     const tokenRows = rows.filter((r) => r.action.startsWith('token.') || r.action === 'client.auth_failed');
     expect(tokenRows.length).toBeGreaterThan(20);
@@ -143,7 +177,10 @@ describe('token analytics API', () => {
       const refreshed = count((r) => r.action === 'token.refreshed');
       const failed = count((r) => FAILED.includes(r.action));
       expect(body.stats, query).toMatchObject({
-        token_events: evs.length, total_issued: issued, total_refreshed: refreshed, total_failed: failed,
+        token_events: evs.length,
+        total_issued: issued,
+        total_refreshed: refreshed,
+        total_failed: failed,
         unique_users: new Set(evs.map((r) => r.user_id).filter(Boolean)).size,
         unique_clients: new Set(evs.map((r) => r.client_id).filter(Boolean)).size,
         userinfo_accessed: count((r) => r.action === 'token.userinfo_accessed'),
@@ -151,7 +188,8 @@ describe('token analytics API', () => {
         issued_by_grant: {
           authorization_code: count((r) => r.action === 'token.issued.authorization_code'),
           refresh_token: count((r) => r.action === 'token.issued.refresh_token'),
-          client_credentials: count((r) => r.action === 'token.issued.client_credentials'), other: 0,
+          client_credentials: count((r) => r.action === 'token.issued.client_credentials'),
+          other: 0,
         },
       });
       expect(body.range.preset).toBe(query.slice(6, query.indexOf('&') > 0 ? query.indexOf('&') : undefined));
@@ -162,7 +200,8 @@ describe('token analytics API', () => {
       expect(body.issuance.reduce((a, b) => a + b.total, 0)).toBe(issued);
       expect(body.failures.series.reduce((a, b) => a + b.total, 0)).toBe(failed);
       const reasons: Record<string, number> = {};
-      for (const r of evs.filter((x) => FAILED.includes(x.action))) reasons[String(r.details.reason ?? 'unknown')] = (reasons[String(r.details.reason ?? 'unknown')] ?? 0) + 1;
+      for (const r of evs.filter((x) => FAILED.includes(x.action)))
+        reasons[String(r.details.reason ?? 'unknown')] = (reasons[String(r.details.reason ?? 'unknown')] ?? 0) + 1;
       const gotReasons: Record<string, number> = {};
       for (const b of body.failures.series) for (const [k, v] of Object.entries(b.by_reason)) gotReasons[k] = (gotReasons[k] ?? 0) + v;
       expect(gotReasons, query).toEqual(reasons);
@@ -191,7 +230,10 @@ describe('token analytics API', () => {
     // writer's timestamps have millisecond precision, and so has the activity cursor)
     const API = 'https://api.example.com';
     const PAIR = 'https://a.example https://b.example';
-    const plan: [string | null, number][] = [[API, 5], [PAIR, 2]];
+    const plan: [string | null, number][] = [
+      [API, 5],
+      [PAIR, 2],
+    ];
     let i = 0;
     for (const [audience, n] of plan) {
       for (let k = 0; k < n; k++, i++) {
@@ -204,7 +246,8 @@ describe('token analytics API', () => {
     }
     const rows = await stack.store.db.query<Row & { audience: string | null }>(
       `select id, action, user_id, client_id, created_at, details, audience from identity.audit_logs
-        where created_at >= $1 and (action like 'token.%' or action = 'client.auth_failed') order by created_at desc, id desc`, [started.toISOString()],
+        where created_at >= $1 and (action like 'token.%' or action = 'client.auth_failed') order by created_at desc, id desc`,
+      [started.toISOString()],
     );
     const issuedOf = (p: (r: Row & { audience: string | null }) => boolean) => rows.filter((r) => r.action.startsWith('token.issued.') && p(r)).length;
     const all = (await (await admin.get('/api/analytics/tokens?range=24h')).json()) as TokenAnalyticsResponse;
@@ -226,10 +269,21 @@ describe('token analytics API', () => {
       const body = (await res.json()) as TokenAnalyticsResponse;
       expect(body.filters.audience, param).toBe(audience);
       expect(body.stats.total_issued, param).toBe(want);
-      expect(body.by_audience.map((a) => a.audience), param).toEqual([audience || null]);
-      expect(body.activity.entries.every((e) => e.audience === (audience || null)), param).toBe(true);
-      const activity = (await (await admin.get(`/api/analytics/tokens/activity?range=24h&limit=200&audience=${encodeURIComponent(param)}`)).json()) as TokenActivityResponse;
-      expect(activity.entries.map((e) => e.id), param).toEqual(rows.filter((r) => (r.audience ?? '') === audience).map((r) => Number(r.id)));
+      expect(
+        body.by_audience.map((a) => a.audience),
+        param,
+      ).toEqual([audience || null]);
+      expect(
+        body.activity.entries.every((e) => e.audience === (audience || null)),
+        param,
+      ).toBe(true);
+      const activity = (await (
+        await admin.get(`/api/analytics/tokens/activity?range=24h&limit=200&audience=${encodeURIComponent(param)}`)
+      ).json()) as TokenActivityResponse;
+      expect(
+        activity.entries.map((e) => e.id),
+        param,
+      ).toEqual(rows.filter((r) => (r.audience ?? '') === audience).map((r) => Number(r.id)));
     }
     // the story's function, for one API
     const [stats] = await stack.store.db.query(`select * from identity.get_token_stats(now() - interval '1 day', now(), null, $1)`, [API]);
@@ -239,9 +293,13 @@ describe('token analytics API', () => {
   it('pages recent activity with a keyset cursor, with filters', async () => {
     const rows = await stack.store.db.query<Row>(
       `select id, action, user_id, client_id, created_at, details from identity.audit_logs
-        where created_at >= $1 and (action like 'token.%' or action = 'client.auth_failed') order by created_at desc, id desc`, [started.toISOString()],
+        where created_at >= $1 and (action like 'token.%' or action = 'client.auth_failed') order by created_at desc, id desc`,
+      [started.toISOString()],
     );
-    for (const [query, filter] of [['', (_: Row) => true], [`&client_id=${encodeURIComponent(svc.id)}`, (r: Row) => r.client_id === svc.id]] as [string, (r: Row) => boolean][]) {
+    for (const [query, filter] of [
+      ['', (_: Row) => true],
+      [`&client_id=${encodeURIComponent(svc.id)}`, (r: Row) => r.client_id === svc.id],
+    ] as [string, (r: Row) => boolean][]) {
       const seen: number[] = [];
       let cursor: string | null = null;
       for (let page = 0; page < 100; page++) {

@@ -5,8 +5,14 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIdentityStore } from '../packages/database-identity/src';
 import {
-  faultClusterUnavailable, faultClusterUrl, freezeFaultCluster, killFaultCluster, resumeFaultCluster, startFaultCluster,
-  stopFaultCluster, thawFaultCluster,
+  faultClusterUnavailable,
+  faultClusterUrl,
+  freezeFaultCluster,
+  killFaultCluster,
+  resumeFaultCluster,
+  startFaultCluster,
+  stopFaultCluster,
+  thawFaultCluster,
 } from './support/fault-cluster';
 import { KEY_ENCRYPTION_SECRET, SESSION_SECRET, startStack, type Stack } from './support/oidc';
 import { startProvider, type RunningProvider } from './support/server';
@@ -40,24 +46,31 @@ describe('a hostile client_id does not blind the audit trail', () => {
   it('the exact hostile request, then a valid one: the valid one is audited and readiness stays 200', async () => {
     const hostile = randomBytes(1400).toString('hex');
     const bad = await fetch(`${stack.provider.url}/oidc/token`, {
-      method: 'POST', headers: FORM, body: `grant_type=client_credentials&client_secret=x&client_id=${hostile}`,
+      method: 'POST',
+      headers: FORM,
+      body: `grant_type=client_credentials&client_secret=x&client_id=${hostile}`,
     });
     expect(bad.status).toBeGreaterThanOrEqual(400);
     expect(bad.status).toBeLessThan(500);
 
     const requestId = randomUUID();
     const good = await fetch(`${stack.provider.url}/oidc/token`, {
-      method: 'POST', headers: { ...FORM, authorization: basic, 'x-request-id': requestId }, body: 'grant_type=client_credentials&scope=api.read',
+      method: 'POST',
+      headers: { ...FORM, authorization: basic, 'x-request-id': requestId },
+      body: 'grant_type=client_credentials&scope=api.read',
     });
     expect(good.status).toBe(200);
 
-    await until('the valid request\'s audit row', 20_000, async () => {
-      const rows = await stack.store.db.query(`select 1 from identity.audit_logs where request_id = $1 and action = 'token.issued.client_credentials'`, [requestId]);
+    await until("the valid request's audit row", 20_000, async () => {
+      const rows = await stack.store.db.query(`select 1 from identity.audit_logs where request_id = $1 and action = 'token.issued.client_credentials'`, [
+        requestId,
+      ]);
       return rows.length > 0;
     });
     // the hostile attempt is in the trail too, bounded, and says so
     const [attempt] = await stack.store.db.query<{ client_id: string; details: { truncated?: string[] } }>(
-      `select client_id, details from identity.audit_logs where client_id like $1`, [`${hostile.slice(0, 64)}%`],
+      `select client_id, details from identity.audit_logs where client_id like $1`,
+      [`${hostile.slice(0, 64)}%`],
     );
     expect(hostile.startsWith(attempt.client_id)).toBe(true);
     expect(Buffer.byteLength(attempt.client_id)).toBeLessThanOrEqual(256);
@@ -103,88 +116,100 @@ describe.skipIf(unavailable !== null && !mustRun)('audit events survive SIGTERM 
   it.each([
     { fault: 'frozen (SIGSTOP)', start: freezeFaultCluster, end: thawFaultCluster },
     { fault: 'stopped (immediate)', start: killFaultCluster, end: resumeFaultCluster },
-  ])('database $fault: as many token.issued rows as 200 responses, no duplicates', async ({ start, end }) => {
-    const name = `idp_fault_${randomBytes(5).toString('hex')}`;
-    const sql = admin();
-    await sql.unsafe(`create database ${name}`);
-    await sql.end();
-    created.push(name);
-    const databaseUrl = faultClusterUrl(name);
-    // the statement timeout is not what saves the events here: the default, as in production
-    const env = { DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, DATABASE_STATEMENT_TIMEOUT_MS: '30000' };
-    let provider: RunningProvider | null = await startProvider(env);
-    const dataDir = provider.dataDir;
+  ])(
+    'database $fault: as many token.issued rows as 200 responses, no duplicates',
+    async ({ start, end }) => {
+      const name = `idp_fault_${randomBytes(5).toString('hex')}`;
+      const sql = admin();
+      await sql.unsafe(`create database ${name}`);
+      await sql.end();
+      created.push(name);
+      const databaseUrl = faultClusterUrl(name);
+      // the statement timeout is not what saves the events here: the default, as in production
+      const env = { DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, DATABASE_STATEMENT_TIMEOUT_MS: '30000' };
+      let provider: RunningProvider | null = await startProvider(env);
+      const dataDir = provider.dataDir;
 
-    const store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 1 });
-    const svc = await store.clients.create({ name: 'Load', grantTypes: ['client_credentials'], scopes: ['api.read'] });
-    await store.close();
-    const basic = `Basic ${Buffer.from(`${svc.client.clientId}:${svc.clientSecret}`).toString('base64')}`;
+      const store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 1 });
+      const svc = await store.clients.create({ name: 'Load', grantTypes: ['client_credentials'], scopes: ['api.read'] });
+      await store.close();
+      const basic = `Basic ${Buffer.from(`${svc.client.clientId}:${svc.clientSecret}`).toString('base64')}`;
 
-    // token load: a few clients in a loop, each 200 noted with its token's jti
-    const issued: string[] = [];
-    let loading = true;
-    const url = provider.url;
-    const worker = async () => {
-      while (loading) {
-        try {
-          const res = await fetch(`${url}/oidc/token`, { method: 'POST', headers: { ...FORM, authorization: basic }, body: 'grant_type=client_credentials&scope=api.read' });
-          const body = await res.text();
-          if (res.status === 200) {
-            const token = (JSON.parse(body) as { access_token: string }).access_token;
-            issued.push((JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { jti: string }).jti);
+      // token load: a few clients in a loop, each 200 noted with its token's jti
+      const issued: string[] = [];
+      let loading = true;
+      const url = provider.url;
+      const worker = async () => {
+        while (loading) {
+          try {
+            const res = await fetch(`${url}/oidc/token`, {
+              method: 'POST',
+              headers: { ...FORM, authorization: basic },
+              body: 'grant_type=client_credentials&scope=api.read',
+            });
+            const body = await res.text();
+            if (res.status === 200) {
+              const token = (JSON.parse(body) as { access_token: string }).access_token;
+              issued.push((JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { jti: string }).jti);
+            }
+          } catch {
+            // refused or cut while the provider shuts down: no 200, nothing to count
+            await new Promise((r) => setTimeout(r, 20));
           }
-        } catch {
-          // refused or cut while the provider shuts down: no 200, nothing to count
-          await new Promise((r) => setTimeout(r, 20));
         }
+      };
+      const workers = Array.from({ length: 4 }, worker);
+
+      try {
+        await until('load under way', 30_000, async () => issued.length >= 200);
+        start();
+        const atFault = issued.length;
+        const faultAt = Date.now();
+        // requests keep being answered (the token path needs no database), so events queue behind the fault
+        await until('load during the fault', 10_000, async () => issued.length >= atFault + 200 || Date.now() - faultAt > 2_000);
+        const signalledAt = Date.now();
+        const exited = provider.stop(); // SIGTERM, load continuing
+        const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 40_000))]);
+        expect(code, provider.output()).not.toBe('hung');
+        console.log(`fault: ${issued.length - atFault} tokens issued during the fault, exit ${code} ${Date.now() - signalledAt} ms after SIGTERM`);
+        // what the database did not take is on disk before the process ended
+        const spool = join(dataDir, 'audit-spool');
+        expect(existsSync(join(spool, 'audit-spool.jsonl')) || existsSync(join(spool, 'audit-spool.replaying.jsonl'))).toBe(true);
+        loading = false;
+        await Promise.all(workers);
+        provider = null;
+      } finally {
+        loading = false;
+        end();
       }
-    };
-    const workers = Array.from({ length: 4 }, worker);
+      expect(issued.length).toBeGreaterThan(400);
 
-    try {
-      await until('load under way', 30_000, async () => issued.length >= 200);
-      start();
-      const atFault = issued.length;
-      const faultAt = Date.now();
-      // requests keep being answered (the token path needs no database), so events queue behind the fault
-      await until('load during the fault', 10_000, async () => issued.length >= atFault + 200 || Date.now() - faultAt > 2_000);
-      const signalledAt = Date.now();
-      const exited = provider.stop(); // SIGTERM, load continuing
-      const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 40_000))]);
-      expect(code, provider.output()).not.toBe('hung');
-      console.log(`fault: ${issued.length - atFault} tokens issued during the fault, exit ${code} ${Date.now() - signalledAt} ms after SIGTERM`);
-      // what the database did not take is on disk before the process ended
-      const spool = join(dataDir, 'audit-spool');
-      expect(existsSync(join(spool, 'audit-spool.jsonl')) || existsSync(join(spool, 'audit-spool.replaying.jsonl'))).toBe(true);
-      loading = false;
-      await Promise.all(workers);
-      provider = null;
-    } finally {
-      loading = false;
-      end();
-    }
-    expect(issued.length).toBeGreaterThan(400);
-
-    // the same data directory: the spool is replayed at start
-    provider = await startProvider({ ...env, DATA_DIR: dataDir });
-    try {
-      const count = postgres(databaseUrl, { max: 1, onnotice: () => {} });
-      const spool = join(dataDir, 'audit-spool');
-      const query = async () => {
-        const [row] = await count<{ total: number; events: number; jtis: number }[]>`
+      // the same data directory: the spool is replayed at start
+      provider = await startProvider({ ...env, DATA_DIR: dataDir });
+      try {
+        const count = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+        const spool = join(dataDir, 'audit-spool');
+        const query = async () => {
+          const [row] = await count<{ total: number; events: number; jtis: number }[]>`
           select count(*)::int as total, count(distinct event_id)::int as events, count(distinct details->>'jti')::int as jtis
             from identity.audit_logs where action = 'token.issued.client_credentials'`;
-        return row;
-      };
-      await until('the spool replayed', 60_000, async () =>
-        !existsSync(join(spool, 'audit-spool.jsonl')) && !existsSync(join(spool, 'audit-spool.replaying.jsonl')) && (await query()).total >= issued.length);
-      const row = await query();
-      expect(row).toEqual({ total: issued.length, events: issued.length, jtis: issued.length });
-      const jtis = await count<{ jti: string }[]>`select details->>'jti' as jti from identity.audit_logs where action = 'token.issued.client_credentials'`;
-      expect(new Set(jtis.map((r) => r.jti))).toEqual(new Set(issued));
-      await count.end();
-    } finally {
-      await provider.stop();
-    }
-  }, 240_000);
+          return row;
+        };
+        await until(
+          'the spool replayed',
+          60_000,
+          async () =>
+            !existsSync(join(spool, 'audit-spool.jsonl')) && !existsSync(join(spool, 'audit-spool.replaying.jsonl')) && (await query()).total >= issued.length,
+        );
+        const row = await query();
+        expect(row).toEqual({ total: issued.length, events: issued.length, jtis: issued.length });
+        const jtis = await count<{ jti: string }[]>`select details->>'jti' as jti from identity.audit_logs where action = 'token.issued.client_credentials'`;
+        expect(new Set(jtis.map((r) => r.jti))).toEqual(new Set(issued));
+        await count.end();
+      } finally {
+        await provider.stop();
+      }
+    },
+    240_000,
+  );
 });

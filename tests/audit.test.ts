@@ -6,7 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrowserAgent, signIn, startStack, type Stack } from './support/oidc';
 import { auditWritten } from './support/server';
 
-type Row = { action: string; user_id: string | null; client_id: string | null; grant_type: string | null; ip_address: string | null; user_agent: string | null; request_id: string | null; details: Record<string, unknown>; created_at: Date };
+type Row = {
+  action: string;
+  user_id: string | null;
+  client_id: string | null;
+  grant_type: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  created_at: Date;
+};
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const form = { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'audit-test/1.0' };
@@ -15,7 +25,8 @@ async function rows(stack: Stack, since: Date): Promise<Row[]> {
   await auditWritten(stack.provider);
   return stack.store.db.query<Row>(
     `select action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details, created_at
-       from identity.audit_logs where created_at >= $1 order by created_at, id`, [since.toISOString()],
+       from identity.audit_logs where created_at >= $1 order by created_at, id`,
+    [since.toISOString()],
   );
 }
 
@@ -52,11 +63,22 @@ describe('token audit trail', () => {
     const since = new Date(Date.now() - 1000);
     const config = await client.discovery(new URL(stack.provider.url), spa, {}, client.None(), { execute: [client.allowInsecureRequests] });
     const verifier = client.randomPKCECodeVerifier();
-    const authorize = client.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid email offline_access', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's' });
+    const authorize = client.buildAuthorizationUrl(config, {
+      redirect_uri: redirect,
+      scope: 'openid email offline_access',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 's',
+    });
     const agent = new BrowserAgent(stack.provider.url);
     const wrong = await agent.get(authorize.toString());
     expect(wrong.status).toBe(303);
-    await agent.postForm('/interaction/login', { interaction: new URL(wrong.headers.get('location')!, stack.provider.url).searchParams.get('interaction')!, csrf: await agent.csrf(), email: user.email, password: 'not-the-password' });
+    await agent.postForm('/interaction/login', {
+      interaction: new URL(wrong.headers.get('location')!, stack.provider.url).searchParams.get('interaction')!,
+      csrf: await agent.csrf(),
+      email: user.email,
+      password: 'not-the-password',
+    });
     const callback = await signIn(agent, authorize.toString(), user);
     const code = callback.searchParams.get('code')!;
     const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's' });
@@ -65,27 +87,78 @@ describe('token audit trail', () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     secrets.push(refreshed.access_token, refreshed.refresh_token!);
     // reusing the old refresh token (revokes the family), then replaying the code
-    await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: spa }) });
-    await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: form, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: spa, code_verifier: verifier }) });
+    await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token!, client_id: spa }),
+    });
+    await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: form,
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirect, client_id: spa, code_verifier: verifier }),
+    });
     // client credentials, a wrong secret, introspection and revocation
-    const cc = await (await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: 'grant_type=client_credentials' })).json();
+    const cc = await (
+      await fetch(`${stack.provider.url}/oidc/token`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(svc.id, svc.secret) },
+        body: 'grant_type=client_credentials',
+      })
+    ).json();
     secrets.push(cc.access_token);
     const wrongSecret = 'wrong-' + randomBytes(8).toString('hex');
     secrets.push(wrongSecret);
-    await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, wrongSecret) }, body: 'grant_type=client_credentials' });
-    await fetch(`${stack.provider.url}/oidc/introspect`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: new URLSearchParams({ token: cc.access_token }) });
-    await fetch(`${stack.provider.url}/oidc/revoke`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret) }, body: new URLSearchParams({ token: cc.access_token }) });
+    await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, wrongSecret) },
+      body: 'grant_type=client_credentials',
+    });
+    await fetch(`${stack.provider.url}/oidc/introspect`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, svc.secret) },
+      body: new URLSearchParams({ token: cc.access_token }),
+    });
+    await fetch(`${stack.provider.url}/oidc/revoke`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, svc.secret) },
+      body: new URLSearchParams({ token: cc.access_token }),
+    });
 
     const events = await rows(stack, since);
     const actions = events.map((e) => e.action);
-    for (const expected of ['auth.login_failed', 'auth.login_succeeded', 'token.issued.authorization_code', 'token.userinfo_accessed', 'token.refreshed',
-      'token.issued.refresh_token', 'token.code_replayed', 'token.refresh_reused', 'security.suspicious', 'token.issued.client_credentials',
-      'client.auth_failed', 'token.introspected', 'token.revoked']) {
+    for (const expected of [
+      'auth.login_failed',
+      'auth.login_succeeded',
+      'token.issued.authorization_code',
+      'token.userinfo_accessed',
+      'token.refreshed',
+      'token.issued.refresh_token',
+      'token.code_replayed',
+      'token.refresh_reused',
+      'security.suspicious',
+      'token.issued.client_credentials',
+      'client.auth_failed',
+      'token.introspected',
+      'token.revoked',
+    ]) {
       expect(actions, expected).toContain(expected);
     }
     const issued = events.find((e) => e.action === 'token.issued.authorization_code')!;
-    expect(issued).toMatchObject({ user_id: userId, client_id: spa, grant_type: 'authorization_code', ip_address: '127.0.0.1', user_agent: expect.any(String), request_id: expect.any(String) });
-    expect(issued.details).toMatchObject({ jti: expect.any(String), family_id: expect.any(String), issued_at: expect.any(String), expires_at: expect.any(String), scopes: ['openid', 'email', 'offline_access'] });
+    expect(issued).toMatchObject({
+      user_id: userId,
+      client_id: spa,
+      grant_type: 'authorization_code',
+      ip_address: '127.0.0.1',
+      user_agent: expect.any(String),
+      request_id: expect.any(String),
+    });
+    expect(issued.details).toMatchObject({
+      jti: expect.any(String),
+      family_id: expect.any(String),
+      issued_at: expect.any(String),
+      expires_at: expect.any(String),
+      scopes: ['openid', 'email', 'offline_access'],
+    });
     expect(Date.parse(issued.details.expires_at as string) - Date.parse(issued.details.issued_at as string)).toBe(900_000);
     const replay = events.find((e) => e.action === 'token.code_replayed')!;
     expect(replay.details).toMatchObject({ reason: 'invalid_grant', family_id: issued.details.family_id, revoked_refresh_tokens: 0 });
@@ -94,7 +167,11 @@ describe('token audit trail', () => {
     const patterns = events.filter((e) => e.action === 'security.suspicious').map((e) => e.details.pattern);
     expect(patterns).toEqual(expect.arrayContaining(['authorization_code_replay', 'refresh_token_reuse']));
     expect(events.find((e) => e.action === 'client.auth_failed')).toMatchObject({ client_id: svc.id, details: { reason: 'invalid_client' } });
-    expect(events.find((e) => e.action === 'token.issued.client_credentials')).toMatchObject({ client_id: svc.id, user_id: null, grant_type: 'client_credentials' });
+    expect(events.find((e) => e.action === 'token.issued.client_credentials')).toMatchObject({
+      client_id: svc.id,
+      user_id: null,
+      grant_type: 'client_credentials',
+    });
 
     // nothing secret anywhere in any row, nor a digest of a code or token in a recognisable form
     const everything = JSON.stringify(await stack.store.db.query('select * from identity.audit_logs'));
@@ -112,11 +189,16 @@ describe('token audit trail', () => {
     expect((await agent.postForm('/interaction/forgot-password', { csrf: await agent.csrf(), email: user.email })).status).toBe(303);
     // without SMTP_URL (development) the mail lands in $DATA_DIR/outbox, listed at /dev/outbox
     let link = '';
-    await expect.poll(async () => {
-      const page = await (await agent.get('/dev/outbox')).text();
-      link = /href="(http[^"]+\/interaction\/reset-link\?token=[\w-]+)"/.exec(page)?.[1] ?? '';
-      return link;
-    }, { timeout: 10_000 }).not.toBe('');
+    await expect
+      .poll(
+        async () => {
+          const page = await (await agent.get('/dev/outbox')).text();
+          link = /href="(http[^"]+\/interaction\/reset-link\?token=[\w-]+)"/.exec(page)?.[1] ?? '';
+          return link;
+        },
+        { timeout: 10_000 },
+      )
+      .not.toBe('');
     const token = new URL(link).searchParams.get('token')!;
     const landed = await agent.get(link);
     expect(landed.headers.get('location')).toBe('/reset-password');
@@ -127,8 +209,11 @@ describe('token audit trail', () => {
 
     const events = await rows(stack, since);
     expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['auth.password_reset_requested', 'mail.sent', 'auth.password_reset_completed']));
-    const everything = JSON.stringify(await stack.store.db.query('select * from identity.audit_logs')) + JSON.stringify(await stack.store.db.query('select * from identity.mail_queue'))
-      + JSON.stringify(await stack.store.db.query('select * from identity.account_tokens')) + stack.provider.output();
+    const everything =
+      JSON.stringify(await stack.store.db.query('select * from identity.audit_logs')) +
+      JSON.stringify(await stack.store.db.query('select * from identity.mail_queue')) +
+      JSON.stringify(await stack.store.db.query('select * from identity.account_tokens')) +
+      stack.provider.output();
     for (const secret of [link, token, encodeURIComponent(link), password, stack.store.box.digest(token)]) {
       expect(everything.includes(secret), `secret leaked: ${secret.slice(0, 12)}...`).toBe(false);
     }
@@ -137,7 +222,11 @@ describe('token audit trail', () => {
 
   it('believes X-Forwarded-For only as far as TRUSTED_PROXY says', async () => {
     const since = new Date();
-    await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, svc.secret), 'x-forwarded-for': '198.51.100.7, 203.0.113.9' }, body: 'grant_type=client_credentials' });
+    await fetch(`${stack.provider.url}/oidc/token`, {
+      method: 'POST',
+      headers: { ...form, authorization: basic(svc.id, svc.secret), 'x-forwarded-for': '198.51.100.7, 203.0.113.9' },
+      body: 'grant_type=client_credentials',
+    });
     const [event] = (await rows(stack, since)).filter((e) => e.action === 'token.issued.client_credentials');
     expect(event.ip_address).toBe('203.0.113.9'); // one trusted hop: the right-most entry, not the forgeable left one
 
@@ -145,7 +234,11 @@ describe('token audit trail', () => {
     try {
       const s = await plain.store.clients.create({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['api'] });
       const t0 = new Date();
-      await fetch(`${plain.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(s.client.clientId, s.clientSecret!), 'x-forwarded-for': '198.51.100.7' }, body: 'grant_type=client_credentials' });
+      await fetch(`${plain.provider.url}/oidc/token`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(s.client.clientId, s.clientSecret!), 'x-forwarded-for': '198.51.100.7' },
+        body: 'grant_type=client_credentials',
+      });
       const [e] = (await rows(plain, t0)).filter((r) => r.action === 'token.issued.client_credentials');
       expect(e.ip_address).toBe('127.0.0.1');
     } finally {
@@ -163,7 +256,11 @@ describe('token audit trail', () => {
     for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) await attempt(user.email, ip);
     for (let i = 0; i < 10; i++) await attempt(`victim${i}@example.org`, '192.0.2.50');
     for (let i = 0; i < 10; i++) {
-      await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(svc.id, `bad-${i}`) }, body: 'grant_type=client_credentials' });
+      await fetch(`${stack.provider.url}/oidc/token`, {
+        method: 'POST',
+        headers: { ...form, authorization: basic(svc.id, `bad-${i}`) },
+        body: 'grant_type=client_credentials',
+      });
     }
     const suspicious = (await rows(stack, since)).filter((e) => e.action === 'security.suspicious');
     const byPattern = Object.fromEntries(suspicious.map((e) => [e.details.pattern, e]));
@@ -174,12 +271,22 @@ describe('token audit trail', () => {
   });
 
   it('rate limits the token endpoint and login with 429, Retry-After and RateLimit headers', async () => {
-    const limited = await startStack({ RATE_LIMIT_TOKEN_PER_CLIENT: '3/60', RATE_LIMIT_LOGIN_PER_ACCOUNT: '2/900', AUDIT_RETENTION_DAYS: '45', ACCESS_TOKEN_TTL_SECONDS: '1800' });
+    const limited = await startStack({
+      RATE_LIMIT_TOKEN_PER_CLIENT: '3/60',
+      RATE_LIMIT_LOGIN_PER_ACCOUNT: '2/900',
+      AUDIT_RETENTION_DAYS: '45',
+      ACCESS_TOKEN_TTL_SECONDS: '1800',
+    });
     try {
       // the configuration reaches the analytics settings at start (retention; revoked-token look-back >= access token TTL)
       expect(await limited.store.analytics.settings()).toMatchObject({ rawRetentionDays: 45, revocationLookbackSeconds: 1800 });
       const s = await limited.store.clients.create({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['api'] });
-      const call = () => fetch(`${limited.provider.url}/oidc/token`, { method: 'POST', headers: { ...form, authorization: basic(s.client.clientId, s.clientSecret!) }, body: 'grant_type=client_credentials' });
+      const call = () =>
+        fetch(`${limited.provider.url}/oidc/token`, {
+          method: 'POST',
+          headers: { ...form, authorization: basic(s.client.clientId, s.clientSecret!) },
+          body: 'grant_type=client_credentials',
+        });
       const ok = await call();
       expect(ok.status).toBe(200);
       expect(ok.headers.get('ratelimit-limit')).toBe('3');
@@ -197,7 +304,9 @@ describe('token audit trail', () => {
       for (let i = 0; i < 3; i++) {
         const agent = new BrowserAgent(limited.provider.url);
         await agent.get('/interaction/start?return_to=/');
-        statuses.push((await agent.postForm('/interaction/login', { email: 'Someone@Example.org', password: 'x', csrf: await agent.csrf(), return_to: '/' })).status);
+        statuses.push(
+          (await agent.postForm('/interaction/login', { email: 'Someone@Example.org', password: 'x', csrf: await agent.csrf(), return_to: '/' })).status,
+        );
       }
       expect(statuses).toEqual([303, 303, 429]);
       const events = (await rows(limited, new Date(0))).filter((e) => e.action === 'security.rate_limited');
@@ -228,7 +337,9 @@ describe('token audit trail', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { entries: { event_id: string }[]; next_cursor: string | null } = await (await agent.get(`/api/admin/audit?action=token.*&client_id=${svc.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json();
+      const page: { entries: { event_id: string }[]; next_cursor: string | null } = await (
+        await agent.get(`/api/admin/audit?action=token.*&client_id=${svc.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json();
       expect(page.entries.length).toBeLessThanOrEqual(2);
       seen.push(...page.entries.map((e) => e.event_id));
       cursor = page.next_cursor;
@@ -255,7 +366,8 @@ describe('second factors in the audit trail and the logs', () => {
   });
   afterAll(() => stack?.stop());
 
-  const totpAt = (secret: string, ms: number) => new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: ms });
+  const totpAt = (secret: string, ms: number) =>
+    new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: ms });
   const postJson = (agent: BrowserAgent, path: string, body: Record<string, unknown>) =>
     agent.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   async function passwordStep(user: { email: string; password: string }, returnTo: string) {
@@ -271,9 +383,14 @@ describe('second factors in the audit trail and the logs', () => {
     const userId = (await stack.store.users.create(user)).id;
     const first = await passwordStep(user, '/account/security');
     expect(first.location).toBe('/account/security');
-    const begun = await (await postJson(first.agent, '/interaction/security/totp/begin', { csrf: await first.agent.csrf() })).json() as { secret: string; otpauth_uri: string };
+    const begun = (await (await postJson(first.agent, '/interaction/security/totp/begin', { csrf: await first.agent.csrf() })).json()) as {
+      secret: string;
+      otpauth_uri: string;
+    };
     const enrolCode = totpAt(begun.secret, Date.now());
-    const confirmed = await (await postJson(first.agent, '/interaction/security/totp/confirm', { csrf: await first.agent.csrf(), code: enrolCode })).json() as { recovery_codes: string[] };
+    const confirmed = (await (
+      await postJson(first.agent, '/interaction/security/totp/confirm', { csrf: await first.agent.csrf(), code: enrolCode })
+    ).json()) as { recovery_codes: string[] };
     expect(confirmed.recovery_codes).toHaveLength(10);
 
     // a sign-in with the next step's code (the enrolment's step is spent), a wrong code, a recovery code twice
@@ -287,16 +404,29 @@ describe('second factors in the audit trail and the logs', () => {
     const recovery = confirmed.recovery_codes[0];
     expect((await third.agent.postForm('/interaction/mfa', { csrf: await third.agent.csrf(), code: recovery })).headers.get('location')).toBe('/');
     const fourth = await passwordStep(user, '/');
-    expect((await fourth.agent.postForm('/interaction/mfa', { csrf: await fourth.agent.csrf(), code: recovery })).headers.get('location')).toContain('error=invalid_code');
+    expect((await fourth.agent.postForm('/interaction/mfa', { csrf: await fourth.agent.csrf(), code: recovery })).headers.get('location')).toContain(
+      'error=invalid_code',
+    );
 
     const events = await rows(stack, since);
     const mine = events.filter((e) => e.user_id === userId).map((e) => e.action);
-    for (const expected of ['auth.mfa_enrolled', 'auth.mfa_failed', 'auth.mfa_succeeded', 'auth.recovery_code_used']) expect(mine, expected).toContain(expected);
-    const secrets = [begun.secret, begun.otpauth_uri, enrolCode, nextCode, ...confirmed.recovery_codes, ...confirmed.recovery_codes.map((c) => c.replace('-', '')), user.password];
+    for (const expected of ['auth.mfa_enrolled', 'auth.mfa_failed', 'auth.mfa_succeeded', 'auth.recovery_code_used'])
+      expect(mine, expected).toContain(expected);
+    const secrets = [
+      begun.secret,
+      begun.otpauth_uri,
+      enrolCode,
+      nextCode,
+      ...confirmed.recovery_codes,
+      ...confirmed.recovery_codes.map((c) => c.replace('-', '')),
+      user.password,
+    ];
     const everything = JSON.stringify(await stack.store.db.query('select * from identity.audit_logs')) + stack.provider.output();
     for (const secret of secrets) expect(everything.includes(secret), `secret leaked: ${secret.slice(0, 4)}...`).toBe(false);
     // and at rest: the TOTP secret is a ciphertext, recovery codes are digests
-    const stored = JSON.stringify(await stack.store.db.query('select * from identity.totp_authenticators')) + JSON.stringify(await stack.store.db.query('select * from identity.recovery_codes'));
+    const stored =
+      JSON.stringify(await stack.store.db.query('select * from identity.totp_authenticators')) +
+      JSON.stringify(await stack.store.db.query('select * from identity.recovery_codes'));
     for (const secret of [begun.secret, ...confirmed.recovery_codes.map((c) => c.replace('-', ''))]) expect(stored.includes(secret)).toBe(false);
   });
 });

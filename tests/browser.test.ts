@@ -40,7 +40,10 @@ describe('end-user pages in a real browser', () => {
         if (/Content Security Policy/i.test(message.text())) problems.push(`csp: ${message.text()}`);
       });
       page.on('response', (response) => {
-        if (new URL(response.url()).pathname === '/login' && !/script-src 'self' 'nonce-[\w+/=]+' 'strict-dynamic'/.test(response.headers()['content-security-policy'] ?? '')) {
+        if (
+          new URL(response.url()).pathname === '/login' &&
+          !/script-src 'self' 'nonce-[\w+/=]+' 'strict-dynamic'/.test(response.headers()['content-security-policy'] ?? '')
+        ) {
           problems.push(`no nonce-based CSP on ${response.url()}`);
         }
       });
@@ -185,8 +188,15 @@ describe('end-user pages in a real browser', () => {
         });
         const authorize = (state: string, challenge: string, extra: Record<string, string> = {}) =>
           `${provider.url}/oidc/authorize?${new URLSearchParams({
-            response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid profile email offline_access',
-            code_challenge: challenge, code_challenge_method: 'S256', state, nonce: randomBytes(8).toString('hex'), ...extra,
+            response_type: 'code',
+            client_id: clientId,
+            redirect_uri: redirectUri,
+            scope: 'openid profile email offline_access',
+            code_challenge: challenge,
+            code_challenge_method: 'S256',
+            state,
+            nonce: randomBytes(8).toString('hex'),
+            ...extra,
           })}`;
 
         // allow
@@ -216,7 +226,13 @@ describe('end-user pages in a real browser', () => {
         const tokenResponse = await fetch(`${provider.url}/oidc/token`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ grant_type: 'authorization_code', code: allowed.searchParams.get('code')!, redirect_uri: redirectUri, client_id: clientId, code_verifier: first.verifier }),
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code: allowed.searchParams.get('code')!,
+            redirect_uri: redirectUri,
+            client_id: clientId,
+            code_verifier: first.verifier,
+          }),
         });
         expect(tokenResponse.status).toBe(200);
         const tokens = await tokenResponse.json();

@@ -51,21 +51,52 @@ beforeAll(async () => {
   admin.id = (await stack.store.users.create({ email: admin.email, password, roles: ['admin'], emailVerified: true })).id;
   member.id = (await stack.store.users.create({ email: member.email, password, emailVerified: true })).id;
   await stack.store.clients.create({
-    clientId: WEB, name: 'Dashboard Web', tokenEndpointAuthMethod: 'none', redirectUris: ['http://127.0.0.1:9/cb'],
-    grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'offline_access'], firstParty: true,
+    clientId: WEB,
+    name: 'Dashboard Web',
+    tokenEndpointAuthMethod: 'none',
+    redirectUris: ['http://127.0.0.1:9/cb'],
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['openid', 'offline_access'],
+    firstParty: true,
   });
   await stack.store.clients.create({
-    clientId: BATCH, name: 'Dashboard Batch', tokenEndpointAuthMethod: 'client_secret_basic', redirectUris: [],
-    grantTypes: ['client_credentials'], scopes: ['api'], firstParty: true,
+    clientId: BATCH,
+    name: 'Dashboard Batch',
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    redirectUris: [],
+    grantTypes: ['client_credentials'],
+    scopes: ['api'],
+    firstParty: true,
   });
 
-  const ac = (ago: number, clientId: string, userId: string, ttl: number): Ev =>
-    ({ ago, action: 'token.issued.authorization_code', clientId, userId, grantType: 'authorization_code', ttl, refresh: true });
-  const cc = (ago: number, ttl: number): Ev =>
-    ({ ago, action: 'token.issued.client_credentials', clientId: BATCH, userId: null, grantType: 'client_credentials', ttl, audience: API });
+  const ac = (ago: number, clientId: string, userId: string, ttl: number): Ev => ({
+    ago,
+    action: 'token.issued.authorization_code',
+    clientId,
+    userId,
+    grantType: 'authorization_code',
+    ttl,
+    refresh: true,
+  });
+  const cc = (ago: number, ttl: number): Ev => ({
+    ago,
+    action: 'token.issued.client_credentials',
+    clientId: BATCH,
+    userId: null,
+    grantType: 'client_credentials',
+    ttl,
+    audience: API,
+  });
   const refreshed = (ago: number, userId: string): Ev => ({ ago, action: 'token.refreshed', clientId: WEB, userId, grantType: 'refresh_token' });
-  const failed = (ago: number, clientId: string, userId: string | null, extra: Partial<Ev> = {}): Ev =>
-    ({ ago, action: 'token.validation_failed', clientId, userId, grantType: 'authorization_code', reason: 'invalid_grant', ...extra });
+  const failed = (ago: number, clientId: string, userId: string | null, extra: Partial<Ev> = {}): Ev => ({
+    ago,
+    action: 'token.validation_failed',
+    clientId,
+    userId,
+    grantType: 'authorization_code',
+    reason: 'invalid_grant',
+    ...extra,
+  });
   events = [
     // the last 24 hours (the newest first)
     failed(2 * MIN, WEB, admin.id, { userAgent: FORMULA_UA }),
@@ -96,8 +127,15 @@ beforeAll(async () => {
     if (e.action === 'token.refreshed') details.previous_issued_at = new Date(at.getTime() - HOUR).toISOString();
     if (e.reason) details.reason = e.reason;
     writer.record({
-      at, action: e.action, clientId: e.clientId, userId: e.userId, grantType: e.grantType, ip: `192.0.2.${i + 1}`,
-      userAgent: e.userAgent ?? 'dashboard-test', audience: e.audience, details,
+      at,
+      action: e.action,
+      clientId: e.clientId,
+      userId: e.userId,
+      grantType: e.grantType,
+      ip: `192.0.2.${i + 1}`,
+      userAgent: e.userAgent ?? 'dashboard-test',
+      audience: e.audience,
+      details,
     });
   });
   await writer.close();
@@ -141,8 +179,7 @@ async function statValues(page: Page): Promise<Record<string, number | null>> {
 /** Waits until the cards show `want` (the page loads asynchronously after every URL change). */
 async function expectStats(page: Page, want: ReturnType<typeof expected>, what: string): Promise<void> {
   const { activity: _activity, ...numbers } = want;
-  const round = (v: Record<string, number | null>) =>
-    Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === null ? null : Math.round(x * 1e3) / 1e3]));
+  const round = (v: Record<string, number | null>) => Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === null ? null : Math.round(x * 1e3) / 1e3]));
   await expect.poll(async () => round(await statValues(page)), { timeout: 20_000, message: what }).toEqual(round(numbers));
 }
 
@@ -255,7 +292,19 @@ describe('token analytics dashboard', () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-activity').click()]);
       const csv = await readFile((await download.path())!, 'utf8');
       const lines = parseCsv(csv) as string[][];
-      expect(lines[0]).toEqual(['time', 'action', 'failed', 'reason', 'client_id', 'user_id', 'user_email', 'grant_type', 'ip_address', 'user_agent', 'request_id']);
+      expect(lines[0]).toEqual([
+        'time',
+        'action',
+        'failed',
+        'reason',
+        'client_id',
+        'user_id',
+        'user_email',
+        'grant_type',
+        'ip_address',
+        'user_agent',
+        'request_id',
+      ]);
       expect(lines).toHaveLength(week.activity + 1);
       expect(csv.split('\r\n')[1]).toContain(`,"'=HYPERLINK(""http://evil.example"",""x"")",`);
       expect(lines[1].slice(1, 5)).toEqual(['token.validation_failed', 'true', 'invalid_grant', 'dash-web']);

@@ -51,10 +51,18 @@ describe.skipIf(!!unavailable)('database faults', () => {
     store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 2 });
     const svc = await store.clients.create({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['api.read'] });
     basic = `Basic ${Buffer.from(`${svc.client.clientId}:${svc.clientSecret}`).toString('base64')}`;
-    const spa = await store.clients.create({ name: 'SPA', tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: ['http://127.0.0.1:9/cb'] });
+    const spa = await store.clients.create({
+      name: 'SPA',
+      tokenEndpointAuthMethod: 'none',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: ['http://127.0.0.1:9/cb'],
+    });
     publicClientId = spa.client.clientId;
     // warm: the registry and the key ring hold the service client and an active key
-    await until('the new client to be served', async () => (await token({ grant_type: 'client_credentials', scope: 'api.read' }, { authorization: basic })).status === 200);
+    await until(
+      'the new client to be served',
+      async () => (await token({ grant_type: 'client_credentials', scope: 'api.read' }, { authorization: basic })).status === 200,
+    );
   });
 
   afterAll(async () => {
@@ -85,7 +93,9 @@ describe.skipIf(!!unavailable)('database faults', () => {
           const response = await token({ grant_type: 'client_credentials', scope: 'api.read' }, { authorization: basic });
           expect(response.status).toBe(200);
           served++;
-          const waiting = await observer.unsafe(`select count(*)::int as n from pg_stat_activity where application_name = 'identity-provider' and wait_event_type = 'Lock'`);
+          const waiting = await observer.unsafe(
+            `select count(*)::int as n from pg_stat_activity where application_name = 'identity-provider' and wait_event_type = 'Lock'`,
+          );
           blocked = waiting[0].n > 0;
           return blocked;
         });
@@ -108,14 +118,18 @@ describe.skipIf(!!unavailable)('database faults', () => {
 
   it('readiness fails when no key can sign, although select 1 answers', async () => {
     // which key signs follows the times (activates_at, retiring_since): retire every active key now
-    const active = await store.db.query<{ kid: string }>(`update identity.signing_keys set retiring_since = now(), retire_after = now() + interval '1 hour' where state = 'active' and retiring_since is null returning kid`);
+    const active = await store.db.query<{ kid: string }>(
+      `update identity.signing_keys set retiring_since = now(), retire_after = now() + interval '1 hour' where state = 'active' and retiring_since is null returning kid`,
+    );
     try {
       await until('readiness to report no active signing key', async () => (await fetch(`${provider.url}/api/health/ready`)).status === 503);
       const body = await (await fetch(`${provider.url}/api/health/ready`)).json();
       expect(body.checks.database.status).toBe('ok');
       expect(body.checks.token_issuance).toMatchObject({ status: 'fail', active_signing_key: false });
     } finally {
-      await store.db.query(`update identity.signing_keys set state = 'active', retiring_since = null, retire_after = null where kid = any($1::text[])`, [active.map((k) => k.kid)]);
+      await store.db.query(`update identity.signing_keys set state = 'active', retiring_since = null, retire_after = null where kid = any($1::text[])`, [
+        active.map((k) => k.kid),
+      ]);
     }
     await until('readiness to recover', async () => (await fetch(`${provider.url}/api/health/ready`)).status === 200);
   });

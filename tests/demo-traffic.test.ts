@@ -12,7 +12,9 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   return new Promise((resolve) => {
     const { DATABASE_URL: _d, ...inherited } = process.env;
     const child = spawn(process.execPath, ['--import', 'tsx', 'cli/idp.ts', ...args], {
-      cwd: APP_DIR, env: { ...inherited, DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-demo-cli-')), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: APP_DIR,
+      env: { ...inherited, DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-demo-cli-')), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (c) => (output += c));
@@ -48,7 +50,10 @@ describe('demo:traffic', () => {
 
   it('replays sign-ins, tokens, failures, a code replay and a refresh-token reuse through the HTTP endpoints', async () => {
     const { code, output } = await runCli(['demo:traffic', '--url', stack.provider.url, '--rounds', '1'], {
-      NODE_ENV: 'development', KEY_ENCRYPTION_SECRET, SESSION_SECRET, ISSUER_URL: stack.provider.url,
+      NODE_ENV: 'development',
+      KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET,
+      ISSUER_URL: stack.provider.url,
     });
     expect(code, output).toBe(0);
     expect(output).toContain('created demo fixtures');
@@ -63,15 +68,28 @@ describe('demo:traffic', () => {
     const [reuse] = await labelled('token.refresh_reused');
     expect(reuse.clientId).toBe('demo-traffic-photos');
     expect(reuse.requestId).toMatch(/^demo-traffic-/);
-    for (const action of ['auth.login_succeeded', 'auth.login_failed', 'token.issued.authorization_code', 'token.refreshed', 'token.issued.client_credentials', 'token.pkce_failed', 'client.auth_failed']) {
+    for (const action of [
+      'auth.login_succeeded',
+      'auth.login_failed',
+      'token.issued.authorization_code',
+      'token.refreshed',
+      'token.issued.client_credentials',
+      'token.pkce_failed',
+      'client.auth_failed',
+    ]) {
       expect((await labelled(action)).length, action).toBeGreaterThan(0);
     }
     // the abuse detector noticed the reuse too
-    await expect.poll(async () => (await stack.store.auditLog.search({ action: 'security.suspicious' }, null, 50)).entries.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await stack.store.auditLog.search({ action: 'security.suspicious' }, null, 50)).entries.length, { timeout: 10_000 })
+      .toBeGreaterThan(0);
 
     // a second run finds its fixtures and goes on
     const again = await runCli(['demo:traffic', '--url', stack.provider.url, '--rounds', '1'], {
-      NODE_ENV: 'development', KEY_ENCRYPTION_SECRET, SESSION_SECRET, ISSUER_URL: stack.provider.url,
+      NODE_ENV: 'development',
+      KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET,
+      ISSUER_URL: stack.provider.url,
     });
     expect(again.code, again.output).toBe(0);
     expect(again.output).toContain('demo clients and users exist');

@@ -65,7 +65,10 @@ describe('signing key rotation across two instances with caching verifiers', () 
   async function accessToken(provider: RunningProvider): Promise<string> {
     const res = await fetch(`${provider.url}/oidc/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${service.clientId}:${service.secret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${service.clientId}:${service.secret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api.read' }),
     });
     expect(res.status, await res.clone().text()).toBe(200);
@@ -83,7 +86,10 @@ describe('signing key rotation across two instances with caching verifiers', () 
         { name: `jose (${where})`, verify: async (token) => void (await jwtVerify(token, jwks, { issuer: ISSUER, audience: ISSUER, typ: 'at+jwt' })) },
         {
           name: `oauth4webapi (${where})`,
-          verify: async (token) => void (await oauth.validateJwtAccessToken(as, new Request('http://rs.example/api', { headers: { authorization: `Bearer ${token}` } }), ISSUER, { [oauth.allowInsecureRequests]: true })),
+          verify: async (token) =>
+            void (await oauth.validateJwtAccessToken(as, new Request('http://rs.example/api', { headers: { authorization: `Bearer ${token}` } }), ISSUER, {
+              [oauth.allowInsecureRequests]: true,
+            })),
         },
       ];
     });
@@ -121,7 +127,9 @@ describe('signing key rotation across two instances with caching verifiers', () 
     const oldKid = issued[0].kid;
 
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/idp.ts', 'keys:rotate', '--alg', 'ES256'], {
-      cwd: APP_DIR, encoding: 'utf8', timeout: 60_000,
+      cwd: APP_DIR,
+      encoding: 'utf8',
+      timeout: 60_000,
       env: { ...process.env, NODE_ENV: '', DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, LOG_LEVEL: 'warn', ...WINDOWS },
     });
     expect(run.status, run.stderr).toBe(0);

@@ -8,7 +8,11 @@ import { auditWritten } from './support/server';
  * /metrics on the real server: protected by METRICS_TOKEN, fed by the audit events of real flows, and
  * never carrying personal data in a label. Also the readiness probe and the per-request log line.
  */
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 function parseExposition(text: string): Sample[] {
   const samples: Sample[] = [];
@@ -71,8 +75,11 @@ describe('Prometheus metrics endpoint', () => {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirect, scope: 'openid profile email offline_access', state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: redirect,
+      scope: 'openid profile email offline_access',
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const callback = await signIn(new BrowserAgent(stack.provider.url), url.toString(), alice);
     const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state });
@@ -81,13 +88,20 @@ describe('Prometheus metrics endpoint', () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     secrets.push(refreshed.access_token, refreshed.refresh_token!);
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
 
     // a failed login and a form post without its CSRF token
     const mallory = new BrowserAgent(stack.provider.url);
     const toLogin = new URL(location(await mallory.get(url.toString())), stack.provider.url);
     const interaction = toLogin.searchParams.get('interaction')!;
-    const failed = await mallory.postForm('/interaction/login', { interaction, csrf: await mallory.csrf(), email: alice.email, password: 'wrong-password-123' });
+    const failed = await mallory.postForm('/interaction/login', {
+      interaction,
+      csrf: await mallory.csrf(),
+      email: alice.email,
+      password: 'wrong-password-123',
+    });
     expect(location(failed)).toContain('error=invalid_credentials');
     expect((await mallory.postForm('/interaction/login', { interaction, email: alice.email, password: alice.password })).status).toBe(403);
 
@@ -140,18 +154,28 @@ describe('Prometheus metrics endpoint', () => {
   });
 
   it('logs one JSON line per protocol request, without query strings, tokens or e-mail addresses', async () => {
-    const lines = stack.provider.output().split('\n').flatMap((l) => {
-      try {
-        const parsed: unknown = JSON.parse(l);
-        return parsed && typeof parsed === 'object' ? [parsed as Record<string, unknown>] : [];
-      } catch {
-        return [];
-      }
-    });
+    const lines = stack.provider
+      .output()
+      .split('\n')
+      .flatMap((l) => {
+        try {
+          const parsed: unknown = JSON.parse(l);
+          return parsed && typeof parsed === 'object' ? [parsed as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      });
     const requests = lines.filter((l) => l.msg === 'request');
     expect(requests.length).toBeGreaterThanOrEqual(10);
     for (const line of requests) {
-      expect(line).toMatchObject({ level: 'info', method: expect.any(String), path: expect.stringMatching(/^\/[^?]*$/), status: expect.any(Number), duration_ms: expect.any(Number), request_id: expect.any(String) });
+      expect(line).toMatchObject({
+        level: 'info',
+        method: expect.any(String),
+        path: expect.stringMatching(/^\/[^?]*$/),
+        status: expect.any(Number),
+        duration_ms: expect.any(Number),
+        request_id: expect.any(String),
+      });
       expect(line).toHaveProperty('client_ip');
     }
     expect(requests.map((l) => l.path)).toEqual(expect.arrayContaining(['/oidc/authorize', '/interaction/login', '/oidc/token', '/oidc/userinfo']));
@@ -165,7 +189,10 @@ describe('Prometheus metrics endpoint', () => {
     expect(anonymous.status).toBe(200);
     expect(anonymous.headers.get('cache-control')).toBe('no-store');
     const redacted = await anonymous.json();
-    expect(redacted).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok', active_signing_key: true } } });
+    expect(redacted).toMatchObject({
+      status: 'ready',
+      checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok', active_signing_key: true } },
+    });
     // an outsider learns states, not the pool size, the disk's bytes or the database kind
     expect(redacted.checks.database).not.toHaveProperty('kind');
     expect(redacted.checks.database).not.toHaveProperty('pool');

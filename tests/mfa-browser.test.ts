@@ -21,7 +21,12 @@ let config: client.Configuration;
 beforeAll(async () => {
   browser = await launchBrowser();
   stack = await startStack();
-  const { client: rp } = await stack.store.clients.create({ name: 'MFA relying party', tokenEndpointAuthMethod: 'none', redirectUris: [REDIRECT], firstParty: true });
+  const { client: rp } = await stack.store.clients.create({
+    name: 'MFA relying party',
+    tokenEndpointAuthMethod: 'none',
+    redirectUris: [REDIRECT],
+    firstParty: true,
+  });
   config = await client.discovery(new URL(stack.provider.url), rp.clientId, {}, client.None(), { execute: [client.allowInsecureRequests] });
 }, 120_000);
 afterAll(async () => {
@@ -29,7 +34,8 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const totpAt = (secret: string, ms: number) => new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: ms });
+const totpAt = (secret: string, ms: number) =>
+  new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).generate({ timestamp: ms });
 
 async function newUser() {
   const user = { email: `mfa-${randomBytes(4).toString('hex')}@example.org`, password: `pw-${randomBytes(9).toString('hex')}` };
@@ -43,13 +49,21 @@ async function contextWithAuthenticator(): Promise<{ context: BrowserContext; pa
   // the virtual authenticator answers a conditional (autofill) request at once, with no one picking the
   // passkey; this switch makes the page see a browser without autofill support, for the other paths
   await context.addInitScript(() => {
-    if (localStorage.getItem('test:no-autofill') === '1') Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
+    if (localStorage.getItem('test:no-autofill') === '1')
+      Object.defineProperty(PublicKeyCredential, 'isConditionalMediationAvailable', { value: async () => false });
   });
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
   });
   return { context, page, credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials };
 }
@@ -65,7 +79,12 @@ async function relyingParty(page: Page, extra: Record<string, string>, steps: ()
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT, scope: 'openid email', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, ...extra,
+    redirect_uri: REDIRECT,
+    scope: 'openid email',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...extra,
   });
   const callback = await requestTo(page, REDIRECT, async () => {
     await page.goto(url.toString());
@@ -132,7 +151,8 @@ describe('passkeys and TOTP in a real browser', () => {
       expect(twoStep).toMatchObject({ sub: user.id, acr: ACR.phr });
       expect(twoStep.amr).toEqual(expect.arrayContaining(['pwd', 'hwk', 'mfa']));
 
-      const actions = async () => (await stack.store.db.query<{ action: string }>(`select action from identity.audit_logs where user_id = $1`, [user.id])).map((r) => r.action);
+      const actions = async () =>
+        (await stack.store.db.query<{ action: string }>(`select action from identity.audit_logs where user_id = $1`, [user.id])).map((r) => r.action);
       await expect.poll(actions).toEqual(expect.arrayContaining(['auth.passkey_registered', 'auth.mfa_succeeded', 'auth.mfa_enrolled']));
     } finally {
       await context.close();
@@ -207,8 +227,11 @@ describe('passkeys and TOTP in a real browser', () => {
       await page.waitForURL(/\/account\/security$/);
       expect(await page.getByTestId('recovery-left').textContent()).toContain('8 unused');
 
-      const actions = async () => (await stack.store.db.query<{ action: string }>(`select action from identity.audit_logs where user_id = $1`, [user.id])).map((r) => r.action);
-      await expect.poll(actions).toEqual(expect.arrayContaining(['auth.mfa_enrolled', 'auth.mfa_failed', 'auth.mfa_succeeded', 'auth.recovery_code_used', 'auth.passkey_registered']));
+      const actions = async () =>
+        (await stack.store.db.query<{ action: string }>(`select action from identity.audit_logs where user_id = $1`, [user.id])).map((r) => r.action);
+      await expect
+        .poll(actions)
+        .toEqual(expect.arrayContaining(['auth.mfa_enrolled', 'auth.mfa_failed', 'auth.mfa_succeeded', 'auth.recovery_code_used', 'auth.passkey_registered']));
     } finally {
       await context.close();
     }

@@ -46,7 +46,10 @@ function hostedByNext(name: string, start: () => Promise<{ provider: RunningProv
       const config = await discover(seeded.service.clientId, seeded.service.secret);
       expect(config.serverMetadata().issuer).toBe(provider.url);
       const tokens = await client.clientCredentialsGrant(config, { scope: 'api.read' });
-      const { payload, protectedHeader } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), { issuer: provider.url, typ: 'at+jwt' });
+      const { payload, protectedHeader } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), {
+        issuer: provider.url,
+        typ: 'at+jwt',
+      });
       expect(protectedHeader.alg).toBe('ES256');
       expect(payload).toMatchObject({ sub: seeded.service.clientId, scope: 'api.read' });
       expect(await client.tokenIntrospection(config, tokens.access_token)).toMatchObject({ active: true });
@@ -58,8 +61,12 @@ function hostedByNext(name: string, start: () => Promise<{ provider: RunningProv
       const state = client.randomState();
       const nonce = client.randomNonce();
       const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri, scope: 'openid profile email', state, nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        redirect_uri: redirectUri,
+        scope: 'openid profile email',
+        state,
+        nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
       });
       const callback = await signIn(new BrowserAgent(provider.url), url.toString(), alice);
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });

@@ -18,16 +18,30 @@ describe('protocol errors', () => {
     url = (path) => `${stack.provider.url}${path}`;
     await stack.store.users.create(user);
     pub = (await stack.store.clients.create({ name: 'Public', tokenEndpointAuthMethod: 'none', redirectUris: [redirectUri] })).client.clientId;
-    const c = await stack.store.clients.create({ name: 'Conf', redirectUris: [redirectUri], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], scopes: ['openid', 'profile', 'email', 'offline_access', 'api'] });
+    const c = await stack.store.clients.create({
+      name: 'Conf',
+      redirectUris: [redirectUri],
+      grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+      scopes: ['openid', 'profile', 'email', 'offline_access', 'api'],
+    });
     conf = { id: c.client.clientId, secret: c.clientSecret! };
-    const o = await stack.store.clients.create({ name: 'Other', redirectUris: ['http://127.0.0.1:9/other'], grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'], scopes: ['openid', 'offline_access', 'api'] });
+    const o = await stack.store.clients.create({
+      name: 'Other',
+      redirectUris: ['http://127.0.0.1:9/other'],
+      grantTypes: ['authorization_code', 'refresh_token', 'client_credentials'],
+      scopes: ['openid', 'offline_access', 'api'],
+    });
     other = { id: o.client.clientId, secret: o.clientSecret! };
   });
   afterAll(() => stack?.stop());
 
   const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
   const token = (form: Record<string, string>, headers: Record<string, string> = {}) =>
-    fetch(url('/oidc/token'), { method: 'POST', body: new URLSearchParams(form), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    fetch(url('/oidc/token'), {
+      method: 'POST',
+      body: new URLSearchParams(form),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
   const pkce = () => {
     const verifier = randomBytes(32).toString('base64url');
     return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
@@ -73,16 +87,31 @@ describe('protocol errors', () => {
 
   it('a wrong or missing PKCE verifier is invalid_grant', async () => {
     const a = await getCode();
-    await expectError(await token({ grant_type: 'authorization_code', code: a.code, redirect_uri: redirectUri, client_id: pub, code_verifier: pkce().verifier }), 400, 'invalid_grant');
+    await expectError(
+      await token({ grant_type: 'authorization_code', code: a.code, redirect_uri: redirectUri, client_id: pub, code_verifier: pkce().verifier }),
+      400,
+      'invalid_grant',
+    );
     const b = await getCode();
     await expectError(await token({ grant_type: 'authorization_code', code: b.code, redirect_uri: redirectUri, client_id: pub }), 400, 'invalid_grant');
   });
 
   it('a code bound to another redirect_uri or another client is refused', async () => {
     const a = await getCode();
-    await expectError(await token({ grant_type: 'authorization_code', code: a.code, redirect_uri: 'http://127.0.0.1:9/elsewhere', client_id: pub, code_verifier: a.verifier }), 400, 'invalid_grant');
+    await expectError(
+      await token({ grant_type: 'authorization_code', code: a.code, redirect_uri: 'http://127.0.0.1:9/elsewhere', client_id: pub, code_verifier: a.verifier }),
+      400,
+      'invalid_grant',
+    );
     const b = await getCode(conf.id);
-    await expectError(await token({ grant_type: 'authorization_code', code: b.code, redirect_uri: redirectUri, code_verifier: b.verifier }, { authorization: basic(other.id, other.secret) }), 400, 'invalid_grant');
+    await expectError(
+      await token(
+        { grant_type: 'authorization_code', code: b.code, redirect_uri: redirectUri, code_verifier: b.verifier },
+        { authorization: basic(other.id, other.secret) },
+      ),
+      400,
+      'invalid_grant',
+    );
   });
 
   it('an unknown client or unregistered redirect_uri shows an error page and never redirects', async () => {
@@ -109,7 +138,9 @@ describe('protocol errors', () => {
       [{ response_type: 'code', scope: 'openid', code_challenge: pkce().challenge, code_challenge_method: 'S256', prompt: 'none' }, 'login_required'],
     ];
     for (const [extra, error] of cases) {
-      const res = await fetch(`${url('/oidc/authorize')}?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, state: 'keep-me', ...extra })}`, { redirect: 'manual' });
+      const res = await fetch(`${url('/oidc/authorize')}?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, state: 'keep-me', ...extra })}`, {
+        redirect: 'manual',
+      });
       const target = new URL(location(res));
       expect(`${target.origin}${target.pathname}`).toBe(redirectUri);
       expect(target.searchParams.get('error'), JSON.stringify(extra)).toBe(error);
@@ -135,7 +166,11 @@ describe('protocol errors', () => {
     expect(narrowed.status).toBe(200);
     expect((await narrowed.json()).scope).toBe('openid');
     const again = await tokensFor();
-    await expectError(await token({ grant_type: 'refresh_token', refresh_token: again.refresh_token, client_id: pub, scope: 'openid email' }), 400, 'invalid_scope');
+    await expectError(
+      await token({ grant_type: 'refresh_token', refresh_token: again.refresh_token, client_id: pub, scope: 'openid email' }),
+      400,
+      'invalid_scope',
+    );
   });
 
   it('client authentication failures: 401 invalid_client, with WWW-Authenticate when Basic was used', async () => {
@@ -149,25 +184,54 @@ describe('protocol errors', () => {
   });
 
   it('malformed token requests: JSON body, unknown grant, repeated parameter, unauthorized grant, scope escalation', async () => {
-    await expectError(await fetch(url('/oidc/token'), { method: 'POST', body: JSON.stringify({ grant_type: 'client_credentials' }), headers: { 'content-type': 'application/json', authorization: basic(conf.id, conf.secret) } }), 400, 'invalid_request');
-    await expectError(await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, { authorization: basic(conf.id, conf.secret) }), 400, 'unsupported_grant_type');
+    await expectError(
+      await fetch(url('/oidc/token'), {
+        method: 'POST',
+        body: JSON.stringify({ grant_type: 'client_credentials' }),
+        headers: { 'content-type': 'application/json', authorization: basic(conf.id, conf.secret) },
+      }),
+      400,
+      'invalid_request',
+    );
+    await expectError(
+      await token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, { authorization: basic(conf.id, conf.secret) }),
+      400,
+      'unsupported_grant_type',
+    );
     // names every object inherits are no grant types either
     for (const grantType of ['__proto__', 'constructor', 'toString']) {
       await expectError(await token({ grant_type: grantType }, { authorization: basic(conf.id, conf.secret) }), 400, 'unsupported_grant_type');
     }
-    await expectError(await fetch(url('/oidc/token'), { method: 'POST', body: 'grant_type=client_credentials&scope=api&scope=api', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(conf.id, conf.secret) } }), 400, 'invalid_request');
+    await expectError(
+      await fetch(url('/oidc/token'), {
+        method: 'POST',
+        body: 'grant_type=client_credentials&scope=api&scope=api',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(conf.id, conf.secret) },
+      }),
+      400,
+      'invalid_request',
+    );
     await expectError(await token({ grant_type: 'client_credentials', client_id: pub }), 400, 'unauthorized_client');
-    await expectError(await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_scope');
+    await expectError(
+      await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }),
+      400,
+      'invalid_scope',
+    );
     await expectError(await token({ grant_type: 'authorization_code' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_request');
   });
 
   it('an oversized request body gets 413 invalid_request and the server goes on serving', async () => {
     const res = await fetch(url('/oidc/token'), {
-      method: 'POST', body: `grant_type=client_credentials&pad=${'a'.repeat(100_000)}`,
+      method: 'POST',
+      body: `grant_type=client_credentials&pad=${'a'.repeat(100_000)}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(conf.id, conf.secret) },
     });
     await expectError(res, 413, 'invalid_request');
-    await expectError(await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }), 400, 'invalid_scope');
+    await expectError(
+      await token({ grant_type: 'client_credentials', scope: 'api superuser' }, { authorization: basic(conf.id, conf.secret) }),
+      400,
+      'invalid_scope',
+    );
   });
 
   it('userinfo refuses tampered, alg:none, HMAC-with-public-key, foreign, expired and non-openid tokens', async () => {
@@ -185,7 +249,9 @@ describe('protocol errors', () => {
       `${b64({ alg: 'none', typ: 'at+jwt', kid: header.kid })}.${p}.`,
       await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: header.kid }).sign(hmacKey),
       await new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: header.kid }).sign(foreign.privateKey),
-      await new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'unknown-kid', jwk: await exportJWK(foreign.publicKey) }).sign(foreign.privateKey),
+      await new SignJWT(payload)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'unknown-kid', jwk: await exportJWK(foreign.publicKey) })
+        .sign(foreign.privateKey),
       'not-a-jwt',
     ];
     for (const forged of bad) {
@@ -205,9 +271,18 @@ describe('protocol errors', () => {
     const short = await startStack({ ACCESS_TOKEN_TTL_SECONDS: '1' });
     try {
       const c = await short.store.clients.create({ name: 'svc', grantTypes: ['client_credentials'], scopes: ['api'] });
-      const res = await fetch(`${short.provider.url}/oidc/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.client.clientId, c.clientSecret!) } });
+      const res = await fetch(`${short.provider.url}/oidc/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'client_credentials' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.client.clientId, c.clientSecret!) },
+      });
       const { access_token } = await res.json();
-      const introspect = () => fetch(`${short.provider.url}/oidc/introspect`, { method: 'POST', body: new URLSearchParams({ token: access_token }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.client.clientId, c.clientSecret!) } }).then((r) => r.json());
+      const introspect = () =>
+        fetch(`${short.provider.url}/oidc/introspect`, {
+          method: 'POST',
+          body: new URLSearchParams({ token: access_token }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.client.clientId, c.clientSecret!) },
+        }).then((r) => r.json());
       expect(await introspect()).toMatchObject({ active: true });
       // the 1 s lifetime runs out in real time (exp has whole seconds): asked until it is over, by a deadline
       const deadline = Date.now() + 5_000;
@@ -224,17 +299,30 @@ describe('protocol errors', () => {
 
   it("a client can neither introspect nor revoke another client's tokens", async () => {
     const { code, verifier } = await getCode(conf.id);
-    const mine = await (await token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }, { authorization: basic(conf.id, conf.secret) })).json();
+    const mine = await (
+      await token(
+        { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier },
+        { authorization: basic(conf.id, conf.secret) },
+      )
+    ).json();
     expect(mine.refresh_token).toEqual(expect.any(String));
     const asOther = { authorization: basic(other.id, other.secret), 'content-type': 'application/x-www-form-urlencoded' };
     const introspection = await fetch(url('/oidc/introspect'), { method: 'POST', headers: asOther, body: new URLSearchParams({ token: mine.access_token }) });
     expect(await introspection.json()).toEqual({ active: false });
-    const refreshIntrospection = await fetch(url('/oidc/introspect'), { method: 'POST', headers: asOther, body: new URLSearchParams({ token: mine.refresh_token }) });
+    const refreshIntrospection = await fetch(url('/oidc/introspect'), {
+      method: 'POST',
+      headers: asOther,
+      body: new URLSearchParams({ token: mine.refresh_token }),
+    });
     expect(await refreshIntrospection.json()).toEqual({ active: false });
     const revoke = await fetch(url('/oidc/revoke'), { method: 'POST', headers: asOther, body: new URLSearchParams({ token: mine.refresh_token }) });
     expect(revoke.status).toBe(400);
     // still alive for its owner
-    const own = await fetch(url('/oidc/introspect'), { method: 'POST', headers: { ...asOther, authorization: basic(conf.id, conf.secret) }, body: new URLSearchParams({ token: mine.refresh_token }) });
+    const own = await fetch(url('/oidc/introspect'), {
+      method: 'POST',
+      headers: { ...asOther, authorization: basic(conf.id, conf.secret) },
+      body: new URLSearchParams({ token: mine.refresh_token }),
+    });
     expect(await own.json()).toMatchObject({ active: true });
   });
 
@@ -242,10 +330,18 @@ describe('protocol errors', () => {
     const agent = new BrowserAgent(stack.provider.url);
     await agent.get('/interaction/start?return_to=/');
     const csrf = await agent.csrf();
-    const viaNull = await agent.postForm('/interaction/login', { email: user.email, password: user.password, csrf, return_to: '/' }, { origin: 'null', 'sec-fetch-site': 'same-origin' });
+    const viaNull = await agent.postForm(
+      '/interaction/login',
+      { email: user.email, password: user.password, csrf, return_to: '/' },
+      { origin: 'null', 'sec-fetch-site': 'same-origin' },
+    );
     expect(viaNull.status).toBe(303);
     expect(viaNull.headers.get('location')).toBe('/');
-    const crossSite = await agent.postForm('/interaction/login', { email: user.email, password: user.password, csrf: await agent.csrf(), return_to: '/' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
+    const crossSite = await agent.postForm(
+      '/interaction/login',
+      { email: user.email, password: user.password, csrf: await agent.csrf(), return_to: '/' },
+      { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    );
     expect(crossSite.status).toBe(403);
     for (const id of ['__proto__', 'constructor', 'toString']) {
       const login = await agent.postForm('/interaction/login', { interaction: id, email: user.email, password: user.password, csrf: await agent.csrf() });
@@ -259,7 +355,13 @@ describe('protocol errors', () => {
     const { verifier, challenge } = pkce();
     const authorize = `${url('/oidc/authorize')}?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'st', code_challenge: challenge, code_challenge_method: 'S256' })}`;
     const callback = await signIn(agent, authorize, person);
-    const res = await token({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: redirectUri, client_id: pub, code_verifier: verifier });
+    const res = await token({
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: redirectUri,
+      client_id: pub,
+      code_verifier: verifier,
+    });
     expect(res.status).toBe(200);
     return res.json() as Promise<{ access_token: string; id_token: string }>;
   }
@@ -267,7 +369,17 @@ describe('protocol errors', () => {
   /** A prompt=none request for the public client in this browser: the code or the error it gets back. */
   async function silentAuthorize(agent: BrowserAgent, extra: Record<string, string> = {}) {
     const { challenge } = pkce();
-    const query = new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', state: 'quiet', prompt: 'none', code_challenge: challenge, code_challenge_method: 'S256', ...extra });
+    const query = new URLSearchParams({
+      client_id: pub,
+      redirect_uri: redirectUri,
+      response_type: 'code',
+      scope: 'openid',
+      state: 'quiet',
+      prompt: 'none',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      ...extra,
+    });
     const answer = new URL(location(await agent.get(`/oidc/authorize?${query}`)));
     expect(answer.origin + answer.pathname).toBe(redirectUri);
     return { code: answer.searchParams.get('code'), error: answer.searchParams.get('error') };
@@ -277,7 +389,8 @@ describe('protocol errors', () => {
     const victim = new BrowserAgent(stack.provider.url);
     const own = await sessionTokens(victim, user);
     const elsewhere = await sessionTokens(new BrowserAgent(stack.provider.url), user);
-    const serviceToken = (await (await token({ grant_type: 'client_credentials', scope: 'api' }, { authorization: basic(conf.id, conf.secret) })).json()).access_token;
+    const serviceToken = (await (await token({ grant_type: 'client_credentials', scope: 'api' }, { authorization: basic(conf.id, conf.secret) })).json())
+      .access_token;
     const crossSite = { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' };
     const endSession = (hint: string) => victim.request(`/oidc/end-session?${new URLSearchParams({ id_token_hint: hint })}`, { headers: crossSite });
 
@@ -312,7 +425,9 @@ describe('protocol errors', () => {
     expect(await silentAuthorize(browser, { id_token_hint: theirs.id_token })).toEqual({ code: null, error: 'login_required' });
     // without prompt=none: sign in again (as whoever the hint names, or switch on purpose)
     const { challenge } = pkce();
-    const interactive = await browser.get(`/oidc/authorize?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', id_token_hint: theirs.id_token, code_challenge: challenge, code_challenge_method: 'S256' })}`);
+    const interactive = await browser.get(
+      `/oidc/authorize?${new URLSearchParams({ client_id: pub, redirect_uri: redirectUri, response_type: 'code', scope: 'openid', id_token_hint: theirs.id_token, code_challenge: challenge, code_challenge_method: 'S256' })}`,
+    );
     expect(new URL(location(interactive), stack.provider.url).pathname).toBe('/login');
     // the signed-in user's own hint still works silently
     expect((await silentAuthorize(browser, { id_token_hint: mine.id_token })).code).toBeTruthy();

@@ -21,7 +21,14 @@ describe('OpenID Connect flows with openid-client', () => {
     // the key ring re-checks the key set every KEY_RING_CHECK_MS (5 s by default): the rotation test waits for it
     stack = await startStack({ KEY_RING_CHECK_MS: '200' });
     aliceId = (await stack.store.users.create({ ...alice, name: 'Alice Liddell', emailVerified: true })).id;
-    spa = (await stack.store.clients.create({ name: 'SPA', tokenEndpointAuthMethod: 'none', redirectUris: [spaRedirect], postLogoutRedirectUris: ['http://127.0.0.1:9/spa/bye'] })).client;
+    spa = (
+      await stack.store.clients.create({
+        name: 'SPA',
+        tokenEndpointAuthMethod: 'none',
+        redirectUris: [spaRedirect],
+        postLogoutRedirectUris: ['http://127.0.0.1:9/spa/bye'],
+      })
+    ).client;
     const created = await stack.store.clients.create({ name: 'Web app', redirectUris: [webRedirect], idTokenSignedResponseAlg: 'ES256' });
     web = { clientId: created.client.clientId, secret: created.clientSecret! };
     const svc = await stack.store.clients.create({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['api.read', 'api.write'] });
@@ -37,8 +44,12 @@ describe('OpenID Connect flows with openid-client', () => {
     const state = client.randomState();
     const nonce = client.randomNonce();
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope, state, nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: redirectUri,
+      scope,
+      state,
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const agent = new BrowserAgent(stack.provider.url);
     const callback = await signIn(agent, url.toString(), alice);
@@ -53,7 +64,15 @@ describe('OpenID Connect flows with openid-client', () => {
     expect(meta.code_challenge_methods_supported).toEqual(['S256']);
     expect(meta.authorization_response_iss_parameter_supported).toBe(true);
     expect(meta.id_token_signing_alg_values_supported).toEqual(expect.arrayContaining(['RS256', 'ES256']));
-    for (const key of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'revocation_endpoint', 'introspection_endpoint', 'end_session_endpoint']) {
+    for (const key of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'userinfo_endpoint',
+      'jwks_uri',
+      'revocation_endpoint',
+      'introspection_endpoint',
+      'end_session_endpoint',
+    ]) {
       expect(meta[key], key).toMatch(new RegExp(`^${stack.provider.url}/`));
     }
     const jwks = await (await fetch(meta.jwks_uri!)).json();
@@ -83,12 +102,20 @@ describe('OpenID Connect flows with openid-client', () => {
     await expect(client.fetchUserInfo(config, refreshed.access_token, aliceId)).resolves.toMatchObject({ sub: aliceId });
 
     // RP-initiated logout ends the provider session: the next prompt=none request needs a login
-    const logoutUrl = client.buildEndSessionUrl(config, { id_token_hint: refreshed.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:9/spa/bye', state: 'bye-state' });
+    const logoutUrl = client.buildEndSessionUrl(config, {
+      id_token_hint: refreshed.id_token!,
+      post_logout_redirect_uri: 'http://127.0.0.1:9/spa/bye',
+      state: 'bye-state',
+    });
     const logout = await agent.get(logoutUrl.toString());
     expect(location(logout)).toBe('http://127.0.0.1:9/spa/bye?state=bye-state');
     const silent = client.buildAuthorizationUrl(config, {
-      redirect_uri: spaRedirect, scope: 'openid', prompt: 'none', state: 's2',
-      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: spaRedirect,
+      scope: 'openid',
+      prompt: 'none',
+      state: 's2',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const answer = new URL(location(await agent.get(silent.toString())));
     expect(answer.searchParams.get('error')).toBe('login_required');
@@ -121,7 +148,10 @@ describe('OpenID Connect flows with openid-client', () => {
     expect(tokens.scope).toBe('api.read');
     expect(tokens.id_token).toBeUndefined();
     expect(tokens.refresh_token).toBeUndefined();
-    const [header, payload] = tokens.access_token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    const [header, payload] = tokens.access_token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header).toMatchObject({ typ: 'at+jwt', alg: 'ES256', kid: expect.any(String) });
     expect(payload).toMatchObject({ iss: stack.provider.url, sub: service.clientId, client_id: service.clientId, scope: 'api.read', aud: stack.provider.url });
     expect(payload.exp - payload.iat).toBe(900);
@@ -134,10 +164,14 @@ describe('OpenID Connect flows with openid-client', () => {
     const oldKid = JSON.parse(Buffer.from(before.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
     // an emergency rotation: the new key signs as soon as the provider's key ring has loaded it (its next check)
     const fresh = (await stack.store.keys.rotateImmediately('ES256', 3600)).key;
-    await until('the new key in the JWKS', async () => {
-      const { keys } = await (await fetch(`${stack.provider.url}/oidc/jwks`)).json();
-      return keys.some((k: { kid: string }) => k.kid === fresh.kid) ? true : undefined;
-    }, 10_000);
+    await until(
+      'the new key in the JWKS',
+      async () => {
+        const { keys } = await (await fetch(`${stack.provider.url}/oidc/jwks`)).json();
+        return keys.some((k: { kid: string }) => k.kid === fresh.kid) ? true : undefined;
+      },
+      10_000,
+    );
     const after = await codeFlow(config, spaRedirect, 'openid');
     const newKid = JSON.parse(Buffer.from(after.tokens.access_token.split('.')[0], 'base64url').toString()).kid;
     expect(newKid).toBe(fresh.kid);

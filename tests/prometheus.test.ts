@@ -37,7 +37,11 @@ const ZERO_BY_DESIGN: Record<string, string> = {
   'Database pool and errors/B': 'database_errors_total only moves when a query fails',
 };
 
-interface Query { key: string; title: string; expr: string }
+interface Query {
+  key: string;
+  title: string;
+  expr: string;
+}
 
 function dashboardQueries(): Query[] {
   const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Panel[] };
@@ -110,31 +114,38 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     promUrl = `http://127.0.0.1:${port}`;
     for (const rules of ['auth-alerts.yml', 'signing-key-alerts.yml']) copyFileSync(join(REPO_ROOT, 'monitoring', rules), join(workDir, rules));
     writeFileSync(join(workDir, 'token'), token, { mode: 0o600 });
-    writeFileSync(join(workDir, 'prometheus.yml'), [
-      'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
-      'rule_files:',
-      '  - auth-alerts.yml',
-      '  - signing-key-alerts.yml',
-      'scrape_configs:',
-      '  - job_name: identity-provider',
-      '    metrics_path: /metrics',
-      '    scrape_interval: 1s',
-      '    scrape_timeout: 1s',
-      '    authorization:',
-      '      type: Bearer',
-      `      credentials_file: ${join(workDir, 'token')}`,
-      '    static_configs:',
-      `      - targets: ['127.0.0.1:${stack.provider.port}']`,
-      '',
-    ].join('\n'));
-    prometheus = spawn(PROMETHEUS, [
-      `--config.file=${join(workDir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(workDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      join(workDir, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        '  - auth-alerts.yml',
+        '  - signing-key-alerts.yml',
+        'scrape_configs:',
+        '  - job_name: identity-provider',
+        '    metrics_path: /metrics',
+        '    scrape_interval: 1s',
+        '    scrape_timeout: 1s',
+        '    authorization:',
+        '      type: Bearer',
+        `      credentials_file: ${join(workDir, 'token')}`,
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${stack.provider.port}']`,
+        '',
+      ].join('\n'),
+    );
+    prometheus = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${join(workDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(workDir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     prometheus.stdout!.on('data', (c) => (promLog += c));
     prometheus.stderr!.on('data', (c) => (promLog += c));
 
@@ -176,8 +187,11 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     const verifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
     const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirect, scope: 'openid email offline_access', state,
-      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: redirect,
+      scope: 'openid email offline_access',
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const agent = new BrowserAgent(stack.provider.url);
     const callback = await signIn(agent, url.toString(), alice);
@@ -185,7 +199,9 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
     await client.fetchUserInfo(config, tokens.access_token, client.skipSubjectCheck);
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     await client.tokenIntrospection(config, refreshed.access_token);
     await client.tokenRevocation(config, refreshed.access_token);
     // RP-initiated logout with an id_token_hint for this session
@@ -220,7 +236,11 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
 
     const queries = dashboardQueries();
     expect(queries.length).toBeGreaterThanOrEqual(30);
-    for (const key of Object.keys(ZERO_BY_DESIGN)) expect(queries.map((q) => q.key), `stale ZERO_BY_DESIGN entry ${key}`).toContain(key);
+    for (const key of Object.keys(ZERO_BY_DESIGN))
+      expect(
+        queries.map((q) => q.key),
+        `stale ZERO_BY_DESIGN entry ${key}`,
+      ).toContain(key);
 
     // poll: the active-session gauge is cached for 10 s and every rate needs a scrape after the traffic
     const last = new Map<string, VectorResult>();
@@ -237,18 +257,24 @@ describe('Grafana dashboard queries against a real Prometheus', () => {
       if (open.size) await new Promise((r) => setTimeout(r, 1000));
     }
 
-    const problems = queries.filter((q) => open.has(q.key)).map((q) => {
-      const result = last.get(q.key) ?? [];
-      return `${q.key}: ${result.length ? `no positive value (${JSON.stringify(result.map((r) => r.value[1]))})` : 'EMPTY'}\n    ${q.expr}`;
-    });
+    const problems = queries
+      .filter((q) => open.has(q.key))
+      .map((q) => {
+        const result = last.get(q.key) ?? [];
+        return `${q.key}: ${result.length ? `no positive value (${JSON.stringify(result.map((r) => r.value[1]))})` : 'EMPTY'}\n    ${q.expr}`;
+      });
     expect(problems, problems.join('\n')).toEqual([]);
     for (const q of queries) expect(last.get(q.key)?.length, `${q.key} returned no data`).toBeGreaterThan(0);
   });
 
   it('the alert rules loaded and evaluate without errors on the live data', async () => {
-    const res = await (await fetch(`${promUrl}/api/v1/rules`)).json() as { data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] } };
+    const res = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
+      data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
     const rules = res.data.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(['TokenReuseDetected', 'HighLoginFailureRate', 'CSRFAttackAttempts', 'SigningKeyMissing', 'SigningKeySuccessorMissing']));
+    expect(rules.map((r) => r.name)).toEqual(
+      expect.arrayContaining(['TokenReuseDetected', 'HighLoginFailureRate', 'CSRFAttackAttempts', 'SigningKeyMissing', 'SigningKeySuccessorMissing']),
+    );
     for (const rule of rules) expect(rule.health, `${rule.name}: ${rule.lastError}`).not.toBe('err');
     // the traffic above reused a refresh token and replayed a code
     const firing = await query('ALERTS{alertname="TokenReuseDetected"}');

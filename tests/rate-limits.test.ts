@@ -13,7 +13,12 @@ describe('token rate limits per client', () => {
 
   beforeAll(async () => {
     stack = await startStack({ TRUSTED_PROXY: 'x-forwarded-for', RATE_LIMIT_TOKEN_PER_CLIENT: '5/600' });
-    const spa = await stack.store.clients.create({ name: 'SPA', tokenEndpointAuthMethod: 'none', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: ['http://127.0.0.1:9/cb'] });
+    const spa = await stack.store.clients.create({
+      name: 'SPA',
+      tokenEndpointAuthMethod: 'none',
+      grantTypes: ['authorization_code', 'refresh_token'],
+      redirectUris: ['http://127.0.0.1:9/cb'],
+    });
     publicClientId = spa.client.clientId;
     const svc = await stack.store.clients.create({ name: 'Service', grantTypes: ['client_credentials'], scopes: ['api.read'] });
     basic = `Basic ${Buffer.from(`${svc.client.clientId}:${svc.clientSecret}`).toString('base64')}`;
@@ -29,7 +34,8 @@ describe('token rate limits per client', () => {
 
   it('bogus refreshes naming a public client from one address do not lock out its users elsewhere', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await token('198.51.100.7', { grant_type: 'refresh_token', refresh_token: 'bogus', client_id: publicClientId })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await token('198.51.100.7', { grant_type: 'refresh_token', refresh_token: 'bogus', client_id: publicClientId })).status);
     expect(statuses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
     expect(statuses.slice(5)).toEqual([429, 429, 429]);
     // a real user of the SPA, from another address: not refused (before: 429, the quota was the client's)
@@ -40,7 +46,8 @@ describe('token rate limits per client', () => {
 
   it('an authenticated client is limited as one, whatever address it calls from', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 6; i++) statuses.push((await token(`192.0.2.${i + 1}`, { grant_type: 'client_credentials', scope: 'api.read' }, { authorization: basic })).status);
+    for (let i = 0; i < 6; i++)
+      statuses.push((await token(`192.0.2.${i + 1}`, { grant_type: 'client_credentials', scope: 'api.read' }, { authorization: basic })).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
   });
 });

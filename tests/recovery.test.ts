@@ -38,7 +38,9 @@ async function startSmtp(): Promise<{ url: string; inbox: ParsedMail[]; after(ma
     /** The first message to `to` received after the inbox held `mark` messages (waits for it). */
     async after(mark, to) {
       let found: ParsedMail | undefined;
-      await expect.poll(() => (found = inbox.slice(mark).find((m) => m.to && JSON.stringify(m.to).includes(to))), { timeout: 20_000, interval: 100 }).toBeTruthy();
+      await expect
+        .poll(() => (found = inbox.slice(mark).find((m) => m.to && JSON.stringify(m.to).includes(to))), { timeout: 20_000, interval: 100 })
+        .toBeTruthy();
       return found!;
     },
     close: () => new Promise<void>((ok) => server.close(() => ok())),
@@ -59,7 +61,9 @@ beforeAll(async () => {
   smtp = await startSmtp();
   stack = await startStack({ SMTP_URL: smtp.url, MAIL_FROM: 'Identity provider <idp@example.test>', LOG_LEVEL: 'info' });
   userId = (await stack.store.users.create({ ...user, name: 'Grace Hopper' })).id;
-  clientId = (await stack.store.clients.create({ name: 'RP', tokenEndpointAuthMethod: 'none', redirectUris: [REDIRECT], scopes: ['openid', 'email', 'offline_access'] })).client.clientId;
+  clientId = (
+    await stack.store.clients.create({ name: 'RP', tokenEndpointAuthMethod: 'none', redirectUris: [REDIRECT], scopes: ['openid', 'email', 'offline_access'] })
+  ).client.clientId;
   browser = await launchBrowser();
 });
 afterAll(async () => {
@@ -74,8 +78,15 @@ async function signInWithTokens(agent: BrowserAgent, password: string, extra: Re
   const authorize = `/oidc/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'openid email offline_access', code_challenge: challenge, code_challenge_method: 'S256', state: 's', ...extra })}`;
   const callback = await signIn(agent, authorize, { email: user.email, password });
   const response = await fetch(`${stack.provider.url}/oidc/token`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: clientId, code_verifier: verifier }),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      code_verifier: verifier,
+    }),
   });
   expect(response.status).toBe(200);
   return (await response.json()) as { access_token: string; refresh_token: string; id_token: string };
@@ -90,7 +101,11 @@ async function signsIn(password: string): Promise<boolean> {
 }
 
 async function refresh(token: string): Promise<{ status: number; body: { error?: string } }> {
-  const response = await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, client_id: clientId }) });
+  const response = await fetch(`${stack.provider.url}/oidc/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token, client_id: clientId }),
+  });
   return { status: response.status, body: await response.json() };
 }
 
@@ -146,7 +161,9 @@ describe('password reset and e-mail verification in a real browser, with a real 
 
     // the old refresh token and the old session are dead
     expect(await refresh(oldTokens.refresh_token)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    const silent = await oldDevice.get(`/oidc/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkce().challenge, code_challenge_method: 'S256', state: 'q', prompt: 'none' })}`);
+    const silent = await oldDevice.get(
+      `/oidc/authorize?${new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'openid', code_challenge: pkce().challenge, code_challenge_method: 'S256', state: 'q', prompt: 'none' })}`,
+    );
     const answer = new URL(location(silent));
     expect(`${answer.origin}${answer.pathname}`).toBe(REDIRECT);
     expect(answer.searchParams.get('error')).toBe('login_required');
@@ -170,7 +187,12 @@ describe('password reset and e-mail verification in a real browser, with a real 
       const agent = new BrowserAgent(stack.provider.url);
       await agent.get('/interaction/forgot-password');
       const response = await agent.postForm('/interaction/forgot-password', { csrf: await agent.csrf(), email });
-      answers.push({ status: response.status, location: response.headers.get('location'), body: await response.text(), type: response.headers.get('content-type') });
+      answers.push({
+        status: response.status,
+        location: response.headers.get('location'),
+        body: await response.text(),
+        type: response.headers.get('content-type'),
+      });
     }
     expect(answers[0]).toEqual(answers[1]);
     expect(answers[0]).toMatchObject({ status: 303, location: '/forgot-password?sent=1' });
@@ -186,7 +208,14 @@ describe('password reset and e-mail verification in a real browser, with a real 
     // an administrator resends the link from the shell (same database, same SMTP server)
     const lines: string[] = [];
     const mark = smtp.inbox.length;
-    const config = loadConfig({ DATABASE_URL: stack.databaseUrl, KEY_ENCRYPTION_SECRET, SESSION_SECRET, SMTP_URL: smtp.url, ISSUER_URL: stack.provider.url, LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      DATABASE_URL: stack.databaseUrl,
+      KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET,
+      SMTP_URL: smtp.url,
+      ISSUER_URL: stack.provider.url,
+      LOG_LEVEL: 'silent',
+    });
     expect(await runCli(['users:resend-verification', '--email', user.email], config, (line) => lines.push(line))).toBe(0);
     expect(lines.join('\n')).toContain('verification link mailed');
     const mail = await smtp.after(mark, user.email);
@@ -206,13 +235,28 @@ describe('password reset and e-mail verification in a real browser, with a real 
 
   it('no link, token or address in the audit rows, the mail queue or the logs; mail.sent is audited', async () => {
     await new Promise((resolve) => setTimeout(resolve, 600)); // the audit writer flushes every 200 ms
-    const audit = await stack.store.db.query<{ action: string; user_id: string | null; details: Record<string, unknown> }>(`select action, user_id, details from identity.audit_logs`);
+    const audit = await stack.store.db.query<{ action: string; user_id: string | null; details: Record<string, unknown> }>(
+      `select action, user_id, details from identity.audit_logs`,
+    );
     const actions = audit.map((row) => row.action);
-    for (const action of ['auth.password_reset_requested', 'auth.password_reset_completed', 'auth.email_verification_sent', 'auth.email_verified', 'mail.sent']) {
+    for (const action of [
+      'auth.password_reset_requested',
+      'auth.password_reset_completed',
+      'auth.email_verification_sent',
+      'auth.email_verified',
+      'mail.sent',
+    ]) {
       expect(actions, action).toContain(action);
     }
-    expect(audit.find((row) => row.action === 'auth.password_reset_completed')).toMatchObject({ user_id: userId, details: { sessions_ended: 1, refresh_tokens_revoked: 1 } });
-    const everything = JSON.stringify(audit) + JSON.stringify(await stack.store.db.query('select * from identity.mail_queue')) + JSON.stringify(await stack.store.db.query('select * from identity.account_tokens')) + stack.provider.output();
+    expect(audit.find((row) => row.action === 'auth.password_reset_completed')).toMatchObject({
+      user_id: userId,
+      details: { sessions_ended: 1, refresh_tokens_revoked: 1 },
+    });
+    const everything =
+      JSON.stringify(audit) +
+      JSON.stringify(await stack.store.db.query('select * from identity.mail_queue')) +
+      JSON.stringify(await stack.store.db.query('select * from identity.account_tokens')) +
+      stack.provider.output();
     for (const secret of secrets) expect(everything.includes(secret), `leaked: ${secret.slice(0, 12)}...`).toBe(false);
     expect(everything).not.toContain(user.email);
     expect((await stack.store.mailQueue.counts()).sent).toBeGreaterThanOrEqual(3);
@@ -222,7 +266,11 @@ describe('password reset and e-mail verification in a real browser, with a real 
 describe('the development outbox in production', () => {
   it('/dev/outbox is a 404, and the missing SMTP_URL is a warning at start', async () => {
     const { startProvider } = await import('./support/server');
-    const provider = await startProvider({ NODE_ENV: 'production', SESSION_SECRET: randomBytes(48).toString('base64url'), KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url') });
+    const provider = await startProvider({
+      NODE_ENV: 'production',
+      SESSION_SECRET: randomBytes(48).toString('base64url'),
+      KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url'),
+    });
     try {
       expect((await fetch(`${provider.url}/dev/outbox`)).status).toBe(404);
       expect(provider.output()).toContain('SMTP_URL is not set');

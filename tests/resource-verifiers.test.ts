@@ -39,8 +39,13 @@ describe('resource tokens at real verifier libraries', () => {
     issuer = stack.provider.url;
     jwksUri = `${issuer}/oidc/jwks`;
     const config = loadConfig({
-      DATABASE_URL: stack.databaseUrl, KEY_ENCRYPTION_SECRET, SESSION_SECRET, ISSUER_URL: issuer, LOG_LEVEL: 'silent',
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-cli-')), DEMO_CLIENT: 'false',
+      DATABASE_URL: stack.databaseUrl,
+      KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET,
+      ISSUER_URL: issuer,
+      LOG_LEVEL: 'silent',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-cli-')),
+      DEMO_CLIENT: 'false',
     });
     const cli = async (...args: string[]) => {
       const lines: string[] = [];
@@ -86,7 +91,8 @@ describe('resource tokens at real verifier libraries', () => {
     const app = express();
     app.get('/a', guard(API_A, 'RS256'), (_req, res) => void res.json({ ok: true }));
     app.get('/b', guard(API_B, 'ES256'), (_req, res) => void res.json({ ok: true }));
-    const onError: ErrorRequestHandler = (error, _req, res, _next) => void res.status((error as { status?: number }).status ?? 500).json({ error: String((error as Error).message) });
+    const onError: ErrorRequestHandler = (error, _req, res, _next) =>
+      void res.status((error as { status?: number }).status ?? 500).json({ error: String((error as Error).message) });
     app.use(onError);
     const server = await new Promise<Server>((ok) => {
       const s = app.listen(0, '127.0.0.1', () => ok(s));
@@ -100,9 +106,12 @@ describe('resource tokens at real verifier libraries', () => {
   /** The matrix for one verifier: each token accepted by its own API only. */
   async function expectIsolated(verify: (api: 'a' | 'b', token: string) => Promise<boolean>) {
     expect({
-      aAtA: await verify('a', tokens.a), bAtB: await verify('b', tokens.b),
-      aAtB: await verify('b', tokens.a), bAtA: await verify('a', tokens.b),
-      defaultAtA: await verify('a', tokens.none), defaultAtB: await verify('b', tokens.none),
+      aAtA: await verify('a', tokens.a),
+      bAtB: await verify('b', tokens.b),
+      aAtB: await verify('b', tokens.a),
+      bAtA: await verify('a', tokens.b),
+      defaultAtA: await verify('a', tokens.none),
+      defaultAtB: await verify('b', tokens.none),
     }).toEqual({ aAtA: true, bAtB: true, aAtB: false, bAtA: false, defaultAtA: false, defaultAtB: false });
   }
 
@@ -111,7 +120,11 @@ describe('resource tokens at real verifier libraries', () => {
     await expectIsolated(async (api, token) => {
       try {
         const { payload, protectedHeader } = await jwtVerify(token, jwks, {
-          issuer, audience: api === 'a' ? API_A : API_B, typ: 'at+jwt', algorithms: [api === 'a' ? 'RS256' : 'ES256'], requiredClaims: ['sub', 'client_id', 'jti'],
+          issuer,
+          audience: api === 'a' ? API_A : API_B,
+          typ: 'at+jwt',
+          algorithms: [api === 'a' ? 'RS256' : 'ES256'],
+          requiredClaims: ['sub', 'client_id', 'jti'],
         });
         expect(protectedHeader.kid).toBeTruthy();
         return payload.client_id === 'worker';
@@ -128,7 +141,8 @@ describe('resource tokens at real verifier libraries', () => {
       try {
         const request = new Request('https://api.example/resource', { headers: { authorization: `Bearer ${token}` } });
         const claims = await oauth.validateJwtAccessToken(as, request, api === 'a' ? API_A : API_B, {
-          [oauth.allowInsecureRequests]: true, signingAlgorithms: [api === 'a' ? 'RS256' : 'ES256'],
+          [oauth.allowInsecureRequests]: true,
+          signingAlgorithms: [api === 'a' ? 'RS256' : 'ES256'],
         });
         return claims.client_id === 'worker';
       } catch {
@@ -144,9 +158,14 @@ describe('resource tokens at real verifier libraries', () => {
   });
 
   it('express-jwt with jwks-rsa: expressjwt({ secret: expressJwtSecret({ jwksUri }), audience, issuer, algorithms })', async () => {
-    const base = await expressApis((audience, alg) => expressjwt({
-      secret: jwksRsa.expressJwtSecret({ jwksUri, cache: true, rateLimit: true }) as never, audience, issuer, algorithms: [alg],
-    }));
+    const base = await expressApis((audience, alg) =>
+      expressjwt({
+        secret: jwksRsa.expressJwtSecret({ jwksUri, cache: true, rateLimit: true }) as never,
+        audience,
+        issuer,
+        algorithms: [alg],
+      }),
+    );
     await expectIsolated(async (api, token) => (await call(`${base}/${api}`, token)) === 200);
     expect(await call(`${base}/b`, tokens.a)).toBe(401);
   });
@@ -165,7 +184,7 @@ describe('resource tokens at real verifier libraries', () => {
     expect(rows.map((r) => r.resources)).toEqual([[API_A], [API_B], null]);
   });
 
-  it('fastify-jwt-jwks (RS256 only): API A accepts its tokens and refuses B\'s and the default audience\'s', async () => {
+  it("fastify-jwt-jwks (RS256 only): API A accepts its tokens and refuses B's and the default audience's", async () => {
     const base = `http://127.0.0.1:${(fastifyApp.server.address() as { port: number }).port}`;
     expect(await call(`${base}/a`, tokens.a)).toBe(200);
     expect(await call(`${base}/a`, tokens.b)).toBe(401);

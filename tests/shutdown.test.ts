@@ -22,12 +22,23 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM with requests in flight: they complete, their audit events are in the database, exit code 0', async () => {
     // warm up (compiles nothing on the fast path, but opens the pool and loads keys)
-    expect((await fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', body: form, headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+    expect(
+      (
+        await fetch(`${stack.provider.url}/oidc/token`, {
+          method: 'POST',
+          body: form,
+          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
+        })
+      ).status,
+    ).toBe(200);
 
     // a request whose body is still arriving when the signal comes: in flight for certain
     const slowId = randomUUID();
     const slow = httpRequest({
-      host: '127.0.0.1', port: stack.provider.port, path: '/oidc/token', method: 'POST',
+      host: '127.0.0.1',
+      port: stack.provider.port,
+      path: '/oidc/token',
+      method: 'POST',
       headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form), 'x-request-id': slowId },
     });
     const slowResponse = new Promise<{ status: number; body: string; at: number }>((ok, fail) => {
@@ -45,10 +56,15 @@ describe('graceful shutdown', () => {
     // and a burst of ordinary requests, each with its own request id
     const ids = Array.from({ length: 40 }, () => randomUUID());
     // settled at once: a request refused while closing must not surface as an unhandled rejection
-    const burst = Promise.allSettled(ids.map((id) =>
-      fetch(`${stack.provider.url}/oidc/token`, { method: 'POST', body: form, headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': id } })
-        .then(async (res) => ({ id, status: res.status, body: await res.text() })),
-    ));
+    const burst = Promise.allSettled(
+      ids.map((id) =>
+        fetch(`${stack.provider.url}/oidc/token`, {
+          method: 'POST',
+          body: form,
+          headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': id },
+        }).then(async (res) => ({ id, status: res.status, body: await res.text() })),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 150)); // the slow request's headers have reached the server
 
     const signalledAt = Date.now();

@@ -16,7 +16,12 @@ describe('starting the provider', () => {
   });
 
   it('refuses production with no secrets at all', async () => {
-    const { code, output } = await runProviderExpectingExit({ NODE_ENV: 'production', ISSUER_URL: 'https://id.example.com', SESSION_SECRET: '', KEY_ENCRYPTION_SECRET: '' });
+    const { code, output } = await runProviderExpectingExit({
+      NODE_ENV: 'production',
+      ISSUER_URL: 'https://id.example.com',
+      SESSION_SECRET: '',
+      KEY_ENCRYPTION_SECRET: '',
+    });
     expect(code).toBe(78);
     expect(output).toContain('SESSION_SECRET is required');
     expect(output).toContain('KEY_ENCRYPTION_SECRET is required');

@@ -59,8 +59,13 @@ describe('Supabase third-party auth with RLS on auth.jwt()->>sub', () => {
     stack = await startStack();
     const issuer = stack.provider.url;
     const config = loadConfig({
-      DATABASE_URL: stack.databaseUrl, KEY_ENCRYPTION_SECRET, SESSION_SECRET, ISSUER_URL: issuer, LOG_LEVEL: 'silent',
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-cli-')), DEMO_CLIENT: 'false',
+      DATABASE_URL: stack.databaseUrl,
+      KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET,
+      ISSUER_URL: issuer,
+      LOG_LEVEL: 'silent',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'idp-cli-')),
+      DEMO_CLIENT: 'false',
     });
     const cli = async (...args: string[]) => {
       const lines: string[] = [];
@@ -69,7 +74,9 @@ describe('Supabase third-party auth with RLS on auth.jwt()->>sub', () => {
     };
     const created = await cli('clients:create', '--name', 'Notes app', '--client-id', 'notes-app', '--redirect-uri', RP_REDIRECT, '--first-party');
     const secret = created.find((l) => l.startsWith('client_secret'))!.split(': ')[1];
-    expect((await cli('resources:create', '--identifier', PROJECT, '--name', 'Supabase project', '--supabase', '--allow-client', 'notes-app')).join('')).toContain('supabase(role=authenticated,aud=authenticated)');
+    expect(
+      (await cli('resources:create', '--identifier', PROJECT, '--name', 'Supabase project', '--supabase', '--allow-client', 'notes-app')).join(''),
+    ).toContain('supabase(role=authenticated,aud=authenticated)');
     await cli('resources:create', '--identifier', OTHER_API, '--name', 'Other API', '--allow-client', 'notes-app');
 
     for (const name of ['alice', 'bob']) {
@@ -81,15 +88,25 @@ describe('Supabase third-party auth with RLS on auth.jwt()->>sub', () => {
       const agent = new BrowserAgent(issuer);
       const verifier = randomBytes(32).toString('base64url');
       const query = new URLSearchParams({
-        client_id: 'notes-app', redirect_uri: RP_REDIRECT, response_type: 'code', scope: 'openid', state: 'st',
-        code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
+        client_id: 'notes-app',
+        redirect_uri: RP_REDIRECT,
+        response_type: 'code',
+        scope: 'openid',
+        state: 'st',
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
         ...(resource ? { resource } : {}),
       });
       const back = await signIn(agent, `/oidc/authorize?${query}`, users[name]);
       const response = await fetch(`${issuer}/oidc/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`notes-app:${secret}`).toString('base64')}` },
-        body: new URLSearchParams({ grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: RP_REDIRECT, code_verifier: verifier }),
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: back.searchParams.get('code')!,
+          redirect_uri: RP_REDIRECT,
+          code_verifier: verifier,
+        }),
       });
       expect(response.status).toBe(200);
       return ((await response.json()) as { access_token: string }).access_token;
@@ -164,7 +181,8 @@ describe('Supabase third-party auth with RLS on auth.jwt()->>sub', () => {
   });
 
   const decode = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
-  const client = (token: string) => supabaseWithProviderTokens(postgrestUrl, 'sb_publishable_test', async () => token, { realtime: { transport: ws as never } });
+  const client = (token: string) =>
+    supabaseWithProviderTokens(postgrestUrl, 'sb_publishable_test', async () => token, { realtime: { transport: ws as never } });
 
   it('the project token carries what Supabase reads: kid, role authenticated, aud authenticated, sub', () => {
     const claims = decode(tokens.alice);

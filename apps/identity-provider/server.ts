@@ -84,7 +84,9 @@ async function main() {
       request = pending instanceof Promise ? await pending : pending;
     } catch (error) {
       if (!(error instanceof BodyTooLarge)) throw error;
-      res.writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
+      res
+        .writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' })
+        .end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
       return;
     }
     const sent = sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname), fastPathHeaders);
@@ -97,12 +99,16 @@ async function main() {
         metrics: container.metrics,
         auth: config.metrics,
         log,
-        sample: createScrapeSampler(container.metrics, {
-          auditStats: () => container.audit.stats(),
-          poolStats: () => container.store.db.poolStats(),
-          countActiveSessions: () => container.store.sessions.countActive(),
-          signingKeys: { schedule: () => container.keyRing.schedule(), rotateEverySeconds: config.signingKeys.rotateEverySeconds },
-        }, log),
+        sample: createScrapeSampler(
+          container.metrics,
+          {
+            auditStats: () => container.audit.stats(),
+            poolStats: () => container.store.db.poolStats(),
+            countActiveSessions: () => container.store.sessions.countActive(),
+            signingKeys: { schedule: () => container.keyRing.schedule(), rotateEverySeconds: config.signingKeys.rotateEverySeconds },
+          },
+          log,
+        ),
       })
     : null;
 
@@ -113,7 +119,10 @@ async function main() {
     // only origin-form targets are routed; "OPTIONS *" asks what the server supports (RFC 9110 9.3.7)
     if (!req.url?.startsWith('/')) {
       if (req.url === '*' && req.method === 'OPTIONS') res.writeHead(204, { Allow: 'GET, HEAD, POST, OPTIONS' }).end();
-      else res.writeHead(400, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }).end(JSON.stringify({ error: 'invalid_request', error_description: 'The request target must be a path' }));
+      else
+        res
+          .writeHead(400, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' })
+          .end(JSON.stringify({ error: 'invalid_request', error_description: 'The request target must be a path' }));
       return;
     }
     // the client IP as we resolve it; a value sent by the client under our header name is discarded

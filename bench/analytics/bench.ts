@@ -52,9 +52,10 @@ const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.
 async function latency() {
   // the provider's analytics pool (2 connections, kept open), as the dashboard route uses it; --pool shared: a
   // pool of 4 like the main one (connections closed after 60 s idle), as before the analytics pool existed
-  const db = values.pool === 'shared'
-    ? await openDatabase({ databaseUrl: URL_, maxConnections: 4, statementTimeoutMs: 0 })
-    : await openAnalyticsDatabase({ databaseUrl: URL_, statementTimeoutMs: 0 });
+  const db =
+    values.pool === 'shared'
+      ? await openDatabase({ databaseUrl: URL_, maxConnections: 4, statementTimeoutMs: 0 })
+      : await openAnalyticsDatabase({ databaseUrl: URL_, statementTimeoutMs: 0 });
   const analytics = analyticsQueries(db);
   const [{ n }] = await sql`select count(*)::int as n from identity.audit_logs`;
   // a client in the middle of the pack, the busiest client, a typical user and the busiest user (last 90 days)
@@ -80,10 +81,13 @@ async function latency() {
   // reads the unsealed remainder (the worst case in production: the previous hour during its seal grace, plus
   // the current one); resealed afterwards
   const rawHours = Number(values['raw-hours']);
-  const dirtied = rawHours > 0 ? await sql<{ h: Date }[]>`
+  const dirtied =
+    rawHours > 0
+      ? await sql<{ h: Date }[]>`
     insert into identity.token_rollup_dirty (grain, bucket)
     select 'h', s.watermark - x * interval '1 hour' from identity.token_rollup_state s, generate_series(1, ${rawHours}) x
-    on conflict do nothing returning bucket as h` : [];
+    on conflict do nothing returning bucket as h`
+      : [];
   const dirtiedList = `{${dirtied.map((d) => d.h.toISOString()).join(',')}}`;
   if (dirtied.length) {
     await sql`insert into identity.token_rollup_dirty (grain, bucket)
@@ -93,7 +97,9 @@ async function latency() {
   const [{ raw }] = await sql`
     select count(*)::int as raw from identity.audit_logs l, identity.token_rollup_state s
      where l.created_at >= s.watermark or date_trunc('hour', l.created_at, 'UTC') in (select bucket from identity.token_rollup_dirty where grain = 'h')`;
-  console.log(`raw remainder read by every call: ${raw} events (the unsealed hour${dirtied.length ? `, and ${dirtied.length} sealed hour(s) marked dirty by --raw-hours` : ''})`);
+  console.log(
+    `raw remainder read by every call: ${raw} events (the unsealed hour${dirtied.length ? `, and ${dirtied.length} sealed hour(s) marked dirty by --raw-hours` : ''})`,
+  );
   results.rawRemainder = raw;
 
   const now = () => new Date();
@@ -111,13 +117,15 @@ async function latency() {
     { name: '90d, user (typical)', range: 90 * day, userId: typicalUser },
     { name: '90d, user (busiest)', range: 90 * day, userId: heavyUser },
     // the "by API" filter (generate.ts gives issued tokens audiences); '' is the provider's default audience
-    ...(busiestApi ? [
-      { name: '7d, API (busiest)', range: 7 * day, audience: busiestApi },
-      { name: '90d, API (busiest)', range: 90 * day, audience: busiestApi },
-      { name: '90d, API (quietest)', range: 90 * day, audience: quietestApi },
-      { name: '90d, default audience', range: 90 * day, audience: '' },
-      { name: '90d, API + client (busiest)', range: 90 * day, audience: busiestApi, clientId: busiest },
-    ] : []),
+    ...(busiestApi
+      ? [
+          { name: '7d, API (busiest)', range: 7 * day, audience: busiestApi },
+          { name: '90d, API (busiest)', range: 90 * day, audience: busiestApi },
+          { name: '90d, API (quietest)', range: 90 * day, audience: quietestApi },
+          { name: '90d, default audience', range: 90 * day, audience: '' },
+          { name: '90d, API + client (busiest)', range: 90 * day, audience: busiestApi, clientId: busiest },
+        ]
+      : []),
   ];
   const iterations = Number(values.iterations);
   const rows: { scenario: string; n: number; p50: number; p95: number; story_p50?: number; story_p95?: number }[] = [];
@@ -152,8 +160,10 @@ async function latency() {
       row.story_p95 = pct(story, 95);
     }
     rows.push(row);
-    console.log(`${s.name.padEnd(32)} dashboard p50 ${fmt(row.p50).padStart(9)} p95 ${fmt(row.p95).padStart(9)}${times.length < iterations ? ` (n=${times.length})` : ''}`
-      + (row.story_p50 !== undefined ? `   story get_token_stats p50 ${fmt(row.story_p50).padStart(9)} p95 ${fmt(row.story_p95!).padStart(9)}` : ''));
+    console.log(
+      `${s.name.padEnd(32)} dashboard p50 ${fmt(row.p50).padStart(9)} p95 ${fmt(row.p95).padStart(9)}${times.length < iterations ? ` (n=${times.length})` : ''}` +
+        (row.story_p50 !== undefined ? `   story get_token_stats p50 ${fmt(row.story_p50).padStart(9)} p95 ${fmt(row.story_p95!).padStart(9)}` : ''),
+    );
   }
   // the new get_token_stats (same signature as the story's)
   const stats: number[] = [];
@@ -177,14 +187,26 @@ async function latency() {
 /** Events as the app writes them (same actions, columns and details), `count` of them spread over [from, from + 1 h). */
 function hourOfEvents(from: number, count: number, seed: number) {
   const actions = [
-    ['token.issued.authorization_code', 22], ['token.refreshed', 18], ['token.issued.refresh_token', 18],
-    ['token.issued.client_credentials', 8], ['token.userinfo_accessed', 15], ['token.introspected', 3], ['token.revoked', 2],
-    ['token.validation_failed', 1.5], ['client.auth_failed', 1], ['token.code_invalid', 0.8], ['token.pkce_failed', 0.5],
-    ['token.expired', 0.4], ['token.refresh_reused', 0.3], ['token.code_replayed', 0.2], ['auth.login_succeeded', 5.3], ['auth.login_failed', 4],
+    ['token.issued.authorization_code', 22],
+    ['token.refreshed', 18],
+    ['token.issued.refresh_token', 18],
+    ['token.issued.client_credentials', 8],
+    ['token.userinfo_accessed', 15],
+    ['token.introspected', 3],
+    ['token.revoked', 2],
+    ['token.validation_failed', 1.5],
+    ['client.auth_failed', 1],
+    ['token.code_invalid', 0.8],
+    ['token.pkce_failed', 0.5],
+    ['token.expired', 0.4],
+    ['token.refresh_reused', 0.3],
+    ['token.code_replayed', 0.2],
+    ['auth.login_succeeded', 5.3],
+    ['auth.login_failed', 4],
   ] as const;
   const total = actions.reduce((a, [, w]) => a + w, 0);
   let s = seed;
-  const r = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const r = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const events = [];
   for (let i = 0; i < count; i++) {
     const at = new Date(from + Math.floor((i / count) * 3_600_000));
@@ -194,26 +216,46 @@ function hourOfEvents(from: number, count: number, seed: number) {
     const user = `00000000-0000-4000-8000-${String(Math.min(100_000, Math.floor(((100_000 ** 0.2 - 1) * r() + 1) ** 5))).padStart(12, '0')}`;
     const issued = action.startsWith('token.issued.');
     events.push({
-      event_id: randomUUID(), created_at: at, action, user_id: action === 'token.issued.client_credentials' || action === 'client.auth_failed' ? null : user,
-      client_id: client, grant_type: issued ? action.slice(13) : null, ip_address: '10.1.2.3', user_agent: 'bench/1.0', request_id: randomUUID(),
-      resource_type: 'oauth_token', resource_id: client,
+      event_id: randomUUID(),
+      created_at: at,
+      action,
+      user_id: action === 'token.issued.client_credentials' || action === 'client.auth_failed' ? null : user,
+      client_id: client,
+      grant_type: issued ? action.slice(13) : null,
+      ip_address: '10.1.2.3',
+      user_agent: 'bench/1.0',
+      request_id: randomUUID(),
+      resource_type: 'oauth_token',
+      resource_id: client,
       // as generate.ts: per client one of five audience sets, a fifth of the issued tokens the default audience
       audience: issued && r() >= 0.2 ? AUDIENCE_SETS[Number(client.slice(7)) % 5] : null,
       details: issued
-        ? { scopes: ['openid'], jti: randomUUID(), family_id: randomUUID(), issued_at: at.toISOString(), expires_at: new Date(+at + 900_000).toISOString(),
-            refresh_token_expires_at: r() < 0.8 ? new Date(+at + 30 * 86_400_000).toISOString() : null }
-        : action === 'token.refreshed' ? { family_id: randomUUID(), previous_issued_at: new Date(+at - 3_600_000).toISOString() }
-          : action === 'token.revoked' ? { token_type: 'access_token', jti: randomUUID() }
+        ? {
+            scopes: ['openid'],
+            jti: randomUUID(),
+            family_id: randomUUID(),
+            issued_at: at.toISOString(),
+            expires_at: new Date(+at + 900_000).toISOString(),
+            refresh_token_expires_at: r() < 0.8 ? new Date(+at + 30 * 86_400_000).toISOString() : null,
+          }
+        : action === 'token.refreshed'
+          ? { family_id: randomUUID(), previous_issued_at: new Date(+at - 3_600_000).toISOString() }
+          : action === 'token.revoked'
+            ? { token_type: 'access_token', jti: randomUUID() }
             : action.includes('failed') || action.includes('invalid') || action.includes('expired') || action.includes('reused') || action.includes('replayed')
-              ? { reason: 'invalid_grant' } : {},
+              ? { reason: 'invalid_grant' }
+              : {},
     });
   }
   return events;
 }
 
 const AUDIENCE_SETS = [
-  'https://api.bench.example/orders', 'https://api.bench.example/payments', 'https://api.bench.example/catalog',
-  'https://api.bench.example/orders https://api.bench.example/payments', 'https://api.bench.example/reports',
+  'https://api.bench.example/orders',
+  'https://api.bench.example/payments',
+  'https://api.bench.example/catalog',
+  'https://api.bench.example/orders https://api.bench.example/payments',
+  'https://api.bench.example/reports',
 ];
 
 /** The audit writer's statement (packages/database-identity/src/audit/writer.ts), verbatim. */
@@ -235,13 +277,16 @@ async function writes() {
   const perHour = await density();
   const batch = 500;
   const mode = values.sealer === 'trigger' ? 'trigger' : 'background';
-  console.log(`\nwrites: ${hours} simulated hours at ${perHour} events/hour (the data's density), batches of ${batch}, writer's statement;`
-    + ` sealing ${mode === 'background' ? 'by a background sealer on a second connection (identity.token_rollup_seal_background)' : 'by the trigger, on the writer\'s path'}`);
+  console.log(
+    `\nwrites: ${hours} simulated hours at ${perHour} events/hour (the data's density), batches of ${batch}, writer's statement;` +
+      ` sealing ${mode === 'background' ? 'by a background sealer on a second connection (identity.token_rollup_seal_background)' : "by the trigger, on the writer's path"}`,
+  );
   const one = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
   const sealer = postgres(URL_, { max: 1, prepare: false, onnotice: () => {} });
   // the sealing state is put back as found at the end (hours the load left unsealed stay unsealed)
   const [state] = await one.unsafe<{ watermark: Date | null; seen_at: Date | null; sealer_timeout: string }[]>(
-    `select s.watermark, h.seen_at, s.sealer_timeout::text from identity.token_rollup_state s, identity.token_rollup_sealer h`);
+    `select s.watermark, h.seen_at, s.sealer_timeout::text from identity.token_rollup_state s, identity.token_rollup_sealer h`,
+  );
   // Simulated time runs about 15,000 times faster than real time here (an hour of traffic in a quarter of a
   // second), while a seal takes as long as ever: the heartbeat timeout is stretched to three simulated hours so that
   // a sealer that runs once a simulated hour (below) and is busy sealing for minutes of simulated time is not
@@ -324,9 +369,11 @@ async function writes() {
       // batches that sealed an hour or built a day are the slow ones
       const sealMs = batchTimes.filter((t) => t > median * 1.5).map((t) => t - median);
       runs.push({ trigger, ms, events, sealMs, sealerMs, sealerHours });
-      console.log(`  trigger ${trigger ? 'on ' : 'off'}: ${events} events in ${(ms / 1000).toFixed(1)} s = ${Math.round(events / ms * 1000)} events/s`
-        + ` (median batch ${median.toFixed(1)} ms${trigger ? `, ${sealMs.length} slow batches, +${fmt(sealMs.reduce((a, b) => a + b, 0) / Math.max(1, sealMs.length))} each` : ''})`
-        + (background ? `; background sealer: ${sealerHours} hours sealed, ${fmt(sealerMs / Math.max(1, sealerHours))} per hour sealed` : ''));
+      console.log(
+        `  trigger ${trigger ? 'on ' : 'off'}: ${events} events in ${(ms / 1000).toFixed(1)} s = ${Math.round((events / ms) * 1000)} events/s` +
+          ` (median batch ${median.toFixed(1)} ms${trigger ? `, ${sealMs.length} slow batches, +${fmt(sealMs.reduce((a, b) => a + b, 0) / Math.max(1, sealMs.length))} each` : ''})` +
+          (background ? `; background sealer: ${sealerHours} hours sealed, ${fmt(sealerMs / Math.max(1, sealerHours))} per hour sealed` : ''),
+      );
       // clean up: the stretch's raw rows and rollups
       await one.unsafe(`alter table identity.audit_logs disable trigger audit_logs_token_rollup`);
       await one.unsafe(`delete from identity.audit_logs where created_at >= $1`, [new Date(from)]);
@@ -349,15 +396,23 @@ async function writes() {
   await one.end();
   await sealer.end();
   const sum = (t: boolean, f: (r: (typeof runs)[number]) => number) => runs.filter((r) => r.trigger === t).reduce((a, r) => a + f(r), 0);
-  const off = sum(false, (r) => r.events) / sum(false, (r) => r.ms) * 1000;
-  const on = sum(true, (r) => r.events) / sum(true, (r) => r.ms) * 1000;
-  const sealerShare = sum(true, (r) => r.sealerMs) / sum(true, (r) => r.ms) * 100;
-  console.log(`  => ${Math.round(off)} events/s without the trigger, ${Math.round(on)} with: upkeep costs ${((1 - on / off) * 100).toFixed(1)}% of write throughput`
-    + (mode === 'background' ? `; the background sealer's sealing rounds took ${sealerShare.toFixed(1)}% of the writer's time, on its own connection` : ''));
+  const off = (sum(false, (r) => r.events) / sum(false, (r) => r.ms)) * 1000;
+  const on = (sum(true, (r) => r.events) / sum(true, (r) => r.ms)) * 1000;
+  const sealerShare = (sum(true, (r) => r.sealerMs) / sum(true, (r) => r.ms)) * 100;
+  console.log(
+    `  => ${Math.round(off)} events/s without the trigger, ${Math.round(on)} with: upkeep costs ${((1 - on / off) * 100).toFixed(1)}% of write throughput` +
+      (mode === 'background' ? `; the background sealer's sealing rounds took ${sealerShare.toFixed(1)}% of the writer's time, on its own connection` : ''),
+  );
   results.writes = {
-    perHour, batch, hours, mode,
+    perHour,
+    batch,
+    hours,
+    mode,
     runs: runs.map(({ sealMs, ...r }) => ({ ...r, slowBatches: sealMs.length })),
-    off, on, overheadPct: (1 - on / off) * 100, sealerBusyPctOfWriter: mode === 'background' ? sealerShare : null,
+    off,
+    on,
+    overheadPct: (1 - on / off) * 100,
+    sealerBusyPctOfWriter: mode === 'background' ? sealerShare : null,
   };
 }
 

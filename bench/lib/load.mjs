@@ -91,7 +91,9 @@ export async function measure({ url, load, connections, duration, warmup, timeou
     warnings.push(`other processes used ${cpu.otherPct}% of a core during the run: numbers are noisy`);
   }
   if (isolated && cpu.otherPct !== null && cpu.loadgenPct + cpu.otherPct > 90) {
-    warnings.push(`the load generator's core was ${cpu.loadgenPct + cpu.otherPct}% busy (autocannon and the isolated processes): the load may be the bottleneck`);
+    warnings.push(
+      `the load generator's core was ${cpu.loadgenPct + cpu.otherPct}% busy (autocannon and the isolated processes): the load may be the bottleneck`,
+    );
   }
   if (cpu.loadgenPct > 85) warnings.push(`autocannon used ${cpu.loadgenPct}% of its core: the load generator may be the bottleneck`);
 
@@ -118,13 +120,30 @@ export async function measure({ url, load, connections, duration, warmup, timeou
 }
 
 function statusSummary(stats = {}) {
-  return Object.entries(stats).map(([code, { count }]) => `${code}: ${count}`).join(', ');
+  return Object.entries(stats)
+    .map(([code, { count }]) => `${code}: ${count}`)
+    .join(', ');
 }
 
 function invalidSummary(reason, pools, warm) {
   return {
-    valid: false, problems: [reason], warnings: [], rps: 0, rpsTotal: 0, p50: null, p99: null, latencyAvg: null, latencyMax: null,
-    requests: 0, durationS: 0, non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, warmup: warm, pools: pools.map((p) => p.stats()),
+    valid: false,
+    problems: [reason],
+    warnings: [],
+    rps: 0,
+    rpsTotal: 0,
+    p50: null,
+    p99: null,
+    latencyAvg: null,
+    latencyMax: null,
+    requests: 0,
+    durationS: 0,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    statusCodes: {},
+    warmup: warm,
+    pools: pools.map((p) => p.stats()),
   };
 }
 
@@ -135,7 +154,12 @@ function invalidSummary(reason, pools, warm) {
 export async function preflight(baseUrl, load) {
   const first = load.requests?.[0] ?? {};
   if (first.setupRequest) return null;
-  const req = { method: first.method ?? load.method ?? 'GET', path: first.path ?? load.path ?? '/', headers: { ...load.headers, ...first.headers }, body: first.body ?? load.body };
+  const req = {
+    method: first.method ?? load.method ?? 'GET',
+    path: first.path ?? load.path ?? '/',
+    headers: { ...load.headers, ...first.headers },
+    body: first.body ?? load.body,
+  };
   const res = await fetch(new URL(req.path, baseUrl), { method: req.method, headers: req.headers, body: req.body });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text };

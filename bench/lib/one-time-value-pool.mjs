@@ -41,10 +41,11 @@ export class OneTimeValuePool {
 
   /** Add values (fill before the run, or replenish from responses during it). */
   put(...values) {
-    for (const value of values) if (value !== undefined && value !== null) {
-      this.#values.push(value);
-      this.returned += 1;
-    }
+    for (const value of values)
+      if (value !== undefined && value !== null) {
+        this.#values.push(value);
+        this.returned += 1;
+      }
     // compact now and then so a long self-replenishing run does not keep every used value alive
     if (this.#next > 4096 && this.#next * 2 > this.#values.length) {
       this.#values = this.#values.slice(this.#next);

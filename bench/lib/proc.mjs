@@ -36,7 +36,9 @@ const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' 
  */
 export function machineBusySeconds() {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '));
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('cpu '));
     const [user, nice, system, , , , , steal] = line.trim().split(/\s+/).slice(1).map(Number);
     return (user + nice + system + steal) / CLOCK_TICKS;
   } catch {
@@ -47,7 +49,9 @@ export function machineBusySeconds() {
 /** Busy CPU seconds of one core so far (user + nice + system + steal of its /proc/stat line); null when unavailable. */
 export function coreBusySeconds(cpu) {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
     const [user, nice, system, , , , , steal] = line.trim().split(/\s+/).slice(1).map(Number);
     return (user + nice + system + steal) / CLOCK_TICKS;
   } catch {

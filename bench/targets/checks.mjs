@@ -1,7 +1,6 @@
 // Small helpers shared by the target definitions.
 
-export const basic = (id, secret) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basic = (id, secret) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 export const form = (fields) => new URLSearchParams(fields).toString();
 

@@ -30,7 +30,8 @@ export class NotImplementedError extends Error {}
 function benchDatabaseUrl(override) {
   const url = new URL(override ?? process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/idp_bench');
   const name = url.pathname.slice(1);
-  if (!/^(idp_)?bench\w*$/.test(name)) throw new Error(`BENCH_DATABASE_URL must name a bench-only database (bench*/idp_bench*), got "${name}": it is dropped on every run`);
+  if (!/^(idp_)?bench\w*$/.test(name))
+    throw new Error(`BENCH_DATABASE_URL must name a bench-only database (bench*/idp_bench*), got "${name}": it is dropped on every run`);
   return { url: url.href, name, host: url.hostname, port: url.port || '5432', user: decodeURIComponent(url.username || 'postgres') };
 }
 
@@ -45,7 +46,8 @@ function recreateDatabase(db) {
 /** Starts the production build (server.ts, NODE_ENV=production) on a fresh Postgres database, pinned to `cpu`. */
 async function spawnOurServer({ cpu, root, databaseUrl, env: extraEnv = {} }) {
   const appDir = join(root, 'apps', 'identity-provider');
-  if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || !existsSync(join(appDir, 'dist', 'server.mjs'))) throw new Error(`no production build in ${root}: run \`npm run build\` there first`);
+  if (!existsSync(join(appDir, '.next', 'BUILD_ID')) || !existsSync(join(appDir, 'dist', 'server.mjs')))
+    throw new Error(`no production build in ${root}: run \`npm run build\` there first`);
   const db = benchDatabaseUrl(databaseUrl);
   recreateDatabase(db);
   const port = await freePort();
@@ -85,7 +87,13 @@ function idp(srv, args) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'cli/idp.ts', ...args], {
     cwd: srv.appDir,
     encoding: 'utf8',
-    env: { ...process.env, DATABASE_URL: srv.db.url, KEY_ENCRYPTION_SECRET: srv.secrets.KEY_ENCRYPTION_SECRET, SESSION_SECRET: srv.secrets.SESSION_SECRET, NODE_ENV: '' },
+    env: {
+      ...process.env,
+      DATABASE_URL: srv.db.url,
+      KEY_ENCRYPTION_SECRET: srv.secrets.KEY_ENCRYPTION_SECRET,
+      SESSION_SECRET: srv.secrets.SESSION_SECRET,
+      NODE_ENV: '',
+    },
   });
   if (r.status !== 0) throw new Error(`idp ${args[0]} failed: ${r.stderr}`);
   return r.stdout;
@@ -96,7 +104,11 @@ function createClient(srv, args) {
   return { id: /client_id: (\S+)/.exec(out)[1], secret: /client_secret[^:]*: (\S+)/.exec(out)?.[1] };
 }
 
-const cookieOf = (res) => res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('idp_session=') && c.length > 'idp_session='.length);
+const cookieOf = (res) =>
+  res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('idp_session=') && c.length > 'idp_session='.length);
 
 /** Signs the bench user in through the real forms and returns the session cookie. */
 async function signIn(srv, user) {
@@ -104,7 +116,8 @@ async function signIn(srv, user) {
   const cookie = cookieOf(start);
   const { csrf } = await unsealData(decodeURIComponent(cookie.slice('idp_session='.length)), { password: srv.secrets.SESSION_SECRET });
   const login = await fetch(`${srv.baseUrl}/interaction/login`, {
-    method: 'POST', redirect: 'manual',
+    method: 'POST',
+    redirect: 'manual',
     headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ email: user.email, password: user.password, csrf, return_to: '/' }),
   });
@@ -115,7 +128,15 @@ async function signIn(srv, user) {
 async function newCode(srv, cookie, rp) {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
-  const query = new URLSearchParams({ response_type: 'code', client_id: rp.id, redirect_uri: rp.redirectUri, scope: 'openid profile email offline_access', code_challenge: challenge, code_challenge_method: 'S256', state: 'bench' });
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: rp.id,
+    redirect_uri: rp.redirectUri,
+    scope: 'openid profile email offline_access',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state: 'bench',
+  });
   const res = await fetch(`${srv.baseUrl}/oidc/authorize?${query}`, { redirect: 'manual', headers: { cookie } });
   const code = new URL(res.headers.get('location') ?? '', srv.baseUrl).searchParams.get('code');
   if (!code) throw new Error(`authorize gave no code: ${res.status} ${res.headers.get('location')}`);
@@ -135,12 +156,14 @@ async function exchange(srv, rp, { code, verifier }) {
 async function inParallel(count, width, make) {
   const out = [];
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < count) {
-      next += 1;
-      out.push(await make());
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        next += 1;
+        out.push(await make());
+      }
+    }),
+  );
   return out;
 }
 
@@ -155,18 +178,45 @@ async function provisionOurFixtures(srv, opts) {
   // the RS256 API of the resource= scenario (RFC 8707); its scope is its own (the default-audience scenario keeps `api`)
   // (a baseline checkout from before resource servers has no such command: its rs256-resource scenario then fails its pre-flight)
   try {
-    idp(srv, ['resources:create', '--identifier', BENCH_RS256_RESOURCE, '--name', 'bench RS256 API', '--scope', 'bench.read', `--allow-client=${machineClient.id}`]);
+    idp(srv, [
+      'resources:create',
+      '--identifier',
+      BENCH_RS256_RESOURCE,
+      '--name',
+      'bench RS256 API',
+      '--scope',
+      'bench.read',
+      `--allow-client=${machineClient.id}`,
+    ]);
   } catch (error) {
     process.stderr.write(`no resource server for the rs256-resource scenario: ${error.message.split('\n')[0]}\n`);
   }
-  const rpClient = { ...createClient(srv, ['--name', 'bench-rp', '--redirect-uri', 'http://127.0.0.1:9/cb', '--grant', 'authorization_code', '--grant', 'refresh_token', '--first-party']), redirectUri: 'http://127.0.0.1:9/cb' };
+  const rpClient = {
+    ...createClient(srv, [
+      '--name',
+      'bench-rp',
+      '--redirect-uri',
+      'http://127.0.0.1:9/cb',
+      '--grant',
+      'authorization_code',
+      '--grant',
+      'refresh_token',
+      '--first-party',
+    ]),
+    redirectUri: 'http://127.0.0.1:9/cb',
+  };
   const user = { email: 'bench.user@example.org', password: 'bench-user-password-123' };
   idp(srv, ['users:create', '--email', user.email, '--password', user.password, '--name', 'Bench User']);
   const cookie = await signIn(srv, user);
 
   const wantsCodes = !opts.scenarios || opts.scenarios.some((s) => s.startsWith('authorization_code'));
   const codeCount = wantsCodes
-    ? OneTimeValuePool.sizeFor({ expectedRps: Number(process.env.BENCH_CODE_RPS ?? 2500), duration: opts.duration, warmup: opts.warmup, connections: opts.connections })
+    ? OneTimeValuePool.sizeFor({
+        expectedRps: Number(process.env.BENCH_CODE_RPS ?? 2500),
+        duration: opts.duration,
+        warmup: opts.warmup,
+        connections: opts.connections,
+      })
     : 0;
   const seeds = opts.connections * 3 + 1;
   const all = await inParallel(codeCount + seeds, 16, () => newCode(srv, cookie, rpClient));
@@ -179,9 +229,20 @@ async function provisionOurFixtures(srv, opts) {
     machineClient,
     rpClient,
     codes,
-    refreshTokens: new OneTimeValuePool('refresh tokens', seedTokens.map((t) => t.refresh_token)),
+    refreshTokens: new OneTimeValuePool(
+      'refresh tokens',
+      seedTokens.map((t) => t.refresh_token),
+    ),
     userinfoToken: last.access_token,
-    introspectToken: (await (await fetch(`${srv.baseUrl}/oidc/token`, { method: 'POST', headers: { authorization: basic(machineClient.id, machineClient.secret), 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })).json()).access_token,
+    introspectToken: (
+      await (
+        await fetch(`${srv.baseUrl}/oidc/token`, {
+          method: 'POST',
+          headers: { authorization: basic(machineClient.id, machineClient.secret), 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        })
+      ).json()
+    ).access_token,
   };
 }
 
@@ -214,7 +275,12 @@ export const ourGroups = [
         variant: 'jwt',
         label: 'client_credentials (ES256 JWT)',
         build: ({ fixtures: f }) => ({
-          load: { method: 'POST', path: '/oidc/token', headers: tokenHeaders(f.machineClient), body: form({ grant_type: 'client_credentials', ...(f.machineClient.scope ? { scope: f.machineClient.scope } : {}) }) },
+          load: {
+            method: 'POST',
+            path: '/oidc/token',
+            headers: tokenHeaders(f.machineClient),
+            body: form({ grant_type: 'client_credentials', ...(f.machineClient.scope ? { scope: f.machineClient.scope } : {}) }),
+          },
           check: (res) => expectJwt(json(res).access_token, 'ES256'),
         }),
       },
@@ -223,7 +289,12 @@ export const ourGroups = [
         variant: 'rs256-resource',
         label: 'client_credentials (RS256 JWT, resource=)',
         build: ({ fixtures: f }) => ({
-          load: { method: 'POST', path: '/oidc/token', headers: tokenHeaders(f.machineClient), body: form({ grant_type: 'client_credentials', resource: BENCH_RS256_RESOURCE }) },
+          load: {
+            method: 'POST',
+            path: '/oidc/token',
+            headers: tokenHeaders(f.machineClient),
+            body: form({ grant_type: 'client_credentials', resource: BENCH_RS256_RESOURCE }),
+          },
           check: (res) => {
             const { payload } = expectJwt(json(res).access_token, 'RS256');
             if (payload.aud !== BENCH_RS256_RESOURCE) throw new Error(`expected aud ${BENCH_RS256_RESOURCE}, got ${JSON.stringify(payload.aud)}`);
@@ -237,15 +308,17 @@ export const ourGroups = [
         build: ({ fixtures: f }) => ({
           load: {
             pools: [f.codes],
-            requests: [{
-              method: 'POST',
-              path: '/oidc/token',
-              headers: tokenHeaders(f.rpClient),
-              setupRequest: f.codes.setupRequest((req, v) => ({
-                ...req,
-                body: form({ grant_type: 'authorization_code', code: v.code ?? v, redirect_uri: f.rpClient.redirectUri, code_verifier: v.verifier ?? '' }),
-              })),
-            }],
+            requests: [
+              {
+                method: 'POST',
+                path: '/oidc/token',
+                headers: tokenHeaders(f.rpClient),
+                setupRequest: f.codes.setupRequest((req, v) => ({
+                  ...req,
+                  body: form({ grant_type: 'authorization_code', code: v.code ?? v, redirect_uri: f.rpClient.redirectUri, code_verifier: v.verifier ?? '' }),
+                })),
+              },
+            ],
           },
         }),
       },
@@ -256,16 +329,18 @@ export const ourGroups = [
         build: ({ fixtures: f }) => ({
           load: {
             pools: [f.refreshTokens],
-            requests: [{
-              method: 'POST',
-              path: '/oidc/token',
-              headers: tokenHeaders(f.rpClient),
-              setupRequest: f.refreshTokens.setupRequest((req, rt) => ({ ...req, body: form({ grant_type: 'refresh_token', refresh_token: rt }) })),
-              // the rotated refresh token goes back into the pool, so the run can last any DURATION
-              onResponse: (status, body) => {
-                if (status === 200) f.refreshTokens.put(JSON.parse(body).refresh_token);
+            requests: [
+              {
+                method: 'POST',
+                path: '/oidc/token',
+                headers: tokenHeaders(f.rpClient),
+                setupRequest: f.refreshTokens.setupRequest((req, rt) => ({ ...req, body: form({ grant_type: 'refresh_token', refresh_token: rt }) })),
+                // the rotated refresh token goes back into the pool, so the run can last any DURATION
+                onResponse: (status, body) => {
+                  if (status === 200) f.refreshTokens.put(JSON.parse(body).refresh_token);
+                },
               },
-            }],
+            ],
           },
         }),
       },
@@ -312,7 +387,9 @@ export const ourAuditOffGroup = {
   server: 'ours-audit-off',
   available: ourServerAvailable,
   start: (opts) => startOurServer({ ...opts, env: { AUDIT_WRITER: 'off' } }),
-  scenarios: ourGroups[0].scenarios.filter((s) => s.id === 'client_credentials' && s.variant === 'jwt').map((s) => ({ ...s, label: `${s.label}, audit writer OFF` })),
+  scenarios: ourGroups[0].scenarios
+    .filter((s) => s.id === 'client_credentials' && s.variant === 'jwt')
+    .map((s) => ({ ...s, label: `${s.label}, audit writer OFF` })),
 };
 
 /**

@@ -14,7 +14,16 @@ export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -34,7 +43,10 @@ export async function requestTo(page: Page, prefix: string, action: () => Promis
   const options = { timeout: 15_000 };
   const seen = page.waitForRequest((request: Request) => request.url().startsWith(prefix), options);
   const failed = page.waitForEvent('requestfailed', { predicate: (request) => request.url().startsWith(prefix), ...options });
-  const settled = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame() && frame.url().startsWith('chrome-error:'), ...options });
+  const settled = page.waitForEvent('framenavigated', {
+    predicate: (frame) => frame === page.mainFrame() && frame.url().startsWith('chrome-error:'),
+    ...options,
+  });
   await action();
   const url = new URL((await seen).url());
   await failed;

@@ -21,7 +21,9 @@ export function faultClusterUnavailable(): string | null {
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 function clusterStatus(): 'missing' | 'online' | 'down' {
-  const line = run('pg_lsclusters', ['--no-header']).split('\n').find((l) => l.trim().split(/\s+/).slice(0, 2).join(' ') === `${version} ${name}`);
+  const line = run('pg_lsclusters', ['--no-header'])
+    .split('\n')
+    .find((l) => l.trim().split(/\s+/).slice(0, 2).join(' ') === `${version} ${name}`);
   if (!line) return 'missing';
   return /\bonline\b/.test(line) ? 'online' : 'down';
 }
@@ -34,12 +36,7 @@ export function startFaultCluster(): void {
     run('pg_createcluster', [version, name, '--port', String(port), '--', '--auth=trust']);
   }
   // ours alone: trust on the loopback, whatever an earlier run left
-  writeFileSync(`${CONFIG_DIR}/pg_hba.conf`, [
-    'local all all trust',
-    'host all all 127.0.0.1/32 trust',
-    'host all all ::1/128 trust',
-    '',
-  ].join('\n'));
+  writeFileSync(`${CONFIG_DIR}/pg_hba.conf`, ['local all all trust', 'host all all 127.0.0.1/32 trust', 'host all all ::1/128 trust', ''].join('\n'));
   thawFaultCluster(); // an aborted earlier run may have left it frozen
   if (clusterStatus() !== 'online') run('pg_ctlcluster', [version, name, 'start']);
   else run('pg_ctlcluster', [version, name, 'reload']);
@@ -51,7 +48,10 @@ function clusterPids(): number[] {
   if (!existsSync(pidFile)) return [];
   const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n', 1)[0]);
   if (!Number.isInteger(postmaster) || postmaster <= 0) return [];
-  const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   return [postmaster, ...children];
 }
 

@@ -28,7 +28,9 @@ export async function startStack(env: Record<string, string> = {}, host: Provide
   const provider = await startProvider({ DATABASE_URL: databaseUrl, SESSION_SECRET, KEY_ENCRYPTION_SECRET, ...env }, host);
   const store = await openIdentityStore({ databaseUrl, keyEncryptionSecret: KEY_ENCRYPTION_SECRET, maxConnections: 2 });
   return {
-    provider, store, databaseUrl,
+    provider,
+    store,
+    databaseUrl,
     async stop() {
       await provider.stop();
       await store.close();
@@ -85,7 +87,12 @@ export function location(response: Response): string {
  * Walks an authorization request through login (and consent, when asked) with the real forms, and
  * returns the final redirect to the client.
  */
-export async function signIn(agent: BrowserAgent, authorizeUrl: string, user: { email: string; password: string }, options: { consent?: 'allow' | 'deny' } = {}): Promise<URL> {
+export async function signIn(
+  agent: BrowserAgent,
+  authorizeUrl: string,
+  user: { email: string; password: string },
+  options: { consent?: 'allow' | 'deny' } = {},
+): Promise<URL> {
   let response = await agent.get(authorizeUrl);
   for (let hop = 0; hop < 10; hop++) {
     const next = new URL(location(response), agent.base);

@@ -16,8 +16,7 @@ export default function Forbidden() {
           You need administrator access
         </h1>
         <p className="mt-2 text-sm text-slate-600">
-          You are signed in, but your account does not have the administrator role. Ask an administrator to grant it, or sign in
-          with another account.
+          You are signed in, but your account does not have the administrator role. Ask an administrator to grant it, or sign in with another account.
         </p>
         <Link
           href="/logout"

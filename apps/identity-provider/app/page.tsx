@@ -1,8 +1,6 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
-import {
-  Activity, AppWindow, BarChart3, Database, FileJson, KeyRound, LayoutDashboard, LogIn, ShieldCheck, Tag, Terminal, UserRound,
-} from 'lucide-react';
+import { Activity, AppWindow, BarChart3, Database, FileJson, KeyRound, LayoutDashboard, LogIn, ShieldCheck, Tag, Terminal, UserRound } from 'lucide-react';
 import { getContainer } from '@/lib/container';
 import { DEMO_CLIENT_ID } from '@/lib/bootstrap';
 
@@ -34,12 +32,55 @@ export default async function HomePage() {
   const { config, store, version } = await getContainer();
   const demo = !config.production && config.demoClient ? await store.clients.find(DEMO_CLIENT_ID) : null;
   const destinations: Destination[] = [
-    { href: '/interaction/start?return_to=%2Fadmin', icon: LogIn, title: 'Sign in as administrator', text: `${config.adminEmail}; the first start printed its one-time password.`, testId: 'start-sign-in', external: true },
-    { href: '/admin', icon: LayoutDashboard, title: 'Admin console', text: 'Users, clients, keys, sessions and the audit trail.', testId: 'start-admin', noPrefetch: true },
-    { href: '/analytics/tokens', icon: BarChart3, title: 'Token analytics', text: 'Issuance, failures, top clients and users, live activity.', testId: 'start-analytics' },
-    { href: '/account', icon: UserRound, title: 'Your account', text: 'Profile, password, sign-in methods, sessions and connected apps.', testId: 'start-account' },
-    ...(demo ? [{ href: '/demo', icon: AppWindow, title: 'Demo relying party', text: 'Sign in to a sample app with code + PKCE and see the tokens.', testId: 'start-demo' }] : []),
-    { href: '/.well-known/openid-configuration', icon: FileJson, title: 'Discovery', text: 'The OpenID Provider metadata relying parties configure themselves from.', testId: 'start-discovery', external: true },
+    {
+      href: '/interaction/start?return_to=%2Fadmin',
+      icon: LogIn,
+      title: 'Sign in as administrator',
+      text: `${config.adminEmail}; the first start printed its one-time password.`,
+      testId: 'start-sign-in',
+      external: true,
+    },
+    {
+      href: '/admin',
+      icon: LayoutDashboard,
+      title: 'Admin console',
+      text: 'Users, clients, keys, sessions and the audit trail.',
+      testId: 'start-admin',
+      noPrefetch: true,
+    },
+    {
+      href: '/analytics/tokens',
+      icon: BarChart3,
+      title: 'Token analytics',
+      text: 'Issuance, failures, top clients and users, live activity.',
+      testId: 'start-analytics',
+    },
+    {
+      href: '/account',
+      icon: UserRound,
+      title: 'Your account',
+      text: 'Profile, password, sign-in methods, sessions and connected apps.',
+      testId: 'start-account',
+    },
+    ...(demo
+      ? [
+          {
+            href: '/demo',
+            icon: AppWindow,
+            title: 'Demo relying party',
+            text: 'Sign in to a sample app with code + PKCE and see the tokens.',
+            testId: 'start-demo',
+          },
+        ]
+      : []),
+    {
+      href: '/.well-known/openid-configuration',
+      icon: FileJson,
+      title: 'Discovery',
+      text: 'The OpenID Provider metadata relying parties configure themselves from.',
+      testId: 'start-discovery',
+      external: true,
+    },
   ];
   const facts = [
     { icon: ShieldCheck, label: 'Issuer', value: config.issuer },
@@ -69,7 +110,15 @@ export default async function HomePage() {
             );
             return (
               <li key={href}>
-                {external ? <a href={href} className={card} data-testid={testId}>{body}</a> : <Link href={href} prefetch={noPrefetch ? false : undefined} className={card} data-testid={testId}>{body}</Link>}
+                {external ? (
+                  <a href={href} className={card} data-testid={testId}>
+                    {body}
+                  </a>
+                ) : (
+                  <Link href={href} prefetch={noPrefetch ? false : undefined} className={card} data-testid={testId}>
+                    {body}
+                  </Link>
+                )}
               </li>
             );
           })}
@@ -83,18 +132,25 @@ export default async function HomePage() {
             In development
           </h2>
           <p className="mt-1 text-sm text-slate-600">Register your first client from a second terminal (its secret is printed once):</p>
-          <pre className="mt-2 overflow-x-auto rounded-md bg-slate-900 px-3 py-2 text-xs text-slate-100"><code>{[
-            'npm run idp -- clients:create --name "My app" --redirect-uri http://localhost:5173/callback',
-            'npm run idp -- clients:create --name "My SPA" --public --redirect-uri http://localhost:5173/callback',
-          ].join('\n')}</code></pre>
+          <pre className="mt-2 overflow-x-auto rounded-md bg-slate-900 px-3 py-2 text-xs text-slate-100">
+            <code>
+              {[
+                'npm run idp -- clients:create --name "My app" --redirect-uri http://localhost:5173/callback',
+                'npm run idp -- clients:create --name "My SPA" --public --redirect-uri http://localhost:5173/callback',
+              ].join('\n')}
+            </code>
+          </pre>
           <p className="mt-2 text-xs text-slate-500">
-            With the embedded database the CLI needs the server stopped (or set DATABASE_URL). Point your app at the issuer above; it reads the rest from discovery.
+            With the embedded database the CLI needs the server stopped (or set DATABASE_URL). Point your app at the issuer above; it reads the rest from
+            discovery.
           </p>
           <p className="mt-4 flex items-center gap-2 text-sm text-slate-600">
             <Activity aria-hidden className="h-4 w-4 text-brand-600" />
             Empty dashboards? Replay a minute of labelled demo traffic against this running server:
           </p>
-          <pre className="mt-2 overflow-x-auto rounded-md bg-slate-900 px-3 py-2 text-xs text-slate-100"><code>npm run idp -- demo:traffic</code></pre>
+          <pre className="mt-2 overflow-x-auto rounded-md bg-slate-900 px-3 py-2 text-xs text-slate-100">
+            <code>npm run idp -- demo:traffic</code>
+          </pre>
         </section>
       )}
 

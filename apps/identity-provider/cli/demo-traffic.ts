@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  DEMO_CLIENTS, DEMO_REDIRECT_URI, DEMO_TRAFFIC_USER_AGENT, DEMO_USERS, demoSecret, demoSetupToken, type DemoClient,
-} from '../lib/demo/fixtures';
+import { DEMO_CLIENTS, DEMO_REDIRECT_URI, DEMO_TRAFFIC_USER_AGENT, DEMO_USERS, demoSecret, demoSetupToken, type DemoClient } from '../lib/demo/fixtures';
 
 /**
  * `npm run idp -- demo:traffic`: a realistic, labelled stream of token activity through the real HTTP
@@ -35,7 +33,10 @@ let requestCounter = 0;
 /** A tiny browser: a cookie jar, manual redirects, the demo user agent. */
 class Agent {
   private readonly cookies = new Map<string, string>();
-  constructor(private readonly base: string, private readonly summary: DemoTrafficSummary) {}
+  constructor(
+    private readonly base: string,
+    private readonly summary: DemoTrafficSummary,
+  ) {}
 
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
@@ -55,12 +56,17 @@ class Agent {
       if (/Max-Age=0/i.test(line) || eq === pair.length - 1) this.cookies.delete(pair.slice(0, eq));
       else this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
     }
-    if (response.status === 429) throw new DemoTrafficError(`rate limited at ${path}: wait ${response.headers.get('retry-after') ?? 'a few'} seconds and run again`);
+    if (response.status === 429)
+      throw new DemoTrafficError(`rate limited at ${path}: wait ${response.headers.get('retry-after') ?? 'a few'} seconds and run again`);
     return response;
   }
 
   form(path: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
-    return this.request(path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    return this.request(path, {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
   }
 }
 
@@ -78,7 +84,10 @@ async function csrfOf(agent: Agent, path: string): Promise<string> {
   return match[1];
 }
 
-interface DemoUser { email: string; password: string }
+interface DemoUser {
+  email: string;
+  password: string;
+}
 
 export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoTrafficSummary> {
   const { url, keyEncryptionSecret, out } = options;
@@ -88,9 +97,14 @@ export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoT
   const users: DemoUser[] = DEMO_USERS.map((u) => ({ email: u.email, password: demoSecret(keyEncryptionSecret, `user:${u.email}`) }));
 
   const setupAgent = new Agent(url, summary);
-  const setup = await setupAgent.request('/api/dev/demo-traffic', { method: 'POST', headers: { authorization: `Bearer ${demoSetupToken(keyEncryptionSecret)}` } });
+  const setup = await setupAgent.request('/api/dev/demo-traffic', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${demoSetupToken(keyEncryptionSecret)}` },
+  });
   if (setup.status === 404) {
-    throw new DemoTrafficError(`${url} refused the demo setup: is it a development server (not NODE_ENV=production) on this machine, started with the same KEY_ENCRYPTION_SECRET / DATA_DIR?`);
+    throw new DemoTrafficError(
+      `${url} refused the demo setup: is it a development server (not NODE_ENV=production) on this machine, started with the same KEY_ENCRYPTION_SECRET / DATA_DIR?`,
+    );
   }
   if (!setup.ok) throw new DemoTrafficError(`demo setup failed with HTTP ${setup.status}`);
   const { created } = (await setup.json()) as { created: string[] };
@@ -99,8 +113,14 @@ export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoT
   /** Walks /oidc/authorize through login (and consent) like a browser; returns the code. */
   const authorize = async (agent: Agent, client: DemoClient, user: DemoUser, challenge: string, wrongPasswordFirst = false): Promise<string> => {
     const query = new URLSearchParams({
-      response_type: 'code', client_id: client.clientId, redirect_uri: DEMO_REDIRECT_URI, scope: 'openid profile email offline_access',
-      state: randomBytes(8).toString('hex'), nonce: randomBytes(8).toString('hex'), code_challenge: challenge, code_challenge_method: 'S256',
+      response_type: 'code',
+      client_id: client.clientId,
+      redirect_uri: DEMO_REDIRECT_URI,
+      scope: 'openid profile email offline_access',
+      state: randomBytes(8).toString('hex'),
+      nonce: randomBytes(8).toString('hex'),
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
     });
     let response = await agent.request(`/oidc/authorize?${query}`);
     let triedWrong = !wrongPasswordFirst;
@@ -168,7 +188,12 @@ export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoT
       const mobile = DEMO_CLIENTS.mobile;
       const p2 = pkce();
       const mobileCode = await authorize(agent, mobile, user, p2.challenge);
-      const mobileTokens = await token(agent, mobile, { grant_type: 'authorization_code', code: mobileCode, redirect_uri: DEMO_REDIRECT_URI, code_verifier: p2.verifier });
+      const mobileTokens = await token(agent, mobile, {
+        grant_type: 'authorization_code',
+        code: mobileCode,
+        redirect_uri: DEMO_REDIRECT_URI,
+        code_verifier: p2.verifier,
+      });
       if (mobileTokens.refresh_token) {
         await token(agent, mobile, { grant_type: 'refresh_token', refresh_token: mobileTokens.refresh_token });
         summary.refreshes++;
@@ -177,13 +202,19 @@ export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoT
       // one user per round shows the attacks the provider detects
       if (index === round % users.length) {
         // a code replayed: refused, and the grant it started is revoked
-        expectError(await token(agent, mobile, { grant_type: 'authorization_code', code: mobileCode, redirect_uri: DEMO_REDIRECT_URI, code_verifier: p2.verifier }), 'code replay');
+        expectError(
+          await token(agent, mobile, { grant_type: 'authorization_code', code: mobileCode, redirect_uri: DEMO_REDIRECT_URI, code_verifier: p2.verifier }),
+          'code replay',
+        );
         // a rotated refresh token presented again: refused, and its whole family revoked
         expectError(await token(agent, web, { grant_type: 'refresh_token', refresh_token: firstRefresh }), 'refresh token reuse');
         // a wrong PKCE verifier
         const p3 = pkce();
         const stolen = await authorize(agent, mobile, user, p3.challenge);
-        expectError(await token(agent, mobile, { grant_type: 'authorization_code', code: stolen, redirect_uri: DEMO_REDIRECT_URI, code_verifier: pkce().verifier }), 'PKCE mismatch');
+        expectError(
+          await token(agent, mobile, { grant_type: 'authorization_code', code: stolen, redirect_uri: DEMO_REDIRECT_URI, code_verifier: pkce().verifier }),
+          'PKCE mismatch',
+        );
       } else {
         // the user signs out of the app: its refresh token is revoked
         await agent.form('/oidc/revoke', { token: refresh, token_type_hint: 'refresh_token' }, { authorization: basic(web.clientId, secretOf(web)) });
@@ -204,8 +235,12 @@ export async function runDemoTraffic(options: DemoTrafficOptions): Promise<DemoT
     failed('invalid access token');
     out(`round ${round + 1}/${options.rounds}: ${summary.requests} requests so far`);
   }
-  out(`done: ${summary.requests} requests, ${summary.logins} sign-ins, ${summary.tokensIssued} token responses, ${summary.refreshes} refreshes; ` +
-    `failures: ${Object.entries(summary.failures).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out(
+    `done: ${summary.requests} requests, ${summary.logins} sign-ins, ${summary.tokensIssued} token responses, ${summary.refreshes} refreshes; ` +
+      `failures: ${Object.entries(summary.failures)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+  );
   out('Every request says "idp-demo-traffic" in its user agent; see /analytics/tokens and the audit trail.');
   return summary;
 }

@@ -29,9 +29,15 @@ describe('CLI help and typos touch nothing (issue #12 item 16)', () => {
   it('`idp help` and `idp nonsense` as processes write no secrets and open no database in DATA_DIR', () => {
     const dataDir = join(scratch, 'data');
     const { KEY_ENCRYPTION_SECRET: _k, SESSION_SECRET: _s, DATABASE_URL: _d, ...env } = process.env;
-    for (const [args, status] of [[['help'], 0], [['nonsense'], 64]] as const) {
+    for (const [args, status] of [
+      [['help'], 0],
+      [['nonsense'], 64],
+    ] as const) {
       const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/idp.ts', ...args], {
-        cwd: join(import.meta.dirname, '..'), env: { ...env, DATA_DIR: dataDir, NODE_ENV: 'development' }, encoding: 'utf8', timeout: 60_000,
+        cwd: join(import.meta.dirname, '..'),
+        env: { ...env, DATA_DIR: dataDir, NODE_ENV: 'development' },
+        encoding: 'utf8',
+        timeout: 60_000,
       });
       expect(run.status, run.stderr).toBe(status);
       expect(run.stdout + run.stderr).toContain('Usage: npm run idp');
@@ -75,14 +81,26 @@ describe('analytics commands (embedded database)', () => {
 
   it('a bad --from is a usage error before the database is opened', async () => {
     let loads = 0;
-    await expect(runCli(['analytics:rebuild', '--from', 'yesterday'], () => (loads++, config()), () => {})).rejects.toThrow(/--from must be an RFC 3339 date-time/);
+    await expect(
+      runCli(
+        ['analytics:rebuild', '--from', 'yesterday'],
+        () => (loads++, config()),
+        () => {},
+      ),
+    ).rejects.toThrow(/--from must be an RFC 3339 date-time/);
     expect(loads).toBe(0);
   });
 });
 
 describe('resources:* and clients:update (issue #14)', () => {
   it('create, list, update, delete a resource server; refusals are usage errors', async () => {
-    const config = loadConfig({ DATA_DIR: join(scratch, 'resources'), DEMO_CLIENT: 'false', LOG_LEVEL: 'silent', SESSION_SECRET: 's'.repeat(48), KEY_ENCRYPTION_SECRET: 'k'.repeat(48) });
+    const config = loadConfig({
+      DATA_DIR: join(scratch, 'resources'),
+      DEMO_CLIENT: 'false',
+      LOG_LEVEL: 'silent',
+      SESSION_SECRET: 's'.repeat(48),
+      KEY_ENCRYPTION_SECRET: 'k'.repeat(48),
+    });
     const run = async (...args: string[]) => {
       const lines: string[] = [];
       expect(await runCli(args, config, (l) => lines.push(l))).toBe(0);
@@ -91,15 +109,43 @@ describe('resources:* and clients:update (issue #14)', () => {
     const client = /client_id: (\S+)/.exec(await run('clients:create', '--name', 'svc', '--grant', 'client_credentials', '--access-token-alg', 'RS256'))![1];
     expect(await run('clients:list')).toContain(`${client}  "svc"  confidential  grants=client_credentials  redirect_uris=-  access_token_alg=RS256`);
     expect(await run('clients:update', '--client-id', client, '--access-token-alg', 'default')).toContain('provider default');
-    expect(await run('resources:create', '--identifier', 'https://api.example/', '--name', 'API', '--scope', 'read', `--allow-client=${client}`, '--claim', 'tenant="acme"', '--claim', 'tier=2'))
-      .toContain(`https://api.example/  "API"  RS256  ttl=default  scopes=read  clients=${client}  claims={"tier":2,"tenant":"acme"}`); // jsonb key order
-    expect(await run('resources:update', '--identifier', 'https://api.example/', '--alg', 'ES256', '--ttl', '300', '--supabase', '--supabase-audience', 'https://api.example/'))
-      .toContain('ES256  ttl=300  scopes=read');
+    expect(
+      await run(
+        'resources:create',
+        '--identifier',
+        'https://api.example/',
+        '--name',
+        'API',
+        '--scope',
+        'read',
+        `--allow-client=${client}`,
+        '--claim',
+        'tenant="acme"',
+        '--claim',
+        'tier=2',
+      ),
+    ).toContain(`https://api.example/  "API"  RS256  ttl=default  scopes=read  clients=${client}  claims={"tier":2,"tenant":"acme"}`); // jsonb key order
+    expect(
+      await run(
+        'resources:update',
+        '--identifier',
+        'https://api.example/',
+        '--alg',
+        'ES256',
+        '--ttl',
+        '300',
+        '--supabase',
+        '--supabase-audience',
+        'https://api.example/',
+      ),
+    ).toContain('ES256  ttl=300  scopes=read');
     expect(await run('resources:list')).toContain('supabase(role=authenticated,aud=https://api.example/)');
     expect(await run('resources:update', '--identifier', 'https://api.example/', '--no-supabase', '--default-ttl')).not.toContain('supabase(');
     await expect(runCli(['resources:create', '--identifier', 'https://api.example/#x', '--name', 'bad'], config, () => {})).rejects.toThrow(/fragment/);
     await expect(runCli(['resources:create', '--identifier', 'https://api.example/', '--name', 'again'], config, () => {})).rejects.toBeInstanceOf(UsageError);
-    await expect(runCli(['resources:create', '--identifier', 'https://x.example/', '--name', 'x', '--alg', 'HS256'], config, () => {})).rejects.toThrow(/RS256 or ES256/);
+    await expect(runCli(['resources:create', '--identifier', 'https://x.example/', '--name', 'x', '--alg', 'HS256'], config, () => {})).rejects.toThrow(
+      /RS256 or ES256/,
+    );
     expect(await run('resources:delete', '--identifier', 'https://api.example/')).toContain('deleted');
     await expect(runCli(['resources:delete', '--identifier', 'https://api.example/'], config, () => {})).rejects.toBeInstanceOf(UsageError);
   }, 180_000); // every command opens (and migrates) the embedded database

@@ -2,8 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { redirectUriProblem } from '../lib/oidc/redirect-uris';
 import { parseArgs } from 'node:util';
 import {
-  AuditWriter, findMigrationsDir, InvalidResourceServerError, DuplicateResourceServerError, migrate, openIdentityStore,
-  type GrantType, type IdentityStore, type ResourceServer, type ResourceServerChanges, type SigningAlg,
+  AuditWriter,
+  findMigrationsDir,
+  InvalidResourceServerError,
+  DuplicateResourceServerError,
+  migrate,
+  openIdentityStore,
+  type GrantType,
+  type IdentityStore,
+  type ResourceServer,
+  type ResourceServerChanges,
+  type SigningAlg,
 } from '@idp/database-identity';
 import { scheduleKeyRotation } from '../lib/oidc/key-rotation';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
@@ -84,10 +93,25 @@ While the server runs on the embedded database, commands go to it over $DATA_DIR
 type Out = (line: string) => void;
 
 const COMMANDS = new Set([
-  'migrate', 'users:create', 'users:list', 'users:verify-email', 'users:resend-verification',
-  'clients:create', 'clients:update', 'clients:require-mfa', 'clients:list', 'keys:list', 'keys:rotate',
-  'resources:create', 'resources:update', 'resources:delete', 'resources:list',
-  'demo:traffic', 'analytics:status', 'analytics:seal', 'analytics:rebuild',
+  'migrate',
+  'users:create',
+  'users:list',
+  'users:verify-email',
+  'users:resend-verification',
+  'clients:create',
+  'clients:update',
+  'clients:require-mfa',
+  'clients:list',
+  'keys:list',
+  'keys:rotate',
+  'resources:create',
+  'resources:update',
+  'resources:delete',
+  'resources:list',
+  'demo:traffic',
+  'analytics:status',
+  'analytics:seal',
+  'analytics:rebuild',
 ]);
 /** Only through the running server's admin socket (lib/admin/cli-socket.ts). */
 const SERVER_COMMANDS = new Set(['clients:rotate-secret', 'clients:disable', 'clients:enable', 'users:lock', 'users:unlock']);
@@ -115,8 +139,13 @@ function parseClaims(values: string[] | undefined): Record<string, unknown> | un
 
 function describeResource(r: ResourceServer): string {
   return [
-    r.identifier, `"${r.name}"`, r.signingAlg, `ttl=${r.accessTokenTtlSeconds ?? 'default'}`, `scopes=${r.scopes.join(',') || '-'}`,
-    `clients=${r.allowedClientIds.join(',') || '-'}`, ...(Object.keys(r.extraClaims).length ? [`claims=${JSON.stringify(r.extraClaims)}`] : []),
+    r.identifier,
+    `"${r.name}"`,
+    r.signingAlg,
+    `ttl=${r.accessTokenTtlSeconds ?? 'default'}`,
+    `scopes=${r.scopes.join(',') || '-'}`,
+    `clients=${r.allowedClientIds.join(',') || '-'}`,
+    ...(Object.keys(r.extraClaims).length ? [`claims=${JSON.stringify(r.extraClaims)}`] : []),
     ...(r.supabase ? [`supabase(role=${r.supabase.role},aud=${r.supabase.audience})`] : []),
   ].join('  ');
 }
@@ -173,15 +202,15 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     // before the configuration: production must not even try (and may lack the development secrets)
     if (process.env.NODE_ENV === 'production') throw new UsageError('demo:traffic is for development only and refuses to run with NODE_ENV=production');
     const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
-  // the embedded database admits one process: while the server runs, it executes what its socket knows
-  if (!config.database.url && SOCKET_COMMANDS.has(command)) {
-    const answer = await sendToRunningServer(config.dataDir, argv);
-    if (answer) {
-      for (const line of answer.lines) out(line);
-      return answer.code;
+    // the embedded database admits one process: while the server runs, it executes what its socket knows
+    if (!config.database.url && SOCKET_COMMANDS.has(command)) {
+      const answer = await sendToRunningServer(config.dataDir, argv);
+      if (answer) {
+        for (const line of answer.lines) out(line);
+        return answer.code;
+      }
     }
-  }
-  if (SERVER_COMMANDS.has(command)) throw new UsageError(`${command} needs the running server (or DATABASE_URL is set: use the admin console)`);
+    if (SERVER_COMMANDS.has(command)) throw new UsageError(`${command} needs the running server (or DATABASE_URL is set: use the admin console)`);
     if (config.production) throw new UsageError('demo:traffic is for development only');
     const rounds = values.rounds === undefined ? 3 : Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError('--rounds must be an integer from 1 to 100');
@@ -221,7 +250,14 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
     ...(ttl !== undefined ? { accessTokenTtlSeconds: ttl } : {}),
     ...(values['allow-client'] ? { allowedClientIds: values['allow-client'] } : {}),
     ...(values.claim ? { extraClaims: parseClaims(values.claim) } : {}),
-    ...(supabaseRequested ? { supabase: { ...(values['supabase-role'] ? { role: values['supabase-role'] } : {}), ...(values['supabase-audience'] ? { audience: values['supabase-audience'] } : {}) } } : {}),
+    ...(supabaseRequested
+      ? {
+          supabase: {
+            ...(values['supabase-role'] ? { role: values['supabase-role'] } : {}),
+            ...(values['supabase-audience'] ? { audience: values['supabase-audience'] } : {}),
+          },
+        }
+      : {}),
     ...(values['no-supabase'] ? { supabase: null } : {}),
   };
   const config = typeof configOrLoader === 'function' ? configOrLoader() : configOrLoader;
@@ -267,10 +303,11 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         });
         out(`created user ${user.id} <${user.email}>${values.admin ? ' (admin)' : ''}${values.verified ? ' (address verified)' : ''}`);
         if (generated) out(`password (shown once, must be changed at first login): ${password}`);
-        if (!values.verified) await withRecovery(store, config, async (deps) => {
-          await sendEmailVerification(deps, user.id, { by: 'cli' });
-          out(`verification link mailed to <${user.email}>`);
-        });
+        if (!values.verified)
+          await withRecovery(store, config, async (deps) => {
+            await sendEmailVerification(deps, user.id, { by: 'cli' });
+            out(`verification link mailed to <${user.email}>`);
+          });
         return 0;
       }
       case 'users:verify-email':
@@ -280,23 +317,32 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         if (!user) throw new UsageError(`no user with email ${values.email}`);
         await withRecovery(store, config, async (deps) => {
           if (command === 'users:verify-email') {
-            out((await markEmailVerified(deps, user.id, { by: 'cli' })) ? `address of ${user.id} marked verified` : `address of ${user.id} was verified already`);
+            out(
+              (await markEmailVerified(deps, user.id, { by: 'cli' })) ? `address of ${user.id} marked verified` : `address of ${user.id} was verified already`,
+            );
           } else {
-            out((await sendEmailVerification(deps, user.id, { by: 'cli' })) ? `verification link mailed to <${user.email}>` : `address of ${user.id} is verified already: nothing sent`);
+            out(
+              (await sendEmailVerification(deps, user.id, { by: 'cli' }))
+                ? `verification link mailed to <${user.email}>`
+                : `address of ${user.id} is verified already: nothing sent`,
+            );
           }
         });
         return 0;
       }
       case 'users:list': {
         for (const u of await store.users.list()) {
-          out(`${u.id}  ${u.email}  roles=${u.roles.join(',') || '-'}${u.mustChangePassword ? '  must-change-password' : ''}${u.lockedUntil && u.lockedUntil > new Date() ? '  LOCKED' : ''}`);
+          out(
+            `${u.id}  ${u.email}  roles=${u.roles.join(',') || '-'}${u.mustChangePassword ? '  must-change-password' : ''}${u.lockedUntil && u.lockedUntil > new Date() ? '  LOCKED' : ''}`,
+          );
         }
         return 0;
       }
       case 'clients:create': {
         if (!values.name) throw new UsageError('--name is required');
         const method = values.public ? 'none' : ((values['auth-method'] ?? 'client_secret_basic') as 'client_secret_basic' | 'client_secret_post');
-        if (!['none', 'client_secret_basic', 'client_secret_post'].includes(method)) throw new UsageError('--auth-method must be client_secret_basic or client_secret_post');
+        if (!['none', 'client_secret_basic', 'client_secret_post'].includes(method))
+          throw new UsageError('--auth-method must be client_secret_basic or client_secret_post');
         const alg = (values.alg ?? 'RS256') as SigningAlg;
         if (!['RS256', 'ES256'].includes(alg)) throw new UsageError('--alg must be RS256 or ES256');
         for (const uri of [...(values['redirect-uri'] ?? []), ...(values['post-logout-redirect-uri'] ?? [])]) {
@@ -336,7 +382,9 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
       }
       case 'clients:list': {
         for (const c of await store.clients.list()) {
-          out(`${c.clientId}  "${c.name}"  ${c.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential'}  grants=${c.grantTypes.join(',')}  redirect_uris=${c.redirectUris.join(' ') || '-'}${c.accessTokenSignedResponseAlg ? `  access_token_alg=${c.accessTokenSignedResponseAlg}` : ''}`);
+          out(
+            `${c.clientId}  "${c.name}"  ${c.tokenEndpointAuthMethod === 'none' ? 'public' : 'confidential'}  grants=${c.grantTypes.join(',')}  redirect_uris=${c.redirectUris.join(' ') || '-'}${c.accessTokenSignedResponseAlg ? `  access_token_alg=${c.accessTokenSignedResponseAlg}` : ''}`,
+          );
         }
         return 0;
       }
@@ -379,7 +427,10 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
             const outcome = await scheduleKeyRotation(deps, { alg, immediate: values.immediate });
             const replaced = outcome.replacesKid ? `; ${outcome.replacesKid} stays published until ${outcome.replacedRetireAfter?.toISOString()}` : '';
             if (outcome.immediate) out(`${alg}: ${outcome.kid} signs from now on${replaced}`);
-            else out(`${alg}: ${outcome.kid} ${outcome.created ? 'published' : 'was already scheduled'}; it signs from ${outcome.activatesAt.toISOString()} on every instance${replaced}`);
+            else
+              out(
+                `${alg}: ${outcome.kid} ${outcome.created ? 'published' : 'was already scheduled'}; it signs from ${outcome.activatesAt.toISOString()} on every instance${replaced}`,
+              );
             if (outcome.breaks) out(`  WARNING: ${outcome.breaks}`);
           }
         } finally {
@@ -394,8 +445,12 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
         out(`watermark        ${st.watermark ? `${st.watermark} (every hour before it is sealed, but the dirty ones)` : '- (nothing sealed yet)'}`);
         out(`dirty hours      ${st.dirtyHours}${st.oldestDirtyHour ? ` (oldest ${st.oldestDirtyHour})` : ''}`);
         out(`dirty days       ${st.dirtyDays}`);
-        out(`sealer           ${st.sealer.alive ? 'alive' : 'not running: the audit_logs trigger seals'}, last round ${at(st.sealer.seenAt)}, timeout ${st.sealer.timeoutSeconds}s`);
-        out(`retention        raw events ${st.settings.rawRetentionDays} days (rollups kept), ${st.settings.partitionsAhead} monthly partitions ahead, oldest raw event ${at(st.oldestRawEvent)}`);
+        out(
+          `sealer           ${st.sealer.alive ? 'alive' : 'not running: the audit_logs trigger seals'}, last round ${at(st.sealer.seenAt)}, timeout ${st.sealer.timeoutSeconds}s`,
+        );
+        out(
+          `retention        raw events ${st.settings.rawRetentionDays} days (rollups kept), ${st.settings.partitionsAhead} monthly partitions ahead, oldest raw event ${at(st.oldestRawEvent)}`,
+        );
         out(`partitions       ${st.partitions.length}`);
         for (const p of st.partitions) out(`  ${p.name}  ${p.from ? `${p.from} .. ${p.to}` : 'default (rows outside every month)'}`);
         return 0;
@@ -425,9 +480,21 @@ export class UsageError extends Error {}
  */
 async function withRecovery(store: IdentityStore, config: Config, work: (deps: RecoveryDeps) => Promise<void>): Promise<void> {
   const audit = new AuditWriter(store.db, { spoolDir: `${config.dataDir}/audit-spool` });
-  const mail = new MailWorker({ enqueueTo: store.mailQueue, queue: store.mailQueue, transport: mailTransport(config, createLogger(config.logLevel, { service: 'idp-cli' })), audit, maxAttempts: 1 });
+  const mail = new MailWorker({
+    enqueueTo: store.mailQueue,
+    queue: store.mailQueue,
+    transport: mailTransport(config, createLogger(config.logLevel, { service: 'idp-cli' })),
+    audit,
+    maxAttempts: 1,
+  });
   try {
-    await work({ settings: { issuer: config.issuer, passwordMinLength: config.passwordMinLength, recovery: config.recovery }, store, audit, mail, now: () => new Date() });
+    await work({
+      settings: { issuer: config.issuer, passwordMinLength: config.passwordMinLength, recovery: config.recovery },
+      store,
+      audit,
+      mail,
+      now: () => new Date(),
+    });
     await mail.idle();
     await mail.runOnce();
   } finally {

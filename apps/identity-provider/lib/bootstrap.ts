@@ -42,7 +42,10 @@ export async function bootstrap(store: IdentityStore, config: Config, log: Logge
   if ((await store.users.countAdmins()) === 0) {
     const existing = await store.users.findByEmailForLogin(config.adminEmail);
     if (!existing && config.production && !config.adminPasswordFile) {
-      log.warn('no administrator exists: set ADMIN_PASSWORD_FILE to a file holding the initial password and restart, or run `npm run idp -- users:create --email <you> --admin`', { adminEmail: config.adminEmail });
+      log.warn(
+        'no administrator exists: set ADMIN_PASSWORD_FILE to a file holding the initial password and restart, or run `npm run idp -- users:create --email <you> --admin`',
+        { adminEmail: config.adminEmail },
+      );
     } else if (existing) {
       log.warn('ADMIN_EMAIL belongs to an existing non-admin user; not creating an administrator', { userId: existing.id });
     } else {
@@ -50,7 +53,11 @@ export async function bootstrap(store: IdentityStore, config: Config, log: Logge
       const password = config.adminPasswordFile ? initialPasswordFromFile(config.adminPasswordFile) : randomBytes(18).toString('base64url');
       if (fromFile) {
         // a random password needs no check; one an operator chose does (and nothing of it is printed)
-        const policy = await checkPasswordPolicy(password, { minLength: Math.max(MIN_INITIAL_PASSWORD, config.passwordMinLength), email: config.adminEmail, name: 'Administrator' });
+        const policy = await checkPasswordPolicy(password, {
+          minLength: Math.max(MIN_INITIAL_PASSWORD, config.passwordMinLength),
+          email: config.adminEmail,
+          name: 'Administrator',
+        });
         if (!policy.ok) throw new Error(`ADMIN_PASSWORD_FILE ${config.adminPasswordFile} holds a password the policy refuses: ${policy.message}`);
       }
       const admin = await store.users.create({
@@ -63,17 +70,18 @@ export async function bootstrap(store: IdentityStore, config: Config, log: Logge
         emailVerified: false,
       });
       log.info('administrator created', { userId: admin.id, initialPassword: fromFile ? 'ADMIN_PASSWORD_FILE' : 'printed once' });
-      if (!fromFile) print(
-        [
-          '',
-          '  ┌─ First administrator ─────────────────────────────────────────',
-          `  │ email:    ${config.adminEmail}`,
-          `  │ password: ${password}`,
-          '  │ Shown only this once. You will be asked to change it at first login.',
-          '  └───────────────────────────────────────────────────────────────',
-          '',
-        ].join('\n') + '\n',
-      );
+      if (!fromFile)
+        print(
+          [
+            '',
+            '  ┌─ First administrator ─────────────────────────────────────────',
+            `  │ email:    ${config.adminEmail}`,
+            `  │ password: ${password}`,
+            '  │ Shown only this once. You will be asked to change it at first login.',
+            '  └───────────────────────────────────────────────────────────────',
+            '',
+          ].join('\n') + '\n',
+        );
     }
   }
 

@@ -112,11 +112,18 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   // the request path's view of the same pool: every statement bounded by DATABASE_QUERY_TIMEOUT_MS, so an
   // outage or a lock answers 503 in seconds; maintenance, migrations and the audit writer keep `store`
   // (analytics keep their own unbounded pool: reports may take longer)
-  const requestStore: IdentityStore = { ...createIdentityStore(store.db.withDeadline(config.database.queryTimeoutMs), config.keyEncryptionSecret), analytics: store.analytics, close: store.close };
+  const requestStore: IdentityStore = {
+    ...createIdentityStore(store.db.withDeadline(config.database.queryTimeoutMs), config.keyEncryptionSecret),
+    analytics: store.analytics,
+    close: store.close,
+  };
   const onCacheError = (what: string) => (error: unknown) => log.warn(`${what} refresh failed; serving the last good copy`, { error });
   const clients = cachedClientRegistry(requestStore.clients, { checkEveryMs: config.intervals.clientRegistryMs, onError: onCacheError('client registry') });
   const keys = cachedKeyRing(requestStore.keys, { checkEveryMs: config.intervals.keyRingMs, onError: onCacheError('key ring') });
-  const resources = cachedResourceRegistry(requestStore.resourceServers, { checkEveryMs: config.intervals.clientRegistryMs, onError: onCacheError('resource registry') });
+  const resources = cachedResourceRegistry(requestStore.resourceServers, {
+    checkEveryMs: config.intervals.clientRegistryMs,
+    onError: onCacheError('resource registry'),
+  });
   // loaded before the first request: readiness then reports them from the start
   await Promise.all([clients.origins(), keys.jwks(), resources.index()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
@@ -141,13 +148,24 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: auditSink,
     // counters shared through the database on a server; one process owns the embedded one anyway
-    limiter: createRateLimiter({ shared: config.database.url ? store.rateLimits : undefined, syncEveryMs: config.intervals.rateLimitSyncMs, onError: (error) => log.warn('rate limit sync failed', { error }) }),
+    limiter: createRateLimiter({
+      shared: config.database.url ? store.rateLimits : undefined,
+      syncEveryMs: config.intervals.rateLimitSyncMs,
+      onError: (error) => log.warn('rate limit sync failed', { error }),
+    }),
     mail,
     now: () => new SystemDate(),
   };
   const stopMail = mail.start();
   // rotation writes through the unbounded store (maintenance) and audits through the provider's sink
-  const keyRotation: KeyRotationDeps = { keys: store.keys, audit: provider.audit, policy: config.signingKeys, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds, ring: keys, log };
+  const keyRotation: KeyRotationDeps = {
+    keys: store.keys,
+    audit: provider.audit,
+    policy: config.signingKeys,
+    jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds,
+    ring: keys,
+    log,
+  };
   const maintenance = new MaintenanceScheduler({
     everyMs: config.intervals.maintenanceMs,
     log,
@@ -157,14 +175,27 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
       // publishes successors when due, records activations, retires (and audits) keys past their window
       signingKeys: () => runKeyRotation(keyRotation),
       purgeExpired: () => purgeExpired(store, config.ttl.accessToken),
-      purgeAccountMail: async () => ({ purgedAccountTokens: await store.accountTokens.purgeExpired(), purgedMails: await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS) }),
+      purgeAccountMail: async () => ({
+        purgedAccountTokens: await store.accountTokens.purgeExpired(),
+        purgedMails: await store.mailQueue.purgeFinished(MAIL_HISTORY_SECONDS),
+      }),
       purgeAuthenticatorChallenges: async () => ({ purgedChallenges: await store.authenticators.purgeExpired() }),
       ensurePartitions: () => ensurePartitions(store),
       applyRetention: () => applyRetention(store),
     },
   });
   return {
-    config, log, store, audit, mail, metrics, provider, keyRing: keys, keyRotation, version: APP_VERSION, startedAt: new Date(),
+    config,
+    log,
+    store,
+    audit,
+    mail,
+    metrics,
+    provider,
+    keyRing: keys,
+    keyRotation,
+    version: APP_VERSION,
+    startedAt: new Date(),
     async issuance(timeoutMs) {
       // each cache gets its check when one is due (a probe may be the only caller for a while), within the timeout
       const settle = (check: Promise<unknown>) => Promise.race([check.catch(() => {}), new Promise((ok) => setTimeout(ok, timeoutMs).unref())]);

@@ -18,9 +18,12 @@ const problemsOf = (env: Record<string, string>) => {
 };
 
 describe('signing key rotation settings', () => {
-  it('defaults: 15-minute JWKS max-age, published 75 minutes ahead (beyond Supabase\'s 30-minute refresh), 90 days', () => {
+  it("defaults: 15-minute JWKS max-age, published 75 minutes ahead (beyond Supabase's 30-minute refresh), 90 days", () => {
     expect(load(production).signingKeys).toEqual({
-      jwksMaxAgeSeconds: 900, publishAheadSeconds: 4500, keepPublishedSeconds: 3600 + 60, rotateEverySeconds: 90 * 86_400,
+      jwksMaxAgeSeconds: 900,
+      publishAheadSeconds: 4500,
+      keepPublishedSeconds: 3600 + 60,
+      rotateEverySeconds: 90 * 86_400,
     });
   });
 
@@ -30,6 +33,9 @@ describe('signing key rotation settings', () => {
     ]);
     expect(problemsOf({ ...production, SIGNING_KEY_ROTATION_DAYS: '0.05' })).toEqual([expect.stringMatching(/SIGNING_KEY_ROTATION_DAYS must be longer/)]);
     // development (the tests' short windows) only needs the period to exceed the window
-    expect(load({ SESSION_SECRET: strong, KEY_ENCRYPTION_SECRET: strong, JWKS_MAX_AGE_SECONDS: '5', SIGNING_KEY_PUBLISH_MARGIN_SECONDS: '65' }).signingKeys.publishAheadSeconds).toBe(70);
+    expect(
+      load({ SESSION_SECRET: strong, KEY_ENCRYPTION_SECRET: strong, JWKS_MAX_AGE_SECONDS: '5', SIGNING_KEY_PUBLISH_MARGIN_SECONDS: '65' }).signingKeys
+        .publishAheadSeconds,
+    ).toBe(70);
   });
 });

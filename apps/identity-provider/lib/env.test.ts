@@ -22,7 +22,18 @@ describe('configuration', () => {
     const defaults = loadConfig({}, dir());
     expect(defaults.intervals).toEqual({ keyRingMs: 5_000, clientRegistryMs: 2_000, revocationEpochMs: 500, rateLimitSyncMs: 1_000, maintenanceMs: 60_000 });
     expect(defaults.audit).toEqual({ flushIntervalMs: 200, batchSize: 500 });
-    const short = loadConfig({ KEY_RING_CHECK_MS: '200', CLIENT_REGISTRY_CHECK_MS: '100', REVOCATION_EPOCH_POLL_MS: '50', RATE_LIMIT_SYNC_MS: '250', MAINTENANCE_INTERVAL_MS: '300', AUDIT_FLUSH_INTERVAL_MS: '20', AUDIT_BATCH_SIZE: '10' }, dir());
+    const short = loadConfig(
+      {
+        KEY_RING_CHECK_MS: '200',
+        CLIENT_REGISTRY_CHECK_MS: '100',
+        REVOCATION_EPOCH_POLL_MS: '50',
+        RATE_LIMIT_SYNC_MS: '250',
+        MAINTENANCE_INTERVAL_MS: '300',
+        AUDIT_FLUSH_INTERVAL_MS: '20',
+        AUDIT_BATCH_SIZE: '10',
+      },
+      dir(),
+    );
     expect(short.intervals).toEqual({ keyRingMs: 200, clientRegistryMs: 100, revocationEpochMs: 50, rateLimitSyncMs: 250, maintenanceMs: 300 });
     expect(short.audit).toEqual({ flushIntervalMs: 20, batchSize: 10 });
     expect(problemsOf({ MAINTENANCE_INTERVAL_MS: '0' })).toEqual([expect.stringMatching(/^MAINTENANCE_INTERVAL_MS: /)]);
@@ -31,10 +42,7 @@ describe('configuration', () => {
 
   it('refuses production without secrets, naming each missing one', () => {
     const problems = problemsOf({ NODE_ENV: 'production', ISSUER_URL: 'https://id.example.com' });
-    expect(problems).toEqual([
-      expect.stringContaining('SESSION_SECRET is required'),
-      expect.stringContaining('KEY_ENCRYPTION_SECRET is required'),
-    ]);
+    expect(problems).toEqual([expect.stringContaining('SESSION_SECRET is required'), expect.stringContaining('KEY_ENCRYPTION_SECRET is required')]);
   });
 
   it('lists every problem at once: short secret, placeholder secret, http issuer', () => {

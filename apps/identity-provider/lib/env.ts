@@ -74,7 +74,10 @@ const schema = z.object({
     .optional(),
   MAIL_FROM: z.string().max(320).optional(),
   // comma-separated roles that must use a second factor; `none` for nobody (default: admin in production)
-  MFA_REQUIRED_ROLES: z.string().regex(/^(none|[a-z][a-z0-9_-]{0,31}(,[a-z][a-z0-9_-]{0,31})*)$/, 'expected comma-separated role names (e.g. admin,staff) or none').optional(),
+  MFA_REQUIRED_ROLES: z
+    .string()
+    .regex(/^(none|[a-z][a-z0-9_-]{0,31}(,[a-z][a-z0-9_-]{0,31})*)$/, 'expected comma-separated role names (e.g. admin,staff) or none')
+    .optional(),
   MFA_ENROLMENT_GRACE_DAYS: z.coerce.number().int().min(0).max(365).default(14),
   AUDIT_WRITER: z.enum(['on', 'off']).default('on'),
   AUDIT_RETENTION_DAYS: int(400),
@@ -95,7 +98,10 @@ const schema = z.object({
   ADMIN_REAUTH_SECONDS: int(300),
   DEMO_CLIENT: bool.optional(),
   METRICS_ENABLED: bool.optional(),
-  METRICS_PATH: z.string().regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics').default('/metrics'),
+  METRICS_PATH: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._~\-/]+$/, 'must be an absolute path such as /metrics')
+    .default('/metrics'),
   METRICS_TOKEN: z.string().optional(),
   METRICS_BASIC_AUTH: z.string().optional(),
 });
@@ -115,7 +121,10 @@ export interface Config {
   login: { maxFailures: number; lockSeconds: number };
   /** Second-factor policy (README "Second factors and passkeys"). */
   mfa: { requiredRoles: string[]; enrolmentGraceDays: number };
-  rateLimits: Record<'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange' | 'passwordResetPerAccount' | 'passwordResetPerIp', { limit: number; windowSeconds: number }>;
+  rateLimits: Record<
+    'loginPerAccount' | 'loginPerIp' | 'tokenPerClient' | 'tokenPerIp' | 'passwordChange' | 'passwordResetPerAccount' | 'passwordResetPerIp',
+    { limit: number; windowSeconds: number }
+  >;
   /** NIST SP 800-63B minimum (lib/security/password-policy.ts). */
   passwordMinLength: number;
   /** Lifetimes of the links mailed for a password reset and an address verification. */
@@ -203,7 +212,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
-  const dataDir = e.DATA_DIR ? (isAbsolute(e.DATA_DIR) ? e.DATA_DIR : resolve(/*turbopackIgnore: true*/ root, e.DATA_DIR)) : join(/*turbopackIgnore: true*/ root, '.data');
+  const dataDir = e.DATA_DIR
+    ? isAbsolute(e.DATA_DIR)
+      ? e.DATA_DIR
+      : resolve(/*turbopackIgnore: true*/ root, e.DATA_DIR)
+    : join(/*turbopackIgnore: true*/ root, '.data');
   const issuer = (e.ISSUER_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   const problems: string[] = [];
 
@@ -270,7 +283,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mail: { ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}), from: e.MAIL_FROM ?? `Identity provider <no-reply@${new URL(issuer).hostname}>` },
     adminEmail: e.ADMIN_EMAIL,
     adminReauthSeconds: e.ADMIN_REAUTH_SECONDS,
-    ...(e.ADMIN_PASSWORD_FILE ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) } : {}),
+    ...(e.ADMIN_PASSWORD_FILE
+      ? { adminPasswordFile: isAbsolute(e.ADMIN_PASSWORD_FILE) ? e.ADMIN_PASSWORD_FILE : resolve(/*turbopackIgnore: true*/ root, e.ADMIN_PASSWORD_FILE) }
+      : {}),
     demoClient: e.DEMO_CLIENT ?? !production,
     http: { headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS, maxConnections: e.HTTP_MAX_CONNECTIONS },
     auditWriter: e.AUDIT_WRITER,
@@ -297,10 +312,14 @@ function signingKeyConfig(e: z.infer<typeof schema>, production: boolean, proble
   const publishAheadSeconds = e.JWKS_MAX_AGE_SECONDS + e.SIGNING_KEY_PUBLISH_MARGIN_SECONDS;
   const rotateEverySeconds = Math.round(e.SIGNING_KEY_ROTATION_DAYS * 86_400);
   if (rotateEverySeconds <= publishAheadSeconds) {
-    problems.push(`SIGNING_KEY_ROTATION_DAYS must be longer than the pre-publication window (JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS = ${publishAheadSeconds}s)`);
+    problems.push(
+      `SIGNING_KEY_ROTATION_DAYS must be longer than the pre-publication window (JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS = ${publishAheadSeconds}s)`,
+    );
   }
   if (production && publishAheadSeconds < LONGEST_KNOWN_JWKS_REFRESH_SECONDS) {
-    problems.push(`JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS must be at least ${LONGEST_KNOWN_JWKS_REFRESH_SECONDS}s in production (Supabase refetches a JWKS every 30 minutes); got ${publishAheadSeconds}s`);
+    problems.push(
+      `JWKS_MAX_AGE_SECONDS + SIGNING_KEY_PUBLISH_MARGIN_SECONDS must be at least ${LONGEST_KNOWN_JWKS_REFRESH_SECONDS}s in production (Supabase refetches a JWKS every 30 minutes); got ${publishAheadSeconds}s`,
+    );
   }
   return {
     jwksMaxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,

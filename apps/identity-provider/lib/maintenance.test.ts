@@ -34,7 +34,11 @@ describe('maintenance jobs', () => {
 
   it('purgeExpired keeps grants at least a day and twice the access-token lifetime', async () => {
     const grants = { purgeExpired: vi.fn().mockResolvedValue(4) };
-    const store = { grants, rateLimits: { purgeExpired: vi.fn().mockResolvedValue(2) }, users: { purgeLoginThrottles: vi.fn().mockResolvedValue(1) } } as unknown as Pick<IdentityStore, 'grants' | 'rateLimits' | 'users'>;
+    const store = {
+      grants,
+      rateLimits: { purgeExpired: vi.fn().mockResolvedValue(2) },
+      users: { purgeLoginThrottles: vi.fn().mockResolvedValue(1) },
+    } as unknown as Pick<IdentityStore, 'grants' | 'rateLimits' | 'users'>;
     expect(await purgeExpired(store, 900)).toEqual({ purgedGrants: 4, purgedRateLimits: 2, purgedLoginThrottles: 1 });
     expect(grants.purgeExpired).toHaveBeenLastCalledWith(86_400);
     await purgeExpired(store, 100_000);
@@ -83,7 +87,12 @@ describe('MaintenanceScheduler', () => {
   it('a failing job is counted and logged, and the next jobs still run', async () => {
     const log = quietLog();
     const after = vi.fn().mockResolvedValue({ n: 1 });
-    const scheduler = new MaintenanceScheduler({ jobs: { broken: () => Promise.reject(new TypeError('boom')), after }, everyMs: 1000, log, now: steppingClock() });
+    const scheduler = new MaintenanceScheduler({
+      jobs: { broken: () => Promise.reject(new TypeError('boom')), after },
+      everyMs: 1000,
+      log,
+      now: steppingClock(),
+    });
     await scheduler.tick();
     expect(after).toHaveBeenCalledOnce();
     const { jobs } = scheduler.status();

@@ -93,7 +93,8 @@ export class MaintenanceScheduler {
     this.#jobs = Object.entries(options.jobs);
     this.#now = options.now ?? (() => new Date());
     this.#timers = options.timers ?? systemTimers;
-    for (const [name] of this.#jobs) this.#status.set(name, { runs: 0, failures: 0, lastRunAt: null, lastSuccessAt: null, lastDurationMs: null, lastError: null });
+    for (const [name] of this.#jobs)
+      this.#status.set(name, { runs: 0, failures: 0, lastRunAt: null, lastSuccessAt: null, lastDurationMs: null, lastError: null });
   }
 
   /** Starts the loop (once); returns its stopper. */

@@ -16,10 +16,12 @@ await build({
   define: { __IDP_BUNDLED__: 'true' },
   // CommonJS packages reached through `require` inside bundled code
   banner: { js: "import { createRequire as __idpCreateRequire } from 'node:module'; const require = __idpCreateRequire(import.meta.url);" },
-  plugins: [{
-    name: 'external-npm-packages',
-    setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@idp/') || args.path.startsWith('@/') ? undefined : { external: true }));
+  plugins: [
+    {
+      name: 'external-npm-packages',
+      setup(b) {
+        b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@idp/') || args.path.startsWith('@/') ? undefined : { external: true }));
+      },
     },
-  }],
+  ],
 });

@@ -56,6 +56,9 @@ describe('accessTokenSubjects ordering', () => {
     await settle();
     expect(db.subjectQueries).toHaveLength(1);
     db.subjectQueries[0]({ user: null, revoked: false, epoch: 0 });
-    expect(await Promise.all(lookups)).toEqual([{ user: null, revoked: false }, { user: null, revoked: false }]);
+    expect(await Promise.all(lookups)).toEqual([
+      { user: null, revoked: false },
+      { user: null, revoked: false },
+    ]);
   });
 });

@@ -16,7 +16,10 @@ export interface MigrationResult {
 }
 
 export class MigrationChecksumError extends Error {
-  constructor(readonly version: string, readonly file: string) {
+  constructor(
+    readonly version: string,
+    readonly file: string,
+  ) {
     super(
       `Migration ${file} was changed after it was applied (checksum differs). ` +
         'Migrations are forward-only: restore the file and add a new migration instead.',
@@ -89,9 +92,7 @@ export async function migrate(db: Database, dir: string = findMigrationsDir()): 
     await tx.query('select pg_advisory_xact_lock(7262021)');
     await tx.exec(LEDGER);
   });
-  const recorded = await db.query<{ version: string; checksum: string; name: string }>(
-    'select version, checksum, name from identity.schema_migrations',
-  );
+  const recorded = await db.query<{ version: string; checksum: string; name: string }>('select version, checksum, name from identity.schema_migrations');
   const byVersion = new Map(recorded.map((row) => [row.version, row]));
   const fileNames = new Map(files.map((file) => [file.version, file.name]));
   const newest = BigInt(files.length > 0 ? files[files.length - 1].version : 0);
@@ -112,15 +113,10 @@ export async function migrate(db: Database, dir: string = findMigrationsDir()): 
       const again = await tx.query('select 1 from identity.schema_migrations where version = $1', [file.version]);
       if (again.length > 0) return false;
       await tx.exec(file.sql);
-      await tx.query('insert into identity.schema_migrations (version, name, checksum) values ($1, $2, $3)', [
-        file.version,
-        file.name,
-        file.checksum,
-      ]);
+      await tx.query('insert into identity.schema_migrations (version, name, checksum) values ($1, $2, $3)', [file.version, file.name, file.checksum]);
       return true;
     });
     if (didApply) applied.push(file.name);
   }
   return { applied, alreadyApplied: files.length - applied.length };
 }
-

@@ -23,9 +23,7 @@ export default function AuthLayout({ children }: { children: React.ReactNode }) 
           <span className="text-sm font-semibold tracking-tight">Identity provider</span>
         </div>
         <main className="rounded-xl border border-slate-200 bg-white px-5 py-6 shadow-sm sm:px-8 sm:py-8">{children}</main>
-        <p className="mt-6 text-center text-xs text-slate-500">
-          Only enter your password on this site. Applications never see it.
-        </p>
+        <p className="mt-6 text-center text-xs text-slate-500">Only enter your password on this site. Applications never see it.</p>
       </div>
     </div>
   );

@@ -3,40 +3,74 @@
 import { useCallback, useEffect, useState } from 'react';
 import Link from 'next/link';
 import {
-  AppWindow, CircleAlert, CircleCheck, Fingerprint, History, Inbox, KeyRound, Laptop, Loader2, LogOut, MonitorSmartphone, RefreshCw,
-  Smartphone, Tablet, UserRound,
+  AppWindow,
+  CircleAlert,
+  CircleCheck,
+  Fingerprint,
+  History,
+  Inbox,
+  KeyRound,
+  Laptop,
+  Loader2,
+  LogOut,
+  MonitorSmartphone,
+  RefreshCw,
+  Smartphone,
+  Tablet,
+  UserRound,
 } from 'lucide-react';
 import { buttonClass, focusRing, Panel, Skeleton } from '@/components/analytics/shared';
 
 // --- API ------------------------------------------------------------------------------------------
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly parameter?: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly parameter?: string,
+  ) {
     super(message);
   }
 }
 
 /** The account API: JSON both ways, the CSRF token on every POST, one error shape ({error, message, parameter}). */
 function useApi(csrf: string) {
-  return useCallback(async <T,>(path: string, body?: unknown): Promise<T> => {
-    let response: Response;
-    try {
-      response = await fetch(path, body === undefined
-        ? { cache: 'no-store', headers: { accept: 'application/json' } }
-        : { method: 'POST', cache: 'no-store', headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify(body) });
-    } catch {
-      throw new ApiError(0, 'network', 'The request could not be sent. Check your connection and try again.');
-    }
-    let json: { error?: string; message?: string; parameter?: string } & Record<string, unknown> = {};
-    try {
-      json = await response.json();
-    } catch {
-      // not JSON
-    }
-    if (response.ok) return json as T;
-    if (response.status === 401) throw new ApiError(401, 'unauthenticated', 'Your session has ended. Reload the page to sign in again.');
-    throw new ApiError(response.status, json.error ?? 'error', json.message ? `${json.message}.` : `The request failed (HTTP ${response.status}).`, json.parameter);
-  }, [csrf]);
+  return useCallback(
+    async <T,>(path: string, body?: unknown): Promise<T> => {
+      let response: Response;
+      try {
+        response = await fetch(
+          path,
+          body === undefined
+            ? { cache: 'no-store', headers: { accept: 'application/json' } }
+            : {
+                method: 'POST',
+                cache: 'no-store',
+                headers: { accept: 'application/json', 'content-type': 'application/json', 'x-csrf-token': csrf },
+                body: JSON.stringify(body),
+              },
+        );
+      } catch {
+        throw new ApiError(0, 'network', 'The request could not be sent. Check your connection and try again.');
+      }
+      let json: { error?: string; message?: string; parameter?: string } & Record<string, unknown> = {};
+      try {
+        json = await response.json();
+      } catch {
+        // not JSON
+      }
+      if (response.ok) return json as T;
+      if (response.status === 401) throw new ApiError(401, 'unauthenticated', 'Your session has ended. Reload the page to sign in again.');
+      throw new ApiError(
+        response.status,
+        json.error ?? 'error',
+        json.message ? `${json.message}.` : `The request failed (HTTP ${response.status}).`,
+        json.parameter,
+      );
+    },
+    [csrf],
+  );
 }
 
 type Api = ReturnType<typeof useApi>;
@@ -87,7 +121,11 @@ function relative(iso: string): string {
 
 function ErrorNote({ message, onRetry, testId }: { message: string; onRetry?: () => void; testId?: string }) {
   return (
-    <div role="alert" data-testid={testId} className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800">
+    <div
+      role="alert"
+      data-testid={testId}
+      className="flex flex-wrap items-center gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800"
+    >
       <CircleAlert aria-hidden className="h-4 w-4 shrink-0" />
       <p className="min-w-0 flex-1">{message}</p>
       {onRetry && (
@@ -102,7 +140,11 @@ function ErrorNote({ message, onRetry, testId }: { message: string; onRetry?: ()
 
 function SuccessNote({ message, testId }: { message: string; testId?: string }) {
   return (
-    <p role="status" data-testid={testId} className="flex items-center gap-2 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-sm text-emerald-800">
+    <p
+      role="status"
+      data-testid={testId}
+      className="flex items-center gap-2 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2 text-sm text-emerald-800"
+    >
       <CircleCheck aria-hidden className="h-4 w-4 shrink-0" />
       {message}
     </p>
@@ -111,7 +153,10 @@ function SuccessNote({ message, testId }: { message: string; testId?: string }) 
 
 function Empty({ icon: Icon, text, testId }: { icon: typeof Inbox; text: string; testId?: string }) {
   return (
-    <div className="flex flex-col items-center gap-2 rounded-md border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500" data-testid={testId}>
+    <div
+      className="flex flex-col items-center gap-2 rounded-md border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500"
+      data-testid={testId}
+    >
       <Icon aria-hidden className="h-6 w-6 text-slate-400" />
       {text}
     </div>
@@ -121,7 +166,9 @@ function Empty({ icon: Icon, text, testId }: { icon: typeof Inbox; text: string;
 function ListSkeleton({ rows = 2 }: { rows?: number }) {
   return (
     <div className="space-y-2" aria-busy="true" aria-label="Loading">
-      {Array.from({ length: rows }, (_, i) => <Skeleton key={i} className="h-14 w-full" />)}
+      {Array.from({ length: rows }, (_, i) => (
+        <Skeleton key={i} className="h-14 w-full" />
+      ))}
     </div>
   );
 }
@@ -173,11 +220,24 @@ function ProfilePanel({ api, email, initialName }: { api: Api; email: string; in
       <form onSubmit={save} className="space-y-4">
         <div>
           <span className={label}>Email</span>
-          <p className="mt-1 break-all text-sm text-slate-900" data-testid="profile-email">{email}</p>
+          <p className="mt-1 break-all text-sm text-slate-900" data-testid="profile-email">
+            {email}
+          </p>
         </div>
         <div>
-          <label htmlFor="profile-name" className={label}>Name</label>
-          <input id="profile-name" name="name" autoComplete="name" maxLength={200} value={name} onChange={(e) => setName(e.target.value)} className={input} data-testid="profile-name" />
+          <label htmlFor="profile-name" className={label}>
+            Name
+          </label>
+          <input
+            id="profile-name"
+            name="name"
+            autoComplete="name"
+            maxLength={200}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            className={input}
+            data-testid="profile-name"
+          />
         </div>
         {result && (result.ok ? <SuccessNote message={result.message} testId="profile-saved" /> : <ErrorNote message={result.message} />)}
         <button type="submit" className={primary} disabled={busy} data-testid="profile-save">
@@ -201,7 +261,10 @@ function PasswordPanel({ api }: { api: Api }) {
     try {
       const body = await api<{ sessions_ended: number; refresh_tokens_revoked: number }>('/api/account/password', fields);
       setFields({ current_password: '', new_password: '', confirm_password: '' });
-      setResult({ ok: true, message: `Password changed. ${body.sessions_ended} other session(s) ended and ${body.refresh_tokens_revoked} app token(s) revoked.` });
+      setResult({
+        ok: true,
+        message: `Password changed. ${body.sessions_ended} other session(s) ended and ${body.refresh_tokens_revoked} app token(s) revoked.`,
+      });
     } catch (e) {
       setResult({ ok: false, message: e instanceof Error ? e.message : 'The change failed.', parameter: e instanceof ApiError ? e.parameter : undefined });
     } finally {
@@ -214,19 +277,61 @@ function PasswordPanel({ api }: { api: Api }) {
       <form onSubmit={submit} className="space-y-3">
         <input type="email" name="username" autoComplete="username" hidden readOnly value="" />
         <div>
-          <label htmlFor="current-password" className={label}>Current password</label>
-          <input id="current-password" type="password" autoComplete="current-password" required maxLength={256} value={fields.current_password} onChange={set('current_password')} aria-invalid={invalid('current_password')} className={input} />
+          <label htmlFor="current-password" className={label}>
+            Current password
+          </label>
+          <input
+            id="current-password"
+            type="password"
+            autoComplete="current-password"
+            required
+            maxLength={256}
+            value={fields.current_password}
+            onChange={set('current_password')}
+            aria-invalid={invalid('current_password')}
+            className={input}
+          />
         </div>
         <div>
-          <label htmlFor="new-password" className={label}>New password</label>
-          <input id="new-password" type="password" autoComplete="new-password" required minLength={12} maxLength={256} value={fields.new_password} onChange={set('new_password')} aria-invalid={invalid('new_password')} aria-describedby="new-password-hint" className={input} />
-          <p id="new-password-hint" className="mt-1 text-xs text-slate-500">Long enough and hard to guess. A few unrelated words make a strong, memorable password.</p>
+          <label htmlFor="new-password" className={label}>
+            New password
+          </label>
+          <input
+            id="new-password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={12}
+            maxLength={256}
+            value={fields.new_password}
+            onChange={set('new_password')}
+            aria-invalid={invalid('new_password')}
+            aria-describedby="new-password-hint"
+            className={input}
+          />
+          <p id="new-password-hint" className="mt-1 text-xs text-slate-500">
+            Long enough and hard to guess. A few unrelated words make a strong, memorable password.
+          </p>
         </div>
         <div>
-          <label htmlFor="confirm-password" className={label}>Confirm new password</label>
-          <input id="confirm-password" type="password" autoComplete="new-password" required minLength={12} maxLength={256} value={fields.confirm_password} onChange={set('confirm_password')} aria-invalid={invalid('confirm_password')} className={input} />
+          <label htmlFor="confirm-password" className={label}>
+            Confirm new password
+          </label>
+          <input
+            id="confirm-password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={12}
+            maxLength={256}
+            value={fields.confirm_password}
+            onChange={set('confirm_password')}
+            aria-invalid={invalid('confirm_password')}
+            className={input}
+          />
         </div>
-        {result && (result.ok ? <SuccessNote message={result.message} testId="password-changed" /> : <ErrorNote message={result.message} testId="password-error" />)}
+        {result &&
+          (result.ok ? <SuccessNote message={result.message} testId="password-changed" /> : <ErrorNote message={result.message} testId="password-error" />)}
         <button type="submit" className={primary} disabled={busy} data-testid="password-change">
           {busy ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <KeyRound aria-hidden className="h-4 w-4" />}
           Change password
@@ -254,8 +359,14 @@ function SignInMethodsPanel() {
 }
 
 interface SessionItem {
-  id: string; current: boolean; browser: string | null; device_type: 'desktop' | 'mobile' | 'tablet' | 'unknown';
-  ip_address: string | null; signed_in_at: string; last_seen_at: string; expires_at: string;
+  id: string;
+  current: boolean;
+  browser: string | null;
+  device_type: 'desktop' | 'mobile' | 'tablet' | 'unknown';
+  ip_address: string | null;
+  signed_in_at: string;
+  last_seen_at: string;
+  expires_at: string;
 }
 
 const DEVICE_ICONS = { desktop: Laptop, mobile: Smartphone, tablet: Tablet, unknown: MonitorSmartphone } as const;
@@ -283,16 +394,28 @@ function SessionsPanel({ api }: { api: Api }) {
       title="Where you are signed in"
       description="Browsers with a session here. Ending one signs that browser out; its apps keep tokens you granted until you disconnect them."
       testId="sessions-panel"
-      actions={others.length > 0 ? (
-        <button type="button" className={danger} disabled={busy !== null} onClick={() => void end({ all_others: true }, 'all')} data-testid="end-all-sessions">
-          {busy === 'all' ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <LogOut aria-hidden className="h-4 w-4" />}
-          End all other sessions
-        </button>
-      ) : undefined}
+      actions={
+        others.length > 0 ? (
+          <button
+            type="button"
+            className={danger}
+            disabled={busy !== null}
+            onClick={() => void end({ all_others: true }, 'all')}
+            data-testid="end-all-sessions"
+          >
+            {busy === 'all' ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <LogOut aria-hidden className="h-4 w-4" />}
+            End all other sessions
+          </button>
+        ) : undefined
+      }
     >
       <div className="space-y-3">
         {note && (note.ok ? <SuccessNote message={note.message} testId="sessions-note" /> : <ErrorNote message={note.message} />)}
-        {error ? <ErrorNote message={error} onRetry={() => void reload()} testId="sessions-error" /> : !data ? <ListSkeleton /> : (
+        {error ? (
+          <ErrorNote message={error} onRetry={() => void reload()} testId="sessions-error" />
+        ) : !data ? (
+          <ListSkeleton />
+        ) : (
           <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200" data-testid="sessions-list">
             {data.sessions.map((s) => {
               const Icon = DEVICE_ICONS[s.device_type];
@@ -309,7 +432,14 @@ function SessionsPanel({ api }: { api: Api }) {
                     </p>
                   </div>
                   {!s.current && (
-                    <button type="button" className={danger} disabled={busy !== null} onClick={() => void end({ session_id: s.id }, s.id)} aria-label={`End session: ${s.browser ?? 'unknown browser'}, ${s.ip_address ?? 'IP unknown'}`} data-testid="end-session">
+                    <button
+                      type="button"
+                      className={danger}
+                      disabled={busy !== null}
+                      onClick={() => void end({ session_id: s.id }, s.id)}
+                      aria-label={`End session: ${s.browser ?? 'unknown browser'}, ${s.ip_address ?? 'IP unknown'}`}
+                      data-testid="end-session"
+                    >
                       {busy === s.id ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <LogOut aria-hidden className="h-4 w-4" />}
                       End
                     </button>
@@ -319,14 +449,24 @@ function SessionsPanel({ api }: { api: Api }) {
             })}
           </ul>
         )}
-        {data && others.length === 0 && <p className="text-sm text-slate-500" data-testid="no-other-sessions">You are not signed in anywhere else.</p>}
+        {data && others.length === 0 && (
+          <p className="text-sm text-slate-500" data-testid="no-other-sessions">
+            You are not signed in anywhere else.
+          </p>
+        )}
       </div>
     </Panel>
   );
 }
 
 interface AppItem {
-  client_id: string; name: string; first_party: boolean; scopes: string[]; consented_at: string | null; last_used_at: string | null; refresh_tokens: number;
+  client_id: string;
+  name: string;
+  first_party: boolean;
+  scopes: string[];
+  consented_at: string | null;
+  last_used_at: string | null;
+  refresh_tokens: number;
 }
 
 function AppsPanel({ api }: { api: Api }) {
@@ -350,7 +490,11 @@ function AppsPanel({ api }: { api: Api }) {
     <Panel title="Connected apps" description="Apps you allowed to act for you. Disconnecting one revokes its tokens; it must ask again." testId="apps-panel">
       <div className="space-y-3">
         {note && (note.ok ? <SuccessNote message={note.message} testId="apps-note" /> : <ErrorNote message={note.message} />)}
-        {error ? <ErrorNote message={error} onRetry={() => void reload()} testId="apps-error" /> : !data ? <ListSkeleton /> : data.apps.length === 0 ? (
+        {error ? (
+          <ErrorNote message={error} onRetry={() => void reload()} testId="apps-error" />
+        ) : !data ? (
+          <ListSkeleton />
+        ) : data.apps.length === 0 ? (
           <Empty icon={AppWindow} text="No app holds access to your account." testId="apps-empty" />
         ) : (
           <ul className="divide-y divide-slate-200 rounded-lg border border-slate-200" data-testid="apps-list">
@@ -361,7 +505,9 @@ function AppsPanel({ api }: { api: Api }) {
                   <p className="text-sm font-medium text-slate-900">{app.name}</p>
                   <p className="mt-0.5 flex flex-wrap gap-1">
                     {app.scopes.map((scope) => (
-                      <span key={scope} className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs text-slate-700">{scope}</span>
+                      <span key={scope} className="rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs text-slate-700">
+                        {scope}
+                      </span>
                     ))}
                   </p>
                   <p className="mt-0.5 text-xs text-slate-500">
@@ -370,7 +516,14 @@ function AppsPanel({ api }: { api: Api }) {
                     {app.consented_at ? ` · allowed ${formatWhen(app.consented_at)}` : ''}
                   </p>
                 </div>
-                <button type="button" className={danger} disabled={busy !== null} onClick={() => void revoke(app)} aria-label={`Disconnect ${app.name}`} data-testid="revoke-app">
+                <button
+                  type="button"
+                  className={danger}
+                  disabled={busy !== null}
+                  onClick={() => void revoke(app)}
+                  aria-label={`Disconnect ${app.name}`}
+                  data-testid="revoke-app"
+                >
                   {busy === app.client_id ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <LogOut aria-hidden className="h-4 w-4" />}
                   Disconnect
                 </button>
@@ -384,8 +537,14 @@ function AppsPanel({ api }: { api: Api }) {
 }
 
 interface ActivityItem {
-  id: string; created_at: string; action: string; client_id: string | null; client_name: string | null; ip_address: string | null;
-  browser: string | null; details: Record<string, string | number | boolean>;
+  id: string;
+  created_at: string;
+  action: string;
+  client_id: string | null;
+  client_name: string | null;
+  ip_address: string | null;
+  browser: string | null;
+  details: Record<string, string | number | boolean>;
 }
 
 const ACTION_LABELS: Record<string, { text: string; tone: 'ok' | 'warn' | 'bad' }> = {
@@ -439,10 +598,21 @@ function ActivityPanel({ api }: { api: Api }) {
       title="Security activity"
       description="Sign-ins, failures, throttling and changes to your account, newest first."
       testId="activity-panel"
-      actions={<button type="button" className={buttonClass} onClick={() => void load()} data-testid="activity-refresh"><RefreshCw aria-hidden className="h-4 w-4" />Refresh</button>}
+      actions={
+        <button type="button" className={buttonClass} onClick={() => void load()} data-testid="activity-refresh">
+          <RefreshCw aria-hidden className="h-4 w-4" />
+          Refresh
+        </button>
+      }
     >
-      {error && <div className="mb-3"><ErrorNote message={error} onRetry={() => void load()} testId="activity-error" /></div>}
-      {!entries ? (!error && <ListSkeleton rows={3} />) : entries.length === 0 ? (
+      {error && (
+        <div className="mb-3">
+          <ErrorNote message={error} onRetry={() => void load()} testId="activity-error" />
+        </div>
+      )}
+      {!entries ? (
+        !error && <ListSkeleton rows={3} />
+      ) : entries.length === 0 ? (
         <Empty icon={History} text="No security events yet." testId="activity-empty" />
       ) : (
         <>
@@ -456,7 +626,9 @@ function ActivityPanel({ api }: { api: Api }) {
                   <span className="min-w-0 flex-1 basis-40 text-xs text-slate-600">
                     {[e.client_name ?? e.client_id, e.browser, e.ip_address, reason].filter(Boolean).join(' · ') || '—'}
                   </span>
-                  <time dateTime={e.created_at} className="w-full text-xs text-slate-500 sm:w-auto">{formatWhen(e.created_at)}</time>
+                  <time dateTime={e.created_at} className="w-full text-xs text-slate-500 sm:w-auto">
+                    {formatWhen(e.created_at)}
+                  </time>
                 </li>
               );
             })}

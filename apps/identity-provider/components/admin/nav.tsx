@@ -22,9 +22,14 @@ export function AdminNav() {
       {SECTIONS.map(({ href, label, icon: Icon }) => {
         const current = href === '/admin' ? pathname === href : pathname.startsWith(href);
         return (
-          <Link key={href} href={href} aria-current={current ? 'page' : undefined}
-            className={`inline-flex shrink-0 items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm font-medium ${current ? 'bg-brand-600 text-white' : 'text-slate-700 hover:bg-slate-100'} ${focusRing}`}>
-            <Icon aria-hidden className="h-4 w-4" />{label}
+          <Link
+            key={href}
+            href={href}
+            aria-current={current ? 'page' : undefined}
+            className={`inline-flex shrink-0 items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm font-medium ${current ? 'bg-brand-600 text-white' : 'text-slate-700 hover:bg-slate-100'} ${focusRing}`}
+          >
+            <Icon aria-hidden className="h-4 w-4" />
+            {label}
           </Link>
         );
       })}

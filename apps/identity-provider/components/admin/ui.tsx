@@ -20,8 +20,18 @@ export const linkClass = `font-medium text-brand-700 hover:underline ${focusRing
 export const th = 'px-3 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-600';
 export const td = 'px-3 py-2 text-sm align-top';
 
-export function PageHeader({ icon, title, description, actions, crumbs }: {
-  icon: React.ReactNode; title: string; description?: string; actions?: React.ReactNode; crumbs?: { href: string; label: string }[];
+export function PageHeader({
+  icon,
+  title,
+  description,
+  actions,
+  crumbs,
+}: {
+  icon: React.ReactNode;
+  title: string;
+  description?: string;
+  actions?: React.ReactNode;
+  crumbs?: { href: string; label: string }[];
 }) {
   return (
     <div className="mb-5">
@@ -29,7 +39,9 @@ export function PageHeader({ icon, title, description, actions, crumbs }: {
         <nav aria-label="Breadcrumb" className="mb-2 flex flex-wrap items-center gap-1 text-sm text-slate-600">
           {crumbs.map((c) => (
             <span key={c.href} className="inline-flex items-center gap-1">
-              <Link href={c.href} className={linkClass}>{c.label}</Link>
+              <Link href={c.href} className={linkClass}>
+                {c.label}
+              </Link>
               <ChevronRight aria-hidden className="h-3 w-3" />
             </span>
           ))}
@@ -47,13 +59,27 @@ export function PageHeader({ icon, title, description, actions, crumbs }: {
   );
 }
 
-export function Panel({ title, description, actions, children, testId }: { title: string; description?: string; actions?: React.ReactNode; children: React.ReactNode; testId?: string }) {
+export function Panel({
+  title,
+  description,
+  actions,
+  children,
+  testId,
+}: {
+  title: string;
+  description?: string;
+  actions?: React.ReactNode;
+  children: React.ReactNode;
+  testId?: string;
+}) {
   const id = `panel-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
   return (
     <section aria-labelledby={id} className="min-w-0 rounded-xl border border-slate-200 bg-white p-4 shadow-sm sm:p-5" data-testid={testId}>
       <div className="mb-3 flex flex-wrap items-start justify-between gap-2">
         <div className="min-w-0">
-          <h2 id={id} className="text-base font-semibold tracking-tight text-slate-900">{title}</h2>
+          <h2 id={id} className="text-base font-semibold tracking-tight text-slate-900">
+            {title}
+          </h2>
           {description && <p className="text-xs text-slate-600">{description}</p>}
         </div>
         {actions}
@@ -79,7 +105,13 @@ export function Table({ head, children, testId, caption }: { head: string[]; chi
       <table className="w-full min-w-[560px]" data-testid={testId}>
         <caption className="sr-only">{caption}</caption>
         <thead className="bg-slate-50">
-          <tr>{head.map((h) => <th key={h} scope="col" className={th}>{h}</th>)}</tr>
+          <tr>
+            {head.map((h) => (
+              <th key={h} scope="col" className={th}>
+                {h}
+              </th>
+            ))}
+          </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">{children}</tbody>
       </table>
@@ -88,7 +120,17 @@ export function Table({ head, children, testId, caption }: { head: string[]; chi
 }
 
 /** Keyset paging: a link to the next page (the cursor in the URL), and back to the first. */
-export function Pager({ next, base, params, testId = 'next-page' }: { next: string | null; base: string; params: Record<string, string | undefined>; testId?: string }) {
+export function Pager({
+  next,
+  base,
+  params,
+  testId = 'next-page',
+}: {
+  next: string | null;
+  base: string;
+  params: Record<string, string | undefined>;
+  testId?: string;
+}) {
   const keep = Object.entries(params).filter(([k, v]) => v && k !== 'cursor') as [string, string][];
   const href = (cursor?: string) => {
     const q = new URLSearchParams(keep);
@@ -98,21 +140,41 @@ export function Pager({ next, base, params, testId = 'next-page' }: { next: stri
   };
   return (
     <nav aria-label="Pages" className="mt-3 flex items-center justify-between gap-2 text-sm">
-      {params.cursor ? <Link href={href()} className={buttonClass}>First page</Link> : <span />}
-      {next ? <Link href={href(next)} className={buttonClass} data-testid={testId} rel="next">Next page</Link> : <span className="text-slate-600">End of list</span>}
+      {params.cursor ? (
+        <Link href={href()} className={buttonClass}>
+          First page
+        </Link>
+      ) : (
+        <span />
+      )}
+      {next ? (
+        <Link href={href(next)} className={buttonClass} data-testid={testId} rel="next">
+          Next page
+        </Link>
+      ) : (
+        <span className="text-slate-600">End of list</span>
+      )}
     </nav>
   );
 }
 
 export function Badge({ tone = 'slate', children }: { tone?: 'slate' | 'green' | 'red' | 'amber' | 'blue'; children: React.ReactNode }) {
   const tones = {
-    slate: 'bg-slate-100 text-slate-700', green: 'bg-green-100 text-green-800', red: 'bg-red-100 text-red-800', amber: 'bg-amber-100 text-amber-900', blue: 'bg-blue-100 text-blue-800',
+    slate: 'bg-slate-100 text-slate-700',
+    green: 'bg-green-100 text-green-800',
+    red: 'bg-red-100 text-red-800',
+    amber: 'bg-amber-100 text-amber-900',
+    blue: 'bg-blue-100 text-blue-800',
   };
   return <span className={`inline-flex items-center rounded px-1.5 py-0.5 text-xs font-medium ${tones[tone]}`}>{children}</span>;
 }
 
 export function ErrorNote({ children }: { children: React.ReactNode }) {
-  return <p role="alert" className="rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">{children}</p>;
+  return (
+    <p role="alert" className="rounded-md border border-red-200 bg-red-50 px-3 py-2 text-sm text-red-800">
+      {children}
+    </p>
+  );
 }
 
 export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
@@ -121,11 +183,15 @@ export function SearchForm({ action, q, label, extra }: { action: string; q?: st
   return (
     <form action={action} method="get" role="search" className="mb-3 flex flex-wrap items-end gap-2">
       <div className="min-w-[220px] flex-1">
-        <label htmlFor="q" className={labelClass}>{label}</label>
+        <label htmlFor="q" className={labelClass}>
+          {label}
+        </label>
         <input id="q" name="q" defaultValue={q} className={inputClass} maxLength={200} />
       </div>
       {extra}
-      <button type="submit" className={buttonClass}>Search</button>
+      <button type="submit" className={buttonClass}>
+        Search
+      </button>
     </form>
   );
 }

@@ -41,7 +41,10 @@ function apiQuery(f: Filters, tz: string | null): URLSearchParams {
 }
 
 class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -105,29 +108,34 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
   const activityQuery = apiQuery(filters, null).toString();
   const generation = useRef(0);
 
-  const load = useCallback(async (quiet: boolean, signal?: AbortSignal) => {
-    if (!dashboardQuery) return;
-    const mine = quiet ? generation.current : ++generation.current;
-    if (!quiet) {
-      setData(null);
-      setError(null);
-      setMoreError(null);
-      setActivity({ entries: [], next: null, extended: false });
-    }
-    try {
-      const body = await getJson<TokenAnalyticsResponse>(`/api/analytics/tokens?${dashboardQuery}`, signal);
-      if (mine !== generation.current) return;
-      setData(body);
-      setError(null);
-      setActivity((prev) => (quiet ? mergeActivity(prev, body.activity) : { entries: body.activity.entries, next: body.activity.next_cursor, extended: false }));
-      setUpdatedAt(new Date());
-    } catch (e) {
-      if (signal?.aborted || mine !== generation.current) return;
-      // a failed background refresh keeps what is shown unless the session is gone
-      if (quiet && !(e instanceof ApiError && (e.status === 401 || e.status === 403))) return;
-      setError(e instanceof ApiError ? e : new ApiError(0, 'The analytics could not be loaded. Check your connection and try again.'));
-    }
-  }, [dashboardQuery]);
+  const load = useCallback(
+    async (quiet: boolean, signal?: AbortSignal) => {
+      if (!dashboardQuery) return;
+      const mine = quiet ? generation.current : ++generation.current;
+      if (!quiet) {
+        setData(null);
+        setError(null);
+        setMoreError(null);
+        setActivity({ entries: [], next: null, extended: false });
+      }
+      try {
+        const body = await getJson<TokenAnalyticsResponse>(`/api/analytics/tokens?${dashboardQuery}`, signal);
+        if (mine !== generation.current) return;
+        setData(body);
+        setError(null);
+        setActivity((prev) =>
+          quiet ? mergeActivity(prev, body.activity) : { entries: body.activity.entries, next: body.activity.next_cursor, extended: false },
+        );
+        setUpdatedAt(new Date());
+      } catch (e) {
+        if (signal?.aborted || mine !== generation.current) return;
+        // a failed background refresh keeps what is shown unless the session is gone
+        if (quiet && !(e instanceof ApiError && (e.status === 401 || e.status === 403))) return;
+        setError(e instanceof ApiError ? e : new ApiError(0, 'The analytics could not be loaded. Check your connection and try again.'));
+      }
+    },
+    [dashboardQuery],
+  );
 
   useEffect(() => {
     const controller = new AbortController();
@@ -182,7 +190,7 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
   const emails = useMemo(() => Object.fromEntries((data?.top_users ?? []).filter((u) => u.email).map((u) => [u.user_id, u.email!])), [data]);
   const empty = data !== null && data.stats.token_events === 0;
   const stamp = new Date().toISOString().slice(0, 10);
-  const clientName = (id: string | null) => (id === null ? '' : names[id] ?? id);
+  const clientName = (id: string | null) => (id === null ? '' : (names[id] ?? id));
   // the APIs the filter offers: those of the last answer, kept while one is selected (its answer lists only it)
   const [seenAudiences, setSeenAudiences] = useState<(string | null)[]>([]);
   useEffect(() => {
@@ -197,7 +205,9 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
         <p aria-live="polite" data-testid="range-summary">
           {data
             ? `${new Date(data.range.start).toLocaleString()} – ${new Date(data.range.end).toLocaleString()} · ${data.range.tz} · by ${data.range.bucket}`
-            : error ? '' : 'Loading analytics…'}
+            : error
+              ? ''
+              : 'Loading analytics…'}
         </p>
         <div className="flex flex-wrap items-center gap-2">
           {updatedAt && <span className="text-xs text-slate-500">Updated {updatedAt.toLocaleTimeString()}</span>}
@@ -221,18 +231,26 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
           <div>
             <p className="font-medium">{error.message}</p>
             {error.status === 401 ? (
-              <a className="mt-1 inline-block font-medium underline" href={`/interaction/start?return_to=${encodeURIComponent(`${pathname}?${searchParams.toString()}`)}`}>
+              <a
+                className="mt-1 inline-block font-medium underline"
+                href={`/interaction/start?return_to=${encodeURIComponent(`${pathname}?${searchParams.toString()}`)}`}
+              >
                 Sign in again
               </a>
             ) : (
-              <button type="button" className="mt-1 font-medium underline" onClick={() => void load(false)}>Try again</button>
+              <button type="button" className="mt-1 font-medium underline" onClick={() => void load(false)}>
+                Try again
+              </button>
             )}
           </div>
         </div>
       ) : !data ? (
         <DashboardSkeleton />
       ) : empty ? (
-        <div className="flex flex-col items-center rounded-xl border border-dashed border-slate-300 bg-white px-4 py-12 text-center" data-testid="dashboard-empty">
+        <div
+          className="flex flex-col items-center rounded-xl border border-dashed border-slate-300 bg-white px-4 py-12 text-center"
+          data-testid="dashboard-empty"
+        >
           <Inbox aria-hidden className="h-8 w-8 text-slate-400" />
           <p className="mt-2 text-base font-medium text-slate-800">No token activity in this range</p>
           <p className="mt-1 text-sm text-slate-500">Try a longer range or clear the client, API and user filters.</p>
@@ -241,65 +259,128 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
         <>
           <StatCards data={data} />
           <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
-            <Panel title="Tokens issued over time" description="By grant type" testId="panel-issuance" actions={
-              <CsvButton filename={`tokens-issued-${stamp}.csv`} rows={() => [
-                ['interval_start', 'label', ...GRANTS, 'total'],
-                ...data.issuance.map((b) => [b.start, b.label, ...GRANTS.map((g) => b[g]), b.total]),
-              ]} />
-            }>
+            <Panel
+              title="Tokens issued over time"
+              description="By grant type"
+              testId="panel-issuance"
+              actions={
+                <CsvButton
+                  filename={`tokens-issued-${stamp}.csv`}
+                  rows={() => [
+                    ['interval_start', 'label', ...GRANTS, 'total'],
+                    ...data.issuance.map((b) => [b.start, b.label, ...GRANTS.map((g) => b[g]), b.total]),
+                  ]}
+                />
+              }
+            >
               <IssuanceChart buckets={data.issuance} />
             </Panel>
-            <Panel title="Failed attempts over time" description="By reason" testId="panel-failures" actions={
-              <CsvButton filename={`token-failures-${stamp}.csv`} rows={() => [
-                ['interval_start', 'label', ...data.failures.reasons, 'total'],
-                ...data.failures.series.map((b) => [b.start, b.label, ...data.failures.reasons.map((r) => b.by_reason[r] ?? 0), b.total]),
-              ]} />
-            }>
+            <Panel
+              title="Failed attempts over time"
+              description="By reason"
+              testId="panel-failures"
+              actions={
+                <CsvButton
+                  filename={`token-failures-${stamp}.csv`}
+                  rows={() => [
+                    ['interval_start', 'label', ...data.failures.reasons, 'total'],
+                    ...data.failures.series.map((b) => [b.start, b.label, ...data.failures.reasons.map((r) => b.by_reason[r] ?? 0), b.total]),
+                  ]}
+                />
+              }
+            >
               <FailuresChart reasons={data.failures.reasons} series={data.failures.series} />
             </Panel>
-            <Panel title="Tokens by client" testId="panel-clients" actions={
-              <CsvButton filename={`tokens-by-client-${stamp}.csv`} rows={() => [
-                ['client_id', 'client_name', 'issued', ...GRANTS, 'refreshed', 'failed', 'events'],
-                ...data.by_client.map((c) => [c.client_id, clientName(c.client_id), c.issued, ...GRANTS.map((g) => c[g]), c.refreshed, c.failed, c.events]),
-              ]} />
-            }>
+            <Panel
+              title="Tokens by client"
+              testId="panel-clients"
+              actions={
+                <CsvButton
+                  filename={`tokens-by-client-${stamp}.csv`}
+                  rows={() => [
+                    ['client_id', 'client_name', 'issued', ...GRANTS, 'refreshed', 'failed', 'events'],
+                    ...data.by_client.map((c) => [c.client_id, clientName(c.client_id), c.issued, ...GRANTS.map((g) => c[g]), c.refreshed, c.failed, c.events]),
+                  ]}
+                />
+              }
+            >
               <ClientChart clients={data.by_client} names={names} />
             </Panel>
-            <Panel title="By API" description="Tokens per audience (resource server)" testId="panel-audiences" actions={
-              <CsvButton filename={`tokens-by-api-${stamp}.csv`} rows={() => [
-                ['audience', 'issued', ...GRANTS, 'refreshed', 'failed', 'events'],
-                ...data.by_audience.map((a) => [audienceLabel(a.audience), a.issued, ...GRANTS.map((g) => a[g]), a.refreshed, a.failed, a.events]),
-              ]} />
-            }>
+            <Panel
+              title="By API"
+              description="Tokens per audience (resource server)"
+              testId="panel-audiences"
+              actions={
+                <CsvButton
+                  filename={`tokens-by-api-${stamp}.csv`}
+                  rows={() => [
+                    ['audience', 'issued', ...GRANTS, 'refreshed', 'failed', 'events'],
+                    ...data.by_audience.map((a) => [audienceLabel(a.audience), a.issued, ...GRANTS.map((g) => a[g]), a.refreshed, a.failed, a.events]),
+                  ]}
+                />
+              }
+            >
               <AudienceTable audiences={data.by_audience} onFilter={(audience) => navigate({ audience: audience ?? DEFAULT_AUDIENCE_PARAM })} />
             </Panel>
             <Panel title="Peak usage" description={`Token events by weekday and hour (${data.range.tz})`} testId="panel-heatmap">
               <PeakHeatmap grid={data.peak.weekday_hour} timeZone={data.range.tz} />
             </Panel>
-            <Panel title="Most active clients" testId="panel-top-clients" actions={
-              <CsvButton filename={`most-active-clients-${stamp}.csv`} rows={() => [
-                ['client_id', 'client_name', 'events', 'issued', 'refreshed', 'failed', 'unique_users'],
-                ...data.top_clients.map((c) => [c.client_id, clientName(c.client_id), c.events, c.issued, c.refreshed, c.failed, c.unique_users]),
-              ]} />
-            }>
+            <Panel
+              title="Most active clients"
+              testId="panel-top-clients"
+              actions={
+                <CsvButton
+                  filename={`most-active-clients-${stamp}.csv`}
+                  rows={() => [
+                    ['client_id', 'client_name', 'events', 'issued', 'refreshed', 'failed', 'unique_users'],
+                    ...data.top_clients.map((c) => [c.client_id, clientName(c.client_id), c.events, c.issued, c.refreshed, c.failed, c.unique_users]),
+                  ]}
+                />
+              }
+            >
               <TopClientsTable clients={data.top_clients} names={names} onFilter={(clientId) => navigate({ clientId })} />
             </Panel>
-            <Panel title="Most active users" description="Tokens issued" testId="panel-top-users" actions={
-              <CsvButton filename={`most-active-users-${stamp}.csv`} rows={() => [
-                ['user_id', 'email', 'issued'], ...data.top_users.map((u) => [u.user_id, u.email, u.issued]),
-              ]} />
-            }>
+            <Panel
+              title="Most active users"
+              description="Tokens issued"
+              testId="panel-top-users"
+              actions={
+                <CsvButton
+                  filename={`most-active-users-${stamp}.csv`}
+                  rows={() => [['user_id', 'email', 'issued'], ...data.top_users.map((u) => [u.user_id, u.email, u.issued])]}
+                />
+              }
+            >
               <TopUsersTable users={data.top_users} onFilter={(userId) => navigate({ userId })} />
             </Panel>
           </div>
-          <Panel title="Recent token activity" description={`Newest first${live ? ' · refreshes every 10 seconds' : ''}`} testId="panel-activity" actions={
-            <CsvButton filename={`token-activity-${stamp}.csv`} testId="export-activity" rows={() => [
-              ['time', 'action', 'failed', 'reason', 'client_id', 'user_id', 'user_email', 'grant_type', 'ip_address', 'user_agent', 'request_id'],
-              ...activity.entries.map((e): CsvCell[] => [
-                e.created_at, e.action, e.failed, e.reason, e.client_id, e.user_id, e.user_id ? emails[e.user_id] : null, e.grant_type, e.ip_address, e.user_agent, e.request_id,
-              ]),
-            ]} />
-          }>
+          <Panel
+            title="Recent token activity"
+            description={`Newest first${live ? ' · refreshes every 10 seconds' : ''}`}
+            testId="panel-activity"
+            actions={
+              <CsvButton
+                filename={`token-activity-${stamp}.csv`}
+                testId="export-activity"
+                rows={() => [
+                  ['time', 'action', 'failed', 'reason', 'client_id', 'user_id', 'user_email', 'grant_type', 'ip_address', 'user_agent', 'request_id'],
+                  ...activity.entries.map((e): CsvCell[] => [
+                    e.created_at,
+                    e.action,
+                    e.failed,
+                    e.reason,
+                    e.client_id,
+                    e.user_id,
+                    e.user_id ? emails[e.user_id] : null,
+                    e.grant_type,
+                    e.ip_address,
+                    e.user_agent,
+                    e.request_id,
+                  ]),
+                ]}
+              />
+            }
+          >
             <ActivityTable entries={activity.entries} timeZone={data.range.tz} names={names} emails={emails} />
             <div className="mt-3 flex flex-wrap items-center gap-3">
               {activity.next && (
@@ -311,7 +392,11 @@ export function TokenDashboard({ clients }: { clients: ClientOption[] }) {
               <span className="text-xs text-slate-500" data-testid="activity-count">
                 {activity.entries.length} shown{activity.next ? '' : activity.entries.length ? ' · end of the range' : ''}
               </span>
-              {moreError && <span role="alert" className="text-sm text-red-700">{moreError}</span>}
+              {moreError && (
+                <span role="alert" className="text-sm text-red-700">
+                  {moreError}
+                </span>
+              )}
             </div>
           </Panel>
         </>

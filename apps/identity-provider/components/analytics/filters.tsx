@@ -26,8 +26,7 @@ export interface ClientOption {
   name: string;
 }
 
-const field =
-  `block w-full rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-base text-slate-900 shadow-sm sm:text-sm ${focusRing}`;
+const field = `block w-full rounded-md border border-slate-300 bg-white px-2.5 py-1.5 text-base text-slate-900 shadow-sm sm:text-sm ${focusRing}`;
 const labelClass = 'mb-1 flex items-center gap-1 text-xs font-medium text-slate-600';
 
 /** ISO instant → value for <input type="datetime-local"> in the browser's zone. */
@@ -48,7 +47,14 @@ function fromLocalInput(value: string): string | null {
 /** The URL's (and the API's) value for the provider's default audience. */
 export const DEFAULT_AUDIENCE_PARAM = 'default';
 
-export function FilterBar({ filters, clients, audiences, browserTz, zones, onChange }: {
+export function FilterBar({
+  filters,
+  clients,
+  audiences,
+  browserTz,
+  zones,
+  onChange,
+}: {
   filters: Filters;
   clients: ClientOption[];
   /** The APIs (resource identifiers) seen in the range; null in it: the default audience. */
@@ -71,17 +77,23 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
   useEffect(() => setUser(filters.userId ?? ''), [filters.userId]);
 
   const tz = filters.tz ?? browserTz ?? '';
-  const clientOptions = filters.clientId && !clients.some((c) => c.id === filters.clientId)
-    ? [...clients, { id: filters.clientId, name: filters.clientId }]
-    : clients;
+  const clientOptions =
+    filters.clientId && !clients.some((c) => c.id === filters.clientId) ? [...clients, { id: filters.clientId, name: filters.clientId }] : clients;
   const zoneOptions = !tz || zones.includes(tz) ? zones : [tz, ...zones];
-  const audienceOptions = [...new Set([...audiences.filter((a): a is string => a !== null), ...(filters.audience && filters.audience !== DEFAULT_AUDIENCE_PARAM ? [filters.audience] : [])])].sort();
+  const audienceOptions = [
+    ...new Set([
+      ...audiences.filter((a): a is string => a !== null),
+      ...(filters.audience && filters.audience !== DEFAULT_AUDIENCE_PARAM ? [filters.audience] : []),
+    ]),
+  ].sort();
   const hasFilters = filters.clientId || filters.userId || filters.audience || filters.tz;
 
   return (
     <div className="space-y-3 rounded-xl border border-slate-200 bg-white p-3 shadow-sm sm:p-4" data-testid="filters">
       <div className="flex flex-wrap items-center gap-2">
-        <span id="range-label" className="sr-only">Date range</span>
+        <span id="range-label" className="sr-only">
+          Date range
+        </span>
         <div role="group" aria-labelledby="range-label" className="inline-flex flex-wrap gap-1 rounded-lg bg-slate-100 p-1">
           {[...RANGES, 'custom' as const].map((r) => {
             const active = r === 'custom' ? customOpen || filters.range === 'custom' : filters.range === r && !customOpen;
@@ -103,8 +115,12 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
           })}
         </div>
         {hasFilters && (
-          <button type="button" className={`${buttonClass} ml-auto`} data-testid="filters-clear"
-            onClick={() => onChange({ clientId: null, userId: null, audience: null, tz: null })}>
+          <button
+            type="button"
+            className={`${buttonClass} ml-auto`}
+            data-testid="filters-clear"
+            onClick={() => onChange({ clientId: null, userId: null, audience: null, tz: null })}
+          >
             <X aria-hidden className="h-4 w-4" />
             Clear filters
           </button>
@@ -123,20 +139,44 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
           }}
         >
           <div>
-            <label htmlFor="range-start" className={labelClass}>From (your local time)</label>
-            <input id="range-start" type="datetime-local" required value={from} onChange={(e) => setFrom(e.target.value)} className={field} data-testid="custom-start" />
+            <label htmlFor="range-start" className={labelClass}>
+              From (your local time)
+            </label>
+            <input
+              id="range-start"
+              type="datetime-local"
+              required
+              value={from}
+              onChange={(e) => setFrom(e.target.value)}
+              className={field}
+              data-testid="custom-start"
+            />
           </div>
           <div>
-            <label htmlFor="range-end" className={labelClass}>To</label>
-            <input id="range-end" type="datetime-local" required value={to} onChange={(e) => setTo(e.target.value)} className={field} data-testid="custom-end" />
+            <label htmlFor="range-end" className={labelClass}>
+              To
+            </label>
+            <input
+              id="range-end"
+              type="datetime-local"
+              required
+              value={to}
+              onChange={(e) => setTo(e.target.value)}
+              className={field}
+              data-testid="custom-end"
+            />
           </div>
-          <button type="submit" className={buttonClass} data-testid="custom-apply">Apply range</button>
+          <button type="submit" className={buttonClass} data-testid="custom-apply">
+            Apply range
+          </button>
         </form>
       )}
 
       <div className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
         <div>
-          <label htmlFor="filter-client" className={labelClass}>Client</label>
+          <label htmlFor="filter-client" className={labelClass}>
+            Client
+          </label>
           <select
             id="filter-client"
             className={field}
@@ -146,7 +186,9 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
           >
             <option value="">All clients</option>
             {clientOptions.map((c) => (
-              <option key={c.id} value={c.id}>{c.name === c.id ? c.id : `${c.name} (${c.id})`}</option>
+              <option key={c.id} value={c.id}>
+                {c.name === c.id ? c.id : `${c.name} (${c.id})`}
+              </option>
             ))}
           </select>
         </div>
@@ -164,7 +206,9 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
             <option value="">All APIs</option>
             <option value={DEFAULT_AUDIENCE_PARAM}>default (provider)</option>
             {audienceOptions.map((a) => (
-              <option key={a} value={a}>{a}</option>
+              <option key={a} value={a}>
+                {a}
+              </option>
             ))}
           </select>
         </div>
@@ -190,7 +234,9 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
               className={`${field} font-mono`}
               data-testid="filter-user"
             />
-            <button type="submit" className={buttonClass} data-testid="filter-user-apply">Apply</button>
+            <button type="submit" className={buttonClass} data-testid="filter-user-apply">
+              Apply
+            </button>
           </div>
         </form>
         <div>
@@ -207,7 +253,9 @@ export function FilterBar({ filters, clients, audiences, browserTz, zones, onCha
           >
             {!tz && <option value="">Detecting…</option>}
             {zoneOptions.map((z) => (
-              <option key={z} value={z}>{z === browserTz ? `${z} (this browser)` : z}</option>
+              <option key={z} value={z}>
+                {z === browserTz ? `${z} (this browser)` : z}
+              </option>
             ))}
           </select>
         </div>

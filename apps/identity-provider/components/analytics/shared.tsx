@@ -51,14 +51,26 @@ export function bucketLabel(label: string): string {
 export function formatTime(iso: string, timeZone: string): string {
   try {
     return new Intl.DateTimeFormat('en-GB', {
-      timeZone, year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone,
+      year: 'numeric',
+      month: 'short',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     }).format(new Date(iso));
   } catch {
     return iso;
   }
 }
 
-export function Panel({ title, description, actions, children, testId }: {
+export function Panel({
+  title,
+  description,
+  actions,
+  children,
+  testId,
+}: {
   title: string;
   description?: string;
   actions?: React.ReactNode;

@@ -13,11 +13,21 @@ export function TopClientsTable({ clients, names, onFilter }: { clients: TopClie
       <table className="w-full min-w-[420px]" data-testid="top-clients">
         <thead className="bg-slate-50">
           <tr>
-            <th scope="col" className={th}>Client</th>
-            <th scope="col" className={`${th} text-right`}>Events</th>
-            <th scope="col" className={`${th} text-right`}>Issued</th>
-            <th scope="col" className={`${th} text-right`}>Failed</th>
-            <th scope="col" className={`${th} text-right`}>Users</th>
+            <th scope="col" className={th}>
+              Client
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Events
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Issued
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Failed
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Users
+            </th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
@@ -58,12 +68,24 @@ export function AudienceTable({ audiences, onFilter }: { audiences: AudienceToke
       <table className="w-full min-w-[520px]" data-testid="by-audience">
         <thead className="bg-slate-50">
           <tr>
-            <th scope="col" className={th}>API (audience)</th>
-            <th scope="col" className={`${th} text-right`}>Issued</th>
-            <th scope="col" className={`${th} text-right`}>Share</th>
-            <th scope="col" className={`${th} text-right`}>Refreshed</th>
-            <th scope="col" className={`${th} text-right`}>Failed</th>
-            <th scope="col" className={`${th} text-right`}>Events</th>
+            <th scope="col" className={th}>
+              API (audience)
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Issued
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Share
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Refreshed
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Failed
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Events
+            </th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
@@ -98,8 +120,12 @@ export function TopUsersTable({ users, onFilter }: { users: TopUser[]; onFilter:
       <table className="w-full min-w-[300px]" data-testid="top-users">
         <thead className="bg-slate-50">
           <tr>
-            <th scope="col" className={th}>User</th>
-            <th scope="col" className={`${th} text-right`}>Tokens issued</th>
+            <th scope="col" className={th}>
+              User
+            </th>
+            <th scope="col" className={`${th} text-right`}>
+              Tokens issued
+            </th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
@@ -120,7 +146,12 @@ export function TopUsersTable({ users, onFilter }: { users: TopUser[]; onFilter:
   );
 }
 
-export function ActivityTable({ entries, timeZone, names, emails }: {
+export function ActivityTable({
+  entries,
+  timeZone,
+  names,
+  emails,
+}: {
   entries: TokenActivityItem[];
   timeZone: string;
   names: Record<string, string>;
@@ -132,12 +163,24 @@ export function ActivityTable({ entries, timeZone, names, emails }: {
       <table className="w-full min-w-[720px]" data-testid="activity-table">
         <thead className="bg-slate-50">
           <tr>
-            <th scope="col" className={th}>Time ({timeZone})</th>
-            <th scope="col" className={th}>Action</th>
-            <th scope="col" className={th}>Client</th>
-            <th scope="col" className={th}>User</th>
-            <th scope="col" className={th}>API</th>
-            <th scope="col" className={th}>IP address</th>
+            <th scope="col" className={th}>
+              Time ({timeZone})
+            </th>
+            <th scope="col" className={th}>
+              Action
+            </th>
+            <th scope="col" className={th}>
+              Client
+            </th>
+            <th scope="col" className={th}>
+              User
+            </th>
+            <th scope="col" className={th}>
+              API
+            </th>
+            <th scope="col" className={th}>
+              IP address
+            </th>
           </tr>
         </thead>
         <tbody className="divide-y divide-slate-100">
@@ -154,18 +197,24 @@ export function ActivityTable({ entries, timeZone, names, emails }: {
                 <time dateTime={e.created_at}>{formatTime(e.created_at, timeZone)}</time>
               </td>
               <td className={`${td} whitespace-nowrap`}>
-                <span className={`inline-flex items-center gap-1 rounded px-1.5 py-0.5 text-xs font-medium ${e.failed ? 'bg-red-100 text-red-800' : 'bg-emerald-50 text-emerald-800'}`}>
+                <span
+                  className={`inline-flex items-center gap-1 rounded px-1.5 py-0.5 text-xs font-medium ${e.failed ? 'bg-red-100 text-red-800' : 'bg-emerald-50 text-emerald-800'}`}
+                >
                   {e.failed ? <CircleAlert aria-hidden className="h-3.5 w-3.5" /> : <CircleCheck aria-hidden className="h-3.5 w-3.5" />}
                   {e.failed && <span className="sr-only">Failed: </span>}
                   <span className="font-mono">{e.action}</span>
                 </span>
-                {e.reason && <span className="ml-1.5 font-mono text-xs" data-testid="activity-reason">{e.reason}</span>}
+                {e.reason && (
+                  <span className="ml-1.5 font-mono text-xs" data-testid="activity-reason">
+                    {e.reason}
+                  </span>
+                )}
               </td>
               <td className={`${td} max-w-[12rem] truncate`} title={e.client_id ?? undefined}>
-                {e.client_id === null ? '—' : names[e.client_id] ?? e.client_id}
+                {e.client_id === null ? '—' : (names[e.client_id] ?? e.client_id)}
               </td>
               <td className={`${td} max-w-[14rem] truncate`} title={e.user_id ?? undefined}>
-                {e.user_id === null ? '—' : emails[e.user_id] ?? <span className="font-mono text-xs">{e.user_id}</span>}
+                {e.user_id === null ? '—' : (emails[e.user_id] ?? <span className="font-mono text-xs">{e.user_id}</span>)}
               </td>
               <td className={`${td} max-w-[12rem] truncate ${e.audience === null ? 'text-slate-500' : 'font-mono text-xs'}`} title={audienceLabel(e.audience)}>
                 {e.audience === null ? (e.action.startsWith('token.issued.') ? DEFAULT_AUDIENCE_LABEL : '—') : e.audience}

@@ -40,7 +40,11 @@ export function SecondFactorStep({ csrf, email, hidden, codes, passkeys, error, 
         {stepUp ? 'Confirm it’s you' : 'Two-step verification'}
       </h1>
       <p className="mt-1 text-sm text-slate-600">
-        {codes ? 'Use a passkey or a code' : 'Use one of your passkeys'} to continue as <strong data-testid="mfa-user" className="font-semibold text-slate-900">{email}</strong>.
+        {codes ? 'Use a passkey or a code' : 'Use one of your passkeys'} to continue as{' '}
+        <strong data-testid="mfa-user" className="font-semibold text-slate-900">
+          {email}
+        </strong>
+        .
       </p>
       {(error || passkeyError) && (
         <div role="alert" data-testid="mfa-error" className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800">
@@ -79,7 +83,18 @@ export function SecondFactorStep({ csrf, email, hidden, codes, passkeys, error, 
             <label htmlFor="code" className="block text-sm font-medium text-slate-700">
               Code from your authenticator app, or a recovery code
             </label>
-            <input id="code" name="code" required maxLength={16} autoComplete="one-time-code" autoCapitalize="none" spellCheck={false} autoFocus={!passkeys} aria-invalid={!!error || undefined} className={input} />
+            <input
+              id="code"
+              name="code"
+              required
+              maxLength={16}
+              autoComplete="one-time-code"
+              autoCapitalize="none"
+              spellCheck={false}
+              autoFocus={!passkeys}
+              aria-invalid={!!error || undefined}
+              className={input}
+            />
           </div>
           <button type="submit" className={primary} data-testid="mfa-submit">
             Verify

@@ -41,7 +41,10 @@ export function DemoCallback() {
           Sign-in failed: <code className="font-mono">{error.code}</code>
         </p>
         <p className="mt-1">{error.message}</p>
-        <Link href="/demo" className="mt-3 inline-block font-semibold text-brand-700 underline focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500">
+        <Link
+          href="/demo"
+          className="mt-3 inline-block font-semibold text-brand-700 underline focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500"
+        >
           Back to the demo
         </Link>
       </div>

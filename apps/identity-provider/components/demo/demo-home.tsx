@@ -41,13 +41,21 @@ export function DemoHome() {
   return (
     <div className="space-y-4">
       {signedOut === 'ok' && (
-        <p role="status" data-testid="demo-signed-out" className="flex items-center gap-2 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2.5 text-sm text-emerald-900">
+        <p
+          role="status"
+          data-testid="demo-signed-out"
+          className="flex items-center gap-2 rounded-md border border-emerald-200 bg-emerald-50 px-3 py-2.5 text-sm text-emerald-900"
+        >
           <CircleCheck aria-hidden className="h-4 w-4 shrink-0 text-emerald-600" />
           You have been signed out of the provider, and this application forgot its tokens.
         </p>
       )}
       {signedOut === 'bad_state' && (
-        <p role="alert" data-testid="demo-error" className="flex items-center gap-2 rounded-md border border-amber-200 bg-amber-50 px-3 py-2.5 text-sm text-amber-900">
+        <p
+          role="alert"
+          data-testid="demo-error"
+          className="flex items-center gap-2 rounded-md border border-amber-200 bg-amber-50 px-3 py-2.5 text-sm text-amber-900"
+        >
           <CircleAlert aria-hidden className="h-4 w-4 shrink-0" />
           Returned from logout with a state this tab did not send; ignoring it.
         </p>
@@ -67,8 +75,7 @@ export function DemoHome() {
         <section className="rounded-lg border border-slate-200 bg-white p-5 sm:p-6">
           <h2 className="text-base font-semibold">Not signed in</h2>
           <p className="mt-1 text-sm text-slate-600">
-            Signing in sends you to the provider with an authorization code request protected by PKCE (S256), state and nonce.
-            Tokens stay in this tab only.
+            Signing in sends you to the provider with an authorization code request protected by PKCE (S256), state and nonce. Tokens stay in this tab only.
           </p>
           <button
             type="button"

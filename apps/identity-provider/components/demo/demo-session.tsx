@@ -83,16 +83,28 @@ export function DemoSessionView({ initial }: { initial: DemoSession }) {
         <div className="flex items-start gap-2 text-sm text-emerald-900">
           <BadgeCheck aria-hidden className="mt-0.5 h-5 w-5 shrink-0 text-emerald-600" />
           <p data-testid="demo-verified">
-            Signed in as <strong className="break-all">{who}</strong>. The ID token was verified in this browser with{' '}
-            <code className="font-mono">jose</code>: signature against the provider&apos;s JWKS, issuer, audience, expiry, nonce and at_hash.
+            Signed in as <strong className="break-all">{who}</strong>. The ID token was verified in this browser with <code className="font-mono">jose</code>:
+            signature against the provider&apos;s JWKS, issuer, audience, expiry, nonce and at_hash.
           </p>
         </div>
         <div className="flex shrink-0 gap-2">
-          <button type="button" onClick={refresh} disabled={busy !== null || !session.refreshToken} data-testid="demo-refresh" className={`${button} border border-slate-300 bg-white text-slate-700 hover:bg-slate-50`}>
+          <button
+            type="button"
+            onClick={refresh}
+            disabled={busy !== null || !session.refreshToken}
+            data-testid="demo-refresh"
+            className={`${button} border border-slate-300 bg-white text-slate-700 hover:bg-slate-50`}
+          >
             <RefreshCw aria-hidden className={`h-4 w-4 ${busy === 'refresh' ? 'animate-spin' : ''}`} />
             Refresh tokens
           </button>
-          <button type="button" onClick={logout} disabled={busy !== null} data-testid="demo-logout" className={`${button} bg-brand-600 text-white hover:bg-brand-700`}>
+          <button
+            type="button"
+            onClick={logout}
+            disabled={busy !== null}
+            data-testid="demo-logout"
+            className={`${button} bg-brand-600 text-white hover:bg-brand-700`}
+          >
             <LogOut aria-hidden className="h-4 w-4" />
             Log out
           </button>
@@ -111,15 +123,21 @@ export function DemoSessionView({ initial }: { initial: DemoSession }) {
       <Panel title="Tokens">
         <dl className="mt-3 grid grid-cols-1 gap-x-4 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
           <dt className="text-slate-500">Access token</dt>
-          <dd className="break-all font-mono" data-testid="demo-access-token">{tail(session.accessToken)}</dd>
+          <dd className="break-all font-mono" data-testid="demo-access-token">
+            {tail(session.accessToken)}
+          </dd>
           <dt className="text-slate-500">Access token expires</dt>
           <dd data-testid="demo-access-expiry" data-expires-at={session.accessTokenExpiresAt}>
             {clock(session.accessTokenExpiresAt)} (in {Math.max(0, Math.round((session.accessTokenExpiresAt - Date.now()) / 60000))} min)
           </dd>
           <dt className="text-slate-500">Refresh token</dt>
-          <dd className="break-all font-mono" data-testid="demo-refresh-token">{session.refreshToken ? tail(session.refreshToken) : 'none issued'}</dd>
+          <dd className="break-all font-mono" data-testid="demo-refresh-token">
+            {session.refreshToken ? tail(session.refreshToken) : 'none issued'}
+          </dd>
           <dt className="text-slate-500">Scope</dt>
-          <dd className="font-mono" data-testid="demo-scope">{session.scope}</dd>
+          <dd className="font-mono" data-testid="demo-scope">
+            {session.scope}
+          </dd>
         </dl>
         {session.lastRefresh && (
           <p role="status" data-testid="demo-refresh-result" className="mt-3 rounded-md bg-brand-50 px-3 py-2 text-sm text-brand-900">
@@ -133,7 +151,11 @@ export function DemoSessionView({ initial }: { initial: DemoSession }) {
       <div className="grid gap-4 lg:grid-cols-2">
         <Panel title="ID token">
           <p className="mt-1 text-xs text-slate-500">
-            Subject <code className="font-mono" data-testid="demo-sub">{String(claims.sub)}</code>, authenticated at {epoch(claims.auth_time) ?? 'unknown'}
+            Subject{' '}
+            <code className="font-mono" data-testid="demo-sub">
+              {String(claims.sub)}
+            </code>
+            , authenticated at {epoch(claims.auth_time) ?? 'unknown'}
           </p>
           <h3 className="mt-3 text-xs font-medium uppercase tracking-wide text-slate-500">Header</h3>
           <Json value={header} testId="demo-id-token-header" label="ID token header" />

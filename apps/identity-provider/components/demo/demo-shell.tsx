@@ -11,8 +11,8 @@ export function DemoShell({ children }: { children: React.ReactNode }) {
           <span className="text-2xl font-semibold tracking-tight">Demo relying party</span>
         </Link>
         <p className="mt-1 text-sm text-slate-600">
-          A public client (<code className="font-mono">demo-spa</code>) using this provider with authorization code + PKCE, the way a
-          single-page application would.
+          A public client (<code className="font-mono">demo-spa</code>) using this provider with authorization code + PKCE, the way a single-page application
+          would.
         </p>
       </header>
       {children}

@@ -49,7 +49,10 @@ export interface DemoSession {
 }
 
 export class DemoError extends Error {
-  constructor(readonly code: string, description: string) {
+  constructor(
+    readonly code: string,
+    description: string,
+  ) {
     super(description);
     this.name = 'DemoError';
   }
@@ -205,7 +208,8 @@ async function redeem(query: URLSearchParams): Promise<DemoSession> {
   if (!transaction) throw new DemoError('no_transaction', 'No sign-in was started in this tab (or it was already completed)');
   sessionStorage.removeItem(TRANSACTION_KEY);
   if (query.get('state') !== transaction.state) throw new DemoError('state_mismatch', 'The state in the response does not match the one this tab sent');
-  if (query.get('iss') !== doc.issuer) throw new DemoError('issuer_mismatch', `The response came from ${query.get('iss') ?? 'an unnamed issuer'}, not ${doc.issuer}`);
+  if (query.get('iss') !== doc.issuer)
+    throw new DemoError('issuer_mismatch', `The response came from ${query.get('iss') ?? 'an unnamed issuer'}, not ${doc.issuer}`);
   const error = query.get('error');
   if (error) throw new DemoError(error, query.get('error_description') ?? 'The provider returned an error');
   const code = query.get('code');
@@ -271,7 +275,8 @@ export async function fetchUserinfo(accessToken: string): Promise<Record<string,
   const doc = await discover();
   const response = await fetch(doc.userinfo_endpoint, { headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' }, cache: 'no-store' });
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) throw new DemoError(String(json.error ?? `http_${response.status}`), String(json.error_description ?? `UserInfo answered ${response.status}`));
+  if (!response.ok)
+    throw new DemoError(String(json.error ?? `http_${response.status}`), String(json.error_description ?? `UserInfo answered ${response.status}`));
   return json;
 }
 

@@ -16,7 +16,13 @@ const MAX_BODY_BYTES = 8 * 1024;
 
 /** The one error shape of the account API: a stable code, a sentence for people, the parameter at fault. */
 export class AccountError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly parameter?: string, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly parameter?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(message);
   }
 }

@@ -16,39 +16,59 @@ import { describeUserAgent } from './user-agent';
 const SESSION_HANDLE = /^[A-Za-z0-9_-]{32}$/;
 const ACTIVITY_PAGE = 20;
 
-export const profileInput = z.object({
-  name: z.string().max(200, 'must be at most 200 characters').refine((v) => !hasControlChars(v), 'must not contain control characters')
-    .transform((v) => v.trim()),
-}).strict();
+export const profileInput = z
+  .object({
+    name: z
+      .string()
+      .max(200, 'must be at most 200 characters')
+      .refine((v) => !hasControlChars(v), 'must not contain control characters')
+      .transform((v) => v.trim()),
+  })
+  .strict();
 
-export const passwordInput = z.object({
-  current_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
-  new_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
-  confirm_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
-}).strict();
+export const passwordInput = z
+  .object({
+    current_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
+    new_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
+    confirm_password: z.string().max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`),
+  })
+  .strict();
 
-export const endSessionInput = z.union([
-  z.object({ session_id: z.string().regex(SESSION_HANDLE, 'must be a session id from this API') }).strict(),
-  z.object({ all_others: z.literal(true) }).strict(),
-], { message: 'must name a session_id, or all_others: true' });
+export const endSessionInput = z.union(
+  [
+    z.object({ session_id: z.string().regex(SESSION_HANDLE, 'must be a session id from this API') }).strict(),
+    z.object({ all_others: z.literal(true) }).strict(),
+  ],
+  { message: 'must name a session_id, or all_others: true' },
+);
 
-export const revokeAppInput = z.object({
-  client_id: z.string().min(1, 'must not be empty').max(200, 'must be at most 200 characters').refine((v) => !hasControlChars(v), 'must not contain control characters'),
-}).strict();
+export const revokeAppInput = z
+  .object({
+    client_id: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(200, 'must be at most 200 characters')
+      .refine((v) => !hasControlChars(v), 'must not contain control characters'),
+  })
+  .strict();
 
 export const noInput = z.object({}).passthrough();
 
 export const activityInput = z.object({
   limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(ACTIVITY_PAGE),
-  cursor: z.string().max(200, 'is not a cursor returned by this API').optional().transform((v, ctx) => {
-    if (!v) return null;
-    const cursor = decodeCursor(v);
-    if (!cursor) {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-      return z.NEVER;
-    }
-    return cursor;
-  }),
+  cursor: z
+    .string()
+    .max(200, 'is not a cursor returned by this API')
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return null;
+      const cursor = decodeCursor(v);
+      if (!cursor) {
+        ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+        return z.NEVER;
+      }
+      return cursor;
+    }),
 });
 
 export function encodeCursor(cursor: AuditCursor): string {
@@ -90,7 +110,10 @@ const PASSWORD_REFUSALS = {
 /** The password change of the /password form (changePassword), with the current password always asked. */
 export async function updatePassword(account: AccountContext, input: z.infer<typeof passwordInput>) {
   const outcome = await changePassword(account.provider, account.ctx, {
-    session: account.session, currentPassword: input.current_password, newPassword: input.new_password, confirmPassword: input.confirm_password,
+    session: account.session,
+    currentPassword: input.current_password,
+    newPassword: input.new_password,
+    confirmPassword: input.confirm_password,
     alwaysAskCurrent: true,
   });
   if (outcome.status === 'no_user') throw new AccountError(401, 'unauthenticated', 'Sign in to manage your account');
@@ -117,8 +140,14 @@ export async function listSessions(account: AccountContext) {
     sessions: sessions.map((s) => {
       const device = describeUserAgent(s.userAgent);
       return {
-        id: sessionHandle(account, s.sid), current: s.sid === account.session.sid, browser: device.label, device_type: device.type,
-        ip_address: s.ipAddress, signed_in_at: s.authTime.toISOString(), last_seen_at: s.lastSeenAt.toISOString(), expires_at: s.expiresAt.toISOString(),
+        id: sessionHandle(account, s.sid),
+        current: s.sid === account.session.sid,
+        browser: device.label,
+        device_type: device.type,
+        ip_address: s.ipAddress,
+        signed_in_at: s.authTime.toISOString(),
+        last_seen_at: s.lastSeenAt.toISOString(),
+        expires_at: s.expiresAt.toISOString(),
       };
     }),
   };
@@ -146,9 +175,13 @@ export async function listApps(account: AccountContext) {
   const apps = await account.provider.store.grants.connectedApps(account.user.id);
   return {
     apps: apps.map((a) => ({
-      client_id: a.clientId, name: a.name, first_party: a.firstParty,
+      client_id: a.clientId,
+      name: a.name,
+      first_party: a.firstParty,
       scopes: [...new Set([...a.consentScopes, ...a.tokenScopes])].sort(),
-      consented_at: a.consentedAt?.toISOString() ?? null, last_used_at: a.lastUsedAt?.toISOString() ?? null, refresh_tokens: a.refreshTokens,
+      consented_at: a.consentedAt?.toISOString() ?? null,
+      last_used_at: a.lastUsedAt?.toISOString() ?? null,
+      refresh_tokens: a.refreshTokens,
     })),
   };
 }
@@ -181,9 +214,14 @@ function activityItem(entry: AuditEntry, clientNames: Map<string, string>) {
     else if (typeof value === 'string' && /^[a-z0-9_.-]{1,64}$/.test(value)) details[key] = value;
   }
   return {
-    id: String(entry.id), created_at: entry.createdAt.toISOString(), action: entry.action,
-    client_id: entry.clientId, client_name: entry.clientId ? clientNames.get(entry.clientId) ?? null : null,
-    ip_address: entry.ipAddress, browser: describeUserAgent(entry.userAgent).label, details,
+    id: String(entry.id),
+    created_at: entry.createdAt.toISOString(),
+    action: entry.action,
+    client_id: entry.clientId,
+    client_name: entry.clientId ? (clientNames.get(entry.clientId) ?? null) : null,
+    ip_address: entry.ipAddress,
+    browser: describeUserAgent(entry.userAgent).label,
+    details,
   };
 }
 
@@ -198,7 +236,12 @@ export async function listActivity(account: AccountContext, input: z.infer<typeo
   return { entries: page.entries.map((e) => activityItem(e, names)), next_cursor: page.next ? encodeCursor(page.next) : null };
 }
 
-function audit(account: AccountContext, action: 'auth.session_ended' | 'auth.app_revoked' | 'auth.profile_updated', details: Record<string, unknown>, clientId: string | null = null) {
+function audit(
+  account: AccountContext,
+  action: 'auth.session_ended' | 'auth.app_revoked' | 'auth.profile_updated',
+  details: Record<string, unknown>,
+  clientId: string | null = null,
+) {
   const { ctx } = account;
   account.provider.audit.record({ action, userId: account.user.id, clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details });
 }

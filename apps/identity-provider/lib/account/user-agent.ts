@@ -13,8 +13,9 @@ export function describeUserAgent(userAgent: string | null): DeviceSummary {
     const parsed = Bowser.parse(userAgent.slice(0, 512));
     const browser = parsed.browser.name ? `${parsed.browser.name}${parsed.browser.version ? ` ${parsed.browser.version.split('.')[0]}` : ''}` : null;
     const os = parsed.os.name ?? null;
-    const type = parsed.platform.type === 'mobile' || parsed.platform.type === 'tablet' || parsed.platform.type === 'desktop' ? parsed.platform.type : 'unknown';
-    const label = browser && os ? `${browser} on ${os}` : browser ?? os;
+    const type =
+      parsed.platform.type === 'mobile' || parsed.platform.type === 'tablet' || parsed.platform.type === 'desktop' ? parsed.platform.type : 'unknown';
+    const label = browser && os ? `${browser} on ${os}` : (browser ?? os);
     return { label, type };
   } catch {
     return { label: null, type: 'unknown' };

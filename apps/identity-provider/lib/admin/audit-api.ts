@@ -10,28 +10,38 @@ const querySchema = z.object({
   end: rfc3339.optional(),
   user_id: z.uuid('must be a UUID').optional(),
   client_id: safeText(200).optional(),
-  action: z.string().regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *').optional(),
+  action: z
+    .string()
+    .regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *')
+    .optional(),
   ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
-  cursor: z.string().max(200).optional().transform((v, ctx) => {
-    if (!v) return null;
-    try {
-      const [t, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [string, number];
-      const createdAt = new Date(t);
-      if (typeof t !== 'string' || !inTimestampRange(createdAt) || !isRowId(id)) throw new Error('bad cursor');
-      return { createdAt, id } satisfies AuditCursor;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-      return z.NEVER;
-    }
-  }),
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return null;
+      try {
+        const [t, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [string, number];
+        const createdAt = new Date(t);
+        if (typeof t !== 'string' || !inTimestampRange(createdAt) || !isRowId(id)) throw new Error('bad cursor');
+        return { createdAt, id } satisfies AuditCursor;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
+        return z.NEVER;
+      }
+    }),
   format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
 });
 
 export type AuditQuery = z.infer<typeof querySchema>;
 
 export class BadQuery extends Error {
-  constructor(readonly parameter: string, message: string) {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
     super(`${parameter} ${message}`);
   }
 }
@@ -52,8 +62,17 @@ export const encodeCursor = (c: AuditCursor) => Buffer.from(JSON.stringify([c.cr
 const filtersOf = (q: AuditQuery): AuditFilters => ({ start: q.start, end: q.end, userId: q.user_id, clientId: q.client_id, action: q.action, ip: q.ip });
 
 const entryJson = (e: AuditEntry) => ({
-  id: e.id, event_id: e.eventId, created_at: e.createdAt.toISOString(), action: e.action, user_id: e.userId, client_id: e.clientId,
-  grant_type: e.grantType, ip_address: e.ipAddress, user_agent: e.userAgent, request_id: e.requestId, details: e.details,
+  id: e.id,
+  event_id: e.eventId,
+  created_at: e.createdAt.toISOString(),
+  action: e.action,
+  user_id: e.userId,
+  client_id: e.clientId,
+  grant_type: e.grantType,
+  ip_address: e.ipAddress,
+  user_agent: e.userAgent,
+  request_id: e.requestId,
+  details: e.details,
 });
 
 export async function auditPage(store: IdentityStore, q: AuditQuery) {

@@ -42,8 +42,18 @@ export const CLI_OPTIONS = {
 
 /** The commands the running server executes for the CLI (the others need the database to themselves or none). */
 export const SOCKET_COMMANDS: ReadonlySet<string> = new Set([
-  'migrate', 'users:create', 'users:list', 'users:lock', 'users:unlock', 'clients:create', 'clients:list',
-  'clients:rotate-secret', 'clients:disable', 'clients:enable', 'keys:list', 'keys:rotate',
+  'migrate',
+  'users:create',
+  'users:list',
+  'users:lock',
+  'users:unlock',
+  'clients:create',
+  'clients:list',
+  'clients:rotate-secret',
+  'clients:disable',
+  'clients:enable',
+  'keys:list',
+  'keys:rotate',
 ]);
 
 class SocketUsage extends Error {}
@@ -83,16 +93,25 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
           const minutes = values.minutes ? Number(values.minutes) : undefined;
           if (minutes !== undefined && !(Number.isInteger(minutes) && minutes > 0)) throw new SocketUsage('--minutes must be a positive integer');
           const r = await service.lockUser(values['user-id'], minutes ? minutes * 60 : undefined);
-          out(`locked ${values['user-id']} until ${r.user.locked_until}; ${r.sessions_ended} sessions ended, ${r.revoked_refresh_tokens} refresh tokens revoked`);
+          out(
+            `locked ${values['user-id']} until ${r.user.locked_until}; ${r.sessions_ended} sessions ended, ${r.revoked_refresh_tokens} refresh tokens revoked`,
+          );
         }
         break;
       }
       case 'clients:create': {
         const kind = values.public ? 'spa' : values.native ? 'native' : 'confidential';
         const input = clientCreateInput.safeParse({
-          name: values.name, kind, client_id: values['client-id'], redirect_uris: values['redirect-uri'] ?? [], post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
-          grant_types: values.grant, scopes: values.scope, token_endpoint_auth_method: kind === 'confidential' ? values['auth-method'] : undefined,
-          id_token_signed_response_alg: values.alg, first_party: values['first-party'],
+          name: values.name,
+          kind,
+          client_id: values['client-id'],
+          redirect_uris: values['redirect-uri'] ?? [],
+          post_logout_redirect_uris: values['post-logout-redirect-uri'] ?? [],
+          grant_types: values.grant,
+          scopes: values.scope,
+          token_endpoint_auth_method: kind === 'confidential' ? values['auth-method'] : undefined,
+          id_token_signed_response_alg: values.alg,
+          first_party: values['first-party'],
         });
         if (!input.success) throw new SocketUsage(`${input.error.issues[0].path.join('.') || 'input'}: ${input.error.issues[0].message}`);
         const { client, client_secret } = await service.createClient(input.data);
@@ -102,7 +121,9 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
       }
       case 'clients:list':
         for await (const c of pages((cursor) => service.listClients({ cursor, limit: 200 }))) {
-          out(`${c.client_id}  "${c.name}"  ${c.kind === 'confidential' ? 'confidential' : 'public'}  grants=${c.grant_types.join(',')}  redirect_uris=${c.redirect_uris.join(' ') || '-'}${c.disabled ? '  DISABLED' : ''}`);
+          out(
+            `${c.client_id}  "${c.name}"  ${c.kind === 'confidential' ? 'confidential' : 'public'}  grants=${c.grant_types.join(',')}  redirect_uris=${c.redirect_uris.join(' ') || '-'}${c.disabled ? '  DISABLED' : ''}`,
+          );
         }
         break;
       case 'clients:rotate-secret': {
@@ -122,7 +143,10 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
         break;
       }
       case 'keys:list':
-        for (const k of (await service.listKeys()).items) out(`${k.kid}  ${k.alg}  ${k.state}  created=${k.created_at}${k.activates_at ? `  activates=${k.activates_at}` : ''}${k.retire_after ? `  retire_after=${k.retire_after}` : ''}`);
+        for (const k of (await service.listKeys()).items)
+          out(
+            `${k.kid}  ${k.alg}  ${k.state}  created=${k.created_at}${k.activates_at ? `  activates=${k.activates_at}` : ''}${k.retire_after ? `  retire_after=${k.retire_after}` : ''}`,
+          );
         break;
       case 'keys:rotate': {
         if (values.alg !== undefined && values.alg !== 'RS256' && values.alg !== 'ES256') throw new SocketUsage('--alg must be RS256 or ES256');
@@ -140,7 +164,8 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
     }
     return { lines, code: 0 };
   } catch (error) {
-    if (error instanceof SocketUsage || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) return { lines: [...lines, error.message], code: 64 };
+    if (error instanceof SocketUsage || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')))
+      return { lines: [...lines, error.message], code: 64 };
     if (error instanceof AdminError) return { lines: [...lines, error.message], code: error.status === 404 ? 66 : 65 };
     container.log.error('admin socket command failed', { error });
     return { lines: [...lines, 'internal error (see the server log)'], code: 70 };
@@ -186,9 +211,10 @@ export async function startAdminSocket(container: Container): Promise<(() => Pro
       } catch {
         argv = null;
       }
-      const run = Array.isArray(argv) && argv.length <= 200 && argv.every((a) => typeof a === 'string' && a.length <= 4096)
-        ? runSocketCommand(argv as string[], container)
-        : Promise.resolve({ lines: ['malformed request'], code: 64 });
+      const run =
+        Array.isArray(argv) && argv.length <= 200 && argv.every((a) => typeof a === 'string' && a.length <= 4096)
+          ? runSocketCommand(argv as string[], container)
+          : Promise.resolve({ lines: ['malformed request'], code: 64 });
       void run.then((answer) => socket.end(JSON.stringify(answer) + '\n'));
     });
     socket.on('error', () => {});

@@ -32,7 +32,14 @@ export interface RouteSpec<P extends z.ZodType, I extends z.ZodType> {
   recentSignIn?: boolean;
 }
 
-type Handler<P extends z.ZodType, I extends z.ZodType> = (ctx: { service: AdminService; caller: AdminCaller; params: z.infer<P>; input: z.infer<I>; container: Container; request: Request }) => Promise<unknown>;
+type Handler<P extends z.ZodType, I extends z.ZodType> = (ctx: {
+  service: AdminService;
+  caller: AdminCaller;
+  params: z.infer<P>;
+  input: z.infer<I>;
+  container: Container;
+  request: Request;
+}) => Promise<unknown>;
 
 const MAX_BODY = 64 * 1024;
 const noStore = { 'Cache-Control': 'no-store' };
@@ -110,9 +117,14 @@ export function adminRoute<P extends z.ZodType = NoInput, I extends z.ZodType = 
 
       if (spec.recentSignIn && needsReauth(caller, container)) {
         const back = request.headers.get('x-admin-return-to');
-        return problem(401, 'reauthentication_required', `Sign in again: this action needs a sign-in within the last ${container.config.adminReauthSeconds} seconds`, {
-          reauth_url: reauthUrl(back && back.startsWith('/admin') && !back.startsWith('//') ? back : '/admin'),
-        });
+        return problem(
+          401,
+          'reauthentication_required',
+          `Sign in again: this action needs a sign-in within the last ${container.config.adminReauthSeconds} seconds`,
+          {
+            reauth_url: reauthUrl(back && back.startsWith('/admin') && !back.startsWith('//') ? back : '/admin'),
+          },
+        );
       }
 
       const actor = {

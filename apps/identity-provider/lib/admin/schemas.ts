@@ -27,7 +27,8 @@ export const cursorParam = z
       const [t, key] = parsed as [string, unknown];
       const at = new Date(t);
       if (!inTimestampRange(at)) throw new Error('time');
-      if (typeof key === 'string' ? key.length === 0 || key.length > 200 || hasControlChars(key) : !(Number.isSafeInteger(key) && (key as number) > 0)) throw new Error('key');
+      if (typeof key === 'string' ? key.length === 0 || key.length > 200 || hasControlChars(key) : !(Number.isSafeInteger(key) && (key as number) > 0))
+        throw new Error('key');
       return { at, key: key as string | number };
     } catch {
       ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
@@ -50,7 +51,10 @@ export const clientKindSchema = z.enum(['confidential', 'spa', 'native']);
 export const clientCreateInput = z.object({
   name: safeText(200),
   kind: clientKindSchema,
-  client_id: z.string().regex(/^[A-Za-z0-9._~-]{3,100}$/, 'must be 3 to 100 of A-Z a-z 0-9 . _ ~ -').optional(),
+  client_id: z
+    .string()
+    .regex(/^[A-Za-z0-9._~-]{3,100}$/, 'must be 3 to 100 of A-Z a-z 0-9 . _ ~ -')
+    .optional(),
   redirect_uris: uriList.default([]),
   post_logout_redirect_uris: uriList.default([]),
   grant_types: z.array(grantTypeSchema).min(1).max(3).optional(),
@@ -70,13 +74,26 @@ export const clientUpdateInput = z.object({
   first_party: z.boolean().optional(),
 });
 
-export const clientIdParam = z.object({ clientId: z.string().min(1).max(200).refine((v) => !hasControlChars(v), 'must not contain control characters') });
+export const clientIdParam = z.object({
+  clientId: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((v) => !hasControlChars(v), 'must not contain control characters'),
+});
 export const userIdParam = z.object({ userId: z.uuid('must be a UUID') });
 export const familyIdParam = z.object({ familyId: z.uuid('must be a UUID') });
 export const sessionIdParam = z.object({ sid: z.string().regex(/^[A-Za-z0-9_-]{20,100}$/, 'must be a session id') });
 export const eventIdParam = z.object({ eventId: z.uuid('must be a UUID') });
 
-export const rotateSecretInput = z.object({ grace_seconds: z.number().int().min(0).max(30 * 86_400).default(0) });
+export const rotateSecretInput = z.object({
+  grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(0),
+});
 export const disableInput = z.object({ disabled: z.boolean() });
 export const emptyInput = z.object({}).strict();
 
@@ -95,11 +112,20 @@ export const userUpdateInput = z.object({
 });
 export const lockInput = z.object({
   /** Seconds from now; absent: until unlocked. */
-  duration_seconds: z.number().int().min(60).max(10 * 365 * 86_400).optional(),
+  duration_seconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(10 * 365 * 86_400)
+    .optional(),
 });
 export const consentParam = z.object({ userId: z.uuid('must be a UUID'), clientId: clientIdParam.shape.clientId });
 export const keyRotateInput = z.object({ alg: z.enum(['RS256', 'ES256']), immediate: z.boolean().default(false) });
-export const securityQuery = z.object({ cursor: cursorParam, limit, kind: z.enum(['all', 'replay', 'reuse', 'suspicious', 'rate_limited', 'lockout', 'client_auth']).default('all') });
+export const securityQuery = z.object({
+  cursor: cursorParam,
+  limit,
+  kind: z.enum(['all', 'replay', 'reuse', 'suspicious', 'rate_limited', 'lockout', 'client_auth']).default('all'),
+});
 
 // outputs
 export const problemOutput = z.object({
@@ -125,7 +151,11 @@ export const clientOutput = z.object({
   created_at: z.string(),
   updated_at: z.string(),
 });
-export const clientSecretOutput = z.object({ client: clientOutput, client_secret: z.string().nullable(), previous_secret_expires_at: z.string().nullable().optional() });
+export const clientSecretOutput = z.object({
+  client: clientOutput,
+  client_secret: z.string().nullable(),
+  previous_secret_expires_at: z.string().nullable().optional(),
+});
 export const grantCountsOutput = z.object({ live_families: z.number(), live_refresh_tokens: z.number(), consents: z.number() });
 export const revokedOutput = z.object({ revoked_refresh_tokens: z.number(), sessions_ended: z.number().optional() });
 
@@ -142,21 +172,64 @@ export const userOutput = z.object({
 });
 export const userCreatedOutput = z.object({ user: userOutput, password: z.string().nullable() });
 
-export const sessionOutput = z.object({ sid: z.string(), user_id: z.string(), email: z.string(), auth_time: z.string(), created_at: z.string(), expires_at: z.string() });
-export const familyOutput = z.object({
-  family_id: z.string(), client_id: z.string(), user_id: z.string().nullable(), email: z.string().nullable(), scope: z.array(z.string()),
-  created_at: z.string(), auth_time: z.string().nullable(), revoked_at: z.string().nullable(), revoked_reason: z.string().nullable(),
-  live_refresh_tokens: z.number(), last_refresh_at: z.string().nullable(), refresh_expires_at: z.string().nullable(),
+export const sessionOutput = z.object({
+  sid: z.string(),
+  user_id: z.string(),
+  email: z.string(),
+  auth_time: z.string(),
+  created_at: z.string(),
+  expires_at: z.string(),
 });
-export const consentOutput = z.object({ client_id: z.string(), client_name: z.string(), scopes: z.array(z.string()), granted_at: z.string(), updated_at: z.string() });
-export const keyOutput = z.object({ kid: z.string(), alg: z.string(), state: z.string(), created_at: z.string(), activates_at: z.string().nullable(), retire_after: z.string().nullable() });
+export const familyOutput = z.object({
+  family_id: z.string(),
+  client_id: z.string(),
+  user_id: z.string().nullable(),
+  email: z.string().nullable(),
+  scope: z.array(z.string()),
+  created_at: z.string(),
+  auth_time: z.string().nullable(),
+  revoked_at: z.string().nullable(),
+  revoked_reason: z.string().nullable(),
+  live_refresh_tokens: z.number(),
+  last_refresh_at: z.string().nullable(),
+  refresh_expires_at: z.string().nullable(),
+});
+export const consentOutput = z.object({
+  client_id: z.string(),
+  client_name: z.string(),
+  scopes: z.array(z.string()),
+  granted_at: z.string(),
+  updated_at: z.string(),
+});
+export const keyOutput = z.object({
+  kid: z.string(),
+  alg: z.string(),
+  state: z.string(),
+  created_at: z.string(),
+  activates_at: z.string().nullable(),
+  retire_after: z.string().nullable(),
+});
 export const keyRotateOutput = z.object({
-  kid: z.string(), alg: z.string(), activates_at: z.string(), created: z.boolean(), replaces_kid: z.string().nullable(), replaced_retire_after: z.string().nullable(),
-  immediate: z.boolean(), breaks: z.string().nullable(),
+  kid: z.string(),
+  alg: z.string(),
+  activates_at: z.string(),
+  created: z.boolean(),
+  replaces_kid: z.string().nullable(),
+  replaced_retire_after: z.string().nullable(),
+  immediate: z.boolean(),
+  breaks: z.string().nullable(),
 });
 export const auditEntryOutput = z.object({
-  id: z.number(), event_id: z.string(), created_at: z.string(), action: z.string(), user_id: z.string().nullable(), client_id: z.string().nullable(),
-  grant_type: z.string().nullable(), ip_address: z.string().nullable(), user_agent: z.string().nullable(), request_id: z.string().nullable(),
+  id: z.number(),
+  event_id: z.string(),
+  created_at: z.string(),
+  action: z.string(),
+  user_id: z.string().nullable(),
+  client_id: z.string().nullable(),
+  grant_type: z.string().nullable(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  request_id: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
 });
 export const eventDetailOutput = z.object({ event: auditEntryOutput, related: z.array(auditEntryOutput) });
@@ -166,9 +239,23 @@ export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.arra
 export const overviewOutput = z.object({
   health: z.object({
     database: z.object({ ok: z.boolean(), latency_ms: z.number().nullable(), kind: z.string() }),
-    audit_writer: z.object({ queued: z.number(), flush_failures: z.number(), spooled_events: z.number(), dead_lettered_total: z.number(), dead_letters_stored: z.number() }),
+    audit_writer: z.object({
+      queued: z.number(),
+      flush_failures: z.number(),
+      spooled_events: z.number(),
+      dead_lettered_total: z.number(),
+      dead_letters_stored: z.number(),
+    }),
     keys: z.array(keyOutput),
   }),
-  counts: z.object({ users: z.number(), admins: z.number(), locked_users: z.number(), clients: z.number(), disabled_clients: z.number(), active_sessions: z.number(), live_families: z.number() }),
+  counts: z.object({
+    users: z.number(),
+    admins: z.number(),
+    locked_users: z.number(),
+    clients: z.number(),
+    disabled_clients: z.number(),
+    active_sessions: z.number(),
+    live_families: z.number(),
+  }),
   security_events: z.array(auditEntryOutput),
 });

@@ -1,10 +1,7 @@
 import { headers } from 'next/headers';
 import { requireAdmin } from '../http/admin';
 
-export type PageAdmin =
-  | { status: 'admin'; userId: string; email: string }
-  | { status: 'unauthenticated' }
-  | { status: 'forbidden' };
+export type PageAdmin = { status: 'admin'; userId: string; email: string } | { status: 'unauthenticated' } | { status: 'forbidden' };
 
 /**
  * The admin check of the analytics APIs (requireAdmin), for server components: the browser's cookies are

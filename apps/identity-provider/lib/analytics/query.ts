@@ -19,7 +19,10 @@ export const MAX_AUDIENCE_RESOURCES = 20;
 
 /** A 400 that names the offending query parameter. */
 export class InvalidParameter extends Error {
-  constructor(readonly parameter: string, message: string) {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'InvalidParameter';
   }
@@ -93,15 +96,28 @@ const dashboardSchema = z.object({
   ...common,
   tz: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').default('UTC'),
   bucket: z.enum(['hour', 'day', 'week', 'month'], { message: 'must be one of hour, day, week, month' }).optional(),
-  top: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1').max(MAX_TOP, `must be at most ${MAX_TOP}`).default(10),
-  activity_limit: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1')
-    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`).default(ACTIVITY_PAGE_SIZE),
+  top: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(MAX_TOP, `must be at most ${MAX_TOP}`)
+    .default(10),
+  activity_limit: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`)
+    .default(ACTIVITY_PAGE_SIZE),
 });
 
 const activitySchema = z.object({
   ...common,
-  limit: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1, 'must be at least 1')
-    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`).default(ACTIVITY_PAGE_SIZE),
+  limit: z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`)
+    .default(ACTIVITY_PAGE_SIZE),
   cursor: z.string().max(200).optional(),
 });
 
@@ -159,7 +175,8 @@ function resolveRange(q: { range: RangePreset | 'custom'; start?: Date; end?: Da
   if (!q.start) throw new InvalidParameter('start', 'is required with range=custom');
   if (!q.end) throw new InvalidParameter('end', 'is required with range=custom');
   if (q.end.getTime() <= q.start.getTime()) throw new InvalidParameter('end', 'must be after start');
-  if (q.end.getTime() - q.start.getTime() > MAX_RANGE_DAYS * 86_400_000) throw new InvalidParameter('end', `must be at most ${MAX_RANGE_DAYS} days after start`);
+  if (q.end.getTime() - q.start.getTime() > MAX_RANGE_DAYS * 86_400_000)
+    throw new InvalidParameter('end', `must be at most ${MAX_RANGE_DAYS} days after start`);
   return { preset: 'custom', start: q.start, end: q.end };
 }
 
@@ -201,8 +218,12 @@ export function decodeCursor(value: string): TokenActivityCursor {
     const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [createdAt, id] = parsed as [unknown, unknown];
-      if (typeof createdAt === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)
-          && inTimestampRange(new Date(createdAt)) && isRowId(id)) {
+      if (
+        typeof createdAt === 'string' &&
+        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) &&
+        inTimestampRange(new Date(createdAt)) &&
+        isRowId(id)
+      ) {
         return { createdAt, id: id as number };
       }
     }

@@ -7,8 +7,18 @@ export { NO_STORE } from '../oidc/respond';
 export function activityJson(page: TokenActivityPage): TokenActivityResponse {
   return {
     entries: page.entries.map((e) => ({
-      id: e.id, created_at: e.createdAt, action: e.action, failed: e.failed, reason: e.reason, client_id: e.clientId,
-      user_id: e.userId, grant_type: e.grantType, audience: e.audience, ip_address: e.ip, user_agent: e.userAgent, request_id: e.requestId,
+      id: e.id,
+      created_at: e.createdAt,
+      action: e.action,
+      failed: e.failed,
+      reason: e.reason,
+      client_id: e.clientId,
+      user_id: e.userId,
+      grant_type: e.grantType,
+      audience: e.audience,
+      ip_address: e.ip,
+      user_agent: e.userAgent,
+      request_id: e.requestId,
     })),
     next_cursor: page.next ? encodeCursor(page.next) : null,
   };

@@ -2,7 +2,17 @@ import type { TimeBucket, TokenDashboard } from '@idp/database-identity';
 import type { RangePreset } from './query';
 
 export type {
-  AudienceTokens, ClientTokens, FailureBucket, IssuanceBucket, TimeBucket, TokenDashboard, TokenLifetime, TokenRates, TokenStats, TopClient, TopUser,
+  AudienceTokens,
+  ClientTokens,
+  FailureBucket,
+  IssuanceBucket,
+  TimeBucket,
+  TokenDashboard,
+  TokenLifetime,
+  TokenRates,
+  TokenStats,
+  TopClient,
+  TopUser,
 } from '@idp/database-identity';
 
 /** One row of the recent token activity table. */

@@ -21,8 +21,20 @@ export interface DemoClient {
 }
 
 export const DEMO_CLIENTS = {
-  web: { clientId: 'demo-traffic-photos', name: 'Demo traffic · Photo album (web)', confidential: true, grantTypes: ['authorization_code', 'refresh_token'], firstParty: false },
-  mobile: { clientId: 'demo-traffic-notes', name: 'Demo traffic · Notes (mobile)', confidential: false, grantTypes: ['authorization_code', 'refresh_token'], firstParty: true },
+  web: {
+    clientId: 'demo-traffic-photos',
+    name: 'Demo traffic · Photo album (web)',
+    confidential: true,
+    grantTypes: ['authorization_code', 'refresh_token'],
+    firstParty: false,
+  },
+  mobile: {
+    clientId: 'demo-traffic-notes',
+    name: 'Demo traffic · Notes (mobile)',
+    confidential: false,
+    grantTypes: ['authorization_code', 'refresh_token'],
+    firstParty: true,
+  },
   worker: { clientId: 'demo-traffic-billing', name: 'Demo traffic · Billing worker', confidential: true, grantTypes: ['client_credentials'], firstParty: true },
 } as const satisfies Record<string, DemoClient>;
 

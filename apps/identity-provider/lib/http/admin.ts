@@ -2,9 +2,7 @@ import { getContainer } from '../container';
 import type { Provider } from '../oidc/ports';
 import { readBrowserSession } from '../oidc/session';
 
-export type AdminCheck =
-  | { ok: true; userId: string; email: string }
-  | { ok: false; status: 401 | 403; response: Response };
+export type AdminCheck = { ok: true; userId: string; email: string } | { ok: false; status: 401 | 403; response: Response };
 
 /**
  * Admin APIs: the caller must have an active provider session (the sealed cookie's sid) whose user has

@@ -12,7 +12,10 @@ export function resolveClientIp(socketAddress: string | undefined | null, header
   const raw = headers.get(trusted.header);
   if (!raw) return socket;
   if (trusted.header === 'x-forwarded-for') {
-    const hops = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const hops = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     return normalize(hops[hops.length - trusted.hops]) ?? socket;
   }
   return normalize(raw.trim()) ?? socket;

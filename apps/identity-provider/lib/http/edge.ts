@@ -32,7 +32,10 @@ export function requestContext(request: Request, ip: string | null): RequestCont
  * query string: it carries codes and state), status, duration, request id and client IP.
  */
 export async function handleProviderRequest(
-  request: Request, ctx: RequestContext, provider: Provider, log: Logger,
+  request: Request,
+  ctx: RequestContext,
+  provider: Provider,
+  log: Logger,
   /** The request's path when the caller has it already (the Node server): saves parsing the URL again. */
   pathname = new URL(request.url).pathname,
 ): Promise<Response> {
@@ -48,13 +51,18 @@ export async function handleProviderRequest(
     const status = response?.status ?? 500;
     const metrics = metricsOf(provider.audit);
     try {
-      if (metrics) observeRequest(metrics, { method: request.method, pathname, status, location: response?.headers.get('location') ?? null, seconds, refreshGrant });
+      if (metrics)
+        observeRequest(metrics, { method: request.method, pathname, status, location: response?.headers.get('location') ?? null, seconds, refreshGrant });
     } catch {
       // metrics are best effort
     }
     log.info('request', {
-      method: request.method, path: isProviderPath(pathname) ? pathname : '(unmatched)', status,
-      duration_ms: Math.round(seconds * 10_000) / 10, request_id: ctx.requestId, client_ip: ctx.ip,
+      method: request.method,
+      path: isProviderPath(pathname) ? pathname : '(unmatched)',
+      status,
+      duration_ms: Math.round(seconds * 10_000) / 10,
+      request_id: ctx.requestId,
+      client_ip: ctx.ip,
     });
   }
 }

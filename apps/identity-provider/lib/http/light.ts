@@ -55,7 +55,10 @@ export class LightHeaders {
 export class LightResponse {
   readonly headers: LightHeaders;
   readonly status: number;
-  constructor(readonly rawBody: string | null, init: { status?: number; headers?: Record<string, string> } = {}) {
+  constructor(
+    readonly rawBody: string | null,
+    init: { status?: number; headers?: Record<string, string> } = {},
+  ) {
     this.status = init.status ?? 200;
     this.headers = new LightHeaders(init.headers);
   }
@@ -87,7 +90,12 @@ class NodeRequestHeaders {
 
 export class LightRequest {
   readonly headers: NodeRequestHeaders;
-  constructor(readonly method: string, readonly url: string, headers: IncomingHttpHeaders, private readonly body: Buffer | null) {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    headers: IncomingHttpHeaders,
+    private readonly body: Buffer | null,
+  ) {
     this.headers = new NodeRequestHeaders(headers);
   }
   async text(): Promise<string> {

@@ -24,7 +24,9 @@ export async function securityForPage() {
   const user = session ? await provider.store.users.findById(session.userId) : null;
   if (!session || !user) return null;
   const [policy, passkeys, mayChange] = await Promise.all([
-    secondFactorPolicy(provider, user, null), provider.store.authenticators.listPasskeys(user.id), mayChangeFactors(provider, session),
+    secondFactorPolicy(provider, user, null),
+    provider.store.authenticators.listPasskeys(user.id),
+    mayChangeFactors(provider, session),
   ]);
   return {
     csrf: browser.csrf,
@@ -35,6 +37,12 @@ export async function securityForPage() {
     graceUntil: policy.graceUntil?.toISOString() ?? null,
     totp: policy.factors.totp,
     recoveryCodesLeft: policy.factors.recoveryCodesLeft,
-    passkeys: passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.createdAt.toISOString(), lastUsedAt: p.lastUsedAt?.toISOString() ?? null, synced: p.deviceType === 'multiDevice' })),
+    passkeys: passkeys.map((p) => ({
+      id: p.id,
+      name: p.name,
+      createdAt: p.createdAt.toISOString(),
+      lastUsedAt: p.lastUsedAt?.toISOString() ?? null,
+      synced: p.deviceType === 'multiDevice',
+    })),
   };
 }

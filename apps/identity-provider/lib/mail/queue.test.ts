@@ -4,13 +4,19 @@ import type { AuditEvent } from '../oidc/audit';
 import { MailWorker } from './queue';
 import { MailDeliveryError, type MailTransport } from './transport';
 
-const message: MailMessage = { to: 'someone@example.org', subject: 'Reset your password', text: 'https://id.example/interaction/reset-link?token=t0p-secret', html: '<a>x</a>' };
+const message: MailMessage = {
+  to: 'someone@example.org',
+  subject: 'Reset your password',
+  text: 'https://id.example/interaction/reset-link?token=t0p-secret',
+  html: '<a>x</a>',
+};
 
 /** A transport that fails as scripted, then delivers. */
 function scripted(failures: (MailDeliveryError | Error)[]): MailTransport & { delivered: MailMessage[] } {
   const delivered: MailMessage[] = [];
   return {
-    kind: 'smtp', delivered,
+    kind: 'smtp',
+    delivered,
     async deliver(m) {
       const failure = failures.shift();
       if (failure) throw failure;
@@ -57,7 +63,14 @@ describe('mail worker', () => {
 
   it('gives up at once on a permanent failure, and after maxAttempts otherwise', async () => {
     const events: AuditEvent[] = [];
-    const w = worker(scripted([Object.assign(new Error('no such user'), { responseCode: 550 }), ...Array.from({ length: 5 }, () => Object.assign(new Error('x'), { code: 'ETIMEDOUT' }))]), events, 2);
+    const w = worker(
+      scripted([
+        Object.assign(new Error('no such user'), { responseCode: 550 }),
+        ...Array.from({ length: 5 }, () => Object.assign(new Error('x'), { code: 'ETIMEDOUT' })),
+      ]),
+      events,
+      2,
+    );
     await w.send({ template: 'email_verification', userId: null, message });
     await w.idle();
     expect(events.at(-1)).toMatchObject({ action: 'mail.failed', details: { error: 'SMTP_550', final: true, retry_at: null } });

@@ -13,7 +13,10 @@ export interface MailTransport {
 
 /** A transport failure the queue may retry (connection trouble, 4xx) or not (5xx, bad address, no transport). */
 export class MailDeliveryError extends Error {
-  constructor(readonly code: string, readonly permanent: boolean) {
+  constructor(
+    readonly code: string,
+    readonly permanent: boolean,
+  ) {
     super(`mail delivery failed (${code})`);
     this.name = 'MailDeliveryError';
   }

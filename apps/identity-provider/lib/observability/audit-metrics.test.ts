@@ -5,7 +5,11 @@ import { observeRequest } from './http-metrics';
 import { createMetrics, type IdpMetrics } from './metrics';
 import { takeRefreshGrant } from './request-scope';
 
-interface Sample { name: string; labels: Record<string, string>; value: number }
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
 
 /** Parses the text exposition format into samples. */
 function parseExposition(text: string): Sample[] {
@@ -42,9 +46,7 @@ async function samples(metrics: IdpMetrics): Promise<Sample[]> {
 }
 
 function value(all: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return all
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    .reduce((sum, s) => sum + s.value, 0);
+  return all.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
 }
 
 describe('withMetrics: metrics derived from audit events', () => {
@@ -59,7 +61,11 @@ describe('withMetrics: metrics derived from audit events', () => {
 
   it('still forwards when counting throws', () => {
     const forwarded: AuditEvent[] = [];
-    const broken = new Proxy({} as IdpMetrics, { get: () => () => { throw new Error('boom'); } });
+    const broken = new Proxy({} as IdpMetrics, {
+      get: () => () => {
+        throw new Error('boom');
+      },
+    });
     const sink = withMetrics({ record: (e) => forwarded.push(e) }, broken);
     expect(() => sink.record({ action: 'auth.login_succeeded' })).not.toThrow();
     expect(forwarded).toHaveLength(1);
@@ -202,18 +208,41 @@ describe('withMetrics: metrics derived from audit events', () => {
     const { sink, metrics } = setup();
     const hostile = { userId: USER, ip: '198.51.100.23', clientId: 'mallory@example.org', grantType: 'refresh_token', requestId: base.requestId };
     const actions: AuditEvent['action'][] = [
-      'token.issued.authorization_code', 'token.issued.refresh_token', 'token.issued.client_credentials', 'token.refreshed',
-      'token.userinfo_accessed', 'token.revoked', 'token.introspected', 'token.validation_failed', 'token.expired',
-      'token.code_invalid', 'token.code_replayed', 'token.pkce_failed', 'token.refresh_reused', 'client.auth_failed',
-      'auth.login_succeeded', 'auth.login_failed', 'auth.account_locked', 'auth.logout', 'auth.password_changed',
-      'security.rate_limited', 'security.suspicious',
+      'token.issued.authorization_code',
+      'token.issued.refresh_token',
+      'token.issued.client_credentials',
+      'token.refreshed',
+      'token.userinfo_accessed',
+      'token.revoked',
+      'token.introspected',
+      'token.validation_failed',
+      'token.expired',
+      'token.code_invalid',
+      'token.code_replayed',
+      'token.pkce_failed',
+      'token.refresh_reused',
+      'client.auth_failed',
+      'auth.login_succeeded',
+      'auth.login_failed',
+      'auth.account_locked',
+      'auth.logout',
+      'auth.password_changed',
+      'security.rate_limited',
+      'security.suspicious',
     ];
     for (const action of actions) {
       for (const reason of ['invalid_grant', 'bob@example.org', '10.0.0.1', USER, '2001:db8::1']) {
         sink.record({ ...hostile, action, details: { reason, endpoint: reason, jti: USER, email: 'bob@example.org' } });
       }
     }
-    observeRequest(metrics, { method: 'GET', pathname: '/oidc/authorize', status: 303, location: 'https://rp.example/cb?error=carol@example.org', seconds: 0.01, refreshGrant: false });
+    observeRequest(metrics, {
+      method: 'GET',
+      pathname: '/oidc/authorize',
+      status: 303,
+      location: 'https://rp.example/cb?error=carol@example.org',
+      seconds: 0.01,
+      refreshGrant: false,
+    });
     const all = await samples(metrics);
     const values = all.flatMap((s) => Object.values(s.labels));
     expect(values.length).toBeGreaterThan(0);

@@ -6,15 +6,18 @@
  */
 import type { AuditAction, AuditEvent } from '../oidc/audit';
 import type { AuditSink } from '../oidc/ports';
-import type {
-  GrantType, IdpMetrics, MailTemplateLabel, OAuthErrorCode, OAuthStep, RateLimitedEndpoint,
-} from './metrics';
+import type { GrantType, IdpMetrics, MailTemplateLabel, OAuthErrorCode, OAuthStep, RateLimitedEndpoint } from './metrics';
 import { noteRefreshGrant } from './request-scope';
 
 /** Failures of a protocol request; their `details.reason` is the OAuth error code returned. */
 const FAILURES: ReadonlySet<AuditAction> = new Set<AuditAction>([
-  'token.validation_failed', 'token.expired', 'token.code_invalid', 'token.code_replayed', 'token.pkce_failed',
-  'token.refresh_reused', 'client.auth_failed',
+  'token.validation_failed',
+  'token.expired',
+  'token.code_invalid',
+  'token.code_replayed',
+  'token.pkce_failed',
+  'token.refresh_reused',
+  'client.auth_failed',
 ]);
 
 const ISSUED = new Map<AuditAction, GrantType>([

@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from './metrics';
 import { createMetricsHandler, isLoopback } from './metrics-endpoint';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } as never;
+const silent = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return this;
+  },
+} as never;
 
 /** A request as Node hands it over, from `remoteAddress`; the response records what was sent. */
 function call(remoteAddress: string) {
@@ -22,7 +30,12 @@ function call(remoteAddress: string) {
 }
 
 describe('metrics without credentials (item 15)', () => {
-  const handler = createMetricsHandler({ metrics: createMetrics({ registeredClientIds: () => new Set(['client-a']), defaultMetrics: false }), auth: {}, sample: async () => {}, log: silent });
+  const handler = createMetricsHandler({
+    metrics: createMetrics({ registeredClientIds: () => new Set(['client-a']), defaultMetrics: false }),
+    auth: {},
+    sample: async () => {},
+    log: silent,
+  });
 
   it('serves loopback callers only: the exposition names clients', async () => {
     for (const address of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {

@@ -115,7 +115,9 @@ export function createMetricsHandler(options: {
     }
     // without credentials configured (development) the exposition, which names clients, is for this machine only
     if (!auth.token && !auth.basicAuth && !isLoopback(req.socket.remoteAddress)) {
-      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', ...noStore }).end('Forbidden: set METRICS_TOKEN or METRICS_BASIC_AUTH to scrape from another host\n');
+      res
+        .writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', ...noStore })
+        .end('Forbidden: set METRICS_TOKEN or METRICS_BASIC_AUTH to scrape from another host\n');
       return;
     }
     if (!metricsAuthorized(req.headers.authorization, auth)) {

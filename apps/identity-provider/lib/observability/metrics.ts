@@ -14,13 +14,7 @@
  * else is reported as "other". No user ids, e-mail addresses or tokens are
  * ever used as label values.
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OAuthErrorCode } from '../oidc/errors';
 
 export const LOGIN_RESULTS = ['success', 'failure', 'locked'] as const;
@@ -29,15 +23,7 @@ export type LoginResult = (typeof LOGIN_RESULTS)[number];
 export const LOGIN_METHODS = ['password'] as const;
 export type LoginMethod = (typeof LOGIN_METHODS)[number];
 
-export const AUTH_OPERATIONS = [
-  'login',
-  'authorize',
-  'token',
-  'userinfo',
-  'introspect',
-  'revoke',
-  'logout',
-] as const;
+export const AUTH_OPERATIONS = ['login', 'authorize', 'token', 'userinfo', 'introspect', 'revoke', 'logout'] as const;
 export type AuthOperation = (typeof AUTH_OPERATIONS)[number];
 
 export const REFRESH_RESULTS = ['success', 'failure', 'reuse_detected'] as const;
@@ -61,14 +47,7 @@ export const OAUTH_ERROR_CODES = [
 ] as const satisfies readonly OAuthErrorCode[];
 export type { OAuthErrorCode };
 
-export const OAUTH_STEPS = [
-  'authorize',
-  'token',
-  'userinfo',
-  'revoke',
-  'introspect',
-  'logout',
-] as const;
+export const OAUTH_STEPS = ['authorize', 'token', 'userinfo', 'revoke', 'introspect', 'logout'] as const;
 export type OAuthStep = (typeof OAUTH_STEPS)[number];
 
 export const OAUTH_RESULTS = ['success', 'failure'] as const;
@@ -83,11 +62,7 @@ export type MailTemplateLabel = (typeof MAIL_TEMPLATES)[number];
 export const MAIL_RESULTS = ['sent', 'retry', 'failed'] as const;
 export type MailResult = (typeof MAIL_RESULTS)[number];
 
-export const GRANT_TYPES = [
-  'authorization_code',
-  'refresh_token',
-  'client_credentials',
-] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export const TOKEN_REUSE_KINDS = ['refresh_token', 'authorization_code'] as const;
@@ -105,9 +80,7 @@ export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
 export const OTHER_LABEL = 'other';
 
 /** Seconds; 0.005..10 with a bucket at 2 s so the "p95 login > 2 s" alert is exact. */
-export const LATENCY_BUCKETS: readonly number[] = [
-  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10,
-];
+export const LATENCY_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
 
 export interface CreateMetricsOptions {
   /** Client ids allowed as `client_id` label values; all others become "other". */

@@ -18,14 +18,24 @@ describe('METRICS_* configuration', () => {
   it('development: enabled by default at /metrics, unprotected unless configured', () => {
     const config = loadConfig({ DATA_DIR: root }, root);
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
-    expect(loadConfig({ DATA_DIR: root, METRICS_ENABLED: 'false', METRICS_PATH: '/internal/metrics/' }, root).metrics).toEqual({ enabled: false, path: '/internal/metrics' });
+    expect(loadConfig({ DATA_DIR: root, METRICS_ENABLED: 'false', METRICS_PATH: '/internal/metrics/' }, root).metrics).toEqual({
+      enabled: false,
+      path: '/internal/metrics',
+    });
   });
 
   it('production: disabled by default; enabling it without a token or basic auth refuses to start', () => {
     expect(loadConfig(prodBase, root).metrics.enabled).toBe(false);
     expect(() => loadConfig({ ...prodBase, METRICS_ENABLED: 'true' }, root)).toThrow(/requires METRICS_TOKEN or METRICS_BASIC_AUTH/);
-    expect(loadConfig({ ...prodBase, METRICS_ENABLED: 'true', METRICS_TOKEN: strong }, root).metrics).toEqual({ enabled: true, path: '/metrics', token: strong });
-    expect(loadConfig({ ...prodBase, METRICS_ENABLED: 'true', METRICS_BASIC_AUTH: 'prom:long-enough-pass-phrase' }, root).metrics.basicAuth).toEqual({ user: 'prom', password: 'long-enough-pass-phrase' });
+    expect(loadConfig({ ...prodBase, METRICS_ENABLED: 'true', METRICS_TOKEN: strong }, root).metrics).toEqual({
+      enabled: true,
+      path: '/metrics',
+      token: strong,
+    });
+    expect(loadConfig({ ...prodBase, METRICS_ENABLED: 'true', METRICS_BASIC_AUTH: 'prom:long-enough-pass-phrase' }, root).metrics.basicAuth).toEqual({
+      user: 'prom',
+      password: 'long-enough-pass-phrase',
+    });
   });
 
   it('rejects weak or malformed credentials and unsafe paths', () => {
@@ -67,11 +77,15 @@ describe('metrics endpoint', () => {
   it('401 with challenges, 200 with the exposition and sampled gauges', async () => {
     const metrics = createMetrics({ registeredClientIds: () => new Set(), defaultMetrics: false });
     let counted = 0;
-    const sample = createScrapeSampler(metrics, {
-      auditStats: () => ({ queued: 3, written: 7, flushFailures: 2, spoolBytes: 11 }),
-      poolStats: () => ({ active: 1, idle: 4, max: 5 }),
-      countActiveSessions: async () => ++counted,
-    }, silent);
+    const sample = createScrapeSampler(
+      metrics,
+      {
+        auditStats: () => ({ queued: 3, written: 7, flushFailures: 2, spoolBytes: 11 }),
+        poolStats: () => ({ active: 1, idle: 4, max: 5 }),
+        countActiveSessions: async () => ++counted,
+      },
+      silent,
+    );
     const handler = createMetricsHandler({ metrics, auth: { token: 'secret-token', basicAuth: { user: 'u', password: 'p' } }, sample, log: silent });
     server = createServer((req, res) => void handler(req, res));
     await new Promise<void>((ok) => server!.listen(0, '127.0.0.1', ok));
@@ -102,14 +116,18 @@ describe('metrics endpoint', () => {
     expect(counted).toBe(1);
   });
 
-  it('exports the writer\'s dead letters as audit_dead_letter_events_total, counted once', async () => {
+  it("exports the writer's dead letters as audit_dead_letter_events_total, counted once", async () => {
     const metrics = createMetrics({ registeredClientIds: () => new Set(), defaultMetrics: false });
     let deadLettered = 0;
-    const sample = createScrapeSampler(metrics, {
-      auditStats: () => ({ queued: 0, written: 0, flushFailures: 0, deadLettered }),
-      poolStats: () => ({ active: 0, idle: 1, max: 1 }),
-      countActiveSessions: async () => 0,
-    }, silent);
+    const sample = createScrapeSampler(
+      metrics,
+      {
+        auditStats: () => ({ queued: 0, written: 0, flushFailures: 0, deadLettered }),
+        poolStats: () => ({ active: 0, idle: 1, max: 1 }),
+        countActiveSessions: async () => 0,
+      },
+      silent,
+    );
     await sample();
     expect((await metrics.render()).body).toMatch(/^audit_dead_letter_events_total 0$/m);
     deadLettered = 3;
@@ -122,14 +140,19 @@ describe('metrics endpoint', () => {
     const metrics = createMetrics({ registeredClientIds: () => new Set(), defaultMetrics: false });
     let t = 0;
     let fail = false;
-    const sample = createScrapeSampler(metrics, {
-      auditStats: () => ({ queued: 0, written: 0, flushFailures: 0 }),
-      poolStats: () => ({ active: 0, idle: 1, max: 1 }),
-      countActiveSessions: async () => {
-        if (fail) throw new Error('db down');
-        return 42;
+    const sample = createScrapeSampler(
+      metrics,
+      {
+        auditStats: () => ({ queued: 0, written: 0, flushFailures: 0 }),
+        poolStats: () => ({ active: 0, idle: 1, max: 1 }),
+        countActiveSessions: async () => {
+          if (fail) throw new Error('db down');
+          return 42;
+        },
       },
-    }, silent, () => t);
+      silent,
+      () => t,
+    );
     await sample();
     fail = true;
     t = 9_999;
@@ -149,7 +172,12 @@ describe('readiness', () => {
   const issuance = async () => ({ registry: { usable: true, ageMs: 10 }, keys: { usable: true, ageMs: 10, signing: true } });
 
   it('ready: database latency, audit writer state and disk space, nothing secret', async () => {
-    const report = await checkReadiness({ db: db(async () => [{ '?column?': 1 }]), auditStats: () => audit, dataDir: join(root, 'not', 'created', 'yet'), issuance });
+    const report = await checkReadiness({
+      db: db(async () => [{ '?column?': 1 }]),
+      auditStats: () => audit,
+      dataDir: join(root, 'not', 'created', 'yet'),
+      issuance,
+    });
     expect(report.status).toBe('ready');
     expect(report.checks.database).toMatchObject({ status: 'ok', kind: 'postgres', latency_ms: expect.any(Number) });
     expect(report.checks.audit_writer).toMatchObject({ status: 'ok', queue_depth: 0, flush_failures: 0 });
@@ -159,7 +187,15 @@ describe('readiness', () => {
 
   it('unavailable when the database fails or hangs, or the audit writer cannot reach it', async () => {
     const errors: string[] = [];
-    const down = await checkReadiness({ db: db(async () => { throw new Error('connect ECONNREFUSED 10.1.2.3:5432 password=hunter2'); }), auditStats: () => audit, dataDir: root, issuance, onError: (check) => errors.push(check) });
+    const down = await checkReadiness({
+      db: db(async () => {
+        throw new Error('connect ECONNREFUSED 10.1.2.3:5432 password=hunter2');
+      }),
+      auditStats: () => audit,
+      dataDir: root,
+      issuance,
+      onError: (check) => errors.push(check),
+    });
     expect(down.status).toBe('unavailable');
     expect(down.checks.database).toMatchObject({ status: 'fail', latency_ms: null });
     expect(JSON.stringify(down)).not.toMatch(/hunter2|10\.1\.2\.3/);
@@ -168,17 +204,32 @@ describe('readiness', () => {
     const hung = await checkReadiness({ db: db(() => new Promise(() => {})), auditStats: () => audit, dataDir: root, issuance }, 50);
     expect(hung.checks.database.status).toBe('fail');
 
-    const stuck = await checkReadiness({ db: db(async () => []), auditStats: () => ({ ...audit, databaseAvailable: false, flushFailures: 3 }), dataDir: root, issuance });
+    const stuck = await checkReadiness({
+      db: db(async () => []),
+      auditStats: () => ({ ...audit, databaseAvailable: false, flushFailures: 3 }),
+      dataDir: root,
+      issuance,
+    });
     expect(stuck.status).toBe('unavailable');
     expect(stuck.checks.audit_writer).toMatchObject({ status: 'fail', flush_failures: 3, database_available: false });
   });
 
   it('unavailable when tokens cannot be issued although select 1 answers: no active signing key, or a registry past its staleness bound', async () => {
     const healthy = await issuance();
-    const noKey = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance: async () => ({ ...healthy, keys: { ...healthy.keys, signing: false } }) });
+    const noKey = await checkReadiness({
+      db: db(async () => []),
+      auditStats: () => audit,
+      dataDir: root,
+      issuance: async () => ({ ...healthy, keys: { ...healthy.keys, signing: false } }),
+    });
     expect(noKey.status).toBe('unavailable');
     expect(noKey.checks.token_issuance).toMatchObject({ status: 'fail', active_signing_key: false });
-    const stale = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance: async () => ({ ...healthy, registry: { usable: false, ageMs: 400_000 } }) });
+    const stale = await checkReadiness({
+      db: db(async () => []),
+      auditStats: () => audit,
+      dataDir: root,
+      issuance: async () => ({ ...healthy, registry: { usable: false, ageMs: 400_000 } }),
+    });
     expect(stale.status).toBe('unavailable');
     expect(stale.checks.token_issuance).toMatchObject({ status: 'fail', client_registry_age_ms: 400_000 });
   });
@@ -187,16 +238,34 @@ describe('readiness', () => {
     const report = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance });
     const redacted = JSON.stringify(redactReadiness(report));
     expect(redacted).not.toMatch(/"kind"|"pool"|free_bytes|total_bytes/);
-    expect(redactReadiness(report)).toMatchObject({ status: 'ready', checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok' } } });
+    expect(redactReadiness(report)).toMatchObject({
+      status: 'ready',
+      checks: { database: { status: 'ok' }, disk: { status: 'ok' }, token_issuance: { status: 'ok' } },
+    });
   });
 
   it('maintenance is informational: not started, or a failing job, never makes the instance unready', async () => {
-    const job = (runs: number, lastError: string | null) => ({ runs, failures: lastError ? 1 : 0, lastRunAt: null, lastSuccessAt: null, lastDurationMs: null, lastError });
+    const job = (runs: number, lastError: string | null) => ({
+      runs,
+      failures: lastError ? 1 : 0,
+      lastRunAt: null,
+      lastSuccessAt: null,
+      lastDurationMs: null,
+      lastError,
+    });
     const none = await checkReadiness({ db: db(async () => []), auditStats: () => audit, dataDir: root, issuance });
     expect(none.checks.maintenance).toEqual({ status: 'not_started', rounds: 0, jobs: {} });
     const failing = await checkReadiness({
-      db: db(async () => []), auditStats: () => audit, dataDir: root, issuance,
-      maintenance: () => ({ started: true, everyMs: 60_000, rounds: 3, jobs: { sealRollups: job(3, null), applyRetention: job(3, 'PostgresError'), later: job(0, null) } }),
+      db: db(async () => []),
+      auditStats: () => audit,
+      dataDir: root,
+      issuance,
+      maintenance: () => ({
+        started: true,
+        everyMs: 60_000,
+        rounds: 3,
+        jobs: { sealRollups: job(3, null), applyRetention: job(3, 'PostgresError'), later: job(0, null) },
+      }),
     });
     expect(failing.status).toBe('ready');
     expect(failing.checks.maintenance).toEqual({ status: 'warn', rounds: 3, jobs: { sealRollups: 'ok', applyRetention: 'fail', later: 'pending' } });

@@ -23,7 +23,15 @@ export interface ReadinessReport {
   status: 'ready' | 'unavailable';
   checks: {
     database: { status: Status; kind: string; latency_ms: number | null; pool: { active: number; idle: number; max: number } };
-    audit_writer: { status: AuditStatus; queue_depth: number; flush_failures: number; spool_bytes: number; dropped: number; dead_letters: number; database_available: boolean };
+    audit_writer: {
+      status: AuditStatus;
+      queue_depth: number;
+      flush_failures: number;
+      spool_bytes: number;
+      dropped: number;
+      dead_letters: number;
+      database_available: boolean;
+    };
     disk: { status: Status; free_bytes: number | null; total_bytes: number | null; free_ratio: number | null };
     token_issuance: { status: Status; client_registry_age_ms: number | null; signing_keys_age_ms: number | null; active_signing_key: boolean };
     /** Informational, never makes the instance unready: whether this process runs upkeep, and how each job's last run went. */
@@ -100,7 +108,12 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
     sources.onError?.('disk', error);
   }
 
-  const issuance: ReadinessReport['checks']['token_issuance'] = { status: 'fail', client_registry_age_ms: null, signing_keys_age_ms: null, active_signing_key: false };
+  const issuance: ReadinessReport['checks']['token_issuance'] = {
+    status: 'fail',
+    client_registry_age_ms: null,
+    signing_keys_age_ms: null,
+    active_signing_key: false,
+  };
   try {
     const health = await sources.issuance(timeoutMs);
     Object.assign(issuance, { client_registry_age_ms: health.registry.ageMs, signing_keys_age_ms: health.keys.ageMs, active_signing_key: health.keys.signing });
@@ -110,12 +123,17 @@ export async function checkReadiness(sources: ReadinessSources, timeoutMs = DATA
   }
 
   const ready = database.status === 'ok' && audit.status !== 'fail' && disk.status === 'ok' && issuance.status === 'ok';
-  return { status: ready ? 'ready' : 'unavailable', checks: { database, audit_writer: audit, disk, token_issuance: issuance, maintenance: maintenanceCheck(sources.maintenance?.()) } };
+  return {
+    status: ready ? 'ready' : 'unavailable',
+    checks: { database, audit_writer: audit, disk, token_issuance: issuance, maintenance: maintenanceCheck(sources.maintenance?.()) },
+  };
 }
 
 function maintenanceCheck(status: MaintenanceStatus | undefined): ReadinessReport['checks']['maintenance'] {
   if (!status) return { status: 'not_started', rounds: 0, jobs: {} };
-  const jobs = Object.fromEntries(Object.entries(status.jobs).map(([name, job]) => [name, job.runs === 0 ? 'pending' : job.lastError === null ? 'ok' : 'fail'] as const));
+  const jobs = Object.fromEntries(
+    Object.entries(status.jobs).map(([name, job]) => [name, job.runs === 0 ? 'pending' : job.lastError === null ? 'ok' : 'fail'] as const),
+  );
   return { status: !status.started ? 'not_started' : Object.values(jobs).includes('fail') ? 'warn' : 'ok', rounds: status.rounds, jobs };
 }
 

@@ -10,13 +10,17 @@ describe('signing key metrics', () => {
     expect(initial).toMatch(/^idp_signing_keys\{state="active",alg="ES256"\} 0$/m);
     expect(initial).not.toMatch(/^idp_signing_key_rotation_due_seconds/m);
 
-    metrics.setSigningKeys([
-      { alg: 'ES256', state: 'next', activatesAt: new Date(now + 4500_000) },
-      { alg: 'ES256', state: 'active', activatesAt: new Date(now - 86_400_000) },
-      { alg: 'RS256', state: 'active', activatesAt: new Date(now - 1000) },
-      { alg: 'RS256', state: 'retiring', activatesAt: new Date(now - 9e9) },
-      { alg: 'XX', state: 'active', activatesAt: new Date(now) },
-    ], 2 * 86_400, now);
+    metrics.setSigningKeys(
+      [
+        { alg: 'ES256', state: 'next', activatesAt: new Date(now + 4500_000) },
+        { alg: 'ES256', state: 'active', activatesAt: new Date(now - 86_400_000) },
+        { alg: 'RS256', state: 'active', activatesAt: new Date(now - 1000) },
+        { alg: 'RS256', state: 'retiring', activatesAt: new Date(now - 9e9) },
+        { alg: 'XX', state: 'active', activatesAt: new Date(now) },
+      ],
+      2 * 86_400,
+      now,
+    );
     const body = (await metrics.render()).body;
     expect(body).toMatch(/^idp_signing_keys\{state="next",alg="ES256"\} 1$/m);
     expect(body).toMatch(/^idp_signing_keys\{state="active",alg="RS256"\} 1$/m);

@@ -69,7 +69,11 @@ export function acrForToken(sessionAcr: string, requested: readonly string[] | u
 /** Bounds: the parameter travels in the sealed session cookie while the user signs in. */
 export const MAX_CLAIMS_PARAMETER_LENGTH = 2048;
 const MAX_CLAIMS_PER_MEMBER = 32;
-const CLAIM_NAME = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/);
+const CLAIM_NAME = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.:-]+$/);
 const CLAIM_VALUE = z.union([z.string().max(256), z.number(), z.boolean()]);
 
 /** Individual claim request (5.5.1): null, or { essential, value, values } (other members ignored, as 5.5 says). */
@@ -120,8 +124,9 @@ export function parseClaimsParameter(raw: string | undefined): ClaimsRequest | n
  * `acr_values` (always voluntary, OIDC Core 3.1.2.1). Unknown values are ignored unless they are all an
  * essential request names, which can then never be met.
  */
-export function acrRequirement(acrValues: string | undefined, claims: ClaimsRequest | null): AcrRequirement & { unknownOnly: boolean } | null {
-  if (acrValues !== undefined && (acrValues.length > 512 || !/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(acrValues))) throw new InvalidRequest('acr_values is malformed');
+export function acrRequirement(acrValues: string | undefined, claims: ClaimsRequest | null): (AcrRequirement & { unknownOnly: boolean }) | null {
+  if (acrValues !== undefined && (acrValues.length > 512 || !/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(acrValues)))
+    throw new InvalidRequest('acr_values is malformed');
   const fromClaims = claims?.acr && claims.acr.values.length ? claims.acr : null;
   const requested = fromClaims ? fromClaims.values : acrValues ? acrValues.split(' ') : [];
   if (!requested.length) return null;

@@ -3,7 +3,6 @@ import { originsOf } from './cors';
 import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ClientRegistry } from './ports';
 
-
 const NO_IDS: ReadonlySet<string> = new Set();
 
 interface Registry {
@@ -71,4 +70,3 @@ export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTim
     health: () => snapshot.health(),
   };
 }
-

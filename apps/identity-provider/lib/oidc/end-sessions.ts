@@ -7,7 +7,10 @@ import type { IdentityStore } from '@idp/database-identity';
  * access tokens issued from them.
  */
 export async function endSessionsAfterPasswordChange(
-  store: Pick<IdentityStore, 'sessions' | 'grants'>, userId: string, keepSid: string | null, reason: 'password_changed' | 'password_reset' = 'password_changed',
+  store: Pick<IdentityStore, 'sessions' | 'grants'>,
+  userId: string,
+  keepSid: string | null,
+  reason: 'password_changed' | 'password_reset' = 'password_changed',
 ): Promise<{ sessionsEnded: number; refreshTokensRevoked: number }> {
   const sessionsEnded = await store.sessions.revokeOthersOfUser(userId, keepSid);
   const refreshTokensRevoked = await store.grants.revokeUserGrants(userId, reason);

@@ -8,11 +8,28 @@ import type { AuditAction } from './audit';
 
 /** Every error code the provider answers with (RFC 6749, RFC 6750, RFC 7009, OIDC Core; the last two on error pages only). */
 export type OAuthErrorCode =
-  | 'invalid_request' | 'invalid_client' | 'invalid_grant' | 'unauthorized_client' | 'unsupported_grant_type'
-  | 'invalid_scope' | 'invalid_token' | 'insufficient_scope' | 'access_denied' | 'unsupported_response_type'
-  | 'login_required' | 'consent_required' | 'interaction_required' | 'request_not_supported'
-  | 'request_uri_not_supported' | 'unsupported_token_type' | 'server_error' | 'temporarily_unavailable'
-  | 'invalid_redirect_uri' | 'invalid_client_id' | 'invalid_target' | 'unmet_authentication_requirements';
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'unsupported_token_type'
+  | 'server_error'
+  | 'temporarily_unavailable'
+  | 'invalid_redirect_uri'
+  | 'invalid_client_id'
+  | 'invalid_target'
+  | 'unmet_authentication_requirements';
 
 export class OAuthError extends Error {
   /** False for errors that must be shown to the user instead of redirected (unknown client, bad redirect_uri). */
@@ -126,7 +143,11 @@ export class ServerError extends OAuthError {
   }
 }
 export class TemporarilyUnavailable extends OAuthError {
-  constructor(description = 'Too many requests; try again later', readonly retryAfterSeconds = 60, status = 429) {
+  constructor(
+    description = 'Too many requests; try again later',
+    readonly retryAfterSeconds = 60,
+    status = 429,
+  ) {
     super('temporarily_unavailable', description, status);
   }
 }

@@ -13,11 +13,20 @@ describe.each(['ES256', 'RS256'] as const)('compact JWS with %s', (alg) => {
 
   it('our tokens verify with jose, a certified-grade implementation', async () => {
     const token = signCompact({ alg, kid: 'k1', typ: 'at+jwt' }, claims, privateKey);
-    const { payload, protectedHeader } = await jwtVerify(token, await importJWK(publicJwk, alg), { algorithms: [alg], issuer: 'https://id.example', audience: 'c1', typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(token, await importJWK(publicJwk, alg), {
+      algorithms: [alg],
+      issuer: 'https://id.example',
+      audience: 'c1',
+      typ: 'at+jwt',
+    });
     expect(payload).toMatchObject(claims);
     expect(protectedHeader).toEqual({ alg, kid: 'k1', typ: 'at+jwt' });
     // headers are encoded once per (alg, kid, typ): another kid or typ gets its own
-    for (const [kid, typ] of [['k2', 'at+jwt'], ['k1', 'JWT'], ['k1', 'at+jwt']]) {
+    for (const [kid, typ] of [
+      ['k2', 'at+jwt'],
+      ['k1', 'JWT'],
+      ['k1', 'at+jwt'],
+    ]) {
       const next = await jwtVerify(signCompact({ alg, kid, typ }, claims, privateKey), await importJWK(publicJwk, alg), { algorithms: [alg] });
       expect(next.protectedHeader).toEqual({ alg, kid, typ });
     }

@@ -20,7 +20,10 @@ describe('automatic signing key rotation (fake clock)', () => {
   let ring: ReturnType<typeof cachedKeyRing>;
   const at = (seconds: number) => new Date(t0 + seconds * 1000);
   const advanceTo = (seconds: number) => (clock = t0 + seconds * 1000);
-  const jwksKids = async () => JSON.parse((await ring.jwks()).body).keys.map((k: { kid: string }) => k.kid).sort();
+  const jwksKids = async () =>
+    JSON.parse((await ring.jwks()).body)
+      .keys.map((k: { kid: string }) => k.kid)
+      .sort();
 
   beforeAll(async () => {
     store = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48) });
@@ -42,7 +45,10 @@ describe('automatic signing key rotation (fake clock)', () => {
 
     advanceTo(90 * DAY - 4500);
     expect(await runKeyRotation(deps, at(90 * DAY - 4500))).toEqual({ keysPublished: 2, keysActivated: 0, keysRetired: 0 });
-    expect(events.map((e) => [e.action, e.details?.alg]).sort()).toEqual([['key.published', 'ES256'], ['key.published', 'RS256']]);
+    expect(events.map((e) => [e.action, e.details?.alg]).sort()).toEqual([
+      ['key.published', 'ES256'],
+      ['key.published', 'RS256'],
+    ]);
     for (const event of events) {
       expect(Object.keys(event.details ?? {}).sort()).toEqual(['alg', 'kid']);
       expect(event).toMatchObject({ resourceType: 'signing_key', resourceId: event.details?.kid });
@@ -58,7 +64,13 @@ describe('automatic signing key rotation (fake clock)', () => {
     advanceTo(90 * DAY);
     expect((await ring.signingKey('ES256')).kid).toBe(newEs);
     expect((await ring.signingKey('RS256')).kid).not.toBe(oldRs);
-    expect(ring.schedule().filter((k) => k.state === 'retiring').map((k) => k.kid).sort()).toEqual([oldEs, oldRs].sort());
+    expect(
+      ring
+        .schedule()
+        .filter((k) => k.state === 'retiring')
+        .map((k) => k.kid)
+        .sort(),
+    ).toEqual([oldEs, oldRs].sort());
 
     events.length = 0;
     expect(await runKeyRotation(deps, at(90 * DAY + 60))).toMatchObject({ keysActivated: 2 });
@@ -70,7 +82,12 @@ describe('automatic signing key rotation (fake clock)', () => {
     expect(await ring.verificationKey(oldEs, 'ES256')).toBeNull();
     events.length = 0;
     expect(await runKeyRotation(deps, at(90 * DAY + 3660))).toMatchObject({ keysRetired: 2 });
-    expect(events.map((e) => [e.action, e.details?.kid]).sort()).toEqual([['key.retired', oldEs], ['key.retired', oldRs]].sort());
+    expect(events.map((e) => [e.action, e.details?.kid]).sort()).toEqual(
+      [
+        ['key.retired', oldEs],
+        ['key.retired', oldRs],
+      ].sort(),
+    );
   });
 
   it('on request: scheduled after the pre-publication window; --immediate signs now and says what it breaks', async () => {
@@ -81,7 +98,11 @@ describe('automatic signing key rotation (fake clock)', () => {
     const scheduled = await scheduleKeyRotation(deps, { alg: 'ES256', actor: { userId: null, requestId: 'req-1' } });
     expect(scheduled).toMatchObject({ alg: 'ES256', created: true, immediate: false, breaks: null });
     expect(scheduled.activatesAt.getTime() - Date.now()).toBeGreaterThan(4400_000);
-    expect(events.at(-1)).toMatchObject({ action: 'key.published', requestId: 'req-1', details: { kid: scheduled.kid, alg: 'ES256', replaces_kid: scheduled.replacesKid } });
+    expect(events.at(-1)).toMatchObject({
+      action: 'key.published',
+      requestId: 'req-1',
+      details: { kid: scheduled.kid, alg: 'ES256', replaces_kid: scheduled.replacesKid },
+    });
 
     const emergency = await scheduleKeyRotation(deps, { alg: 'ES256', immediate: true });
     // the already published successor is the one that takes over (it was published moments ago)

@@ -24,7 +24,11 @@ export type RotationActor = Pick<AuditEvent, 'userId' | 'ip' | 'userAgent' | 're
 
 function lifecycleEvents(changes: LifecycleChanges, actor: RotationActor = {}, replaced = new Map<string, string>(), immediate = false): AuditEvent[] {
   const event = (action: AuditEvent['action'], key: SigningKey, extra: Record<string, unknown> = {}): AuditEvent => ({
-    ...actor, action, resourceType: 'signing_key', resourceId: key.kid, details: { kid: key.kid, alg: key.alg, ...extra },
+    ...actor,
+    action,
+    resourceType: 'signing_key',
+    resourceId: key.kid,
+    details: { kid: key.kid, alg: key.alg, ...extra },
   });
   return [
     ...changes.published.map((k) => event('key.published', k, replaced.has(k.kid) ? { replaces_kid: replaced.get(k.kid) } : {})),
@@ -74,21 +78,21 @@ export interface RotationOutcome {
  * `immediate` makes the successor sign now, for emergencies. The admin console calls this.
  */
 export async function scheduleKeyRotation(
-  deps: KeyRotationDeps, input: { alg: SigningAlg; immediate?: boolean; actor?: RotationActor },
+  deps: KeyRotationDeps,
+  input: { alg: SigningAlg; immediate?: boolean; actor?: RotationActor },
 ): Promise<RotationOutcome> {
   const { alg, immediate = false, actor } = input;
-  const result = immediate
-    ? await deps.keys.rotateImmediately(alg, deps.policy.keepPublishedSeconds)
-    : await deps.keys.scheduleRotation(alg, deps.policy);
+  const result = immediate ? await deps.keys.rotateImmediately(alg, deps.policy.keepPublishedSeconds) : await deps.keys.scheduleRotation(alg, deps.policy);
   const replaced = new Map(result.replaces ? [[result.key.kid, result.replaces.kid]] : []);
   record(deps, lifecycleEvents(result, actor, replaced, immediate));
   const publishedForMs = result.key.activatesAt.getTime() - result.key.createdAt.getTime();
-  const breaks = immediate && publishedForMs < deps.policy.publishAheadSeconds * 1000
-    ? `Tokens signed with ${result.key.kid} from now on are rejected by verifiers whose cached JWKS predates its publication ` +
-      `(${result.key.createdAt.toISOString()}) until they fetch the JWKS again: up to ${deps.jwksMaxAgeSeconds}s for verifiers that follow ` +
-      `Cache-Control (until ${new Date(result.key.createdAt.getTime() + deps.jwksMaxAgeSeconds * 1000).toISOString()}), 30 minutes for Supabase, ` +
-      `longer for verifiers that refetch only on restart. Tokens signed by ${result.replaces?.kid ?? 'the previous key'} keep verifying.`
-    : null;
+  const breaks =
+    immediate && publishedForMs < deps.policy.publishAheadSeconds * 1000
+      ? `Tokens signed with ${result.key.kid} from now on are rejected by verifiers whose cached JWKS predates its publication ` +
+        `(${result.key.createdAt.toISOString()}) until they fetch the JWKS again: up to ${deps.jwksMaxAgeSeconds}s for verifiers that follow ` +
+        `Cache-Control (until ${new Date(result.key.createdAt.getTime() + deps.jwksMaxAgeSeconds * 1000).toISOString()}), 30 minutes for Supabase, ` +
+        `longer for verifiers that refetch only on restart. Tokens signed by ${result.replaces?.kid ?? 'the previous key'} keep verifying.`
+      : null;
   return {
     alg,
     kid: result.key.kid,

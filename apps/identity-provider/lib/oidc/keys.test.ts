@@ -7,7 +7,9 @@ function jwkPair(kid: string, times: { activatesAt?: number; retireAfter?: numbe
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const state = times.state ?? 'active';
   return {
-    kid, alg: 'ES256' as const, state,
+    kid,
+    alg: 'ES256' as const,
+    state,
     publicJwk: { ...pair.publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' },
     privateJwk: state === 'retiring' ? null : pair.privateKey.export({ format: 'jwk' }),
     createdAt: new Date(0),
@@ -55,22 +57,25 @@ describe('cachedKeyRing', () => {
 
   it('switches to the successor at its activation time on the injected clock, without waiting for a check', async () => {
     const clock = { time: 1_000 };
-    const { db, queries } = fakeQueries(clock, [
-      jwkPair('k2', { activatesAt: 10_000, state: 'next' }),
-      jwkPair('k1', { activatesAt: 0, retireAfter: 20_000 }),
-    ]);
+    const { db, queries } = fakeQueries(clock, [jwkPair('k2', { activatesAt: 10_000, state: 'next' }), jwkPair('k1', { activatesAt: 0, retireAfter: 20_000 })]);
     // one check per hour: every switch below happens between checks
     const ring = cachedKeyRing(queries, { checkEveryMs: 3_600_000, now: () => clock.time });
     expect((await ring.signingKey('ES256')).kid).toBe('k1');
     expect(await jwksKids(ring)).toEqual(['k2', 'k1']);
-    expect(ring.schedule().map((k) => [k.kid, k.state])).toEqual([['k2', 'next'], ['k1', 'active']]);
+    expect(ring.schedule().map((k) => [k.kid, k.state])).toEqual([
+      ['k2', 'next'],
+      ['k1', 'active'],
+    ]);
     const checks = db.checks;
 
     clock.time = 9_999;
     expect((await ring.signingKey('ES256')).kid).toBe('k1');
     clock.time = 10_000;
     expect((await ring.signingKey('ES256')).kid).toBe('k2');
-    expect(ring.schedule().map((k) => [k.kid, k.state])).toEqual([['k2', 'active'], ['k1', 'retiring']]);
+    expect(ring.schedule().map((k) => [k.kid, k.state])).toEqual([
+      ['k2', 'active'],
+      ['k1', 'retiring'],
+    ]);
     // the retiring key verifies what it signed until it is retired, then leaves the JWKS
     clock.time = 19_999;
     expect(await ring.verificationKey('k1', 'ES256')).not.toBeNull();
@@ -85,10 +90,7 @@ describe('cachedKeyRing', () => {
   it('decides activation by the database clock, not the local one', async () => {
     // this process's clock is 5 s behind the database's
     const clock = { time: 1_000, dbOffset: 5_000 };
-    const { queries } = fakeQueries(clock, [
-      jwkPair('k2', { activatesAt: 10_000, state: 'next' }),
-      jwkPair('k1', { activatesAt: 0, retireAfter: 60_000 }),
-    ]);
+    const { queries } = fakeQueries(clock, [jwkPair('k2', { activatesAt: 10_000, state: 'next' }), jwkPair('k1', { activatesAt: 0, retireAfter: 60_000 })]);
     const ring = cachedKeyRing(queries, { checkEveryMs: 3_600_000, now: () => clock.time });
     expect((await ring.signingKey('ES256')).kid).toBe('k1');
     clock.time = 5_000; // database time 10 000

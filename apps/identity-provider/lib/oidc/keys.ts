@@ -78,9 +78,7 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
         retireAfterMs: k.retireAfter ? k.retireAfter.getTime() - offsetMs : Infinity,
         activatesAt: k.activatesAt,
         retireAfter: k.retireAfter,
-        signing: k.privateJwk
-          ? (same && previous.signing) || { kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.privateJwk, format: 'jwk' }) }
-          : null,
+        signing: k.privateJwk ? (same && previous.signing) || { kid: k.kid, alg: k.alg, key: createPrivateKey({ key: k.privateJwk, format: 'jwk' }) } : null,
         verifying: same ? previous.verifying : { alg: k.alg, key: createPublicKey({ key: k.publicJwk, format: 'jwk' }), jwk },
         publicJwk: Object.fromEntries(Object.entries({ kty, crv, x, y, n, e, kid, alg, use }).filter(([, v]) => v !== undefined)),
       };
@@ -110,7 +108,9 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
     }
     const body = JSON.stringify({ keys: published.map((k) => k.publicJwk) });
     const view: View = {
-      from, until, signing,
+      from,
+      until,
+      signing,
       verifying: new Map(published.map((k) => [k.kid, k.verifying])),
       jwks: { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` },
     };
@@ -119,7 +119,11 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
   };
 
   const snapshot = new PollingSnapshot<State>(load, {
-    checkEveryMs: timing.checkEveryMs ?? 5000, maxStaleMs: timing.maxStaleMs ?? 300_000, waitMs: timing.waitMs ?? 100, now, onError: timing.onError,
+    checkEveryMs: timing.checkEveryMs ?? 5000,
+    maxStaleMs: timing.maxStaleMs ?? 300_000,
+    waitMs: timing.waitMs ?? 100,
+    now,
+    onError: timing.onError,
   });
   let missCheckedAt = -Infinity;
 
@@ -173,7 +177,10 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
       return state.keys
         .filter((k) => k.retireAfterMs > t)
         .map((k) => ({
-          kid: k.kid, alg: k.alg, activatesAt: k.activatesAt, retireAfter: k.retireAfter,
+          kid: k.kid,
+          alg: k.alg,
+          activatesAt: k.activatesAt,
+          retireAfter: k.retireAfter,
           state: k.activatesAtMs > t ? 'next' : signingKids.has(k.kid) ? 'active' : 'retiring',
         }));
     },

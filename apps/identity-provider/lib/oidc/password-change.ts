@@ -50,7 +50,9 @@ export async function changePassword(provider: Provider, ctx: RequestContext, in
   const user = found ? await provider.store.users.findByEmailForLogin(found.email) : null;
   if (!user || user.id !== session.userId) return { status: 'no_user' };
   try {
-    enforceRateLimits(provider, ctx, 'password_change', [{ scope: 'user', key: user.id, rule: provider.settings.rateLimits.passwordChange }], { userId: user.id });
+    enforceRateLimits(provider, ctx, 'password_change', [{ scope: 'user', key: user.id, rule: provider.settings.rateLimits.passwordChange }], {
+      userId: user.id,
+    });
   } catch (error) {
     if (error instanceof RateLimited) return { status: 'rate_limited', error };
     throw error;
@@ -68,7 +70,12 @@ export async function changePassword(provider: Provider, ctx: RequestContext, in
   // whoever else holds a session or a token of this user loses it; this browser stays signed in
   const { sessionsEnded, refreshTokensRevoked } = await endSessionsAfterPasswordChange(provider.store, user.id, session.sid);
   provider.audit.record({
-    action: 'auth.password_changed', userId: user.id, clientId: input.clientId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+    action: 'auth.password_changed',
+    userId: user.id,
+    clientId: input.clientId ?? null,
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    requestId: ctx.requestId,
     details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },
   });
   return { status: 'changed', forced: user.mustChangePassword, sessionsEnded, refreshTokensRevoked };

@@ -37,7 +37,10 @@ export class PollingSnapshot<T> {
   #inflight: Promise<T> | null = null;
   readonly #now: () => number;
 
-  constructor(private readonly load: (previous: T | undefined) => Promise<T>, private readonly options: PollingSnapshotOptions) {
+  constructor(
+    private readonly load: (previous: T | undefined) => Promise<T>,
+    private readonly options: PollingSnapshotOptions,
+  ) {
     this.#now = options.now ?? systemNow;
   }
 
@@ -58,7 +61,10 @@ export class PollingSnapshot<T> {
     if (this.#value === undefined) return check;
     let timer: NodeJS.Timeout | undefined;
     const waited = await Promise.race([
-      check.then(() => true, () => false),
+      check.then(
+        () => true,
+        () => false,
+      ),
       new Promise<false>((ok) => (timer = setTimeout(() => ok(false), this.options.waitMs))),
     ]);
     clearTimeout(timer);
@@ -94,4 +100,3 @@ export class PollingSnapshot<T> {
     return { loaded: this.#value !== undefined, ageMs: age, usable: age !== null && age <= this.options.maxStaleMs };
   }
 }
-

@@ -23,6 +23,7 @@ export function redirectUriProblem(uri: string, options: { production: boolean }
     return `${uri}: http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https`;
   }
   // private-use scheme (RFC 8252 7.1): reverse domain name, so it cannot collide with another app's
-  if (!/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol)) return `${uri}: a native app's scheme must be a reverse domain name, e.g. com.example.app:/callback`;
+  if (!/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/.test(url.protocol))
+    return `${uri}: a native app's scheme must be a reverse domain name, e.g. com.example.app:/callback`;
   return null;
 }

@@ -7,7 +7,10 @@ import type { ResourceIndex, ResourceRegistry } from './ports';
  * query at most every `checkEveryMs`, a reload when it moved, and the last good copy served while the
  * database is slow (PollingSnapshot). The token endpoint therefore makes no database round trip for them.
  */
-export function cachedResourceRegistry(queries: Pick<ResourceServerQueries, 'version' | 'list'>, timing: SnapshotTiming = {}): ResourceRegistry & { invalidate(): void; health(): SnapshotHealth } {
+export function cachedResourceRegistry(
+  queries: Pick<ResourceServerQueries, 'version' | 'list'>,
+  timing: SnapshotTiming = {},
+): ResourceRegistry & { invalidate(): void; health(): SnapshotHealth } {
   const now = timing.now ?? systemNow;
   const snapshot = new PollingSnapshot<ResourceIndex & { version: string }>(
     async (previous) => {

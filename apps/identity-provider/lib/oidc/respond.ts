@@ -32,11 +32,13 @@ export function json(body: unknown, status = 200, headers: Record<string, string
  */
 export function errorResponse(error: OAuthError, options: { bearer?: boolean } = {}): Response {
   const headers: Record<string, string> = {};
-  if (error instanceof InvalidClient && error.usedBasic) headers['WWW-Authenticate'] = `Basic realm="${(error.basicRealm ?? 'token').replace(/["\\]/g, '')}", charset="UTF-8"`;
+  if (error instanceof InvalidClient && error.usedBasic)
+    headers['WWW-Authenticate'] = `Basic realm="${(error.basicRealm ?? 'token').replace(/["\\]/g, '')}", charset="UTF-8"`;
   if (options.bearer) {
-    const attrs = error instanceof InvalidToken || error.code === 'insufficient_scope'
-      ? `error="${error.code}", error_description="${error.description.replace(/"/g, "'")}"`
-      : '';
+    const attrs =
+      error instanceof InvalidToken || error.code === 'insufficient_scope'
+        ? `error="${error.code}", error_description="${error.description.replace(/"/g, "'")}"`
+        : '';
     headers['WWW-Authenticate'] = `Bearer realm="userinfo"${attrs ? ', ' + attrs : ''}`;
   }
   if (error instanceof TemporarilyUnavailable) {
@@ -62,6 +64,11 @@ export function errorPage(error: OAuthError): Response {
 <p>Error: <code data-testid="error-code">${escapeHtml(error.code)}</code></p><p>Please return to the application you came from and try again.</p></body></html>`;
   return reply(html, {
     status: error.status,
-    headers: { 'Content-Type': 'text/html; charset=utf-8', ...NO_STORE, 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" },
+    headers: {
+      'Content-Type': 'text/html; charset=utf-8',
+      ...NO_STORE,
+      'X-Frame-Options': 'DENY',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    },
   });
 }

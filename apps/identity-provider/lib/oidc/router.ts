@@ -2,7 +2,13 @@ import { authorizationEndpoint, resumeAuthorization } from './endpoints/authoriz
 import { discoveryEndpoint, PATHS } from './endpoints/discovery';
 import { endSessionEndpoint, logoutAction } from './endpoints/end-session';
 import {
-  passkeyRegisterAction, passkeyRemoveAction, passkeyRenameAction, recoveryCodesAction, totpBeginAction, totpConfirmAction, totpRemoveAction,
+  passkeyRegisterAction,
+  passkeyRemoveAction,
+  passkeyRenameAction,
+  recoveryCodesAction,
+  totpBeginAction,
+  totpConfirmAction,
+  totpRemoveAction,
 } from './endpoints/account-security';
 import { secondFactorAction, startStepUp, webauthnAuthenticateAction, webauthnOptionsAction } from './endpoints/second-factor';
 import { changePasswordAction, consentAction, loginAction, startSignIn } from './endpoints/interaction';

@@ -21,48 +21,96 @@ let secret: string;
 
 beforeAll(async () => {
   t = await testProvider();
-  secret = (await t.client({
-    clientId: RP.clientId, name: 'MFA RP', redirectUris: [RP.redirectUri], grantTypes: ['authorization_code'], scopes: ['openid', 'profile', 'email'],
-    tokenEndpointAuthMethod: 'client_secret_basic', firstParty: true,
-  })).clientSecret!;
+  secret = (
+    await t.client({
+      clientId: RP.clientId,
+      name: 'MFA RP',
+      redirectUris: [RP.redirectUri],
+      grantTypes: ['authorization_code'],
+      scopes: ['openid', 'profile', 'email'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      firstParty: true,
+    })
+  ).clientSecret!;
 });
 afterAll(async () => {
   await t?.close();
 });
 
 async function browserOf(input: { amr?: string[]; acr?: string; roles?: string[] } = {}) {
-  const user = await t.store.users.create({ email: `u-${randomBytes(4).toString('hex')}@example.org`, password: randomBytes(12).toString('base64url'), roles: input.roles });
+  const user = await t.store.users.create({
+    email: `u-${randomBytes(4).toString('hex')}@example.org`,
+    password: randomBytes(12).toString('base64url'),
+    roles: input.roles,
+  });
   const session = await t.store.sessions.create({ userId: user.id, ttlSeconds: 3600, amr: input.amr, acr: input.acr });
   const cookie = (await sessionCookie({ sid: session.sid, csrf: randomBytes(24).toString('base64url'), interactions: {} }, t.provider.settings)).split(';')[0];
   return { user, session, cookie };
 }
-const authorize = (cookie: string, extra: Record<string, string>) => authorizationEndpoint(new Request(`${TEST_ISSUER}/oidc/authorize?${new URLSearchParams({
-  response_type: 'code', client_id: RP.clientId, redirect_uri: RP.redirectUri, scope: 'openid email', state: 's', nonce: 'n', ...extra,
-})}`, { headers: { cookie } }), t.ctx, t.provider);
+const authorize = (cookie: string, extra: Record<string, string>) =>
+  authorizationEndpoint(
+    new Request(
+      `${TEST_ISSUER}/oidc/authorize?${new URLSearchParams({
+        response_type: 'code',
+        client_id: RP.clientId,
+        redirect_uri: RP.redirectUri,
+        scope: 'openid email',
+        state: 's',
+        nonce: 'n',
+        ...extra,
+      })}`,
+      { headers: { cookie } },
+    ),
+    t.ctx,
+    t.provider,
+  );
 const locationOf = (response: Response) => new URL(response.headers.get('location')!, TEST_ISSUER);
 async function fakePasskey(userId: string) {
-  await t.store.authenticators.addPasskey({ userId, credentialId: randomBytes(16).toString('base64url'), publicKey: randomBytes(77), signCount: 0, transports: ['internal'], deviceType: 'singleDevice', backedUp: false, name: 'Laptop' });
+  await t.store.authenticators.addPasskey({
+    userId,
+    credentialId: randomBytes(16).toString('base64url'),
+    publicKey: randomBytes(77),
+    signCount: 0,
+    transports: ['internal'],
+    deviceType: 'singleDevice',
+    backedUp: false,
+    name: 'Laptop',
+  });
 }
 async function redeem(code: string) {
-  const response = await tokenEndpoint(new Request(`${TEST_ISSUER}/oidc/token`, {
-    method: 'POST', body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP.redirectUri }),
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${RP.clientId}:${secret}`).toString('base64')}` },
-  }), t.ctx, t.provider);
+  const response = await tokenEndpoint(
+    new Request(`${TEST_ISSUER}/oidc/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: RP.redirectUri }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${RP.clientId}:${secret}`).toString('base64')}` },
+    }),
+    t.ctx,
+    t.provider,
+  );
   expect(response.status).toBe(200);
   return decodeJwt(((await response.json()) as { id_token: string }).id_token);
 }
 
 describe('the claims parameter (OIDC Core 5.5)', () => {
   it('parses id_token and userinfo members, with an essential acr and its values', () => {
-    const parsed = parseClaimsParameter(JSON.stringify({ id_token: { acr: { essential: true, values: [ACR.mfa, ACR.phr] }, email: null }, userinfo: { name: { essential: true } } }));
+    const parsed = parseClaimsParameter(
+      JSON.stringify({ id_token: { acr: { essential: true, values: [ACR.mfa, ACR.phr] }, email: null }, userinfo: { name: { essential: true } } }),
+    );
     expect(parsed).toEqual({ idToken: ['acr', 'email'], userinfo: ['name'], acr: { essential: true, values: [ACR.mfa, ACR.phr] } });
     expect(parseClaimsParameter(JSON.stringify({ id_token: { acr: { value: ACR.phr } } }))?.acr).toEqual({ essential: false, values: [ACR.phr] });
   });
 
   it.each([
-    ['not JSON', '{"id_token":'], ['an array', '[]'], ['a string', '"x"'], ['null', 'null'], ['a member that is no object', '{"id_token":[]}'],
-    ['a claim request that is no object', '{"id_token":{"acr":5}}'], ['essential that is no boolean', '{"id_token":{"acr":{"essential":"yes"}}}'],
-    ['empty values', '{"id_token":{"acr":{"values":[]}}}'], ['a bad claim name', '{"id_token":{"a b":null}}'], ['too long', JSON.stringify({ id_token: { x: { value: 'y'.repeat(3000) } } })],
+    ['not JSON', '{"id_token":'],
+    ['an array', '[]'],
+    ['a string', '"x"'],
+    ['null', 'null'],
+    ['a member that is no object', '{"id_token":[]}'],
+    ['a claim request that is no object', '{"id_token":{"acr":5}}'],
+    ['essential that is no boolean', '{"id_token":{"acr":{"essential":"yes"}}}'],
+    ['empty values', '{"id_token":{"acr":{"values":[]}}}'],
+    ['a bad claim name', '{"id_token":{"a b":null}}'],
+    ['too long', JSON.stringify({ id_token: { x: { value: 'y'.repeat(3000) } } })],
     ['a non-string acr value', '{"id_token":{"acr":{"values":[1]}}}'],
   ])('refuses %s as invalid_request', (_what, raw) => {
     expect(() => parseClaimsParameter(raw)).toThrow(OAuthError);
@@ -104,7 +152,10 @@ describe('acr_values and step-up', () => {
     const response = await authorize(cookie, { acr_values: ACR.phr });
     const location = locationOf(response);
     expect(location.pathname).toBe('/mfa');
-    const browser = await readBrowserSession(new Request(TEST_ISSUER, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0] } }), t.provider.settings);
+    const browser = await readBrowserSession(
+      new Request(TEST_ISSUER, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0] } }),
+      t.provider.settings,
+    );
     expect(browser.mfa).toMatchObject({ userId: user.id, need: 'phr', amr: ['pwd'], interactionId: location.searchParams.get('interaction') });
   });
 
@@ -178,12 +229,20 @@ describe('acr_values and step-up', () => {
     await fakePasskey(user.id);
     const csrf = randomBytes(24).toString('base64url');
     const cookie = (await sessionCookie({ csrf, interactions: {} }, t.provider.settings)).split(';')[0];
-    const response = await loginAction(new Request(`${TEST_ISSUER}/interaction/login`, {
-      method: 'POST', body: new URLSearchParams({ csrf, email: user.email, password, return_to: '/account/security' }),
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    }), t.ctx, t.provider);
+    const response = await loginAction(
+      new Request(`${TEST_ISSUER}/interaction/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ csrf, email: user.email, password, return_to: '/account/security' }),
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      }),
+      t.ctx,
+      t.provider,
+    );
     expect(response.headers.get('location')).toBe('/mfa?return_to=%2Faccount%2Fsecurity');
-    const browser = await readBrowserSession(new Request(TEST_ISSUER, { headers: { cookie: response.headers.getSetCookie()[0].split(';')[0] } }), t.provider.settings);
+    const browser = await readBrowserSession(
+      new Request(TEST_ISSUER, { headers: { cookie: response.headers.getSetCookie()[0].split(';')[0] } }),
+      t.provider.settings,
+    );
     expect(browser.sid).toBeUndefined();
     expect(browser.mfa).toMatchObject({ userId: user.id, amr: ['pwd'], need: 'mfa', returnTo: '/account/security' });
     expect(await t.store.db.query('select 1 from identity.sessions where user_id = $1', [user.id])).toEqual([]);
@@ -223,9 +282,15 @@ describe('TOTP replay window and recovery codes', () => {
     const stored = await t.store.authenticators.totpOf(user.id);
     expect(stored!.lastUsedStep).toBe(Math.floor(now / 1000 / TOTP_PERIOD_SECONDS));
     // the secret is encrypted at rest
-    const [row] = await t.store.db.query<{ secret_encrypted: string }>(`select secret_encrypted from identity.totp_authenticators where user_id = $1`, [user.id]);
+    const [row] = await t.store.db.query<{ secret_encrypted: string }>(`select secret_encrypted from identity.totp_authenticators where user_id = $1`, [
+      user.id,
+    ]);
     expect(row.secret_encrypted).not.toContain(totpSecret);
-    expect(t.events.filter((e) => e.userId === user.id).map((e) => e.action)).toEqual(['auth.mfa_succeeded', 'auth.mfa_failed', ...(previous !== current ? ['auth.mfa_failed'] : [])]);
+    expect(t.events.filter((e) => e.userId === user.id).map((e) => e.action)).toEqual([
+      'auth.mfa_succeeded',
+      'auth.mfa_failed',
+      ...(previous !== current ? ['auth.mfa_failed'] : []),
+    ]);
   });
 
   it('two concurrent uses of one code: exactly one wins', async () => {
@@ -238,7 +303,10 @@ describe('TOTP replay window and recovery codes', () => {
   it('a recovery code works once, whatever its case or dashes', async () => {
     const { user } = await enrolledUser();
     const codes = newRecoveryCodes();
-    await t.store.authenticators.replaceRecoveryCodes(user.id, codes.map((c) => normaliseRecoveryCode(c)!));
+    await t.store.authenticators.replaceRecoveryCodes(
+      user.id,
+      codes.map((c) => normaliseRecoveryCode(c)!),
+    );
     expect(await verifySecondFactor(t.provider, user.id, { code: codes[3].toUpperCase() }, t.ctx)).toMatchObject({ ok: true, method: 'recovery_code' });
     expect(await verifySecondFactor(t.provider, user.id, { code: codes[3] }, t.ctx)).toMatchObject({ ok: false });
     expect((await t.store.authenticators.secondFactors(user.id)).recoveryCodesLeft).toBe(9);
@@ -252,7 +320,8 @@ describe('TOTP replay window and recovery codes', () => {
     const frozen = new Date();
     t.provider.now = () => frozen;
     onTestFinished(() => void (t.provider.now = realNow));
-    for (let i = 0; i < t.provider.settings.login.maxFailures; i++) expect(await verifySecondFactor(t.provider, user.id, { code: '000000' }, t.ctx)).toEqual({ ok: false, retryAfterSeconds: null });
+    for (let i = 0; i < t.provider.settings.login.maxFailures; i++)
+      expect(await verifySecondFactor(t.provider, user.id, { code: '000000' }, t.ctx)).toEqual({ ok: false, retryAfterSeconds: null });
     const refused = await verifySecondFactor(t.provider, user.id, { code: totpCode(totpSecret, frozen.getTime()) }, t.ctx);
     expect(refused.ok).toBe(false);
     expect(!refused.ok && refused.retryAfterSeconds).toBeGreaterThan(0);

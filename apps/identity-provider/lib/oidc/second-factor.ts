@@ -100,9 +100,7 @@ export async function secondFactorPolicy(provider: Provider, user: Pick<User, 'i
 // --- the throttled check ----------------------------------------------------------------------------------
 
 export type SecondFactorInput = { code: string };
-export type SecondFactorResult =
-  | { ok: true; method: 'totp' | 'recovery_code'; amr: ['otp'] }
-  | { ok: false; retryAfterSeconds: number | null };
+export type SecondFactorResult = { ok: true; method: 'totp' | 'recovery_code'; amr: ['otp'] } | { ok: false; retryAfterSeconds: number | null };
 
 const throttleKey = (provider: Provider, userId: string) => provider.store.box.digest(`mfa-user:${userId}`);
 
@@ -116,17 +114,30 @@ const throttleKey = (provider: Provider, userId: string) => provider.store.box.d
  * Exposed for the password reset (a user with a second factor must pass it there too).
  */
 export async function verifySecondFactor(
-  provider: Provider, userId: string, input: SecondFactorInput, ctx: RequestContext, audit: { clientId?: string | null; purpose?: string } = {},
+  provider: Provider,
+  userId: string,
+  input: SecondFactorInput,
+  ctx: RequestContext,
+  audit: { clientId?: string | null; purpose?: string } = {},
 ): Promise<SecondFactorResult> {
   const now = provider.now();
   const base = { userId, clientId: audit.clientId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId };
   const key = throttleKey(provider, userId);
-  const policy = { freeFailures: provider.settings.login.maxFailures, maxDelaySeconds: provider.settings.login.lockSeconds, forgetAfterSeconds: FAILURE_MEMORY_SECONDS, backstopWindowSeconds: 3600 };
+  const policy = {
+    freeFailures: provider.settings.login.maxFailures,
+    maxDelaySeconds: provider.settings.login.lockSeconds,
+    forgetAfterSeconds: FAILURE_MEMORY_SECONDS,
+    backstopWindowSeconds: 3600,
+  };
   const { throttles } = await provider.store.users.loginThrottleState([key], null, now);
   const blocked = throttles.get(key)?.blockedUntil;
   if (blocked && blocked > now) {
     const retryAfterSeconds = Math.max(1, Math.ceil((blocked.getTime() - now.getTime()) / 1000));
-    provider.audit.record({ ...base, action: 'security.rate_limited', details: { endpoint: 'login', scope: 'second_factor', retry_after_seconds: retryAfterSeconds, failures: throttles.get(key)!.failures } });
+    provider.audit.record({
+      ...base,
+      action: 'security.rate_limited',
+      details: { endpoint: 'login', scope: 'second_factor', retry_after_seconds: retryAfterSeconds, failures: throttles.get(key)!.failures },
+    });
     return { ok: false, retryAfterSeconds };
   }
 
@@ -144,7 +155,11 @@ export async function verifySecondFactor(
 
   if (!method) {
     const counted = await provider.store.users.recordLoginFailure(key, null, policy, now);
-    provider.audit.record({ ...base, action: 'auth.mfa_failed', details: { factor: 'code', purpose: audit.purpose ?? 'sign_in', failures: counted.source.failures } });
+    provider.audit.record({
+      ...base,
+      action: 'auth.mfa_failed',
+      details: { factor: 'code', purpose: audit.purpose ?? 'sign_in', failures: counted.source.failures },
+    });
     return { ok: false, retryAfterSeconds: null };
   }
   await provider.store.users.recordLoginSuccess(userId, [key], null, now);
@@ -159,7 +174,15 @@ export async function verifySecondFactor(
 /** A failed passkey assertion of a known user counts against the same throttle as codes. */
 export async function recordSecondFactorFailure(provider: Provider, userId: string): Promise<void> {
   const now = provider.now();
-  await provider.store.users.recordLoginFailure(throttleKey(provider, userId), null, {
-    freeFailures: provider.settings.login.maxFailures, maxDelaySeconds: provider.settings.login.lockSeconds, forgetAfterSeconds: FAILURE_MEMORY_SECONDS, backstopWindowSeconds: 3600,
-  }, now);
+  await provider.store.users.recordLoginFailure(
+    throttleKey(provider, userId),
+    null,
+    {
+      freeFailures: provider.settings.login.maxFailures,
+      maxDelaySeconds: provider.settings.login.lockSeconds,
+      forgetAfterSeconds: FAILURE_MEMORY_SECONDS,
+      backstopWindowSeconds: 3600,
+    },
+    now,
+  );
 }

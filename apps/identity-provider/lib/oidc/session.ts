@@ -96,7 +96,9 @@ export async function readBrowserSession(request: Request, settings: ProviderSet
 
 export async function sessionCookie(session: BrowserSession, settings: ProviderSettings): Promise<string> {
   // keep only the newest pending interactions so the cookie stays small
-  const entries = Object.entries(session.interactions).sort(([, a], [, b]) => b.createdAt - a.createdAt).slice(0, MAX_PENDING);
+  const entries = Object.entries(session.interactions)
+    .sort(([, a], [, b]) => b.createdAt - a.createdAt)
+    .slice(0, MAX_PENDING);
   const sealed = await sealData({ ...session, interactions: Object.fromEntries(entries) }, { password: settings.sessionSecret, ttl: settings.ttl.session });
   return [
     `${sessionCookieName(settings)}=${encodeURIComponent(sealed)}`,
@@ -148,7 +150,14 @@ export function newDeviceId(): string {
 
 /** HttpOnly and long-lived; it only lets its browser skip the per-IP and account-wide throttles of its accounts. */
 export function deviceCookie(deviceId: string, settings: Pick<ProviderSettings, 'secureCookies'>): string {
-  return [`${deviceCookieName(settings)}=${deviceId}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${DEVICE_COOKIE_MAX_AGE}`, ...(settings.secureCookies ? ['Secure'] : [])].join('; ');
+  return [
+    `${deviceCookieName(settings)}=${deviceId}`,
+    'Path=/',
+    'HttpOnly',
+    'SameSite=Lax',
+    `Max-Age=${DEVICE_COOKIE_MAX_AGE}`,
+    ...(settings.secureCookies ? ['Secure'] : []),
+  ].join('; ');
 }
 
 /** The pending interaction with this id, if any: own properties only, so "__proto__" and friends are nothing. */

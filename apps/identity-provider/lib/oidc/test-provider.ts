@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { accessTokenSubjects, openIdentityStore, SystemDate, type IdentityStore, type MailMessage, type MailTemplate, type NewClient, type NewResourceServer, type ResourceServer } from '@idp/database-identity';
+import {
+  accessTokenSubjects,
+  openIdentityStore,
+  SystemDate,
+  type IdentityStore,
+  type MailMessage,
+  type MailTemplate,
+  type NewClient,
+  type NewResourceServer,
+  type ResourceServer,
+} from '@idp/database-identity';
 import { providerSettings } from '../container';
 import { loadConfig } from '../env';
 import { createRateLimiter } from '../security/rate-limit';
@@ -58,12 +68,17 @@ export async function testProvider(): Promise<{
     now: () => new SystemDate(),
   };
   return {
-    provider, store, events, mails,
+    provider,
+    store,
+    events,
+    mails,
     ctx: { requestId: 'test-request', ip: '192.0.2.1', userAgent: 'vitest' },
     async signIn(email = `user-${randomBytes(4).toString('hex')}@example.org`) {
       const user = await store.users.create({ email, password: randomBytes(12).toString('base64url') });
       const session = await store.sessions.create({ userId: user.id, ttlSeconds: 3600 });
-      const cookie = (await sessionCookie({ sid: session.sid, csrf: randomBytes(24).toString('base64url'), interactions: {} }, provider.settings)).split(';')[0];
+      const cookie = (await sessionCookie({ sid: session.sid, csrf: randomBytes(24).toString('base64url'), interactions: {} }, provider.settings)).split(
+        ';',
+      )[0];
       if (!cookie.startsWith(`${sessionCookieName(provider.settings)}=`)) throw new Error('unexpected session cookie');
       return { userId: user.id, sid: session.sid, cookie };
     },

@@ -131,9 +131,21 @@ describe('verified-signature cache', () => {
     await expect(verifyOwnJwt(t.provider, token, { typ: 'JWT' })).rejects.toThrow('not of the expected type');
     await expect(verifyOwnJwt(t.provider, token, { audience: 'https://api.example' })).rejects.toThrow('another audience');
 
-    const later = signCompact({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' }, {
-      iss: ISSUER, sub: 'u', aud: ISSUER, client_id: 'c', scope: 'openid', jti: 'j-nbf', iat: 1_893_456_000, nbf: 1_893_456_000 + 60, exp: 1_893_456_000 + 900,
-    }, t.privateKey());
+    const later = signCompact(
+      { alg: 'ES256', kid: 'k1', typ: 'at+jwt' },
+      {
+        iss: ISSUER,
+        sub: 'u',
+        aud: ISSUER,
+        client_id: 'c',
+        scope: 'openid',
+        jti: 'j-nbf',
+        iat: 1_893_456_000,
+        nbf: 1_893_456_000 + 60,
+        exp: 1_893_456_000 + 900,
+      },
+      t.privateKey(),
+    );
     await expect(verifyAccessTokenClaims(t.provider, later)).rejects.toThrow('not valid yet');
     expect(t.provider.verifiedJwts.size).toBe(1);
   });

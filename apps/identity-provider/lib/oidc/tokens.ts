@@ -45,7 +45,15 @@ export interface IssuedAccessToken {
 /** `target` (steps/resource.ts) sets aud, alg, lifetime and added claims; default: the provider's default audience. */
 export async function issueAccessToken(
   provider: Provider,
-  input: { subject: string; clientId: string; scope: string[]; familyId?: string | null; authTime?: Date | null; sid?: string | null; target?: AccessTokenTarget },
+  input: {
+    subject: string;
+    clientId: string;
+    scope: string[];
+    familyId?: string | null;
+    authTime?: Date | null;
+    sid?: string | null;
+    target?: AccessTokenTarget;
+  },
 ): Promise<IssuedAccessToken> {
   const { settings } = provider;
   const target = input.target ?? defaultTarget(settings, null);
@@ -80,7 +88,16 @@ export function atHash(accessToken: string): string {
 
 export async function issueIdToken(
   provider: Provider,
-  input: { subject: string; clientId: string; alg: SigningAlg; authTime: Date; nonce?: string | null; sid?: string | null; accessToken?: string; extraClaims?: Record<string, unknown> },
+  input: {
+    subject: string;
+    clientId: string;
+    alg: SigningAlg;
+    authTime: Date;
+    nonce?: string | null;
+    sid?: string | null;
+    accessToken?: string;
+    extraClaims?: Record<string, unknown>;
+  },
 ): Promise<{ token: string; expiresAt: Date }> {
   const { settings } = provider;
   const { kid, key } = await provider.keys.signingKey(input.alg);
@@ -177,7 +194,8 @@ async function verifySigned(provider: Provider, token: string): Promise<Verified
   if (!jws) throw new InvalidToken('The token is malformed');
   const { header, payload } = jws;
   const alg = header.alg;
-  if (typeof alg !== 'string' || !ACCEPTED_ALGS.has(alg) || typeof header.kid !== 'string') throw new InvalidToken('The token is not signed with an accepted algorithm');
+  if (typeof alg !== 'string' || !ACCEPTED_ALGS.has(alg) || typeof header.kid !== 'string')
+    throw new InvalidToken('The token is not signed with an accepted algorithm');
   if (header.crit !== undefined) throw new InvalidToken('The token uses unsupported header extensions');
   const key = await provider.keys.verificationKey(header.kid, alg);
   if (!key || !verifySignature(jws, alg as 'ES256' | 'RS256', key)) throw new InvalidToken('The token signature is invalid');

@@ -1,6 +1,11 @@
 import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type AuthenticatorTransport, type RegistrationResponseJSON,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
+  type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { User, WebAuthnChallengePurpose, WebAuthnCredential } from '@idp/database-identity';
@@ -19,7 +24,10 @@ const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-
 export const rpIdOf = (issuer: string) => new URL(issuer).hostname;
 const originOf = (issuer: string) => new URL(issuer).origin;
 
-const b64url = z.string().max(16_384).regex(/^[A-Za-z0-9_-]*$/);
+const b64url = z
+  .string()
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]*$/);
 /** The browser's credential as @simplewebauthn/browser sends it; bounded before any parsing. */
 const credentialResponse = z.object({
   id: b64url.max(1366),
@@ -93,8 +101,7 @@ export async function authenticationOptions(provider: Provider, purpose: 'passwo
 }
 
 export type RegistrationOutcome =
-  | { ok: true; credential: Omit<WebAuthnCredential, 'id' | 'userId' | 'name' | 'createdAt' | 'lastUsedAt'>; userVerified: boolean }
-  | { ok: false };
+  { ok: true; credential: Omit<WebAuthnCredential, 'id' | 'userId' | 'name' | 'createdAt' | 'lastUsedAt'>; userVerified: boolean } | { ok: false };
 
 /** Verifies a registration against a challenge this browser got for this user. */
 export async function verifyRegistration(provider: Provider, userId: string, response: CredentialResponse, binding: string): Promise<RegistrationOutcome> {
@@ -115,8 +122,12 @@ export async function verifyRegistration(provider: Provider, userId: string, res
       ok: true,
       userVerified: info.userVerified,
       credential: {
-        credentialId: info.credential.id, publicKey: info.credential.publicKey, signCount: info.credential.counter,
-        transports: transportsOf(response.response.transports ?? []), deviceType: info.credentialDeviceType, backedUp: info.credentialBackedUp,
+        credentialId: info.credential.id,
+        publicKey: info.credential.publicKey,
+        signCount: info.credential.counter,
+        transports: transportsOf(response.response.transports ?? []),
+        deviceType: info.credentialDeviceType,
+        backedUp: info.credentialBackedUp,
       },
     };
   } catch {
@@ -125,9 +136,7 @@ export async function verifyRegistration(provider: Provider, userId: string, res
   }
 }
 
-export type AssertionOutcome =
-  | { ok: true; userId: string; credential: WebAuthnCredential; userVerified: boolean }
-  | { ok: false; userId: string | null };
+export type AssertionOutcome = { ok: true; userId: string; credential: WebAuthnCredential; userVerified: boolean } | { ok: false; userId: string | null };
 
 /**
  * Verifies an assertion against a challenge this browser got for `purpose`. A passwordless assertion
@@ -135,15 +144,23 @@ export type AssertionOutcome =
  * a second-factor assertion must come from one of `expectedUserId`'s credentials.
  */
 export async function verifyAssertion(
-  provider: Provider, purpose: 'passwordless' | 'second_factor', response: CredentialResponse, binding: string, expectedUserId: string | null,
+  provider: Provider,
+  purpose: 'passwordless' | 'second_factor',
+  response: CredentialResponse,
+  binding: string,
+  expectedUserId: string | null,
 ): Promise<AssertionOutcome> {
   const challenge = challengeOf(response);
   const record = challenge ? await provider.store.authenticators.consumeChallenge(challenge, purpose, binding, provider.now()) : undefined;
   if (!challenge || !record || (purpose === 'second_factor' && record.userId !== expectedUserId)) return { ok: false, userId: null };
   const credential = await provider.store.authenticators.findPasskeyByCredentialId(response.id);
   if (!credential || (expectedUserId && credential.userId !== expectedUserId)) return { ok: false, userId: expectedUserId };
-  if (purpose === 'passwordless' && response.response.userHandle !== undefined
-    && Buffer.from(response.response.userHandle, 'base64url').toString('utf8') !== credential.userId) return { ok: false, userId: null };
+  if (
+    purpose === 'passwordless' &&
+    response.response.userHandle !== undefined &&
+    Buffer.from(response.response.userHandle, 'base64url').toString('utf8') !== credential.userId
+  )
+    return { ok: false, userId: null };
   if (!response.response.authenticatorData || !response.response.signature) return { ok: false, userId: credential.userId };
   try {
     const result = await verifyAuthenticationResponse({
@@ -151,7 +168,12 @@ export async function verifyAssertion(
       expectedChallenge: challenge,
       expectedOrigin: originOf(provider.settings.issuer),
       expectedRPID: rpIdOf(provider.settings.issuer),
-      credential: { id: credential.credentialId, publicKey: credential.publicKey as Uint8Array<ArrayBuffer>, counter: credential.signCount, transports: transportsOf(credential.transports) },
+      credential: {
+        id: credential.credentialId,
+        publicKey: credential.publicKey as Uint8Array<ArrayBuffer>,
+        counter: credential.signCount,
+        transports: transportsOf(credential.transports),
+      },
       requireUserVerification: purpose === 'passwordless',
     });
     if (!result.verified) return { ok: false, userId: credential.userId };

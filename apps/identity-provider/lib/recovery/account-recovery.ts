@@ -39,7 +39,13 @@ export const accountKeyOf = (deps: Pick<RecoveryDeps, 'store'>, email: string) =
 
 async function mailLink(deps: RecoveryDeps, template: MailTemplate, user: { id: string; email: string }, ttlSeconds: number): Promise<Date> {
   const token = randomToken();
-  const issued = await deps.store.accountTokens.issue({ tokenDigest: deps.store.box.digest(token), userId: user.id, purpose: template, ttlSeconds, now: deps.now() });
+  const issued = await deps.store.accountTokens.issue({
+    tokenDigest: deps.store.box.digest(token),
+    userId: user.id,
+    purpose: template,
+    ttlSeconds,
+    now: deps.now(),
+  });
   if (!issued) throw new Error('user vanished while a link was issued');
   const link = `${deps.settings.issuer}${RECOVERY_LINK_PATHS[template]}?token=${token}`;
   await deps.mail.send({ template, userId: user.id, message: renderMail(template, { to: user.email, link, expiresInMinutes: Math.round(ttlSeconds / 60) }) });
@@ -58,14 +64,34 @@ export async function requestPasswordReset(deps: RecoveryDeps, email: string, ac
   const accountKey = accountKeyOf(deps, email);
   if (!user) {
     // the same statement as a real link, for a user that does not exist: it inserts nothing
-    await deps.store.accountTokens.issue({ tokenDigest: deps.store.box.digest(randomToken()), userId: randomUUID(), purpose: 'password_reset', ttlSeconds: ttl, now: deps.now() });
-    renderMail('password_reset', { to: email, link: `${deps.settings.issuer}${RECOVERY_LINK_PATHS.password_reset}?token=${randomToken()}`, expiresInMinutes: Math.round(ttl / 60) });
-    deps.audit.record({ ...auditBase(actor.ctx), action: 'auth.password_reset_requested', userId: null, details: { reason: 'unknown_account', account_key: accountKey } });
+    await deps.store.accountTokens.issue({
+      tokenDigest: deps.store.box.digest(randomToken()),
+      userId: randomUUID(),
+      purpose: 'password_reset',
+      ttlSeconds: ttl,
+      now: deps.now(),
+    });
+    renderMail('password_reset', {
+      to: email,
+      link: `${deps.settings.issuer}${RECOVERY_LINK_PATHS.password_reset}?token=${randomToken()}`,
+      expiresInMinutes: Math.round(ttl / 60),
+    });
+    deps.audit.record({
+      ...auditBase(actor.ctx),
+      action: 'auth.password_reset_requested',
+      userId: null,
+      details: { reason: 'unknown_account', account_key: accountKey },
+    });
     return;
   }
   // the link goes to the address on file, never to the spelling typed into the form
   const expiresAt = await mailLink(deps, 'password_reset', user, ttl);
-  deps.audit.record({ ...auditBase(actor.ctx), action: 'auth.password_reset_requested', userId: user.id, details: { by: actor.by ?? 'user', account_key: accountKey, expires_at: expiresAt.toISOString() } });
+  deps.audit.record({
+    ...auditBase(actor.ctx),
+    action: 'auth.password_reset_requested',
+    userId: user.id,
+    details: { by: actor.by ?? 'user', account_key: accountKey, expires_at: expiresAt.toISOString() },
+  });
 }
 
 /**
@@ -98,7 +124,11 @@ export type PasswordResetResult =
  * user with a second factor must pass it too. Then every session ends and every grant is revoked (the
  * same service as a password change, keeping no session).
  */
-export async function completePasswordReset(deps: RecoveryDeps, input: { token: string; password: string; secondFactor?: SecondFactorInput }, actor: Actor = {}): Promise<PasswordResetResult> {
+export async function completePasswordReset(
+  deps: RecoveryDeps,
+  input: { token: string; password: string; secondFactor?: SecondFactorInput },
+  actor: Actor = {},
+): Promise<PasswordResetResult> {
   const base = auditBase(actor.ctx);
   const check = await checkPasswordResetToken(deps, input.token);
   if (check.status !== 'valid') {
@@ -118,7 +148,12 @@ export async function completePasswordReset(deps: RecoveryDeps, input: { token: 
     return { status: 'invalid_link' };
   }
   const ended = await endSessionsAfterPasswordChange(deps.store, consumed.userId, null, 'password_reset');
-  deps.audit.record({ ...base, action: 'auth.password_reset_completed', userId: consumed.userId, details: { sessions_ended: ended.sessionsEnded, refresh_tokens_revoked: ended.refreshTokensRevoked } });
+  deps.audit.record({
+    ...base,
+    action: 'auth.password_reset_completed',
+    userId: consumed.userId,
+    details: { sessions_ended: ended.sessionsEnded, refresh_tokens_revoked: ended.refreshTokensRevoked },
+  });
   return { status: 'reset', userId: consumed.userId, ...ended };
 }
 
@@ -130,24 +165,44 @@ export async function sendEmailVerification(deps: RecoveryDeps, userId: string, 
   const user = await deps.store.users.findById(userId);
   if (!user || user.emailVerified) return false;
   const expiresAt = await mailLink(deps, 'email_verification', user, deps.settings.recovery.verificationTtlSeconds);
-  deps.audit.record({ ...auditBase(actor.ctx), action: 'auth.email_verification_sent', userId: user.id, details: { by: actor.by ?? 'user', expires_at: expiresAt.toISOString() } });
+  deps.audit.record({
+    ...auditBase(actor.ctx),
+    action: 'auth.email_verification_sent',
+    userId: user.id,
+    details: { by: actor.by ?? 'user', expires_at: expiresAt.toISOString() },
+  });
   return true;
 }
 
 /** Follows a verification link: the address becomes verified if it is still the one the link was sent to. */
-export async function verifyEmailWithToken(deps: RecoveryDeps, token: string, actor: Actor = {}): Promise<{ status: 'verified'; userId: string } | { status: 'invalid_link' }> {
-  const outcome = isRecoveryToken(token) ? await deps.store.accountTokens.consumeEmailVerification(deps.store.box.digest(token), deps.now()) : { status: 'unknown' as const };
+export async function verifyEmailWithToken(
+  deps: RecoveryDeps,
+  token: string,
+  actor: Actor = {},
+): Promise<{ status: 'verified'; userId: string } | { status: 'invalid_link' }> {
+  const outcome = isRecoveryToken(token)
+    ? await deps.store.accountTokens.consumeEmailVerification(deps.store.box.digest(token), deps.now())
+    : { status: 'unknown' as const };
   if (outcome.status !== 'verified') return { status: 'invalid_link' };
   deps.audit.record({ ...auditBase(actor.ctx), action: 'auth.email_verified', userId: outcome.userId, details: { by: 'link' } });
   return { status: 'verified', userId: outcome.userId };
 }
 
 /** An administrator vouches for the address (console, `users:verify-email`). False if already verified or unknown. */
-export async function markEmailVerified(deps: Pick<RecoveryDeps, 'store' | 'audit'>, userId: string, actor: Actor & { adminId?: string | null } = {}): Promise<boolean> {
+export async function markEmailVerified(
+  deps: Pick<RecoveryDeps, 'store' | 'audit'>,
+  userId: string,
+  actor: Actor & { adminId?: string | null } = {},
+): Promise<boolean> {
   const changed = await deps.store.users.setEmailVerified(userId, true);
   if (changed) {
     await deps.store.accountTokens.revokeAllOfUser(userId, 'email_verification');
-    deps.audit.record({ ...auditBase(actor.ctx), action: 'auth.email_verified', userId, details: { by: actor.by ?? 'admin', ...(actor.adminId ? { admin_id: actor.adminId } : {}) } });
+    deps.audit.record({
+      ...auditBase(actor.ctx),
+      action: 'auth.email_verified',
+      userId,
+      details: { by: actor.by ?? 'admin', ...(actor.adminId ? { admin_id: actor.adminId } : {}) },
+    });
   }
   return changed;
 }

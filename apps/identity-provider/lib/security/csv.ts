@@ -20,5 +20,8 @@ export function neutralizedCell(value: CsvValue): string {
  * writer for the audit export (server, a row at a time) and the dashboard's downloads (browser).
  */
 export function toCsv(rows: CsvValue[][]): string {
-  return stringify(rows.map((row) => row.map(neutralizedCell)), { quoted: true, quoted_empty: true, record_delimiter: '\r\n' });
+  return stringify(
+    rows.map((row) => row.map(neutralizedCell)),
+    { quoted: true, quoted_empty: true, record_delimiter: '\r\n' },
+  );
 }

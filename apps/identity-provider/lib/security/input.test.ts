@@ -57,7 +57,9 @@ describe('hostile values are refused before SQL (item 10)', () => {
   it('analytics filters and cursors the same way', () => {
     const now = new Date('2026-12-01T00:00:00Z');
     expect(() => parseActivityQuery(new URLSearchParams({ client_id: 'a\u0000' }), now)).toThrow();
-    expect(() => parseActivityQuery(new URLSearchParams({ range: 'custom', start: '0000-01-01T00:00:00Z', end: '0000-01-02T00:00:00Z' }), now)).toThrow(/years/);
+    expect(() => parseActivityQuery(new URLSearchParams({ range: 'custom', start: '0000-01-01T00:00:00Z', end: '0000-01-02T00:00:00Z' }), now)).toThrow(
+      /years/,
+    );
     const cursor = (t: string, id: number) => Buffer.from(JSON.stringify([t, id])).toString('base64url');
     expect(() => decodeCursor(cursor('0000-01-01T00:00:00.000000Z', 1))).toThrow();
     expect(() => decodeCursor(cursor('2026-01-01T00:00:00.000000Z', 2 ** 63))).toThrow();
@@ -68,10 +70,26 @@ describe('hostile values are refused before SQL (item 10)', () => {
 describe('redirect URIs (item 14)', () => {
   const prod = { production: true };
   it('refuses script and local schemes, fragments, credentials, and plain http off loopback in production', () => {
-    for (const uri of ['javascript:alert(1)', 'data:text/html,x', 'file:///etc/passwd', 'https://a.example/cb#x', 'https://u:p@a.example/cb', 'http://app.example/cb', 'myapp:/cb', 'not a uri', 'https://a.example/\u0000']) {
+    for (const uri of [
+      'javascript:alert(1)',
+      'data:text/html,x',
+      'file:///etc/passwd',
+      'https://a.example/cb#x',
+      'https://u:p@a.example/cb',
+      'http://app.example/cb',
+      'myapp:/cb',
+      'not a uri',
+      'https://a.example/\u0000',
+    ]) {
       expect(redirectUriProblem(uri, prod), uri).not.toBeNull();
     }
-    for (const uri of ['https://app.example/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb', 'http://localhost:5173/cb', 'com.example.app:/oauth2redirect']) {
+    for (const uri of [
+      'https://app.example/cb',
+      'http://127.0.0.1:8080/cb',
+      'http://[::1]/cb',
+      'http://localhost:5173/cb',
+      'com.example.app:/oauth2redirect',
+    ]) {
       expect(redirectUriProblem(uri, prod), uri).toBeNull();
     }
     expect(redirectUriProblem('http://app.example/cb', { production: false })).toBeNull();

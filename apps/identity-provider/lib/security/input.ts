@@ -17,7 +17,11 @@ export function hasControlChars(value: string): boolean {
 
 /** Printable text of at most `max` characters. */
 export const safeText = (max: number) =>
-  z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).refine((v) => !hasControlChars(v), 'must not contain control characters');
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((v) => !hasControlChars(v), 'must not contain control characters');
 
 /** Years a timestamp may carry: Postgres accepts more, JavaScript's Date less; audit data lives here. */
 export const MIN_YEAR = 1970;

@@ -18,7 +18,7 @@ describe('password policy (NIST SP 800-63B)', () => {
     }
   });
 
-  it('refuses the user\'s own address, name and the service name', async () => {
+  it("refuses the user's own address, name and the service name", async () => {
     const context = { ...policy, email: 'grace.hopper@navy.example', name: 'Grace Hopper' };
     for (const password of ['gracehopper', 'grace.hopper@navy', 'identityprovider', 'Hopper2024!']) {
       expect(await checkPasswordPolicy(password, context), password).toMatchObject({ ok: false, reason: 'too_guessable' });

@@ -19,9 +19,7 @@ const ZXCVBN_MAX_CHARACTERS = 40;
 /** Words about this service itself, which an attacker tries first. */
 const SERVICE_WORDS = ['identity provider', 'identityprovider', 'identity', 'provider', 'idp', 'openid', 'oidc', 'login', 'signin', 'password'];
 
-export type PasswordPolicyResult =
-  | { ok: true }
-  | { ok: false; reason: 'too_short' | 'too_long' | 'too_guessable'; message: string };
+export type PasswordPolicyResult = { ok: true } | { ok: false; reason: 'too_short' | 'too_long' | 'too_guessable'; message: string };
 
 export interface PasswordPolicyContext {
   /** PASSWORD_MIN_LENGTH (config.passwordMinLength). */
@@ -37,7 +35,9 @@ let checker: Promise<ZxcvbnFactory> | undefined;
 function loadChecker(): Promise<ZxcvbnFactory> {
   checker ??= (async () => {
     const [{ ZxcvbnFactory }, common, en] = await Promise.all([
-      import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en'),
+      import('@zxcvbn-ts/core'),
+      import('@zxcvbn-ts/language-common'),
+      import('@zxcvbn-ts/language-en'),
     ]);
     const options: OptionsType = {
       translations: en.translations,
@@ -81,5 +81,9 @@ export async function checkPasswordPolicy(password: string, context: PasswordPol
   const result = (await loadChecker()).check(password, contextWords(context));
   if (result.score >= MIN_SCORE) return { ok: true };
   const hint = result.feedback.warning ?? result.feedback.suggestions[0] ?? null;
-  return { ok: false, reason: 'too_guessable', message: `This password is too easy to guess${hint ? `: ${hint.replace(/\.$/, '')}` : ''}. A few unrelated words make a strong, memorable password.` };
+  return {
+    ok: false,
+    reason: 'too_guessable',
+    message: `This password is too easy to guess${hint ? `: ${hint.replace(/\.$/, '')}` : ''}. A few unrelated words make a strong, memorable password.`,
+  };
 }

@@ -24,7 +24,7 @@ describe('rate limiter', () => {
     limiter.stop();
   });
 
-  it('instances sharing a database see each other\'s hits after a sync', async () => {
+  it("instances sharing a database see each other's hits after a sync", async () => {
     const db = await openDatabase({});
     await migrate(db);
     const shared = rateLimitQueries(db);
@@ -100,32 +100,40 @@ describe('rate limiter', () => {
 
 /** The embedded database always; real Postgres too when TEST_DATABASE_URL is set (a database of its own). */
 function drivers(): [string, () => Promise<Database>][] {
-  const list: [string, () => Promise<Database>][] = [['embedded', async () => {
-    const db = await openDatabase({});
-    await migrate(db);
-    return db;
-  }]];
+  const list: [string, () => Promise<Database>][] = [
+    [
+      'embedded',
+      async () => {
+        const db = await openDatabase({});
+        await migrate(db);
+        return db;
+      },
+    ],
+  ];
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (adminUrl) {
-    list.push(['postgres', async () => {
-      const name = `idp_test_rl_${randomBytes(6).toString('hex')}`;
-      const admin = await openDatabase({ databaseUrl: adminUrl, maxConnections: 1 });
-      await admin.exec(`create database ${name}`);
-      await admin.close();
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      const db = await openDatabase({ databaseUrl: url.toString(), maxConnections: 2 });
-      await migrate(db);
-      return {
-        ...db,
-        close: async () => {
-          await db.close();
-          const cleanup = await openDatabase({ databaseUrl: adminUrl, maxConnections: 1 });
-          await cleanup.exec(`drop database if exists ${name} with (force)`);
-          await cleanup.close();
-        },
-      };
-    }]);
+    list.push([
+      'postgres',
+      async () => {
+        const name = `idp_test_rl_${randomBytes(6).toString('hex')}`;
+        const admin = await openDatabase({ databaseUrl: adminUrl, maxConnections: 1 });
+        await admin.exec(`create database ${name}`);
+        await admin.close();
+        const url = new URL(adminUrl);
+        url.pathname = `/${name}`;
+        const db = await openDatabase({ databaseUrl: url.toString(), maxConnections: 2 });
+        await migrate(db);
+        return {
+          ...db,
+          close: async () => {
+            await db.close();
+            const cleanup = await openDatabase({ databaseUrl: adminUrl, maxConnections: 1 });
+            await cleanup.exec(`drop database if exists ${name} with (force)`);
+            await cleanup.close();
+          },
+        };
+      },
+    ]);
   }
   return list;
 }

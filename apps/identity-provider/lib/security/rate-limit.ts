@@ -56,7 +56,9 @@ const storedKey = (key: string) => (key.length <= MAX_STORED_KEY ? key : `sha256
  * and early as a window nears its limit. Decisions never wait for the database, so the token endpoint keeps
  * its speed; the price is a bounded overshoot across instances (EARLY_SYNC_DIVISOR).
  */
-export function createRateLimiter(options: { shared?: RateLimitQueries; syncEveryMs?: number; now?: () => number; onError?: (e: unknown) => void } = {}): RateLimiter {
+export function createRateLimiter(
+  options: { shared?: RateLimitQueries; syncEveryMs?: number; now?: () => number; onError?: (e: unknown) => void } = {},
+): RateLimiter {
   const now = options.now ?? systemNow;
   // keyed by window start and exact key; the id is only ever looked up, never split
   const windows = new Map<string, Window>();
@@ -73,7 +75,9 @@ export function createRateLimiter(options: { shared?: RateLimitQueries; syncEver
     }
     if (!sent.length) return;
     try {
-      const totals = await options.shared.addAndRead(sent.map(({ w, increment }) => ({ key: storedKey(w.key), windowStart: new Date(w.start), windowSeconds: w.windowSeconds, increment })));
+      const totals = await options.shared.addAndRead(
+        sent.map(({ w, increment }) => ({ key: storedKey(w.key), windowStart: new Date(w.start), windowSeconds: w.windowSeconds, increment })),
+      );
       for (const { w, increment, slot } of sent) {
         w.inFlight -= increment;
         w.shared = Math.max(w.shared, totals.get(slot) ?? 0);
@@ -140,8 +144,12 @@ export function rateLimitHeaders(decision: RateLimitDecision): Record<string, st
   const reset = String(decision.resetSeconds);
   if (decision.allowed) return { 'RateLimit-Limit': limit, 'RateLimit-Remaining': remaining, 'RateLimit-Reset': reset };
   return {
-    'RateLimit-Limit': limit, 'RateLimit-Remaining': remaining, 'RateLimit-Reset': reset,
-    'X-RateLimit-Limit': limit, 'X-RateLimit-Remaining': remaining, 'X-RateLimit-Reset': reset,
+    'RateLimit-Limit': limit,
+    'RateLimit-Remaining': remaining,
+    'RateLimit-Reset': reset,
+    'X-RateLimit-Limit': limit,
+    'X-RateLimit-Remaining': remaining,
+    'X-RateLimit-Reset': reset,
     'Retry-After': reset,
   };
 }

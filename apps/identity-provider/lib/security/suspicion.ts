@@ -47,8 +47,13 @@ export function withSuspicionDetection(sink: AuditSink, thresholds: SuspicionThr
   };
   const suspicious = (source: AuditEvent, pattern: string, evidence: Record<string, unknown>) =>
     sink.record({
-      action: 'security.suspicious', userId: source.userId ?? null, clientId: source.clientId ?? null, ip: source.ip, userAgent: source.userAgent,
-      requestId: source.requestId, details: { pattern, evidence },
+      action: 'security.suspicious',
+      userId: source.userId ?? null,
+      clientId: source.clientId ?? null,
+      ip: source.ip,
+      userAgent: source.userAgent,
+      requestId: source.requestId,
+      details: { pattern, evidence },
     });
 
   // keep memory bounded: forget old windows now and then
@@ -67,7 +72,10 @@ export function withSuspicionDetection(sink: AuditSink, thresholds: SuspicionThr
           suspicious(event, 'refresh_token_reuse', { family_id: event.details?.family_id, revoked_refresh_tokens: event.details?.revoked_refresh_tokens });
           break;
         case 'token.code_replayed':
-          suspicious(event, 'authorization_code_replay', { family_id: event.details?.family_id, revoked_refresh_tokens: event.details?.revoked_refresh_tokens });
+          suspicious(event, 'authorization_code_replay', {
+            family_id: event.details?.family_id,
+            revoked_refresh_tokens: event.details?.revoked_refresh_tokens,
+          });
           break;
         case 'auth.login_failed': {
           const account = event.userId ?? (event.details?.account_key as string | undefined);
@@ -97,4 +105,3 @@ export function withSuspicionDetection(sink: AuditSink, thresholds: SuspicionThr
     },
   };
 }
-

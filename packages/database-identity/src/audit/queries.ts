@@ -33,13 +33,31 @@ export interface AuditCursor {
 }
 
 type Row = {
-  id: number; event_id: string; created_at: Date; action: string; user_id: string | null; client_id: string | null;
-  grant_type: string | null; ip_address: string | null; user_agent: string | null; request_id: string | null; details: Record<string, unknown>;
+  id: number;
+  event_id: string;
+  created_at: Date;
+  action: string;
+  user_id: string | null;
+  client_id: string | null;
+  grant_type: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
 };
 
 const toEntry = (r: Row): AuditEntry => ({
-  id: Number(r.id), eventId: r.event_id, createdAt: new Date(r.created_at), action: r.action, userId: r.user_id, clientId: r.client_id,
-  grantType: r.grant_type, ipAddress: r.ip_address, userAgent: r.user_agent, requestId: r.request_id, details: r.details,
+  id: Number(r.id),
+  eventId: r.event_id,
+  createdAt: new Date(r.created_at),
+  action: r.action,
+  userId: r.user_id,
+  clientId: r.client_id,
+  grantType: r.grant_type,
+  ipAddress: r.ip_address,
+  userAgent: r.user_agent,
+  requestId: r.request_id,
+  details: r.details,
 });
 
 /** A LIKE pattern matching every string that starts with `prefix` (its %, _ and backslashes escaped). */

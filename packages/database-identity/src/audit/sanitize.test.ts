@@ -57,7 +57,21 @@ describe('isPermanentFailure', () => {
     for (const code of ['22P02', '22021', '23502', '23505', '42P01', '54000', '0A000', 'P0001', 'XX000']) expect(isPermanentFailure({ code }), code).toBe(true);
   });
   it('everything else is retried: connection, shutdown, timeouts, serialization, resources, socket errors', () => {
-    for (const code of ['08006', '57P01', '57014', '40001', '40P01', '53300', '55P03', '25006', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'CONNECT_TIMEOUT', undefined]) {
+    for (const code of [
+      '08006',
+      '57P01',
+      '57014',
+      '40001',
+      '40P01',
+      '53300',
+      '55P03',
+      '25006',
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'EPIPE',
+      'CONNECT_TIMEOUT',
+      undefined,
+    ]) {
       expect(isPermanentFailure(code ? { code } : new Error('timeout')), String(code)).toBe(false);
     }
   });

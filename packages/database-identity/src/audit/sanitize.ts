@@ -106,7 +106,10 @@ function cleanValue(value: unknown, path: string, depth: number, marks: Marks, v
     const length = Math.min(value.length, AUDIT_DETAILS_LIMITS.entries);
     for (let i = 0; i < length; i++) {
       const item = value[i];
-      const cleaned = typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0 ? item : cleanValue(item, `${path}[${i}]`, depth + 1, marks);
+      const cleaned =
+        typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0
+          ? item
+          : cleanValue(item, `${path}[${i}]`, depth + 1, marks);
       if (cleaned !== value[i]) (out ??= value.slice(0, length))[i] = cleaned ?? null;
     }
     return out ?? value;
@@ -123,8 +126,13 @@ function cleanValue(value: unknown, path: string, depth: number, marks: Marks, v
     const key = kept[i];
     const item = record[key];
     // clean keys and strings (nearly all) skip building their path, which only a mark needs
-    const cleanKey = isClean(key, AUDIT_DETAILS_LIMITS.keyBytes) ? key : cleanString(key, AUDIT_DETAILS_LIMITS.keyBytes, `${path}.${truncateUtf8(key.replaceAll('\0', ''), 64)}`, marks);
-    const cleaned = typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0 ? item : cleanValue(item, `${path}.${cleanKey}`, depth + 1, marks);
+    const cleanKey = isClean(key, AUDIT_DETAILS_LIMITS.keyBytes)
+      ? key
+      : cleanString(key, AUDIT_DETAILS_LIMITS.keyBytes, `${path}.${truncateUtf8(key.replaceAll('\0', ''), 64)}`, marks);
+    const cleaned =
+      typeof item === 'string' && isClean(item, AUDIT_DETAILS_LIMITS.stringBytes) && --marks.budget >= 0
+        ? item
+        : cleanValue(item, `${path}.${cleanKey}`, depth + 1, marks);
     if (!out && (cleanKey !== key || cleaned !== record[key])) {
       // first change: copy what came before it
       out = {};
@@ -157,8 +165,16 @@ export interface SanitizableAuditEvent {
 }
 
 const COLUMN_NAMES: Record<keyof typeof AUDIT_FIELD_LIMITS, string> = {
-  action: 'action', userId: 'user_id', clientId: 'client_id', grantType: 'grant_type', ip: 'ip_address',
-  userAgent: 'user_agent', requestId: 'request_id', resourceType: 'resource_type', resourceId: 'resource_id', audience: 'audience',
+  action: 'action',
+  userId: 'user_id',
+  clientId: 'client_id',
+  grantType: 'grant_type',
+  ip: 'ip_address',
+  userAgent: 'user_agent',
+  requestId: 'request_id',
+  resourceType: 'resource_type',
+  resourceId: 'resource_id',
+  audience: 'audience',
 };
 
 const FIELDS = Object.keys(AUDIT_FIELD_LIMITS) as (keyof typeof AUDIT_FIELD_LIMITS)[];

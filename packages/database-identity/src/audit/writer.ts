@@ -47,17 +47,24 @@ type AuditRow = ReturnType<typeof toRow>;
 
 function toRow(e: QueuedRecord) {
   return {
-    event_id: e.eventId, created_at: e.at, action: e.action, user_id: e.userId ?? null, client_id: e.clientId ?? null,
-    grant_type: e.grantType ?? null, ip_address: e.ip ?? null, user_agent: e.userAgent ?? null, request_id: e.requestId ?? null,
-    resource_type: e.resourceType ?? 'oauth_token', resource_id: e.resourceId ?? e.clientId ?? null,
+    event_id: e.eventId,
+    created_at: e.at,
+    action: e.action,
+    user_id: e.userId ?? null,
+    client_id: e.clientId ?? null,
+    grant_type: e.grantType ?? null,
+    ip_address: e.ip ?? null,
+    user_agent: e.userAgent ?? null,
+    request_id: e.requestId ?? null,
+    resource_type: e.resourceType ?? 'oauth_token',
+    resource_id: e.resourceId ?? e.clientId ?? null,
     // empty: the provider's default audience, like absent
     audience: e.audience || null,
     details: { ...(e.scopes ? { scopes: e.scopes } : {}), ...e.details },
   };
 }
 
-const errorMessage = (error: unknown) =>
-  truncateUtf8((error instanceof Error ? error.message : String(error)).replaceAll('\0', ''), 1024);
+const errorMessage = (error: unknown) => truncateUtf8((error instanceof Error ? error.message : String(error)).replaceAll('\0', ''), 1024);
 
 export const DEFAULT_CLOSE_DEADLINE_MS = 5_000;
 
@@ -90,7 +97,10 @@ export class AuditWriter {
   readonly #replayFile: string | null;
   readonly #deadLetterFile: string | null;
 
-  constructor(private readonly db: Database, private readonly options: AuditWriterOptions = {}) {
+  constructor(
+    private readonly db: Database,
+    private readonly options: AuditWriterOptions = {},
+  ) {
     this.#batchSize = options.batchSize ?? 500;
     this.#intervalMs = options.flushIntervalMs ?? 200;
     this.#maxQueue = options.maxQueue ?? 50_000;
@@ -332,8 +342,14 @@ export class AuditWriter {
         this.options.onError?.(error);
         return;
       }
-      const line = { event_id: event.eventId, event: row, error_code: code, error_message: message, failed_at: new Date(),
-        dead_letter_error: { code: sqlState(error), message: errorMessage(error) } };
+      const line = {
+        event_id: event.eventId,
+        event: row,
+        error_code: code,
+        error_message: message,
+        failed_at: new Date(),
+        dead_letter_error: { code: sqlState(error), message: errorMessage(error) },
+      };
       appendDurably(this.#deadLetterFile, JSON.stringify(line) + '\n');
       this.#stats.deadLettered++;
     }

@@ -54,7 +54,10 @@ export async function openEmbedded(options: EmbeddedOptions = {}): Promise<Datab
 }
 
 export class DataDirInUseError extends Error {
-  constructor(readonly dataDir: string, readonly pid: number) {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
     super(
       `The embedded database in ${dataDir} is open in process ${pid}. PGlite allows one process at a time: ` +
         'stop the provider first, or set DATABASE_URL to use a Postgres server that many processes can share.',

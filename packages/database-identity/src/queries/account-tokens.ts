@@ -12,8 +12,7 @@ const bindingSql = (digest: string, user: string, purpose: string) =>
 
 /** A presented token: valid, or why not (the caller answers all of these the same way). */
 export type AccountTokenCheck =
-  | { status: 'valid'; userId: string; email: string; name: string | null; expiresAt: Date }
-  | { status: 'unknown' | 'expired' | 'stale' };
+  { status: 'valid'; userId: string; email: string; name: string | null; expiresAt: Date } | { status: 'unknown' | 'expired' | 'stale' };
 
 export type PasswordResetOutcome = { status: 'reset'; userId: string } | { status: 'unknown' | 'expired' | 'stale' };
 export type EmailVerificationOutcome = { status: 'verified'; userId: string; email: string } | { status: 'unknown' | 'expired' | 'stale' };
@@ -37,7 +36,13 @@ export function accountTokenQueries(db: Queryable) {
      * Stores a new token for the user, bound to the current password hash or address, and drops the user's
      * older tokens of the same purpose (only the newest link works). Null when the user does not exist.
      */
-    async issue(input: { tokenDigest: string; userId: string; purpose: AccountTokenPurpose; ttlSeconds: number; now: Date }): Promise<{ expiresAt: Date } | null> {
+    async issue(input: {
+      tokenDigest: string;
+      userId: string;
+      purpose: AccountTokenPurpose;
+      ttlSeconds: number;
+      now: Date;
+    }): Promise<{ expiresAt: Date } | null> {
       const [row] = await db.query<{ expires_at: Date }>(
         `with dropped as (delete from identity.account_tokens where user_id = $2 and purpose = $3)
          insert into identity.account_tokens (token_hash, user_id, purpose, binding, created_at, expires_at)
@@ -113,7 +118,10 @@ export function accountTokenQueries(db: Queryable) {
 
     /** Drops every link of the user (after an administrator's reset, say). Returns how many. */
     async revokeAllOfUser(userId: string, purpose?: AccountTokenPurpose): Promise<number> {
-      const rows = await db.query(`delete from identity.account_tokens where user_id = $1 and ($2::text is null or purpose = $2) returning 1`, [userId, purpose ?? null]);
+      const rows = await db.query(`delete from identity.account_tokens where user_id = $1 and ($2::text is null or purpose = $2) returning 1`, [
+        userId,
+        purpose ?? null,
+      ]);
       return rows.length;
     },
 

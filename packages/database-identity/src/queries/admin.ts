@@ -122,52 +122,117 @@ function paged<R, T>(rows: R[], limit: number, map: (row: R) => T, keyOf: (item:
 }
 
 type UserRow = {
-  id: string; email: string; email_verified: boolean; name: string | null; given_name: string | null; family_name: string | null;
-  roles: string[]; must_change_password: boolean; failed_login_count: number; locked_until: Date | null; created_at: Date; updated_at: Date;
+  id: string;
+  email: string;
+  email_verified: boolean;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  roles: string[];
+  must_change_password: boolean;
+  failed_login_count: number;
+  locked_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
 };
 const USER_COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password, failed_login_count, locked_until, created_at, updated_at`;
 const toUser = (row: UserRow): User => ({
-  id: row.id, email: row.email, emailVerified: row.email_verified, name: row.name, givenName: row.given_name, familyName: row.family_name,
-  roles: row.roles, mustChangePassword: row.must_change_password, failedLoginCount: row.failed_login_count, lockedUntil: row.locked_until,
-  createdAt: row.created_at, updatedAt: row.updated_at,
+  id: row.id,
+  email: row.email,
+  emailVerified: row.email_verified,
+  name: row.name,
+  givenName: row.given_name,
+  familyName: row.family_name,
+  roles: row.roles,
+  mustChangePassword: row.must_change_password,
+  failedLoginCount: row.failed_login_count,
+  lockedUntil: row.locked_until,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
 });
 
 type FamilyRow = {
-  id: string; client_id: string; user_id: string | null; email: string | null; scope: string[]; created_at: Date; auth_time: Date | null;
-  revoked_at: Date | null; revoked_reason: string | null; live_refresh_tokens: number; last_refresh_at: Date | null; refresh_expires_at: Date | null;
+  id: string;
+  client_id: string;
+  user_id: string | null;
+  email: string | null;
+  scope: string[];
+  created_at: Date;
+  auth_time: Date | null;
+  revoked_at: Date | null;
+  revoked_reason: string | null;
+  live_refresh_tokens: number;
+  last_refresh_at: Date | null;
+  refresh_expires_at: Date | null;
 };
 const toFamily = (r: FamilyRow): TokenFamilyEntry => ({
-  familyId: r.id, clientId: r.client_id, userId: r.user_id, email: r.email, scope: r.scope, createdAt: r.created_at, authTime: r.auth_time,
-  revokedAt: r.revoked_at, revokedReason: r.revoked_reason, liveRefreshTokens: Number(r.live_refresh_tokens), lastRefreshAt: r.last_refresh_at,
+  familyId: r.id,
+  clientId: r.client_id,
+  userId: r.user_id,
+  email: r.email,
+  scope: r.scope,
+  createdAt: r.created_at,
+  authTime: r.auth_time,
+  revokedAt: r.revoked_at,
+  revokedReason: r.revoked_reason,
+  liveRefreshTokens: Number(r.live_refresh_tokens),
+  lastRefreshAt: r.last_refresh_at,
   refreshExpiresAt: r.refresh_expires_at,
 });
 
 type AuditRow = {
-  id: number; event_id: string; created_at: Date; action: string; user_id: string | null; client_id: string | null;
-  grant_type: string | null; ip_address: string | null; user_agent: string | null; request_id: string | null; details: Record<string, unknown>;
+  id: number;
+  event_id: string;
+  created_at: Date;
+  action: string;
+  user_id: string | null;
+  client_id: string | null;
+  grant_type: string | null;
+  ip_address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
 };
 const toEntry = (r: AuditRow): AuditEntry => ({
-  id: Number(r.id), eventId: r.event_id, createdAt: new Date(r.created_at), action: r.action, userId: r.user_id, clientId: r.client_id,
-  grantType: r.grant_type, ipAddress: r.ip_address, userAgent: r.user_agent, requestId: r.request_id, details: r.details,
+  id: Number(r.id),
+  eventId: r.event_id,
+  createdAt: new Date(r.created_at),
+  action: r.action,
+  userId: r.user_id,
+  clientId: r.client_id,
+  grantType: r.grant_type,
+  ipAddress: r.ip_address,
+  userAgent: r.user_agent,
+  requestId: r.request_id,
+  details: r.details,
 });
 const AUDIT_COLUMNS = `id, event_id, created_at, action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details`;
 
 /** Actions the security view lists: abuse the provider noticed, and what it did about it. */
-export const SECURITY_ACTIONS = ['security.suspicious', 'security.rate_limited', 'auth.account_locked', 'token.code_replayed', 'token.refresh_reused', 'client.auth_failed'] as const;
+export const SECURITY_ACTIONS = [
+  'security.suspicious',
+  'security.rate_limited',
+  'auth.account_locked',
+  'token.code_replayed',
+  'token.refresh_reused',
+  'client.auth_failed',
+] as const;
 
 export function adminQueries(db: Queryable, box: SecretBox, revocations: RevocationSignal = new RevocationSignal()) {
   /** Revokes the live families matching `where` (one statement); returns how many refresh tokens were still usable. */
   const revokeFamilies = async (where: string, params: unknown[], reason: string): Promise<number> => {
-    const [row] = await revocations.after(db.query<{ n: number }>(
-      `with revoked as (
+    const [row] = await revocations.after(
+      db.query<{ n: number }>(
+        `with revoked as (
          update identity.token_families set revoked_at = now(), revoked_reason = $${params.length + 1}
           where ${where} and revoked_at is null
          returning id
        )
        select count(r.*)::int as n
          from revoked join identity.refresh_tokens r on r.family_id = revoked.id and r.rotated_at is null and r.expires_at > now()`,
-      [...params, reason],
-    ));
+        [...params, reason],
+      ),
+    );
     return row.n;
   };
 
@@ -237,8 +302,16 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
                   first_party = coalesce($8::boolean, first_party),
                   updated_at = clock_timestamp()
             where client_id = $1 returning *`,
-          [clientId, patch.name ?? null, patch.redirectUris ?? null, patch.postLogoutRedirectUris ?? null, patch.grantTypes ?? null,
-            patch.scopes ?? null, patch.idTokenSignedResponseAlg ?? null, patch.firstParty ?? null],
+          [
+            clientId,
+            patch.name ?? null,
+            patch.redirectUris ?? null,
+            patch.postLogoutRedirectUris ?? null,
+            patch.grantTypes ?? null,
+            patch.scopes ?? null,
+            patch.idTokenSignedResponseAlg ?? null,
+            patch.firstParty ?? null,
+          ],
         );
         if (!row) throw new ClientNotFoundError(clientId);
         return toClient(row);
@@ -313,16 +386,18 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
       async update(id: string, patch: UserPatch): Promise<User> {
         if (!UUID.test(id)) throw new UserNotFoundError(id);
         try {
-          const [row] = await revocations.after(db.query<UserRow>(
-            `update identity.users
+          const [row] = await revocations.after(
+            db.query<UserRow>(
+              `update identity.users
                 set email = coalesce($2::text, email),
                     email_verified = case when $2::text is not null and lower($2::text) <> lower(email) then false else email_verified end,
                     name = case when $3::boolean then $4::text else name end,
                     roles = coalesce($5::text[], roles),
                     updated_at = now()
               where id = $1 returning ${USER_COLUMNS}`,
-            [id, patch.email?.trim() ?? null, patch.name !== undefined, patch.name ?? null, patch.roles ?? null],
-          ));
+              [id, patch.email?.trim() ?? null, patch.name !== undefined, patch.name ?? null, patch.roles ?? null],
+            ),
+          );
           if (!row) throw new UserNotFoundError(id);
           return toUser(row);
         } catch (error) {
@@ -331,7 +406,8 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
         }
       },
 
-      grantCounts: (userId: string) => (UUID.test(userId) ? grantCounts('user_id', userId) : Promise.resolve({ liveFamilies: 0, liveRefreshTokens: 0, consents: 0 })),
+      grantCounts: (userId: string) =>
+        UUID.test(userId) ? grantCounts('user_id', userId) : Promise.resolve({ liveFamilies: 0, liveRefreshTokens: 0, consents: 0 }),
 
       /**
        * Locks the account until `until` (INDEFINITE_LOCK: until unlocked): sign-in is refused, the user's
@@ -393,7 +469,14 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
             where c.user_id = $1 order by c.updated_at desc limit 500`,
           [userId],
         );
-        return rows.map((r) => ({ userId: r.user_id, clientId: r.client_id, clientName: r.name, scopes: r.scopes, grantedAt: r.granted_at, updatedAt: r.updated_at }));
+        return rows.map((r) => ({
+          userId: r.user_id,
+          clientId: r.client_id,
+          clientName: r.name,
+          scopes: r.scopes,
+          grantedAt: r.granted_at,
+          updatedAt: r.updated_at,
+        }));
       },
 
       /** Withdraws the user's consent to a client and revokes the grants (refresh tokens) the client holds for them. */
@@ -431,8 +514,12 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
             order by s.created_at desc, s.sid desc limit ${limit + 1}`,
           params,
         );
-        return paged(rows, limit, (r) => ({ sid: r.sid, userId: r.user_id, email: r.email, authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at }),
-          (s) => ({ at: s.createdAt, key: s.sid }));
+        return paged(
+          rows,
+          limit,
+          (r) => ({ sid: r.sid, userId: r.user_id, email: r.email, authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at }),
+          (s) => ({ at: s.createdAt, key: s.sid }),
+        );
       },
 
       async find(sid: string): Promise<AdminSession | null> {
@@ -463,7 +550,11 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
 
     audit: {
       /** Security events (SECURITY_ACTIONS, or some of them), newest first, keyset by (created_at, id). */
-      async security(page: { cursor?: { createdAt: Date; id: number } | null; limit: number; actions?: readonly string[] }): Promise<{ entries: AuditEntry[]; next: { createdAt: Date; id: number } | null }> {
+      async security(page: {
+        cursor?: { createdAt: Date; id: number } | null;
+        limit: number;
+        actions?: readonly string[];
+      }): Promise<{ entries: AuditEntry[]; next: { createdAt: Date; id: number } | null }> {
         const actions = page.actions?.length ? page.actions : SECURITY_ACTIONS;
         const params: unknown[] = [actions];
         let keyset = '';
@@ -509,18 +600,44 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
 
       async deadLetters(limit = 20): Promise<{ total: number; recent: DeadLetter[] }> {
         const [count] = await db.query<{ n: number }>(`select count(*)::int as n from identity.audit_dead_letters`);
-        const rows = await db.query<{ id: number; event_id: string; action: string | null; error_code: string | null; error_message: string | null; failures: number; first_failed_at: Date; last_failed_at: Date }>(
+        const rows = await db.query<{
+          id: number;
+          event_id: string;
+          action: string | null;
+          error_code: string | null;
+          error_message: string | null;
+          failures: number;
+          first_failed_at: Date;
+          last_failed_at: Date;
+        }>(
           `select id, event_id, event->>'action' as action, error_code, left(error_message, 300) as error_message, failures, first_failed_at, last_failed_at
              from identity.audit_dead_letters order by first_failed_at desc, id desc limit ${bound(limit)}`,
         );
         return {
           total: count.n,
-          recent: rows.map((r) => ({ id: Number(r.id), eventId: r.event_id, action: r.action, errorCode: r.error_code, errorMessage: r.error_message, failures: r.failures, firstFailedAt: r.first_failed_at, lastFailedAt: r.last_failed_at })),
+          recent: rows.map((r) => ({
+            id: Number(r.id),
+            eventId: r.event_id,
+            action: r.action,
+            errorCode: r.error_code,
+            errorMessage: r.error_message,
+            failures: r.failures,
+            firstFailedAt: r.first_failed_at,
+            lastFailedAt: r.last_failed_at,
+          })),
         };
       },
     },
 
-    async counts(): Promise<{ users: number; admins: number; lockedUsers: number; clients: number; disabledClients: number; activeSessions: number; liveFamilies: number }> {
+    async counts(): Promise<{
+      users: number;
+      admins: number;
+      lockedUsers: number;
+      clients: number;
+      disabledClients: number;
+      activeSessions: number;
+      liveFamilies: number;
+    }> {
       const [row] = await db.query<{ users: number; admins: number; locked: number; clients: number; disabled: number; sessions: number; families: number }>(
         `select (select count(*)::int from identity.users) as users,
                 (select count(*)::int from identity.users where 'admin' = any(roles)) as admins,
@@ -530,7 +647,15 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
                 (select count(*)::int from identity.sessions where revoked_at is null and expires_at > now()) as sessions,
                 (select count(*)::int from identity.token_families where revoked_at is null) as families`,
       );
-      return { users: row.users, admins: row.admins, lockedUsers: row.locked, clients: row.clients, disabledClients: row.disabled, activeSessions: row.sessions, liveFamilies: row.families };
+      return {
+        users: row.users,
+        admins: row.admins,
+        lockedUsers: row.locked,
+        clients: row.clients,
+        disabledClients: row.disabled,
+        activeSessions: row.sessions,
+        liveFamilies: row.families,
+      };
     },
   };
 }

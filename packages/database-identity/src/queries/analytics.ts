@@ -10,8 +10,13 @@ import { systemNow } from '../clock';
  * token.refreshed; failed: the failed token requests (FAILED_TOKEN_ACTIONS), split by details.reason.
  */
 export const FAILED_TOKEN_ACTIONS = [
-  'token.validation_failed', 'token.pkce_failed', 'token.code_invalid', 'token.code_replayed',
-  'token.refresh_reused', 'token.expired', 'client.auth_failed',
+  'token.validation_failed',
+  'token.pkce_failed',
+  'token.code_invalid',
+  'token.code_replayed',
+  'token.refresh_reused',
+  'token.expired',
+  'client.auth_failed',
 ] as const;
 
 export type TimeBucket = 'hour' | 'day' | 'week' | 'month';
@@ -238,8 +243,18 @@ export const ACTIVITY_MAX_LIMIT = 200;
 const iso = (value: unknown): string => new Date(value as string).toISOString();
 
 type ActivityRow = {
-  id: number; created_at_us: string; action: string; failed: boolean; reason: string | null; client_id: string | null;
-  user_id: string | null; grant_type: string | null; audience: string | null; ip: string | null; user_agent: string | null; request_id: string | null;
+  id: number;
+  created_at_us: string;
+  action: string;
+  failed: boolean;
+  reason: string | null;
+  client_id: string | null;
+  user_id: string | null;
+  grant_type: string | null;
+  audience: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
 };
 
 export function analyticsQueries(db: Queryable) {
@@ -248,7 +263,16 @@ export function analyticsQueries(db: Queryable) {
     async dashboard(q: TokenDashboardQuery): Promise<TokenDashboard> {
       const [row] = await db.query<{ d: TokenDashboard }>(
         'select identity.token_dashboard($1::timestamptz, $2::timestamptz, $3::text, $4::uuid, $5::text, $6::text, $7::integer, $8::text) as d',
-        [q.start.toISOString(), q.end.toISOString(), q.clientId ?? null, q.userId ?? null, q.timeZone ?? 'UTC', q.bucket ?? null, q.top ?? 10, q.audience ?? null],
+        [
+          q.start.toISOString(),
+          q.end.toISOString(),
+          q.clientId ?? null,
+          q.userId ?? null,
+          q.timeZone ?? 'UTC',
+          q.bucket ?? null,
+          q.top ?? 10,
+          q.audience ?? null,
+        ],
       );
       const d = row.d;
       // timestamps come back in the session's zone: normalise to UTC ISO strings
@@ -262,7 +286,10 @@ export function analyticsQueries(db: Queryable) {
     /** The story's get_token_stats: both ends included; optionally for one audience (as TokenDashboardQuery.audience). */
     async stats(start: Date, end: Date, clientId: string | null = null, audience: string | null = null): Promise<StoryTokenStats> {
       const [row] = await db.query<StoryTokenStats>('select * from identity.get_token_stats($1::timestamptz, $2::timestamptz, $3::text, $4::text)', [
-        start.toISOString(), end.toISOString(), clientId, audience,
+        start.toISOString(),
+        end.toISOString(),
+        clientId,
+        audience,
       ]);
       return row;
     },
@@ -363,8 +390,15 @@ export function analyticsQueries(db: Queryable) {
     /** Watermark, dirty hours and days, the sealer's heartbeat, the partitions and the settings (retention). */
     async status(): Promise<TokenAnalyticsStatus> {
       const [row] = await db.query<{
-        clock: string; watermark: string | null; dirty_hours: number; dirty_days: number; oldest_dirty_hour: string | null;
-        sealer_seen_at: string | null; sealer_timeout_seconds: number; sealer_alive: boolean; oldest_raw_event: string | null;
+        clock: string;
+        watermark: string | null;
+        dirty_hours: number;
+        dirty_days: number;
+        oldest_dirty_hour: string | null;
+        sealer_seen_at: string | null;
+        sealer_timeout_seconds: number;
+        sealer_alive: boolean;
+        oldest_raw_event: string | null;
         partitions: { name: string; from: string | null; to: string | null }[];
       }>(
         `select identity.token_clock() as clock, s.watermark,

@@ -42,16 +42,34 @@ export interface SecondFactorState {
 }
 
 type CredentialRow = {
-  id: string; user_id: string; credential_id: string; public_key: Uint8Array; sign_count: string | number; transports: string[];
-  device_type: 'singleDevice' | 'multiDevice'; backed_up: boolean; name: string; created_at: Date; last_used_at: Date | null;
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: Uint8Array;
+  sign_count: string | number;
+  transports: string[];
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
 };
 
 const CREDENTIAL_COLUMNS = 'id, user_id, credential_id, public_key, sign_count, transports, device_type, backed_up, name, created_at, last_used_at';
 
 function toCredential(row: CredentialRow): WebAuthnCredential {
   return {
-    id: row.id, userId: row.user_id, credentialId: row.credential_id, publicKey: new Uint8Array(row.public_key), signCount: Number(row.sign_count),
-    transports: row.transports, deviceType: row.device_type, backedUp: row.backed_up, name: row.name, createdAt: row.created_at, lastUsedAt: row.last_used_at,
+    id: row.id,
+    userId: row.user_id,
+    credentialId: row.credential_id,
+    publicKey: new Uint8Array(row.public_key),
+    signCount: Number(row.sign_count),
+    transports: row.transports,
+    deviceType: row.device_type,
+    backedUp: row.backed_up,
+    name: row.name,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
   };
 }
 
@@ -79,7 +97,13 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
                 exists (select 1 from identity.clients_requiring_mfa where client_id = $2) as client_requires`,
         [userId, clientId],
       );
-      return { passkeys: row.passkeys, totp: row.totp, recoveryCodesLeft: row.recovery_left, enrolmentRequestedAt: row.requested_at, clientRequiresMfa: row.client_requires };
+      return {
+        passkeys: row.passkeys,
+        totp: row.totp,
+        recoveryCodesLeft: row.recovery_left,
+        enrolmentRequestedAt: row.requested_at,
+        clientRequiresMfa: row.client_requires,
+      };
     },
 
     /** Starts the user's grace period, once; returns when it started. */
@@ -98,7 +122,9 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
     },
 
     async clientRequiresMfa(clientId: string): Promise<boolean> {
-      const [row] = await db.query<{ required: boolean }>(`select exists (select 1 from identity.clients_requiring_mfa where client_id = $1) as required`, [clientId]);
+      const [row] = await db.query<{ required: boolean }>(`select exists (select 1 from identity.clients_requiring_mfa where client_id = $1) as required`, [
+        clientId,
+      ]);
       return row.required;
     },
 
@@ -110,7 +136,9 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
     // --- WebAuthn -------------------------------------------------------------------------------------
 
     async listPasskeys(userId: string): Promise<WebAuthnCredential[]> {
-      const rows = await db.query<CredentialRow>(`select ${CREDENTIAL_COLUMNS} from identity.webauthn_credentials where user_id = $1 order by created_at, id`, [userId]);
+      const rows = await db.query<CredentialRow>(`select ${CREDENTIAL_COLUMNS} from identity.webauthn_credentials where user_id = $1 order by created_at, id`, [
+        userId,
+      ]);
       return rows.map(toCredential);
     },
 
@@ -134,7 +162,12 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
 
     /** After a verified assertion: the new signature counter (WebAuthn 7.2 step 21) and when. */
     async recordPasskeyUse(id: string, signCount: number, backedUp: boolean, now: Date): Promise<void> {
-      await db.query(`update identity.webauthn_credentials set sign_count = $2, backed_up = $3, last_used_at = $4::timestamptz where id = $1`, [id, signCount, backedUp, now.toISOString()]);
+      await db.query(`update identity.webauthn_credentials set sign_count = $2, backed_up = $3, last_used_at = $4::timestamptz where id = $1`, [
+        id,
+        signCount,
+        backedUp,
+        now.toISOString(),
+      ]);
     },
 
     async renamePasskey(userId: string, id: string, name: string): Promise<boolean> {
@@ -150,11 +183,25 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
     },
 
     /** Stores a challenge (as a digest) for `ttlSeconds`, bound to the browser that asked for it. */
-    async saveChallenge(input: { challenge: string; purpose: WebAuthnChallengePurpose; userId: string | null; binding: string; ttlSeconds: number; now: Date }): Promise<void> {
+    async saveChallenge(input: {
+      challenge: string;
+      purpose: WebAuthnChallengePurpose;
+      userId: string | null;
+      binding: string;
+      ttlSeconds: number;
+      now: Date;
+    }): Promise<void> {
       await db.query(
         `insert into identity.webauthn_challenges (challenge_hash, purpose, user_id, binding, created_at, expires_at)
          values ($1, $2, $3, $4, $5::timestamptz, $5::timestamptz + make_interval(secs => $6))`,
-        [challengeDigest(input.challenge), input.purpose, input.userId, box.digest(`webauthn-binding:${input.binding}`), input.now.toISOString(), input.ttlSeconds],
+        [
+          challengeDigest(input.challenge),
+          input.purpose,
+          input.userId,
+          box.digest(`webauthn-binding:${input.binding}`),
+          input.now.toISOString(),
+          input.ttlSeconds,
+        ],
       );
     },
 
@@ -194,7 +241,11 @@ export function authenticatorQueries(db: Queryable, box: SecretBox) {
         [userId],
       );
       if (!row) return null;
-      return { secret: box.decrypt(row.secret_encrypted), confirmed: row.confirmed_at !== null, lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step) };
+      return {
+        secret: box.decrypt(row.secret_encrypted),
+        confirmed: row.confirmed_at !== null,
+        lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step),
+      };
     },
 
     /**

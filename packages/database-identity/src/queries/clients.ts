@@ -55,11 +55,22 @@ export class DuplicateClientError extends Error {
 }
 
 export type ClientRow = {
-  client_id: string; client_secret_hash: string | null; name: string; redirect_uris: string[];
-  post_logout_redirect_uris: string[]; grant_types: GrantType[]; scopes: string[];
-  token_endpoint_auth_method: TokenEndpointAuthMethod; id_token_signed_response_alg: SigningAlg;
-  first_party: boolean; created_at: Date; updated_at: Date; access_token_signed_response_alg: SigningAlg | null;
-  disabled_at: Date | null; previous_secret_hash: string | null; previous_secret_expires_at: Date | null;
+  client_id: string;
+  client_secret_hash: string | null;
+  name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: GrantType[];
+  scopes: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  id_token_signed_response_alg: SigningAlg;
+  first_party: boolean;
+  created_at: Date;
+  updated_at: Date;
+  access_token_signed_response_alg: SigningAlg | null;
+  disabled_at: Date | null;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: Date | null;
 };
 
 export function toClient(row: ClientRow): OAuthClient {
@@ -99,9 +110,19 @@ export function clientQueries(db: Queryable, box: SecretBox) {
              grant_types, scopes, token_endpoint_auth_method, id_token_signed_response_alg, first_party, access_token_signed_response_alg)
            values ($1, $2, $3, $4, $5, coalesce($6, array['authorization_code','refresh_token']), coalesce($7, array['openid','profile','email','offline_access']), $8, $9, $10, $11)
            returning *`,
-          [clientId, clientSecret ? box.digest(clientSecret) : null, input.name, input.redirectUris ?? [],
-            input.postLogoutRedirectUris ?? [], input.grantTypes ?? null, input.scopes ?? null, method,
-            input.idTokenSignedResponseAlg ?? 'RS256', input.firstParty ?? false, input.accessTokenSignedResponseAlg ?? null],
+          [
+            clientId,
+            clientSecret ? box.digest(clientSecret) : null,
+            input.name,
+            input.redirectUris ?? [],
+            input.postLogoutRedirectUris ?? [],
+            input.grantTypes ?? null,
+            input.scopes ?? null,
+            method,
+            input.idTokenSignedResponseAlg ?? 'RS256',
+            input.firstParty ?? false,
+            input.accessTokenSignedResponseAlg ?? null,
+          ],
         );
         return { client: toClient(row), clientSecret };
       } catch (error) {
@@ -136,9 +157,7 @@ export function clientQueries(db: Queryable, box: SecretBox) {
 
     /** Latest change time over all clients: a cheap fingerprint for cache invalidation across instances. */
     async version(): Promise<string> {
-      const [row] = await db.query<{ v: string }>(
-        `select coalesce(max(updated_at)::text, '') || ':' || count(*)::text as v from identity.oauth_clients`,
-      );
+      const [row] = await db.query<{ v: string }>(`select coalesce(max(updated_at)::text, '') || ':' || count(*)::text as v from identity.oauth_clients`);
       return row.v;
     },
   };

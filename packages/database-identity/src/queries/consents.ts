@@ -4,10 +4,7 @@ export function consentQueries(db: Queryable) {
   return {
     /** Scopes the user has granted the client; [] when none. */
     async find(userId: string, clientId: string): Promise<string[]> {
-      const [row] = await db.query<{ scopes: string[] }>(
-        `select scopes from identity.consents where user_id = $1 and client_id = $2`,
-        [userId, clientId],
-      );
+      const [row] = await db.query<{ scopes: string[] }>(`select scopes from identity.consents where user_id = $1 and client_id = $2`, [userId, clientId]);
       return row?.scopes ?? [];
     },
 

@@ -127,23 +127,55 @@ export interface ConnectedApp {
 }
 
 type ConnectedAppRow = {
-  client_id: string; name: string; first_party: boolean; consent_scopes: string[]; consented_at: Date | null;
-  token_scopes: string[]; last_used: Date | null; refresh_tokens: number;
+  client_id: string;
+  name: string;
+  first_party: boolean;
+  consent_scopes: string[];
+  consented_at: Date | null;
+  token_scopes: string[];
+  last_used: Date | null;
+  refresh_tokens: number;
 };
 
 type CodeRow = {
-  family_id: string; client_id: string; user_id: string; sid: string | null; redirect_uri: string; scope: string[];
-  nonce: string | null; code_challenge: string | null; code_challenge_method: 'S256' | null; auth_time: Date;
-  expired: boolean; family_revoked: boolean; resources: string[]; amr: string[] | null; acr: string | null; id_token_claims: string[] | null;
+  family_id: string;
+  client_id: string;
+  user_id: string;
+  sid: string | null;
+  redirect_uri: string;
+  scope: string[];
+  nonce: string | null;
+  code_challenge: string | null;
+  code_challenge_method: 'S256' | null;
+  auth_time: Date;
+  expired: boolean;
+  family_revoked: boolean;
+  resources: string[];
+  amr: string[] | null;
+  acr: string | null;
+  id_token_claims: string[] | null;
 };
 
 type RotatedRow = {
-  family_id: string; client_id: string; user_id: string | null; scope: string[]; auth_time: Date | null; sid: string | null;
-  created_at: Date; expires_at: Date; resources: string[];
+  family_id: string;
+  client_id: string;
+  user_id: string | null;
+  scope: string[];
+  auth_time: Date | null;
+  sid: string | null;
+  created_at: Date;
+  expires_at: Date;
+  resources: string[];
 };
 
 type RefreshRow = {
-  family_id: string; client_id: string; user_id: string | null; scope: string[]; created_at: Date; expires_at: Date; active: boolean;
+  family_id: string;
+  client_id: string;
+  user_id: string | null;
+  scope: string[];
+  created_at: Date;
+  expires_at: Date;
+  active: boolean;
   resources: string[];
 };
 
@@ -237,9 +269,23 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
            select code.code_hash, $13::text[], $14::text, $15::text[] from code where $14::text is not null
          )
          select family_id from code`,
-        [input.clientId, input.userId, input.sid, input.scope, input.authTime, box.digest(input.code), input.redirectUri,
-          input.nonce, input.codeChallenge, input.codeChallengeMethod, input.ttlSeconds, input.resources ?? [],
-          input.authentication?.amr ?? null, input.authentication?.acr ?? null, input.authentication?.idTokenClaims ?? null],
+        [
+          input.clientId,
+          input.userId,
+          input.sid,
+          input.scope,
+          input.authTime,
+          box.digest(input.code),
+          input.redirectUri,
+          input.nonce,
+          input.codeChallenge,
+          input.codeChallengeMethod,
+          input.ttlSeconds,
+          input.resources ?? [],
+          input.authentication?.amr ?? null,
+          input.authentication?.acr ?? null,
+          input.authentication?.idTokenClaims ?? null,
+        ],
       );
       return { familyId: row.family_id };
     },
@@ -351,8 +397,16 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
         [box.digest(token)],
       );
       return row
-        ? { familyId: row.family_id, clientId: row.client_id, userId: row.user_id, scope: row.scope,
-            createdAt: row.created_at, expiresAt: row.expires_at, active: row.active, resources: row.resources }
+        ? {
+            familyId: row.family_id,
+            clientId: row.client_id,
+            userId: row.user_id,
+            scope: row.scope,
+            createdAt: row.created_at,
+            expiresAt: row.expires_at,
+            active: row.active,
+            resources: row.resources,
+          }
         : null;
     },
 
@@ -367,7 +421,6 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       if (!UUID.test(userId)) return 0;
       return revocations.after(revokeFamiliesWhere(db, 'user_id', userId, reason));
     },
-
 
     /**
      * Every client holding a consent or a live refresh token of the user (the account page's connected
@@ -401,8 +454,14 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
         [userId],
       );
       return rows.map((r) => ({
-        clientId: r.client_id, name: r.name, firstParty: r.first_party, consentScopes: r.consent_scopes, consentedAt: r.consented_at,
-        tokenScopes: r.token_scopes, lastUsedAt: r.last_used, refreshTokens: r.refresh_tokens,
+        clientId: r.client_id,
+        name: r.name,
+        firstParty: r.first_party,
+        consentScopes: r.consent_scopes,
+        consentedAt: r.consented_at,
+        tokenScopes: r.token_scopes,
+        lastUsedAt: r.last_used,
+        refreshTokens: r.refresh_tokens,
       }));
     },
 
@@ -419,10 +478,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
 
     /** Revokes one JWT access token by jti until it expires. Idempotent. */
     async revokeAccessToken(jti: string, expiresAt: Date): Promise<void> {
-      await revocations.after(db.query(
-        `insert into identity.revoked_tokens (jti, expires_at) values ($1, $2) on conflict (jti) do nothing`,
-        [jti, expiresAt],
-      ));
+      await revocations.after(db.query(`insert into identity.revoked_tokens (jti, expires_at) values ($1, $2) on conflict (jti) do nothing`, [jti, expiresAt]));
     },
 
     /** Whether an access token is revoked, by jti or through its family (accessTokenRevokedSql), in one round trip. */
@@ -454,9 +510,7 @@ export function grantQueries(db: Queryable, box: SecretBox, revocations: Revocat
       let deleted = 0;
       try {
         for (const statement of statements) {
-          const [row] = await db.query<{ n: number }>(`with gone as (${statement} returning 1) select count(*)::int as n from gone`, [
-            graceSeconds,
-          ]);
+          const [row] = await db.query<{ n: number }>(`with gone as (${statement} returning 1) select count(*)::int as n from gone`, [graceSeconds]);
           deleted += row.n;
         }
       } finally {

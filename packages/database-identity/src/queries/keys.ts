@@ -56,8 +56,16 @@ export interface ScheduledRotation {
 }
 
 type KeyRow = {
-  kid: string; alg: SigningAlg; state: KeyState; effective_state: KeyState; public_jwk: JsonWebKey; private_key_encrypted: string;
-  created_at: Date; activates_at: Date; retiring_since: Date | null; retire_after: Date | null;
+  kid: string;
+  alg: SigningAlg;
+  state: KeyState;
+  effective_state: KeyState;
+  public_jwk: JsonWebKey;
+  private_key_encrypted: string;
+  created_at: Date;
+  activates_at: Date;
+  retiring_since: Date | null;
+  retire_after: Date | null;
 };
 
 /** Serialises key creation and lifecycle changes across instances and the CLI. */
@@ -72,17 +80,20 @@ const EFFECTIVE_STATE = `case
 const KEY_COLUMNS = `k.kid, k.alg, k.state, k.public_jwk, k.private_key_encrypted, k.created_at, k.activates_at, k.retiring_since, k.retire_after, ${EFFECTIVE_STATE} as effective_state`;
 
 function generateJwkPair(alg: SigningAlg): { publicJwk: JsonWebKey; privateJwk: JsonWebKey } {
-  const pair =
-    alg === 'RS256'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { publicJwk: pair.publicKey.export({ format: 'jwk' }), privateJwk: pair.privateKey.export({ format: 'jwk' }) };
 }
 
 function toKey(row: KeyRow): SigningKey {
   return {
-    kid: row.kid, alg: row.alg, state: row.effective_state ?? row.state, publicJwk: row.public_jwk, createdAt: row.created_at,
-    activatesAt: row.activates_at, retiringSince: row.retiring_since, retireAfter: row.retire_after,
+    kid: row.kid,
+    alg: row.alg,
+    state: row.effective_state ?? row.state,
+    publicJwk: row.public_jwk,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+    retiringSince: row.retiring_since,
+    retireAfter: row.retire_after,
   };
 }
 
@@ -103,10 +114,7 @@ async function insertKey(tx: Queryable, box: SecretBox, alg: SigningAlg, at: Dat
 /** Records the transitions that are due at `at` (or now()) in `state`; returns the keys that changed. */
 async function advance(tx: Queryable, at: Date | null): Promise<Pick<LifecycleChanges, 'activated' | 'retired'>> {
   // the predecessor first: at most one row per algorithm may be 'active'
-  await tx.query(
-    `update identity.signing_keys set state = 'retiring' where state = 'active' and retiring_since <= coalesce($1::timestamptz, now())`,
-    [at],
-  );
+  await tx.query(`update identity.signing_keys set state = 'retiring' where state = 'active' and retiring_since <= coalesce($1::timestamptz, now())`, [at]);
   const activated = await tx.query<KeyRow>(
     `update identity.signing_keys k set state = 'active' where state = 'next' and activates_at <= coalesce($1::timestamptz, now())
      returning ${KEY_COLUMNS}`,
@@ -125,7 +133,12 @@ async function advance(tx: Queryable, at: Date | null): Promise<Pick<LifecycleCh
  * and schedules the current key's retirement. One successor per algorithm: an existing one is returned.
  */
 async function scheduleSuccessor(
-  tx: Queryable, box: SecretBox, alg: SigningAlg, policy: Pick<RotationPolicy, 'publishAheadSeconds' | 'keepPublishedSeconds'>, at: Date | null, notBefore: Date | null = null,
+  tx: Queryable,
+  box: SecretBox,
+  alg: SigningAlg,
+  policy: Pick<RotationPolicy, 'publishAheadSeconds' | 'keepPublishedSeconds'>,
+  at: Date | null,
+  notBefore: Date | null = null,
 ): Promise<ScheduledRotation> {
   const [pending] = await tx.query<KeyRow>(`select ${KEY_COLUMNS} from identity.signing_keys k where alg = $2 and state = 'next'`, [at, alg]);
   const [current] = await tx.query<KeyRow>(`select ${KEY_COLUMNS} from identity.signing_keys k where alg = $2 and state = 'active'`, [at, alg]);
@@ -185,7 +198,11 @@ export function keyQueries(db: Database, box: SecretBox) {
      * from now (database time); the current key signs until then and stays published for
      * `keepPublishedSeconds` more. Returns the already scheduled successor if there is one.
      */
-    async scheduleRotation(alg: SigningAlg, policy: Pick<RotationPolicy, 'publishAheadSeconds' | 'keepPublishedSeconds'>, at: Date | null = null): Promise<ScheduledRotation & LifecycleChanges> {
+    async scheduleRotation(
+      alg: SigningAlg,
+      policy: Pick<RotationPolicy, 'publishAheadSeconds' | 'keepPublishedSeconds'>,
+      at: Date | null = null,
+    ): Promise<ScheduledRotation & LifecycleChanges> {
       return db.transaction(async (tx) => {
         await tx.query(`select pg_advisory_xact_lock(${KEY_LOCK})`);
         // a successor whose time has come is the current key, not a pending one
@@ -211,16 +228,20 @@ export function keyQueries(db: Database, box: SecretBox) {
         );
         const scheduled = await scheduleSuccessor(tx, box, alg, { publishAheadSeconds: 0, keepPublishedSeconds }, at);
         if (scheduled.replaces) {
-          await tx.query(
-            `update identity.signing_keys set retiring_since = $2, retire_after = $2::timestamptz + make_interval(secs => $3) where kid = $1`,
-            [scheduled.replaces.kid, scheduled.key.activatesAt, keepPublishedSeconds],
-          );
+          await tx.query(`update identity.signing_keys set retiring_since = $2, retire_after = $2::timestamptz + make_interval(secs => $3) where kid = $1`, [
+            scheduled.replaces.kid,
+            scheduled.key.activatesAt,
+            keepPublishedSeconds,
+          ]);
         }
         const changes = await advance(tx, at);
         const [key] = await tx.query<KeyRow>(`select ${KEY_COLUMNS} from identity.signing_keys k where kid = $2`, [at, scheduled.key.kid]);
         return {
-          ...scheduled, key: toKey(key), published: scheduled.created ? [toKey(key)] : [],
-          activated: [...earlier.activated, ...changes.activated], retired: [...earlier.retired, ...changes.retired],
+          ...scheduled,
+          key: toKey(key),
+          published: scheduled.created ? [toKey(key)] : [],
+          activated: [...earlier.activated, ...changes.activated],
+          retired: [...earlier.retired, ...changes.retired],
         };
       });
     },

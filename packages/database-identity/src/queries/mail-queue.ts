@@ -51,11 +51,20 @@ export function mailQueueQueries(db: Queryable, box: SecretBox) {
           returning q.id, q.template, q.user_id, q.attempts, q.message_encrypted`,
         [now.toISOString(), limit, leaseSeconds],
       );
-      return rows.map((row) => ({ id: row.id, template: row.template, userId: row.user_id, attempts: row.attempts, message: JSON.parse(box.decrypt(row.message_encrypted)) as MailMessage }));
+      return rows.map((row) => ({
+        id: row.id,
+        template: row.template,
+        userId: row.user_id,
+        attempts: row.attempts,
+        message: JSON.parse(box.decrypt(row.message_encrypted)) as MailMessage,
+      }));
     },
 
     async markSent(id: string, now: Date): Promise<void> {
-      await db.query(`update identity.mail_queue set status = 'sent', sent_at = $2::timestamptz, message_encrypted = null, locked_until = null, last_error = null where id = $1`, [id, now.toISOString()]);
+      await db.query(
+        `update identity.mail_queue set status = 'sent', sent_at = $2::timestamptz, message_encrypted = null, locked_until = null, last_error = null where id = $1`,
+        [id, now.toISOString()],
+      );
     },
 
     /** A failed attempt: tried again at `retryAt`, or given up on (null), dropping the sealed message. */
@@ -72,7 +81,9 @@ export function mailQueueQueries(db: Queryable, box: SecretBox) {
 
     /** Counts by status (readiness, tests). */
     async counts(): Promise<Record<'queued' | 'sent' | 'failed', number>> {
-      const rows = await db.query<{ status: 'queued' | 'sent' | 'failed'; n: number }>(`select status, count(*)::int as n from identity.mail_queue group by status`);
+      const rows = await db.query<{ status: 'queued' | 'sent' | 'failed'; n: number }>(
+        `select status, count(*)::int as n from identity.mail_queue group by status`,
+      );
       const counts = { queued: 0, sent: 0, failed: 0 };
       for (const row of rows) counts[row.status] = row.n;
       return counts;

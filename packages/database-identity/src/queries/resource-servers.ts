@@ -47,7 +47,10 @@ export class DuplicateResourceServerError extends Error {
 
 /** A value the registry refuses, with the field it concerns (shown by the CLI, later the admin console). */
 export class InvalidResourceServerError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
     this.name = 'InvalidResourceServerError';
   }
@@ -59,7 +62,27 @@ export const SUPABASE_DEFAULTS = { role: 'authenticated', audience: 'authenticat
 /** Scopes of OpenID Connect itself: they describe the user and are never an API's. */
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 /** Claims the provider sets itself (RFC 7519, RFC 9068, OIDC): an extra claim never replaces one. */
-export const RESERVED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'auth_time', 'sid', 'gid', 'acr', 'amr', 'cnf', 'act', 'may_act', 'azp', 'typ']);
+export const RESERVED_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'auth_time',
+  'sid',
+  'gid',
+  'acr',
+  'amr',
+  'cnf',
+  'act',
+  'may_act',
+  'azp',
+  'typ',
+]);
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/; // RFC 6749 3.3 scope-token
 const MAX_SCOPES = 100;
 const MAX_CLIENTS = 1000;
@@ -109,7 +132,8 @@ function validated<T extends ResourceServerChanges & { identifier?: string }>(in
   if (ttl !== undefined && ttl !== null && !(Number.isInteger(ttl) && ttl >= 60 && ttl <= 86_400)) {
     throw new InvalidResourceServerError('accessTokenTtlSeconds', 'must be an integer from 60 to 86400');
   }
-  if (input.signingAlg !== undefined && !['RS256', 'ES256'].includes(input.signingAlg)) throw new InvalidResourceServerError('signingAlg', 'must be RS256 or ES256');
+  if (input.signingAlg !== undefined && !['RS256', 'ES256'].includes(input.signingAlg))
+    throw new InvalidResourceServerError('signingAlg', 'must be RS256 or ES256');
   if (input.allowedClientIds !== undefined && (input.allowedClientIds.length > MAX_CLIENTS || input.allowedClientIds.some((id) => !id || id.length > 256))) {
     throw new InvalidResourceServerError('allowedClientIds', `at most ${MAX_CLIENTS} client ids of 1 to 256 characters`);
   }
@@ -120,7 +144,8 @@ function validated<T extends ResourceServerChanges & { identifier?: string }>(in
       if (RESERVED_CLAIMS.has(name)) throw new InvalidResourceServerError('extraClaims', `${name} is set by the provider`);
       if (name === 'role' && input.supabase) throw new InvalidResourceServerError('extraClaims', 'role is set by the Supabase settings');
     }
-    if (Buffer.byteLength(JSON.stringify(claims)) > MAX_EXTRA_CLAIMS_BYTES) throw new InvalidResourceServerError('extraClaims', `at most ${MAX_EXTRA_CLAIMS_BYTES} bytes of JSON`);
+    if (Buffer.byteLength(JSON.stringify(claims)) > MAX_EXTRA_CLAIMS_BYTES)
+      throw new InvalidResourceServerError('extraClaims', `at most ${MAX_EXTRA_CLAIMS_BYTES} bytes of JSON`);
   }
   if (input.supabase) {
     const { role, audience } = input.supabase;
@@ -133,9 +158,17 @@ function validated<T extends ResourceServerChanges & { identifier?: string }>(in
 }
 
 type ResourceServerRow = {
-  identifier: string; name: string; scopes: string[]; access_token_ttl_seconds: number | null; signing_alg: SigningAlg;
-  allowed_client_ids: string[]; extra_claims: Record<string, unknown> | string; supabase_role: string | null; supabase_audience: string | null;
-  created_at: Date; updated_at: Date;
+  identifier: string;
+  name: string;
+  scopes: string[];
+  access_token_ttl_seconds: number | null;
+  signing_alg: SigningAlg;
+  allowed_client_ids: string[];
+  extra_claims: Record<string, unknown> | string;
+  supabase_role: string | null;
+  supabase_audience: string | null;
+  created_at: Date;
+  updated_at: Date;
 };
 
 function toResourceServer(row: ResourceServerRow): ResourceServer {
@@ -169,8 +202,17 @@ export function resourceServerQueries(db: Queryable) {
              extra_claims, supabase_role, supabase_audience)
            values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9)
            returning *`,
-          [input.identifier, input.name, input.scopes ?? [], input.accessTokenTtlSeconds ?? null, input.signingAlg ?? 'RS256',
-            input.allowedClientIds ?? [], JSON.stringify(input.extraClaims ?? {}), supabase?.role ?? null, supabase?.audience ?? null],
+          [
+            input.identifier,
+            input.name,
+            input.scopes ?? [],
+            input.accessTokenTtlSeconds ?? null,
+            input.signingAlg ?? 'RS256',
+            input.allowedClientIds ?? [],
+            JSON.stringify(input.extraClaims ?? {}),
+            supabase?.role ?? null,
+            supabase?.audience ?? null,
+          ],
         );
         return toResourceServer(row);
       } catch (error) {
@@ -193,7 +235,12 @@ export function resourceServerQueries(db: Queryable) {
     async update(identifier: string, changes: ResourceServerChanges): Promise<ResourceServer | null> {
       const current = await find(identifier);
       if (!current) return null;
-      const supabase = changes.supabase === undefined ? current.supabase : changes.supabase === null ? null : { ...SUPABASE_DEFAULTS, ...current.supabase, ...changes.supabase };
+      const supabase =
+        changes.supabase === undefined
+          ? current.supabase
+          : changes.supabase === null
+            ? null
+            : { ...SUPABASE_DEFAULTS, ...current.supabase, ...changes.supabase };
       const next = {
         name: changes.name ?? current.name,
         scopes: changes.scopes ?? current.scopes,
@@ -211,8 +258,17 @@ export function resourceServerQueries(db: Queryable) {
                 updated_at = greatest(now(), updated_at + interval '1 microsecond')
           where identifier = $1
           returning *`,
-        [identifier, next.name, next.scopes, next.accessTokenTtlSeconds, next.signingAlg, next.allowedClientIds,
-          JSON.stringify(next.extraClaims), supabase?.role ?? null, supabase?.audience ?? null],
+        [
+          identifier,
+          next.name,
+          next.scopes,
+          next.accessTokenTtlSeconds,
+          next.signingAlg,
+          next.allowedClientIds,
+          JSON.stringify(next.extraClaims),
+          supabase?.role ?? null,
+          supabase?.audience ?? null,
+        ],
       );
       return row ? toResourceServer(row) : null;
     },
@@ -225,9 +281,7 @@ export function resourceServerQueries(db: Queryable) {
 
     /** Fingerprint of the whole table (latest change, count): the registry cache reloads when it moves. */
     async version(): Promise<string> {
-      const [row] = await db.query<{ v: string }>(
-        `select coalesce(max(updated_at)::text, '') || ':' || count(*)::text as v from identity.resource_servers`,
-      );
+      const [row] = await db.query<{ v: string }>(`select coalesce(max(updated_at)::text, '') || ':' || count(*)::text as v from identity.resource_servers`);
       return row.v;
     },
   };

@@ -48,7 +48,10 @@ function toSession(row: SessionRow): Session {
 
 type SummaryRow = SessionRow & { ip_address: string | null; user_agent: string | null; last_seen_at: Date };
 const toSummary = (row: SummaryRow): SessionSummary => ({
-  ...toSession(row), ipAddress: row.ip_address, userAgent: row.user_agent, lastSeenAt: row.last_seen_at,
+  ...toSession(row),
+  ipAddress: row.ip_address,
+  userAgent: row.user_agent,
+  lastSeenAt: row.last_seen_at,
 });
 
 export function sessionQueries(db: Queryable) {
@@ -62,8 +65,16 @@ export function sessionQueries(db: Queryable) {
          values ($1, $2, coalesce($3::timestamptz, now()), now() + make_interval(secs => $4), $5::inet, $6,
            coalesce($7::text[], '{pwd}'), coalesce($8::text, 'urn:idp:acr:pwd'))
          returning ${COLUMNS}`,
-        [randomToken(32), input.userId, input.authTime ?? null, input.ttlSeconds, ip,
-          input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null, input.amr ?? null, input.acr ?? null],
+        [
+          randomToken(32),
+          input.userId,
+          input.authTime ?? null,
+          input.ttlSeconds,
+          ip,
+          input.userAgent ? input.userAgent.slice(0, MAX_USER_AGENT) : null,
+          input.amr ?? null,
+          input.acr ?? null,
+        ],
       );
       return toSession(row);
     },
@@ -138,9 +149,7 @@ export function sessionQueries(db: Queryable) {
     },
 
     async countActive(): Promise<number> {
-      const [row] = await db.query<{ n: number }>(
-        `select count(*)::int as n from identity.sessions where revoked_at is null and expires_at > now()`,
-      );
+      const [row] = await db.query<{ n: number }>(`select count(*)::int as n from identity.sessions where revoked_at is null and expires_at > now()`);
       return row.n;
     },
   };

@@ -72,12 +72,24 @@ export class DuplicateEmailError extends Error {
 
 const COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password,
   failed_login_count, locked_until, created_at, updated_at`;
-const COLUMNS_OF_U = COLUMNS.split(',').map((column) => `u.${column.trim()}`).join(', ');
+const COLUMNS_OF_U = COLUMNS.split(',')
+  .map((column) => `u.${column.trim()}`)
+  .join(', ');
 
 type UserRow = {
-  id: string; email: string; email_verified: boolean; name: string | null; given_name: string | null;
-  family_name: string | null; roles: string[]; must_change_password: boolean; failed_login_count: number;
-  locked_until: Date | null; created_at: Date; updated_at: Date; password_hash?: string;
+  id: string;
+  email: string;
+  email_verified: boolean;
+  name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  roles: string[];
+  must_change_password: boolean;
+  failed_login_count: number;
+  locked_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  password_hash?: string;
 };
 
 function toUser(row: UserRow): User {
@@ -111,8 +123,16 @@ export function userQueries(db: Queryable) {
         const [row] = await db.query<UserRow>(
           `insert into identity.users (email, password_hash, name, given_name, family_name, roles, must_change_password, email_verified)
            values ($1, $2, $3, $4, $5, $6, $7, $8) returning ${COLUMNS}`,
-          [input.email.trim(), passwordHash, input.name ?? null, input.givenName ?? null, input.familyName ?? null,
-            input.roles ?? [], input.mustChangePassword ?? false, input.emailVerified ?? false],
+          [
+            input.email.trim(),
+            passwordHash,
+            input.name ?? null,
+            input.givenName ?? null,
+            input.familyName ?? null,
+            input.roles ?? [],
+            input.mustChangePassword ?? false,
+            input.emailVerified ?? false,
+          ],
         );
         return toUser(row);
       } catch (error) {
@@ -128,10 +148,7 @@ export function userQueries(db: Queryable) {
 
     /** Case-insensitive: served by the unique index on lower(email). */
     async findByEmailForLogin(email: string): Promise<UserWithPasswordHash | null> {
-      const [row] = await db.query<UserRow>(
-        `select ${COLUMNS}, password_hash from identity.users where lower(email) = lower($1)`,
-        [email.trim()],
-      );
+      const [row] = await db.query<UserRow>(`select ${COLUMNS}, password_hash from identity.users where lower(email) = lower($1)`, [email.trim()]);
       return row ? { ...toUser(row), passwordHash: row.password_hash! } : null;
     },
 
@@ -168,7 +185,11 @@ export function userQueries(db: Queryable) {
      * The live throttle counters among `keys`, and whether `deviceKey` is a device that signed in to this
      * account before. One round trip, before any password hash is computed. `now` is the caller's clock.
      */
-    async loginThrottleState(keys: string[], deviceKey: string | null, now: Date): Promise<{ throttles: Map<string, LoginThrottle>; deviceRecognised: boolean }> {
+    async loginThrottleState(
+      keys: string[],
+      deviceKey: string | null,
+      now: Date,
+    ): Promise<{ throttles: Map<string, LoginThrottle>; deviceRecognised: boolean }> {
       const rows = await db.query<ThrottleRow & { device_recognised: boolean }>(
         `select t.throttle_key, t.failures, t.blocked_until, t.expires_at, d.recognised as device_recognised
            from (select exists (select 1 from identity.login_devices where device_key = $2 and expires_at > $3::timestamptz) as recognised) d
@@ -183,7 +204,12 @@ export function userQueries(db: Queryable) {
      * Counts one failed sign-in for its source (growing delay once past the free failures: 2^(n - free)
      * seconds, capped) and, when given, for the account-wide backstop (fixed window). Atomic per row.
      */
-    async recordLoginFailure(sourceKey: string, accountKey: string | null, policy: LoginThrottlePolicy, now: Date): Promise<{ source: LoginThrottle; account: LoginThrottle | null }> {
+    async recordLoginFailure(
+      sourceKey: string,
+      accountKey: string | null,
+      policy: LoginThrottlePolicy,
+      now: Date,
+    ): Promise<{ source: LoginThrottle; account: LoginThrottle | null }> {
       const failures = `case when t.expires_at <= $2::timestamptz then 1 else t.failures + 1 end`;
       const delay = (n: string) => `case when ${n} >= $3 then $2::timestamptz + make_interval(secs => least($4::float8, power(2::float8, ${n} - $3))) end`;
       const [source] = await db.query<ThrottleRow>(
@@ -225,7 +251,10 @@ export function userQueries(db: Queryable) {
           [device.key, userId, now.toISOString(), device.ttlSeconds],
         );
       }
-      await db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1 and (failed_login_count <> 0 or locked_until is not null)`, [userId]);
+      await db.query(
+        `update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1 and (failed_login_count <> 0 or locked_until is not null)`,
+        [userId],
+      );
     },
 
     /** Drops throttle counters and device records that ran out. Returns the number of rows deleted. */
@@ -237,16 +266,16 @@ export function userQueries(db: Queryable) {
 
     /** The profile fields a user edits on the account page; null clears the name. */
     async updateProfile(id: string, profile: { name: string | null }): Promise<User | null> {
-      const [row] = await db.query<UserRow>(
-        `update identity.users set name = $2, updated_at = now() where id = $1 returning ${COLUMNS}`,
-        [id, profile.name],
-      );
+      const [row] = await db.query<UserRow>(`update identity.users set name = $2, updated_at = now() where id = $1 returning ${COLUMNS}`, [id, profile.name]);
       return row ? toUser(row) : null;
     },
 
     /** An administrator's or a link's verdict on the address; changes the `email_verified` claim. */
     async setEmailVerified(id: string, verified: boolean): Promise<boolean> {
-      const rows = await db.query(`update identity.users set email_verified = $2, updated_at = now() where id = $1 and email_verified <> $2 returning 1`, [id, verified]);
+      const rows = await db.query(`update identity.users set email_verified = $2, updated_at = now() where id = $1 and email_verified <> $2 returning 1`, [
+        id,
+        verified,
+      ]);
       return rows.length > 0;
     },
 
@@ -266,10 +295,11 @@ export function userQueries(db: Queryable) {
 
     async setPassword(id: string, password: string, options: { mustChange?: boolean } = {}): Promise<void> {
       const passwordHash = await hashPassword(password);
-      await db.query(
-        `update identity.users set password_hash = $2, must_change_password = $3, updated_at = now() where id = $1`,
-        [id, passwordHash, options.mustChange ?? false],
-      );
+      await db.query(`update identity.users set password_hash = $2, must_change_password = $3, updated_at = now() where id = $1`, [
+        id,
+        passwordHash,
+        options.mustChange ?? false,
+      ]);
     },
   };
 }

@@ -23,10 +23,16 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
   it('a reset token is single use, expires by the injected clock and dies with the password it was made for', async () => {
     const user = await store.users.create({ email: 'Reset.Me@example.org', password: 'old-password-value' });
     const token = randomToken();
-    expect(await store.accountTokens.issue({ tokenDigest: digest(token), userId: user.id, purpose: 'password_reset', ttlSeconds: 900, now: t0 })).toEqual({ expiresAt: at(900) });
+    expect(await store.accountTokens.issue({ tokenDigest: digest(token), userId: user.id, purpose: 'password_reset', ttlSeconds: 900, now: t0 })).toEqual({
+      expiresAt: at(900),
+    });
     // the raw token is nowhere in the table
     expect(JSON.stringify(await store.db.query('select * from identity.account_tokens'))).not.toContain(token);
-    expect(await store.accountTokens.check(digest(token), 'password_reset', at(899))).toMatchObject({ status: 'valid', userId: user.id, email: 'Reset.Me@example.org' });
+    expect(await store.accountTokens.check(digest(token), 'password_reset', at(899))).toMatchObject({
+      status: 'valid',
+      userId: user.id,
+      email: 'Reset.Me@example.org',
+    });
     expect(await store.accountTokens.check(digest(token), 'password_reset', at(900))).toEqual({ status: 'expired' });
     expect(await store.accountTokens.check(digest(token), 'email_verification', at(1))).toEqual({ status: 'unknown' });
 
@@ -59,7 +65,15 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
     await store.accountTokens.issue({ tokenDigest: digest(a), userId: user.id, purpose: 'password_reset', ttlSeconds: 900, now: t0 });
     await store.accountTokens.issue({ tokenDigest: digest(b), userId: user.id, purpose: 'password_reset', ttlSeconds: 900, now: t0 });
     expect((await store.accountTokens.check(digest(a), 'password_reset', at(1))).status).toBe('unknown');
-    expect(await store.accountTokens.issue({ tokenDigest: digest(randomToken()), userId: '00000000-0000-4000-8000-000000000000', purpose: 'password_reset', ttlSeconds: 900, now: t0 })).toBeNull();
+    expect(
+      await store.accountTokens.issue({
+        tokenDigest: digest(randomToken()),
+        userId: '00000000-0000-4000-8000-000000000000',
+        purpose: 'password_reset',
+        ttlSeconds: 900,
+        now: t0,
+      }),
+    ).toBeNull();
     expect(await store.accountTokens.purgeExpired(at(899))).toBe(0);
     expect(await store.accountTokens.purgeExpired(at(900))).toBeGreaterThanOrEqual(1);
   });
@@ -73,7 +87,11 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
 
     const fresh = randomToken();
     await store.accountTokens.issue({ tokenDigest: digest(fresh), userId: user.id, purpose: 'email_verification', ttlSeconds: 3600, now: t0 });
-    expect(await store.accountTokens.consumeEmailVerification(digest(fresh), at(5))).toEqual({ status: 'verified', userId: user.id, email: 'verify.me@example.org' });
+    expect(await store.accountTokens.consumeEmailVerification(digest(fresh), at(5))).toEqual({
+      status: 'verified',
+      userId: user.id,
+      email: 'verify.me@example.org',
+    });
     expect((await store.users.findById(user.id))?.emailVerified).toBe(true);
     expect(await store.accountTokens.consumeEmailVerification(digest(fresh), at(6))).toEqual({ status: 'unknown' });
 
@@ -87,7 +105,12 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
   });
 
   it('mail is stored sealed, claimed once per lease, retried, and dropped when done', async () => {
-    const message = { to: 'rcpt@example.org', subject: 'Reset', text: 'https://idp.example/reset?token=secret-link-token', html: '<a href="https://idp.example/reset?token=secret-link-token">x</a>' };
+    const message = {
+      to: 'rcpt@example.org',
+      subject: 'Reset',
+      text: 'https://idp.example/reset?token=secret-link-token',
+      html: '<a href="https://idp.example/reset?token=secret-link-token">x</a>',
+    };
     const id = await store.mailQueue.enqueue({ template: 'password_reset', userId: null, message, now: t0 });
     const raw = JSON.stringify(await store.db.query('select * from identity.mail_queue'));
     expect(raw).not.toContain('secret-link-token');
@@ -104,7 +127,10 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
     expect(again.attempts).toBe(2);
     await store.mailQueue.markSent(id, at(121));
     expect(await store.mailQueue.counts()).toMatchObject({ queued: 0, sent: 1 });
-    const [row] = await store.db.query<{ message_encrypted: string | null; status: string }>('select message_encrypted, status from identity.mail_queue where id = $1', [id]);
+    const [row] = await store.db.query<{ message_encrypted: string | null; status: string }>(
+      'select message_encrypted, status from identity.mail_queue where id = $1',
+      [id],
+    );
     expect(row).toEqual({ message_encrypted: null, status: 'sent' });
 
     const doomed = await store.mailQueue.enqueue({ template: 'email_verification', userId: null, message, now: t0 });

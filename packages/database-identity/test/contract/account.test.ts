@@ -75,18 +75,37 @@ describe.each(driversUnderTest())('account data on $name', (driver) => {
     await store.consents.grant(other.id, untouched.clientId, ['openid']);
     const { familyId } = await store.grants.createFamily({ clientId: withTokens.clientId, userId: user.id, scope: ['openid', 'offline_access'] });
     const first = randomToken();
-    await store.grants.issueRefreshToken({ token: first, familyId, clientId: withTokens.clientId, userId: user.id, scope: ['openid', 'offline_access'], ttlSeconds: 3600 });
+    await store.grants.issueRefreshToken({
+      token: first,
+      familyId,
+      clientId: withTokens.clientId,
+      userId: user.id,
+      scope: ['openid', 'offline_access'],
+      ttlSeconds: 3600,
+    });
     const second = randomToken();
     expect((await store.grants.rotateRefreshToken(first, second, 3600)).status).toBe('ok');
     // a revoked family of the same client holds nothing
     const { familyId: dead } = await store.grants.createFamily({ clientId: withTokens.clientId, userId: user.id, scope: ['email'] });
-    await store.grants.issueRefreshToken({ token: randomToken(), familyId: dead, clientId: withTokens.clientId, userId: user.id, scope: ['email'], ttlSeconds: 3600 });
+    await store.grants.issueRefreshToken({
+      token: randomToken(),
+      familyId: dead,
+      clientId: withTokens.clientId,
+      userId: user.id,
+      scope: ['email'],
+      ttlSeconds: 3600,
+    });
     await store.grants.revokeFamily(dead, 'test');
 
     const apps = await store.grants.connectedApps(user.id);
     expect(apps.map((a) => a.clientId).sort()).toEqual([consentOnly.clientId, withTokens.clientId].sort());
     const tokens = apps.find((a) => a.clientId === withTokens.clientId)!;
-    expect(tokens).toMatchObject({ name: 'With tokens', consentScopes: ['offline_access', 'openid'], tokenScopes: ['offline_access', 'openid'], refreshTokens: 1 });
+    expect(tokens).toMatchObject({
+      name: 'With tokens',
+      consentScopes: ['offline_access', 'openid'],
+      tokenScopes: ['offline_access', 'openid'],
+      refreshTokens: 1,
+    });
     expect(tokens.lastUsedAt).toBeInstanceOf(Date);
     expect(apps.find((a) => a.clientId === consentOnly.clientId)).toMatchObject({ refreshTokens: 0, lastUsedAt: null, tokenScopes: [] });
 
@@ -95,12 +114,15 @@ describe.each(driversUnderTest())('account data on $name', (driver) => {
     expect(await store.consents.find(user.id, withTokens.clientId)).toEqual([]);
     expect((await store.grants.connectedApps(user.id)).map((a) => a.clientId)).toEqual([consentOnly.clientId]);
     // again: nothing left to remove; another user's consent stays
-    expect(await store.grants.revokeClientForUser(user.id, withTokens.clientId, 'user_revoked_app')).toEqual({ consentRemoved: false, refreshTokensRevoked: 0 });
+    expect(await store.grants.revokeClientForUser(user.id, withTokens.clientId, 'user_revoked_app')).toEqual({
+      consentRemoved: false,
+      refreshTokensRevoked: 0,
+    });
     expect(await store.consents.find(other.id, untouched.clientId)).toEqual(['openid']);
     expect(await store.grants.connectedApps('not-a-uuid')).toEqual([]);
   });
 
-  it('security activity: the user\'s events among a set of actions (exact or prefix), keyset paged', async () => {
+  it("security activity: the user's events among a set of actions (exact or prefix), keyset paged", async () => {
     const insert = (action: string, userId: string | null, at: string) =>
       store.db.query(`insert into identity.audit_logs (action, user_id, created_at) values ($1, $2, $3::timestamptz)`, [action, userId, at]);
     await insert('auth.login_succeeded', user.id, '2026-11-20T10:00:00Z');

@@ -22,8 +22,17 @@ describe.each(driversUnderTest())('admin queries on $name', (driver) => {
   async function grant(clientId: string) {
     const code = randomToken();
     const { familyId } = await store.grants.createAuthorizationCode({
-      code, clientId, userId: user.id, sid: null, redirectUri: 'https://rp.example.org/cb', scope: ['openid'], nonce: null,
-      codeChallenge: null, codeChallengeMethod: null, authTime: new Date(), ttlSeconds: 60,
+      code,
+      clientId,
+      userId: user.id,
+      sid: null,
+      redirectUri: 'https://rp.example.org/cb',
+      scope: ['openid'],
+      nonce: null,
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      authTime: new Date(),
+      ttlSeconds: 60,
     });
     await store.grants.issueRefreshToken({ token: randomToken(), familyId, clientId, userId: user.id, scope: ['openid'], ttlSeconds: 3600 });
     return familyId;

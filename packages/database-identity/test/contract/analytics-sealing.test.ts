@@ -16,7 +16,12 @@ describe.each(driversUnderTest())('token rollup sealing on $name', (driver) => {
   async function write(events: { action: string; at: number; clientId: string }[]) {
     const writer = new AuditWriter(store.db);
     for (const e of events) {
-      writer.record({ action: e.action, clientId: e.clientId, grantType: e.action === 'token.issued.client_credentials' ? 'client_credentials' : undefined, at: new Date(e.at) });
+      writer.record({
+        action: e.action,
+        clientId: e.clientId,
+        grantType: e.action === 'token.issued.client_credentials' ? 'client_credentials' : undefined,
+        at: new Date(e.at),
+      });
     }
     await writer.close();
   }

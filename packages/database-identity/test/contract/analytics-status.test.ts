@@ -38,10 +38,11 @@ describe.each(driversUnderTest())('token analytics status, $name', (driver) => {
 
   it('follows sealing: the watermark moves past written hours, a late event makes its hour dirty, the sealer beats', async () => {
     const threeHoursAgo = new Date(Date.now() - 3 * HOUR);
-    const insert = (at: Date) => store.db.query(
-      `insert into identity.audit_logs (created_at, action, client_id, grant_type, details) values ($1::timestamptz, 'token.issued.client_credentials', 'svc', 'client_credentials', '{}'::jsonb)`,
-      [at.toISOString()],
-    );
+    const insert = (at: Date) =>
+      store.db.query(
+        `insert into identity.audit_logs (created_at, action, client_id, grant_type, details) values ($1::timestamptz, 'token.issued.client_credentials', 'svc', 'client_credentials', '{}'::jsonb)`,
+        [at.toISOString()],
+      );
     await insert(threeHoursAgo);
     await store.analytics.sealInBackground();
     const sealed = await store.analytics.status();

@@ -13,7 +13,12 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const CLIENTS = ['a', 'b', 'c', null] as const;
 
-interface Ev { at: number; userId: string | null; clientId: string | null; action: string }
+interface Ev {
+  at: number;
+  userId: string | null;
+  clientId: string | null;
+  action: string;
+}
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -40,12 +45,14 @@ describe.each(driversUnderTest())('token analytics over whole weeks, $name', (dr
   }
 
   function distinctUsers(start: number, end: number, clientId?: string | null) {
-    return new Set(all.filter((e) => e.at >= start && e.at < end && e.userId && (clientId === undefined || e.clientId === clientId))
-      .map((e) => e.userId)).size;
+    return new Set(all.filter((e) => e.at >= start && e.at < end && e.userId && (clientId === undefined || e.clientId === clientId)).map((e) => e.userId)).size;
   }
 
   async function verify(what: string) {
-    for (const [start, end] of [[anchor - 23 * DAY, anchor], [anchor - 19 * DAY - 5 * HOUR + 77, anchor - 2 * DAY + 3]]) {
+    for (const [start, end] of [
+      [anchor - 23 * DAY, anchor],
+      [anchor - 19 * DAY - 5 * HOUR + 77, anchor - 2 * DAY + 3],
+    ]) {
       const d = await store.analytics.dashboard({ start: new Date(start), end: new Date(end), top: 10 });
       expect(d.stats.unique_users, `${what}: unique users`).toBe(distinctUsers(start, end));
       for (const c of d.top_clients) expect(c.unique_users, `${what}: client ${c.client_id}`).toBe(distinctUsers(start, end, c.client_id));
@@ -95,9 +102,8 @@ describe.each(driversUnderTest())('token analytics over whole weeks, $name', (dr
     await awayFromSealingEdge(store.db, 60_000); // the incremental pass and the rebuild on the same side of an hour's sealing
     await store.analytics.sealPending();
     await verify('resealed');
-    const snapshot = () => store.db.query(
-      `select grain, bucket, all_clients, client_id, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5`,
-    );
+    const snapshot = () =>
+      store.db.query(`select grain, bucket, all_clients, client_id, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5`);
     const before = await snapshot();
     await store.analytics.rebuild();
     expect(await snapshot()).toEqual(before);

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createIdentityStore, DEFAULT_AUDIENCE, FAILED_TOKEN_ACTIONS, migrate, type IdentityStore, type TimeBucket, type TokenDashboard,
-} from '../../src';
+import { createIdentityStore, DEFAULT_AUDIENCE, FAILED_TOKEN_ACTIONS, migrate, type IdentityStore, type TimeBucket, type TokenDashboard } from '../../src';
 import { driversUnderTest, awayFromSealingEdge } from './harness';
 
 /**
@@ -59,7 +57,7 @@ function buildEvents(anchor: number, userIds: string[], seed: number, count: num
   const r = rng(seed);
   // audiences from a generator of their own: the rest of the data stays what it was
   const ra = rng(seed * 7919 + 1);
-  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)];
   // skewed users: the first ones are much more active
   const user = () => userIds[Math.min(userIds.length - 1, Math.floor(userIds.length * r() ** 2.5))];
   const times: number[] = [];
@@ -85,42 +83,83 @@ function buildEvents(anchor: number, userIds: string[], seed: number, count: num
     let e: Omit<Ev, 'seq' | 'eventId' | 'at' | 'audience'>;
     if (x < 0.16) {
       const ttl = pick([900, 900, 3600, 300]);
-      e = { action: 'token.issued.authorization_code', clientId, userId, grantType: 'authorization_code', details: {
-        jti: randomUUID(), family_id: randomUUID(), issued_at: iso(t), expires_at: iso(t + ttl * 1000),
-        refresh_token_expires_at: r() < 0.6 ? iso(t + 30 * DAY) : null, scopes: ['openid'] } };
+      e = {
+        action: 'token.issued.authorization_code',
+        clientId,
+        userId,
+        grantType: 'authorization_code',
+        details: {
+          jti: randomUUID(),
+          family_id: randomUUID(),
+          issued_at: iso(t),
+          expires_at: iso(t + ttl * 1000),
+          refresh_token_expires_at: r() < 0.6 ? iso(t + 30 * DAY) : null,
+          scopes: ['openid'],
+        },
+      };
     } else if (x < 0.28) {
-      e = { action: 'token.issued.refresh_token', clientId, userId, grantType: 'refresh_token', details: {
-        jti: randomUUID(), issued_at: iso(t), expires_at: iso(t + 900_000), refresh_token_expires_at: iso(t + 30 * DAY) } };
+      e = {
+        action: 'token.issued.refresh_token',
+        clientId,
+        userId,
+        grantType: 'refresh_token',
+        details: {
+          jti: randomUUID(),
+          issued_at: iso(t),
+          expires_at: iso(t + 900_000),
+          refresh_token_expires_at: iso(t + 30 * DAY),
+        },
+      };
     } else if (x < 0.34) {
-      e = { action: 'token.issued.client_credentials', clientId, userId: null, grantType: 'client_credentials', details: {
-        jti: randomUUID(), issued_at: iso(t - Math.floor(r() * 2000)), expires_at: iso(t + 600_000) } };
+      e = {
+        action: 'token.issued.client_credentials',
+        clientId,
+        userId: null,
+        grantType: 'client_credentials',
+        details: {
+          jti: randomUUID(),
+          issued_at: iso(t - Math.floor(r() * 2000)),
+          expires_at: iso(t + 600_000),
+        },
+      };
     } else if (x < 0.46) {
       const prev = r() < 0.1 ? pick(['not a date', '2026-02-30T00:00:00.000Z', 42]) : iso(t - Math.floor(r() * 3 * DAY));
       e = { action: 'token.refreshed', clientId, userId, grantType: 'refresh_token', details: { previous_issued_at: prev } };
     } else if (x < 0.56) {
       e = { action: 'token.userinfo_accessed', clientId, userId, grantType: null, details: {} };
-    } else if (x < 0.60) {
+    } else if (x < 0.6) {
       e = { action: 'token.introspected', clientId, userId, grantType: null, details: {} };
     } else if (x < 0.68) {
       // revoked: an access token issued shortly before (found by jti), one whose issuer is out of reach,
       // or a refresh token that says when it was issued
       const recent = issued.filter((i) => i.at.getTime() > t - 40 * 60_000);
       const y = r();
-      const details: Record<string, unknown> = y < 0.5 && recent.length
-        ? { token_type: 'access_token', jti: pick(recent).details.jti }
-        : y < 0.7 ? { token_type: 'access_token', jti: randomUUID() }
-          : { token_type: 'refresh_token', issued_at: r() < 0.8 ? iso(t - Math.floor(r() * 5 * DAY)) : 'garbage' };
+      const details: Record<string, unknown> =
+        y < 0.5 && recent.length
+          ? { token_type: 'access_token', jti: pick(recent).details.jti }
+          : y < 0.7
+            ? { token_type: 'access_token', jti: randomUUID() }
+            : { token_type: 'refresh_token', issued_at: r() < 0.8 ? iso(t - Math.floor(r() * 5 * DAY)) : 'garbage' };
       e = { action: 'token.revoked', clientId, userId, grantType: null, details };
     } else if (x < 0.86) {
       const action = pick(FAILED_TOKEN_ACTIONS);
       const reason = action === 'client.auth_failed' ? 'invalid_client' : r() < 0.1 ? undefined : pick(REASONS);
-      e = { action, clientId: action === 'token.validation_failed' && r() < 0.3 ? null : clientId,
-            userId: action === 'client.auth_failed' ? null : userId, grantType: r() < 0.5 ? 'authorization_code' : null,
-            details: reason === undefined ? {} : { reason } };
+      e = {
+        action,
+        clientId: action === 'token.validation_failed' && r() < 0.3 ? null : clientId,
+        userId: action === 'client.auth_failed' ? null : userId,
+        grantType: r() < 0.5 ? 'authorization_code' : null,
+        details: reason === undefined ? {} : { reason },
+      };
     } else {
       // not token events: ignored by every token number
-      e = { action: pick(['auth.login_succeeded', 'auth.login_failed', 'security.rate_limited']), clientId, userId, grantType: null,
-            details: { reason: 'bad_password' } };
+      e = {
+        action: pick(['auth.login_succeeded', 'auth.login_failed', 'security.rate_limited']),
+        clientId,
+        userId,
+        grantType: null,
+        details: { reason: 'bad_password' },
+      };
     }
     const ev: Ev = { ...e, at: new Date(t), eventId: randomUUID(), audience: AUDIENCES[Math.floor(ra() * AUDIENCES.length)], seq: seq++ };
     events.push(ev);
@@ -146,7 +185,8 @@ const round = (x: number, digits: number) => Number(x.toFixed(digits));
 function localParts(ms: number, tz: string) {
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', weekday: 'short' })
-      .formatToParts(new Date(ms)).map((p) => [p.type, p.value]),
+      .formatToParts(new Date(ms))
+      .map((p) => [p.type, p.value]),
   );
   const date = `${parts.year}-${parts.month}-${parts.day}`;
   const isoDow = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(parts.weekday) + 1;
@@ -162,12 +202,24 @@ function bucketLabel(ms: number, tz: string, bucket: TimeBucket): string {
   return monday.toISOString().slice(0, 10);
 }
 
-interface Filter { start: number; end: number; clientId?: string | null; userId?: string | null; audience?: string | null }
+interface Filter {
+  start: number;
+  end: number;
+  clientId?: string | null;
+  userId?: string | null;
+  audience?: string | null;
+}
 
 function select(all: Ev[], f: Filter): Ev[] {
-  return all.filter((e) => isTokenEvent(e) && e.at.getTime() >= f.start && e.at.getTime() < f.end
-    && (f.clientId == null || e.clientId === f.clientId) && (f.userId == null || e.userId === f.userId)
-    && (f.audience == null || audienceOf(e) === f.audience));
+  return all.filter(
+    (e) =>
+      isTokenEvent(e) &&
+      e.at.getTime() >= f.start &&
+      e.at.getTime() < f.end &&
+      (f.clientId == null || e.clientId === f.clientId) &&
+      (f.userId == null || e.userId === f.userId) &&
+      (f.audience == null || audienceOf(e) === f.audience),
+  );
 }
 
 function endedUs(e: Ev, all: Ev[], lookbackMs: number): number | null {
@@ -192,8 +244,16 @@ function counts(evs: Ev[]) {
   const ac = n((e) => e.action === 'token.issued.authorization_code');
   const rt = n((e) => e.action === 'token.issued.refresh_token');
   const cc = n((e) => e.action === 'token.issued.client_credentials');
-  return { events: evs.length, issued, ac, rt, cc, other: issued - ac - rt - cc, refreshed: n((e) => e.action === 'token.refreshed'),
-    failed: n((e) => FAILED.has(e.action)) };
+  return {
+    events: evs.length,
+    issued,
+    ac,
+    rt,
+    cc,
+    other: issued - ac - rt - cc,
+    refreshed: n((e) => e.action === 'token.refreshed'),
+    failed: n((e) => FAILED.has(e.action)),
+  };
 }
 
 function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: number, emails: Map<string, string>, lookbackMs: number) {
@@ -212,8 +272,12 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
   const rti = evs.filter((e) => isIssued(e) && e.details.refresh_token_expires_at != null).length;
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const stats = {
-    token_events: c.events, total_issued: c.issued, total_refreshed: c.refreshed, total_failed: c.failed,
-    unique_users: distinct(evs.map((e) => e.userId)), unique_clients: distinct(evs.map((e) => e.clientId)),
+    token_events: c.events,
+    total_issued: c.issued,
+    total_refreshed: c.refreshed,
+    total_failed: c.failed,
+    unique_users: distinct(evs.map((e) => e.userId)),
+    unique_clients: distinct(evs.map((e) => e.clientId)),
     userinfo_accessed: evs.filter((e) => e.action === 'token.userinfo_accessed').length,
     revoked: evs.filter((e) => e.action === 'token.revoked').length,
     introspected: evs.filter((e) => e.action === 'token.introspected').length,
@@ -221,8 +285,10 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
     issued_by_grant: { authorization_code: c.ac, refresh_token: c.rt, client_credentials: c.cc, other: c.other },
   };
   const lifetime = {
-    issued_avg_seconds: lifetimes.length ? round(sum(lifetimes) / lifetimes.length / 1e6, 3) : null, issued_count: lifetimes.length,
-    actual_avg_seconds: ended.length ? round(sum(ended) / ended.length / 1e6, 3) : null, actual_count: ended.length,
+    issued_avg_seconds: lifetimes.length ? round(sum(lifetimes) / lifetimes.length / 1e6, 3) : null,
+    issued_count: lifetimes.length,
+    actual_avg_seconds: ended.length ? round(sum(ended) / ended.length / 1e6, 3) : null,
+    actual_count: ended.length,
   };
   const rates = {
     refresh_share: c.issued ? round(c.rt / c.issued, 6) : null,
@@ -234,18 +300,22 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
     const label = bucketLabel(e.at.getTime(), tz, bucket);
     byLabel.set(label, [...(byLabel.get(label) ?? []), e]);
   }
-  const issuance = new Map([...byLabel].map(([label, xs]) => {
-    const k = counts(xs);
-    return [label, { authorization_code: k.ac, refresh_token: k.rt, client_credentials: k.cc, other: k.other, total: k.issued }];
-  }));
-  const failureSeries = new Map([...byLabel].map(([label, xs]) => {
-    const byReason: Record<string, number> = {};
-    for (const e of xs.filter((x) => FAILED.has(x.action))) {
-      const reason = e.details.reason === undefined || e.details.reason === null ? 'unknown' : String(e.details.reason);
-      byReason[reason] = (byReason[reason] ?? 0) + 1;
-    }
-    return [label, { total: counts(xs).failed, by_reason: byReason }];
-  }));
+  const issuance = new Map(
+    [...byLabel].map(([label, xs]) => {
+      const k = counts(xs);
+      return [label, { authorization_code: k.ac, refresh_token: k.rt, client_credentials: k.cc, other: k.other, total: k.issued }];
+    }),
+  );
+  const failureSeries = new Map(
+    [...byLabel].map(([label, xs]) => {
+      const byReason: Record<string, number> = {};
+      for (const e of xs.filter((x) => FAILED.has(x.action))) {
+        const reason = e.details.reason === undefined || e.details.reason === null ? 'unknown' : String(e.details.reason);
+        byReason[reason] = (byReason[reason] ?? 0) + 1;
+      }
+      return [label, { total: counts(xs).failed, by_reason: byReason }];
+    }),
+  );
   const reasons = new Map<string, number>();
   for (const s of failureSeries.values()) for (const [k, v] of Object.entries(s.by_reason)) reasons.set(k, (reasons.get(k) ?? 0) + v);
 
@@ -254,24 +324,50 @@ function expected(all: Ev[], f: Filter, tz: string, bucket: TimeBucket, top: num
   const perClient = clientIds.map((id) => {
     const xs = evs.filter((e) => e.clientId === id);
     const k = counts(xs);
-    return { client_id: id, issued: k.issued, authorization_code: k.ac, refresh_token: k.rt, client_credentials: k.cc, other: k.other,
-      refreshed: k.refreshed, failed: k.failed, events: k.events, unique_users: distinct(xs.map((e) => e.userId)) };
+    return {
+      client_id: id,
+      issued: k.issued,
+      authorization_code: k.ac,
+      refresh_token: k.rt,
+      client_credentials: k.cc,
+      other: k.other,
+      refreshed: k.refreshed,
+      failed: k.failed,
+      events: k.events,
+      unique_users: distinct(xs.map((e) => e.userId)),
+    };
   });
-  const byClient = [...perClient].sort((a, b) => b.issued - a.issued || b.events - a.events || cmpClient(a.client_id, b.client_id))
+  const byClient = [...perClient]
+    .sort((a, b) => b.issued - a.issued || b.events - a.events || cmpClient(a.client_id, b.client_id))
     .map(({ unique_users: _u, ...rest }) => rest);
-  const topClients = [...perClient].sort((a, b) => b.events - a.events || cmpClient(a.client_id, b.client_id)).slice(0, top)
+  const topClients = [...perClient]
+    .sort((a, b) => b.events - a.events || cmpClient(a.client_id, b.client_id))
+    .slice(0, top)
     .map((x) => ({ client_id: x.client_id, events: x.events, issued: x.issued, refreshed: x.refreshed, failed: x.failed, unique_users: x.unique_users }));
 
-  const byAudience = [...new Set(evs.map(audienceOf))].map((a) => {
-    const k = counts(evs.filter((e) => audienceOf(e) === a));
-    return { audience: a, issued: k.issued, authorization_code: k.ac, refresh_token: k.rt, client_credentials: k.cc, other: k.other,
-      refreshed: k.refreshed, failed: k.failed, events: k.events };
-  }).sort((a, b) => b.issued - a.issued || b.events - a.events || (a.audience < b.audience ? -1 : a.audience > b.audience ? 1 : 0))
+  const byAudience = [...new Set(evs.map(audienceOf))]
+    .map((a) => {
+      const k = counts(evs.filter((e) => audienceOf(e) === a));
+      return {
+        audience: a,
+        issued: k.issued,
+        authorization_code: k.ac,
+        refresh_token: k.rt,
+        client_credentials: k.cc,
+        other: k.other,
+        refreshed: k.refreshed,
+        failed: k.failed,
+        events: k.events,
+      };
+    })
+    .sort((a, b) => b.issued - a.issued || b.events - a.events || (a.audience < b.audience ? -1 : a.audience > b.audience ? 1 : 0))
     .map((x) => ({ ...x, audience: x.audience === '' ? null : x.audience }));
 
   const perUser = new Map<string, number>();
   for (const e of evs) if (e.userId && isIssued(e)) perUser.set(e.userId, (perUser.get(e.userId) ?? 0) + 1);
-  const topUsers = [...perUser].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, top)
+  const topUsers = [...perUser]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, top)
     .map(([user_id, issued]) => ({ user_id, email: emails.get(user_id) ?? null, issued }));
 
   const heat = Array.from({ length: 7 }, () => Array<number>(24).fill(0));
@@ -331,7 +427,21 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
       const rows = events.slice(i, i + batch);
       const values: unknown[] = [];
       const tuples = rows.map((e, k) => {
-        values.push(e.eventId, e.at.toISOString(), e.action, e.userId, e.clientId, e.grantType, '10.0.0.1', 'test', null, 'oauth_token', e.clientId, e.details, e.audience);
+        values.push(
+          e.eventId,
+          e.at.toISOString(),
+          e.action,
+          e.userId,
+          e.clientId,
+          e.grantType,
+          '10.0.0.1',
+          'test',
+          null,
+          'oauth_token',
+          e.clientId,
+          e.details,
+          e.audience,
+        );
         return `(${Array.from({ length: 13 }, (_, j) => `$${k * 13 + j + 1}`).join(', ')})`;
       });
       // as the audit writer does it: one multi-row insert per batch, replays ignored
@@ -346,7 +456,16 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
   /** The dashboard for a set of filters, in every zone, against the reference. */
   async function verify(f: Filter, bucket: TimeBucket, what: string, zones: readonly string[] = ZONES) {
     for (const tz of zones) {
-      const got = await store.analytics.dashboard({ start: new Date(f.start), end: new Date(f.end), clientId: f.clientId, userId: f.userId, audience: f.audience, timeZone: tz, bucket, top: 5 });
+      const got = await store.analytics.dashboard({
+        start: new Date(f.start),
+        end: new Date(f.end),
+        clientId: f.clientId,
+        userId: f.userId,
+        audience: f.audience,
+        timeZone: tz,
+        bucket,
+        top: 5,
+      });
       expect(got.filters.audience, what).toBe(f.audience ?? null);
       check(got, expected(all, f, tz, bucket, 5, emails, lookbackMs), `${what} ${tz} ${bucket}`);
     }
@@ -365,22 +484,33 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     // by API: one audience, the default one, two APIs at once, with a client and with a user
     await verify({ start, end: anchor, audience: API }, 'day', `${what} audience`, ['UTC', 'Asia/Kathmandu']);
     await verify({ start: anchor - 36 * HOUR - q / 2, end: anchor - 3 * HOUR + 1, audience: DEFAULT_AUDIENCE }, 'hour', `${what} default audience`, ['UTC']);
-    await verify({ start: anchor - 6 * DAY, end: anchor - 2 * DAY - 5 * q, audience: `${API} ${BILLING}`, clientId: 'web' }, 'day', `${what} audiences+client`, ['America/New_York']);
+    await verify(
+      { start: anchor - 6 * DAY, end: anchor - 2 * DAY - 5 * q, audience: `${API} ${BILLING}`, clientId: 'web' },
+      'day',
+      `${what} audiences+client`,
+      ['America/New_York'],
+    );
     await verify({ start, end: anchor, audience: BILLING, userId: userIds[0] }, 'day', `${what} audience+user`, ['UTC']);
     await verify({ start, end: anchor, audience: 'https://unknown.example.com' }, 'day', `${what} unknown audience`, ['UTC']);
   }
 
   async function verifyStory(what: string) {
     const cases: [number, number, string | null, string | null][] = [
-      [anchor - 9 * DAY, anchor, null, null], [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', null], [anchor - 50 * HOUR, anchor - 49 * HOUR, null, null],
-      [anchor - 9 * DAY, anchor, null, API], [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', DEFAULT_AUDIENCE],
+      [anchor - 9 * DAY, anchor, null, null],
+      [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', null],
+      [anchor - 50 * HOUR, anchor - 49 * HOUR, null, null],
+      [anchor - 9 * DAY, anchor, null, API],
+      [anchor - 3 * DAY - 1, anchor - DAY + 17, 'mobile', DEFAULT_AUDIENCE],
     ];
     for (const [s, e, c, a] of cases) {
-      const evs = all.filter((x) => isTokenEvent(x) && x.at.getTime() >= s && x.at.getTime() <= e && (c === null || x.clientId === c)
-        && (a === null || audienceOf(x) === a));
+      const evs = all.filter(
+        (x) => isTokenEvent(x) && x.at.getTime() >= s && x.at.getTime() <= e && (c === null || x.clientId === c) && (a === null || audienceOf(x) === a),
+      );
       const k = counts(evs);
       expect(await store.analytics.stats(new Date(s), new Date(e), c, a), `${what}: get_token_stats`).toEqual({
-        total_issued: k.issued, total_refreshed: k.refreshed, total_failed: k.failed,
+        total_issued: k.issued,
+        total_refreshed: k.refreshed,
+        total_failed: k.failed,
         unique_users: new Set(evs.map((x) => x.userId).filter(Boolean)).size,
         unique_clients: new Set(evs.map((x) => x.clientId).filter((x) => x !== null)).size,
       });
@@ -468,10 +598,16 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     await verifyStory('late events resealed');
 
     const incremental = await rollupSnapshot();
-    const users = await store.db.query(`select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`);
+    const users = await store.db.query(
+      `select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`,
+    );
     await store.analytics.rebuild();
     expect(await rollupSnapshot()).toEqual(incremental);
-    expect(await store.db.query(`select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`)).toEqual(users);
+    expect(
+      await store.db.query(
+        `select grain, bucket, all_clients, client_id, audience, chunk, members::text from identity.token_rollup_users order by 1, 2, 3, 4, 5, 6`,
+      ),
+    ).toEqual(users);
     await verifyMany('rebuilt');
   }, 180_000);
 
@@ -480,7 +616,10 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
       await store.db.query('update identity.token_rollup_state set top_k = $1', [k]);
       await store.analytics.rebuild();
       for (const top of [1, 5, 12]) {
-        for (const f of [{ start: anchor - 9 * DAY, end: anchor }, { start: anchor - 4 * DAY - 999, end: anchor - DAY + 1, clientId: 'backend' }]) {
+        for (const f of [
+          { start: anchor - 9 * DAY, end: anchor },
+          { start: anchor - 4 * DAY - 999, end: anchor - DAY + 1, clientId: 'backend' },
+        ]) {
           const got = await store.analytics.dashboard({ start: new Date(f.start), end: new Date(f.end), clientId: f.clientId, top });
           expect(got.top_users, `top_k ${k}, top ${top}`).toEqual(expected(all, f, 'UTC', 'day', top, emails, lookbackMs).topUsers);
         }
@@ -492,26 +631,59 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
 
   it('pages recent token activity by (created_at, id), with filters', async () => {
     const f = { start: anchor - 3 * DAY, end: anchor - DAY };
-    for (const filter of [{}, { clientId: 'web' }, { userId: userIds[1] }, { audience: API }, { audience: DEFAULT_AUDIENCE }] as
-      { clientId?: string; userId?: string; audience?: string }[]) {
+    for (const filter of [{}, { clientId: 'web' }, { userId: userIds[1] }, { audience: API }, { audience: DEFAULT_AUDIENCE }] as {
+      clientId?: string;
+      userId?: string;
+      audience?: string;
+    }[]) {
       const want = all
-        .filter((e) => isTokenEvent(e) && e.at.getTime() >= f.start && e.at.getTime() < f.end
-          && (!('clientId' in filter) || e.clientId === filter.clientId) && (!('userId' in filter) || e.userId === filter.userId)
-          && (!('audience' in filter) || audienceOf(e) === filter.audience))
+        .filter(
+          (e) =>
+            isTokenEvent(e) &&
+            e.at.getTime() >= f.start &&
+            e.at.getTime() < f.end &&
+            (!('clientId' in filter) || e.clientId === filter.clientId) &&
+            (!('userId' in filter) || e.userId === filter.userId) &&
+            (!('audience' in filter) || audienceOf(e) === filter.audience),
+        )
         .sort((a, b) => b.at.getTime() - a.at.getTime() || b.seq - a.seq);
-      const seen: { at: string; action: string; clientId: string | null; userId: string | null; audience: string | null; failed: boolean; reason: string | null }[] = [];
+      const seen: {
+        at: string;
+        action: string;
+        clientId: string | null;
+        userId: string | null;
+        audience: string | null;
+        failed: boolean;
+        reason: string | null;
+      }[] = [];
       let cursor = null;
       do {
         const page = await store.analytics.activity({ start: new Date(f.start), end: new Date(f.end), ...filter, cursor, limit: 37 });
         expect(page.entries.length).toBeLessThanOrEqual(37);
-        seen.push(...page.entries.map((e) => ({ at: e.createdAt, action: e.action, clientId: e.clientId, userId: e.userId, audience: e.audience, failed: e.failed, reason: e.reason })));
+        seen.push(
+          ...page.entries.map((e) => ({
+            at: e.createdAt,
+            action: e.action,
+            clientId: e.clientId,
+            userId: e.userId,
+            audience: e.audience,
+            failed: e.failed,
+            reason: e.reason,
+          })),
+        );
         cursor = page.next;
       } while (cursor);
-      expect(seen).toEqual(want.map((e) => ({
-        at: e.at.toISOString().replace('Z', '000Z'), action: e.action, clientId: e.clientId, userId: e.userId, audience: audienceOf(e) || null,
-        failed: FAILED.has(e.action),
-        reason: FAILED.has(e.action) ? ((e.details.reason as string | undefined) ?? null) : null,
-      })));
+      expect(seen).toEqual(
+        want.map((e) => ({
+          at: e.at.toISOString().replace('Z', '000Z'),
+          action: e.action,
+          clientId: e.clientId,
+          userId: e.userId,
+          audience: audienceOf(e) || null,
+          failed: FAILED.has(e.action),
+          reason: FAILED.has(e.action) ? ((e.details.reason as string | undefined) ?? null) : null,
+        })),
+      );
     }
   });
 
@@ -525,9 +697,12 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     const f = { start: anchor - 124 * DAY, end: anchor - 116 * DAY };
     const before = await store.analytics.dashboard({ start: new Date(f.start), end: new Date(f.end), timeZone: 'UTC', bucket: 'day' });
     check(before, expected(all, f, 'UTC', 'day', 10, emails, lookbackMs), 'old data');
-    const partitions = async () => (await store.db.query<{ n: string }>(
-      `select c.relname as n from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'identity.audit_logs'::regclass order by 1`,
-    )).map((r) => r.n);
+    const partitions = async () =>
+      (
+        await store.db.query<{ n: string }>(
+          `select c.relname as n from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'identity.audit_logs'::regclass order by 1`,
+        )
+      ).map((r) => r.n);
     const ahead = new Date();
     ahead.setUTCMonth(ahead.getUTCMonth() + 3, 1);
     expect(await partitions()).toContain(`audit_logs_p${ahead.getUTCFullYear()}_${String(ahead.getUTCMonth() + 1).padStart(2, '0')}`);
@@ -536,13 +711,16 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
     const dropped = await store.analytics.applyRetention(60);
     expect(dropped).toBeGreaterThan(0);
     expect((await partitions()).length).toBe(before_.length - dropped);
-    const [{ n }] = await store.db.query<{ n: number }>(
-      `select count(*)::int as n from identity.audit_logs where created_at < now() - interval '60 days'`,
-    );
+    const [{ n }] = await store.db.query<{ n: number }>(`select count(*)::int as n from identity.audit_logs where created_at < now() - interval '60 days'`);
     expect(n).toBe(0);
     // the rollups still answer for the dropped months: whole sealed hours and days need no raw rows
     const hourAligned = { start: Math.ceil(f.start / DAY) * DAY, end: Math.floor(f.end / DAY) * DAY };
-    const after = await store.analytics.dashboard({ start: new Date(hourAligned.start), end: new Date(hourAligned.end), timeZone: 'Asia/Kolkata', bucket: 'day' });
+    const after = await store.analytics.dashboard({
+      start: new Date(hourAligned.start),
+      end: new Date(hourAligned.end),
+      timeZone: 'Asia/Kolkata',
+      bucket: 'day',
+    });
     check(after, expected(all, hourAligned, 'Asia/Kolkata', 'day', 10, emails, lookbackMs), 'after retention');
   });
 });

@@ -41,11 +41,20 @@ describe.each(driversUnderTest())('audit writer with rows the database refuses, 
   it('a 2,800-character client_id and NUL bytes are recorded sanitised; the batch and every later event are written', async () => {
     const db = await open();
     const errors: unknown[] = [];
-    const writer = new AuditWriter(db, { batchSize: 50, flushIntervalMs: 60_000, retryIntervalMs: 60_000, spoolDir: spoolDir(), onError: (e) => errors.push(e) });
+    const writer = new AuditWriter(db, {
+      batchSize: 50,
+      flushIntervalMs: 60_000,
+      retryIntervalMs: 60_000,
+      spoolDir: spoolDir(),
+      onError: (e) => errors.push(e),
+    });
     for (let i = 0; i < 10; i++) writer.record({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: i } });
     writer.record({
-      action: 'client.auth_failed', clientId: HOSTILE_CLIENT_ID, grantType: 'client_credentials',
-      userAgent: `curl\u0000/8 ${'é'.repeat(2000)}`, requestId: 'r\u0000q',
+      action: 'client.auth_failed',
+      clientId: HOSTILE_CLIENT_ID,
+      grantType: 'client_credentials',
+      userAgent: `curl\u0000/8 ${'é'.repeat(2000)}`,
+      requestId: 'r\u0000q',
       details: { reason: `bad\u0000${'x'.repeat(5000)}`, 'k\u0000ey': ['a\u0000', { deep: 'v\u0000' }], seq: 'poison' },
     });
     for (let i = 10; i < 20; i++) writer.record({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: i } });
@@ -81,7 +90,8 @@ describe.each(driversUnderTest())('audit writer with rows the database refuses, 
     const writer = new AuditWriter(db, { batchSize: 64, flushIntervalMs: 60_000, retryIntervalMs: 60_000, spoolDir: spoolDir(), onError: () => {} });
     const badId = randomUUID();
     for (let i = 0; i < 40; i++) {
-      if (i === 23) writer.record({ eventId: badId, action: null as unknown as string, clientId: 'svc', details: { seq: i } }); // NOT NULL: 23502
+      if (i === 23)
+        writer.record({ eventId: badId, action: null as unknown as string, clientId: 'svc', details: { seq: i } }); // NOT NULL: 23502
       else writer.record({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: i } });
     }
     await writer.flush();
@@ -112,7 +122,10 @@ describe.each(driversUnderTest())('audit writer with rows the database refuses, 
 
     const [written] = await db.query<{ n: number }>(`select count(*)::int as n from identity.audit_logs`);
     expect(written.n).toBe(2);
-    const lines = readFileSync(join(dir, 'audit-dead-letters.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'audit-dead-letters.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ event_id: badId, error_code: '23502', event: { details: { seq: 1, note: 'nul' } }, dead_letter_error: { code: '42P01' } });
     expect(writer.stats()).toMatchObject({ deadLettered: 1, dropped: 0, spoolBytes: 0, databaseAvailable: true });
@@ -126,13 +139,16 @@ describe.each(driversUnderTest())('audit writer with rows the database refuses, 
     const line = (event: Record<string, unknown>) => JSON.stringify({ eventId: randomUUID(), at, ...event });
     const poisonId = randomUUID();
     // written as the old writer spooled them: unbounded, NULs and all (JSON-escaped, as JSON.stringify writes them)
-    writeFileSync(join(dir, 'audit-spool.jsonl'), [
-      line({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: 0 } }),
-      line({ action: 'client.auth_failed', clientId: HOSTILE_CLIENT_ID, resourceId: HOSTILE_CLIENT_ID, details: { seq: 1 } }),
-      line({ action: 'token.issued.client_credentials', clientId: 'svc', userAgent: 'a\u0000b', details: { seq: 2, reason: 'x\u0000' } }),
-      JSON.stringify({ eventId: poisonId, at, action: null, details: { seq: 3 } }),
-      line({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: 4 } }),
-    ].join('\n') + '\n');
+    writeFileSync(
+      join(dir, 'audit-spool.jsonl'),
+      [
+        line({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: 0 } }),
+        line({ action: 'client.auth_failed', clientId: HOSTILE_CLIENT_ID, resourceId: HOSTILE_CLIENT_ID, details: { seq: 1 } }),
+        line({ action: 'token.issued.client_credentials', clientId: 'svc', userAgent: 'a\u0000b', details: { seq: 2, reason: 'x\u0000' } }),
+        JSON.stringify({ eventId: poisonId, at, action: null, details: { seq: 3 } }),
+        line({ action: 'token.issued.client_credentials', clientId: 'svc', details: { seq: 4 } }),
+      ].join('\n') + '\n',
+    );
 
     const writer = new AuditWriter(db, { batchSize: 500, flushIntervalMs: 60_000, retryIntervalMs: 60_000, spoolDir: dir, onError: () => {} });
     writer.record({ action: 'auth.login_succeeded', details: { seq: 5 } });
@@ -184,7 +200,10 @@ describe.each(driversUnderTest())('audit writer with rows the database refuses, 
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(writer.stats()).toMatchObject({ queued: 0, written: 0 });
     emit(300); // a request that finished after close: straight to the spool
-    const spooled = readFileSync(join(dir, 'audit-spool.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { eventId: string }).eventId);
+    const spooled = readFileSync(join(dir, 'audit-spool.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { eventId: string }).eventId);
     expect(new Set(spooled)).toEqual(new Set(ids));
 
     // the database comes back: the insert that was in flight may land now; the replay must not duplicate it

@@ -68,7 +68,8 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'audit-spool-'));
     const errors: unknown[] = [];
     const writer = new AuditWriter(outage.db, { batchSize: 250, flushIntervalMs: 20, retryIntervalMs: 100, spoolDir, onError: (e) => errors.push(e) });
-    const emit = (i: number) => writer.record({ action: 'token.issued.client_credentials', clientId: `client-${i % 7}`, grantType: 'client_credentials', details: { seq: i } });
+    const emit = (i: number) =>
+      writer.record({ action: 'token.issued.client_credentials', clientId: `client-${i % 7}`, grantType: 'client_credentials', details: { seq: i } });
 
     for (let i = 0; i < TOTAL / 3; i++) {
       emit(i);
@@ -112,7 +113,10 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
     second.record({ action: 'auth.login_succeeded' });
     await second.close();
     const rows = await db.query<{ action: string; n: number }>(`select action, count(*)::int as n from identity.audit_logs group by action order by action`);
-    expect(rows).toEqual([{ action: 'auth.login_failed', n: 300 }, { action: 'auth.login_succeeded', n: 1 }]);
+    expect(rows).toEqual([
+      { action: 'auth.login_failed', n: 300 },
+      { action: 'auth.login_succeeded', n: 1 },
+    ]);
     await db.close();
   });
 
@@ -162,12 +166,18 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
       `select audience, count(*)::int as n from identity.audit_logs group by 1 order by audience collate "C" nulls first`,
     );
     expect(rows.map((r) => [r.audience === null ? null : r.audience.slice(0, 40), Buffer.byteLength(r.audience ?? ''), r.n])).toEqual([
-      [null, 0, 3], ['https://a.example https://b.example', 35, 1], ['https://api.example.com', 23, 2], [`https://long.example/${'x'.repeat(19)}`, 1024, 1],
+      [null, 0, 3],
+      ['https://a.example https://b.example', 35, 1],
+      ['https://api.example.com', 23, 2],
+      [`https://long.example/${'x'.repeat(19)}`, 1024, 1],
     ]);
     const store = createIdentityStore(db, 'k'.repeat(16) + 'contract-suite-key-material');
     const dashboard = await store.analytics.dashboard({ start: new Date(at.getTime() - 60_000), end: new Date(at.getTime() + 60_000) });
     expect(dashboard.by_audience.map((a) => [a.audience?.slice(0, 40) ?? null, a.issued])).toEqual([
-      [null, 3], ['https://api.example.com', 2], ['https://a.example https://b.example', 1], [`https://long.example/${'x'.repeat(19)}`, 1],
+      [null, 3],
+      ['https://api.example.com', 2],
+      ['https://a.example https://b.example', 1],
+      [`https://long.example/${'x'.repeat(19)}`, 1],
     ]);
     await db.close();
   });

@@ -21,7 +21,16 @@ describe.each(driversUnderTest())('passkeys, TOTP, recovery codes and challenges
 
   it('stores passkeys per user, one owner per credential id; rename and removal only by the owner', async () => {
     const [alice, bob] = [await newUser(), await newUser()];
-    const input = { userId: alice.id, credentialId: randomBytes(32).toString('base64url'), publicKey: new Uint8Array(randomBytes(77)), signCount: 0, transports: ['internal'], deviceType: 'singleDevice' as const, backedUp: false, name: 'Laptop' };
+    const input = {
+      userId: alice.id,
+      credentialId: randomBytes(32).toString('base64url'),
+      publicKey: new Uint8Array(randomBytes(77)),
+      signCount: 0,
+      transports: ['internal'],
+      deviceType: 'singleDevice' as const,
+      backedUp: false,
+      name: 'Laptop',
+    };
     const stored = await store.authenticators.addPasskey(input);
     expect(stored).toMatchObject({ userId: alice.id, name: 'Laptop', signCount: 0, transports: ['internal'] });
     expect(Buffer.from(stored!.publicKey).equals(Buffer.from(input.publicKey))).toBe(true);
@@ -100,16 +109,34 @@ describe.each(driversUnderTest())('passkeys, TOTP, recovery codes and challenges
     expect((await store.sessions.create({ userId: user.id, ttlSeconds: 60 })).acr).toBe('urn:idp:acr:pwd');
     const code = randomBytes(32).toString('base64url');
     await store.grants.createAuthorizationCode({
-      code, clientId: client.clientId, userId: user.id, sid: session.sid, redirectUri: 'https://rp.example/cb', scope: ['openid'], nonce: null,
-      codeChallenge: null, codeChallengeMethod: null, authTime: new Date(), ttlSeconds: 60,
+      code,
+      clientId: client.clientId,
+      userId: user.id,
+      sid: session.sid,
+      redirectUri: 'https://rp.example/cb',
+      scope: ['openid'],
+      nonce: null,
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      authTime: new Date(),
+      ttlSeconds: 60,
       authentication: { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:idp:acr:mfa', idTokenClaims: ['email'] },
     });
     const consumed = await store.grants.consumeAuthorizationCode(code);
     expect(consumed.status === 'ok' && consumed.grant.authentication).toEqual({ amr: ['pwd', 'otp', 'mfa'], acr: 'urn:idp:acr:mfa', idTokenClaims: ['email'] });
     const plain = randomBytes(32).toString('base64url');
     await store.grants.createAuthorizationCode({
-      code: plain, clientId: client.clientId, userId: user.id, sid: null, redirectUri: 'https://rp.example/cb', scope: ['openid'], nonce: null,
-      codeChallenge: null, codeChallengeMethod: null, authTime: new Date(), ttlSeconds: 60,
+      code: plain,
+      clientId: client.clientId,
+      userId: user.id,
+      sid: null,
+      redirectUri: 'https://rp.example/cb',
+      scope: ['openid'],
+      nonce: null,
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      authTime: new Date(),
+      ttlSeconds: 60,
     });
     const without = await store.grants.consumeAuthorizationCode(plain);
     expect(without.status === 'ok' && without.grant.authentication).toBeNull();

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User,
-} from '../../src';
+import { createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -16,7 +14,9 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
     await migrate(db);
     store = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'grants@example.org', password: 'a long enough password' });
-    ({ client: { clientId } } = await store.clients.create({ name: 'RP', redirectUris: ['https://rp.example.org/cb'] }));
+    ({
+      client: { clientId },
+    } = await store.clients.create({ name: 'RP', redirectUris: ['https://rp.example.org/cb'] }));
   });
   afterAll(async () => {
     await store?.close();
@@ -25,9 +25,18 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
 
   function codeInput(overrides: Partial<NewAuthorizationCode> = {}): NewAuthorizationCode {
     return {
-      code: randomToken(), clientId, userId: user.id, sid: 'sid-1', redirectUri: 'https://rp.example.org/cb',
-      scope: ['openid', 'offline_access'], nonce: 'n-0S6', codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      codeChallengeMethod: 'S256', authTime: new Date(Date.now() - 5_000), ttlSeconds: 60, ...overrides,
+      code: randomToken(),
+      clientId,
+      userId: user.id,
+      sid: 'sid-1',
+      redirectUri: 'https://rp.example.org/cb',
+      scope: ['openid', 'offline_access'],
+      nonce: 'n-0S6',
+      codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      codeChallengeMethod: 'S256',
+      authTime: new Date(Date.now() - 5_000),
+      ttlSeconds: 60,
+      ...overrides,
     };
   }
 
@@ -56,8 +65,18 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
       expect(result).toEqual({
         status: 'ok',
         grant: {
-          familyId, clientId, userId: user.id, sid: 'sid-1', redirectUri: input.redirectUri, scope: input.scope,
-          nonce: input.nonce, codeChallenge: input.codeChallenge, codeChallengeMethod: 'S256', authTime: input.authTime, resources: [], authentication: null,
+          familyId,
+          clientId,
+          userId: user.id,
+          sid: 'sid-1',
+          redirectUri: input.redirectUri,
+          scope: input.scope,
+          nonce: input.nonce,
+          codeChallenge: input.codeChallenge,
+          codeChallengeMethod: 'S256',
+          authTime: input.authTime,
+          resources: [],
+          authentication: null,
         },
       });
     });
@@ -215,7 +234,11 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
       const before = await store.sessions.countActive();
       const authTime = new Date(Date.now() - 60_000);
       const session = await store.sessions.create({
-        userId: user.id, authTime, ttlSeconds: 3600, ipAddress: '203.0.113.9', userAgent: 'Mozilla/5.0',
+        userId: user.id,
+        authTime,
+        ttlSeconds: 3600,
+        ipAddress: '203.0.113.9',
+        userAgent: 'Mozilla/5.0',
       });
       expect(session.sid).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(session).toMatchObject({ userId: user.id, authTime });
@@ -281,7 +304,11 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
 
   it('finds an access token subject and its revocation state in one query', async () => {
     const { familyId } = await newFamilyWithRefreshToken();
-    expect(await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).toEqual({ user: expect.objectContaining({ id: user.id, email: user.email }), revoked: false, epoch: expect.any(Number) });
+    expect(await store.users.findAccessTokenSubject(user.id, 'jti-subject-live', familyId)).toEqual({
+      user: expect.objectContaining({ id: user.id, email: user.email }),
+      revoked: false,
+      epoch: expect.any(Number),
+    });
     await store.grants.revokeAccessToken('jti-subject-dead', new Date(Date.now() + 60_000));
     expect((await store.users.findAccessTokenSubject(user.id, 'jti-subject-dead', familyId)).revoked).toBe(true);
     await store.grants.revokeFamily(familyId, 'test');

@@ -61,7 +61,11 @@ describe.each(driversUnderTest())('login throttles, sessions and grants on $name
     expect(await store.sessions.findActive(theirs.sid)).not.toBeNull();
 
     const { client } = await store.clients.create({ name: 'rp', redirectUris: ['https://rp.example/cb'] });
-    for (const [owner, token] of [[user.id, 'rt-user-1'], [user.id, 'rt-user-2'], [other.id, 'rt-other']] as const) {
+    for (const [owner, token] of [
+      [user.id, 'rt-user-1'],
+      [user.id, 'rt-user-2'],
+      [other.id, 'rt-other'],
+    ] as const) {
       const { familyId } = await store.grants.createFamily({ clientId: client.clientId, userId: owner, scope: ['openid'] });
       await store.grants.issueRefreshToken({ token, familyId, clientId: client.clientId, userId: owner, scope: ['openid'], ttlSeconds: 600 });
     }

@@ -17,9 +17,7 @@ describe.each(driversUnderTest())('migrations on $name', (driver) => {
       const second = await migrate(db);
       expect(second.applied).toEqual([]);
       expect(second.alreadyApplied).toBe(files.length);
-      const rows = await db.query<{ version: string; checksum: string }>(
-        'select version, checksum from identity.schema_migrations order by version',
-      );
+      const rows = await db.query<{ version: string; checksum: string }>('select version, checksum from identity.schema_migrations order by version');
       expect(rows).toEqual(files.map((f) => ({ version: f.version, checksum: f.checksum })));
     } finally {
       await db.close();
@@ -46,10 +44,7 @@ describe.each(driversUnderTest())('migrations on $name', (driver) => {
     try {
       cpSync(findMigrationsDir(), dir, { recursive: true });
       await migrate(db, dir);
-      writeFileSync(
-        join(dir, '99990101000000_broken.sql'),
-        'create table identity.half_done (id int);\nselect * from identity.no_such_table;\n',
-      );
+      writeFileSync(join(dir, '99990101000000_broken.sql'), 'create table identity.half_done (id int);\nselect * from identity.no_such_table;\n');
       await expect(migrate(db, dir)).rejects.toThrow(/no_such_table/);
       const tables = await db.query(`select 1 from information_schema.tables where table_schema = 'identity' and table_name = 'half_done'`);
       expect(tables).toEqual([]);
@@ -76,9 +71,7 @@ describe.each(driversUnderTest())('migrations on $name', (driver) => {
       await expect(refusal).rejects.toThrow(
         /20200101000000_create_old_thing\.sql, 20200102000000_speed_up_old_thing\.sql.*delete the embedded database directory \(DATA_DIR, \.\/\.data by default\)/,
       );
-      const applied = await db.query(`select 1 from identity.schema_migrations where version <> all($1)`, [
-        ['20200101000000', '20200102000000'],
-      ]);
+      const applied = await db.query(`select 1 from identity.schema_migrations where version <> all($1)`, [['20200101000000', '20200102000000']]);
       expect(applied).toEqual([]);
     } finally {
       await db.close();

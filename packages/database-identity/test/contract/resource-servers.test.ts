@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createIdentityStore, DuplicateResourceServerError, InvalidResourceServerError, migrate, randomToken, type IdentityStore,
-} from '../../src';
+import { createIdentityStore, DuplicateResourceServerError, InvalidResourceServerError, migrate, randomToken, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -22,13 +20,22 @@ describe.each(driversUnderTest())('resource servers, per-client access-token alg
   it('create, find, list, update, delete; the fingerprint moves with every change', async () => {
     const v0 = await store.resourceServers.version();
     const created = await store.resourceServers.create({
-      identifier: 'https://api.example/', name: 'API', scopes: ['read', 'write'], allowedClientIds: ['c1'], extraClaims: { tenant: 'acme', n: 1 },
+      identifier: 'https://api.example/',
+      name: 'API',
+      scopes: ['read', 'write'],
+      allowedClientIds: ['c1'],
+      extraClaims: { tenant: 'acme', n: 1 },
     });
     expect(created).toMatchObject({ signingAlg: 'RS256', accessTokenTtlSeconds: null, supabase: null, extraClaims: { tenant: 'acme', n: 1 } });
     const v1 = await store.resourceServers.version();
     expect(v1).not.toBe(v0);
     const updated = await store.resourceServers.update('https://api.example/', { signingAlg: 'ES256', accessTokenTtlSeconds: 120, supabase: {} });
-    expect(updated).toMatchObject({ signingAlg: 'ES256', accessTokenTtlSeconds: 120, scopes: ['read', 'write'], supabase: { role: 'authenticated', audience: 'authenticated' } });
+    expect(updated).toMatchObject({
+      signingAlg: 'ES256',
+      accessTokenTtlSeconds: 120,
+      scopes: ['read', 'write'],
+      supabase: { role: 'authenticated', audience: 'authenticated' },
+    });
     expect(await store.resourceServers.version()).not.toBe(v1);
     expect((await store.resourceServers.update('https://api.example/', { supabase: null }))!.supabase).toBeNull();
     expect(await store.resourceServers.update('https://none.example/', { name: 'x' })).toBeNull();
@@ -40,13 +47,19 @@ describe.each(driversUnderTest())('resource servers, per-client access-token alg
 
   it('refuses bad input before SQL, and duplicates', async () => {
     const bad = [
-      { identifier: 'relative/path', name: 'x' }, { identifier: 'https://a.example/#f', name: 'x' }, { identifier: `https://a.example/${'x'.repeat(600)}`, name: 'x' },
-      { identifier: 'https://a.example/\u0000', name: 'x' }, { identifier: 'https://a.example/', name: '' },
-      { identifier: 'https://a.example/', name: 'x', scopes: ['openid'] }, { identifier: 'https://a.example/', name: 'x', scopes: ['has space'] },
-      { identifier: 'https://a.example/', name: 'x', accessTokenTtlSeconds: 5 }, { identifier: 'https://a.example/', name: 'x', extraClaims: { sub: 'x' } },
+      { identifier: 'relative/path', name: 'x' },
+      { identifier: 'https://a.example/#f', name: 'x' },
+      { identifier: `https://a.example/${'x'.repeat(600)}`, name: 'x' },
+      { identifier: 'https://a.example/\u0000', name: 'x' },
+      { identifier: 'https://a.example/', name: '' },
+      { identifier: 'https://a.example/', name: 'x', scopes: ['openid'] },
+      { identifier: 'https://a.example/', name: 'x', scopes: ['has space'] },
+      { identifier: 'https://a.example/', name: 'x', accessTokenTtlSeconds: 5 },
+      { identifier: 'https://a.example/', name: 'x', extraClaims: { sub: 'x' } },
       { identifier: 'https://a.example/', name: 'x', supabase: { role: 'drop table' } },
     ];
-    for (const input of bad) await expect(store.resourceServers.create(input), JSON.stringify(input).slice(0, 80)).rejects.toBeInstanceOf(InvalidResourceServerError);
+    for (const input of bad)
+      await expect(store.resourceServers.create(input), JSON.stringify(input).slice(0, 80)).rejects.toBeInstanceOf(InvalidResourceServerError);
     await store.resourceServers.create({ identifier: 'urn:example:dup', name: 'dup' });
     await expect(store.resourceServers.create({ identifier: 'urn:example:dup', name: 'dup' })).rejects.toBeInstanceOf(DuplicateResourceServerError);
   });
@@ -60,14 +73,31 @@ describe.each(driversUnderTest())('resource servers, per-client access-token alg
     const code = randomToken();
     const resources = ['https://a.example/', 'urn:b'];
     await store.grants.createAuthorizationCode({
-      code, clientId: client.clientId, userId: user.id, sid: null, redirectUri: 'https://rp.example/cb', scope: ['openid', 'offline_access'],
-      nonce: null, codeChallenge: null, codeChallengeMethod: null, authTime: new Date(), ttlSeconds: 60, resources,
+      code,
+      clientId: client.clientId,
+      userId: user.id,
+      sid: null,
+      redirectUri: 'https://rp.example/cb',
+      scope: ['openid', 'offline_access'],
+      nonce: null,
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      authTime: new Date(),
+      ttlSeconds: 60,
+      resources,
     });
     const consumed = await store.grants.consumeAuthorizationCode(code);
     if (consumed.status !== 'ok') throw new Error(consumed.status);
     expect(consumed.grant.resources).toEqual(resources);
     const refresh = randomToken();
-    await store.grants.issueRefreshToken({ token: refresh, familyId: consumed.grant.familyId, clientId: client.clientId, userId: user.id, scope: ['openid'], ttlSeconds: 60 });
+    await store.grants.issueRefreshToken({
+      token: refresh,
+      familyId: consumed.grant.familyId,
+      clientId: client.clientId,
+      userId: user.id,
+      scope: ['openid'],
+      ttlSeconds: 60,
+    });
     expect((await store.grants.findRefreshToken(refresh))!.resources).toEqual(resources);
     const rotated = await store.grants.rotateRefreshToken(refresh, randomToken(), 60);
     if (rotated.status !== 'ok') throw new Error(rotated.status);

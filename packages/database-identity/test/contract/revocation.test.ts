@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  accessTokenSubjects, createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User,
-} from '../../src';
+import { accessTokenSubjects, createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -19,7 +17,9 @@ describe.each(driversUnderTest())('revocation epoch and access token subjects on
     store = createIdentityStore(db, KEY_SECRET);
     elsewhere = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'epoch@example.org', password: 'a long enough password', name: 'Ep Och' });
-    ({ client: { clientId } } = await store.clients.create({ name: 'RP', redirectUris: ['https://rp.example.org/cb'] }));
+    ({
+      client: { clientId },
+    } = await store.clients.create({ name: 'RP', redirectUris: ['https://rp.example.org/cb'] }));
   });
   afterAll(async () => {
     await store?.close();
@@ -28,8 +28,18 @@ describe.each(driversUnderTest())('revocation epoch and access token subjects on
 
   function codeInput(overrides: Partial<NewAuthorizationCode> = {}): NewAuthorizationCode {
     return {
-      code: randomToken(), clientId, userId: user.id, sid: null, redirectUri: 'https://rp.example.org/cb', scope: ['openid'],
-      nonce: null, codeChallenge: null, codeChallengeMethod: null, authTime: new Date(), ttlSeconds: 60, ...overrides,
+      code: randomToken(),
+      clientId,
+      userId: user.id,
+      sid: null,
+      redirectUri: 'https://rp.example.org/cb',
+      scope: ['openid'],
+      nonce: null,
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      authTime: new Date(),
+      ttlSeconds: 60,
+      ...overrides,
     };
   }
 
@@ -71,9 +81,17 @@ describe.each(driversUnderTest())('revocation epoch and access token subjects on
     it('moves when a user is deleted or a claim changes, not on logins or password changes', async () => {
       const other = await store.users.create({ email: 'claims@example.org', password: 'a long enough password' });
       // the account-lock columns (no longer written by the provider) are no claims either
-      const failLogin = () => store.db.query(`update identity.users set failed_login_count = failed_login_count + 1, locked_until = now() + interval '1 minute', updated_at = now() where id = $1`, [other.id]);
+      const failLogin = () =>
+        store.db.query(
+          `update identity.users set failed_login_count = failed_login_count + 1, locked_until = now() + interval '1 minute', updated_at = now() where id = $1`,
+          [other.id],
+        );
       expect(await bumps(failLogin)).toBe(0);
-      expect(await bumps(() => store.db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1`, [other.id]))).toBe(0);
+      expect(
+        await bumps(() =>
+          store.db.query(`update identity.users set failed_login_count = 0, locked_until = null, updated_at = now() where id = $1`, [other.id]),
+        ),
+      ).toBe(0);
       expect(await bumps(() => store.users.setPassword(other.id, 'another long password'))).toBe(0);
       expect(await bumps(() => store.db.query(`update identity.users set roles = '{admin}', updated_at = now() where id = $1`, [other.id]))).toBe(0);
       // writing a claim column with its current value changes nothing
@@ -111,7 +129,13 @@ describe.each(driversUnderTest())('revocation epoch and access token subjects on
       const counts = { epoch: 0, subject: 0 };
       const view = {
         revocations: { ...target.revocations, epoch: () => (counts.epoch++, target.revocations.epoch()) },
-        users: { ...target.users, findAccessTokenSubject: (...args: Parameters<IdentityStore['users']['findAccessTokenSubject']>) => (counts.subject++, target.users.findAccessTokenSubject(...args)) },
+        users: {
+          ...target.users,
+          findAccessTokenSubject: (...args: Parameters<IdentityStore['users']['findAccessTokenSubject']>) => (
+            counts.subject++,
+            target.users.findAccessTokenSubject(...args)
+          ),
+        },
       };
       return { view, counts };
     }

@@ -49,7 +49,9 @@ describe.each(driversUnderTest())('declared schema against migrations on $name',
  */
 async function loadDeclaredSchema(db: Database): Promise<number> {
   const dir = join(dirname(findMigrationsDir()), 'schemas');
-  const files = readdirSync(dir).filter((file) => file.endsWith('.sql')).sort();
+  const files = readdirSync(dir)
+    .filter((file) => file.endsWith('.sql'))
+    .sort();
   expect(files.length).toBeGreaterThan(0);
   let definitions = 0;
   for (const file of files) {
@@ -133,9 +135,7 @@ async function catalog(db: Database): Promise<string[]> {
      where t.typnamespace = 'identity'::regnamespace and t.typname not like '\\_%'
        and (t.typrelid = 0 or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')`);
   // rows seeded by the schema (settings, the sealing state, the revocation epoch); every other table is empty
-  const tables = await db.query<{ name: string }>(
-    `select c.relname as name from pg_class c where ${rel} and c.relkind = 'r' order by 1`,
-  );
+  const tables = await db.query<{ name: string }>(`select c.relname as name from pg_class c where ${rel} and c.relkind = 'r' order by 1`);
   for (const { name } of tables) {
     await add(`select 'row ${name} ' || row_to_json(t)::text as item from identity.${name} t`);
   }

@@ -41,7 +41,10 @@ describe.each(driversUnderTest())('signing key lifecycle on $name', (driver) => 
     expect(await store.keys.runScheduledRotation(policy, at(90 * DAY - 4500 - 60))).toEqual({ ran: true, published: [], activated: [], retired: [] });
     // due: one successor per algorithm, activating when the rotation is due (4500 s from now)
     const round = await store.keys.runScheduledRotation(policy, at(90 * DAY - 4500));
-    expect(round.published.map((k) => [k.alg, k.state]).sort()).toEqual([['ES256', 'next'], ['RS256', 'next']]);
+    expect(round.published.map((k) => [k.alg, k.state]).sort()).toEqual([
+      ['ES256', 'next'],
+      ['RS256', 'next'],
+    ]);
     const [rs1] = byAlg(round.published, 'RS256');
     const [es1] = byAlg(round.published, 'ES256');
     // activation: when the rotation is due, and never sooner than the pre-publication window from now
@@ -53,7 +56,10 @@ describe.each(driversUnderTest())('signing key lifecycle on $name', (driver) => 
 
     const scheduled = await store.keys.list(at(90 * DAY - 1));
     expect(states(scheduled)).toEqual({ [rs0.kid]: 'active', [es0.kid]: 'active', [rs1.kid]: 'next', [es1.kid]: 'next' });
-    expect(scheduled.find((k) => k.kid === es0.kid)).toMatchObject({ retiringSince: es1.activatesAt, retireAfter: new Date(es1.activatesAt.getTime() + 3660_000) });
+    expect(scheduled.find((k) => k.kid === es0.kid)).toMatchObject({
+      retiringSince: es1.activatesAt,
+      retireAfter: new Date(es1.activatesAt.getTime() + 3660_000),
+    });
     expect((await store.keys.listPublished(at(90 * DAY - 1))).map((k) => k.kid).sort()).toEqual([rs0.kid, es0.kid, rs1.kid, es1.kid].sort());
 
     // the switch follows the times, before any job records it
@@ -62,12 +68,22 @@ describe.each(driversUnderTest())('signing key lifecycle on $name', (driver) => 
     expect(switched.activated.map((k) => k.kid).sort()).toEqual([rs1.kid, es1.kid].sort());
     expect(switched.retired).toEqual([]);
     const rows = await store.db.query<{ kid: string; state: string }>(`select kid, state from identity.signing_keys order by kid`);
-    expect(Object.fromEntries(rows.map((r) => [r.kid, r.state]))).toEqual({ [rs0.kid]: 'retiring', [es0.kid]: 'retiring', [rs1.kid]: 'active', [es1.kid]: 'active' });
+    expect(Object.fromEntries(rows.map((r) => [r.kid, r.state]))).toEqual({
+      [rs0.kid]: 'retiring',
+      [es0.kid]: 'retiring',
+      [rs1.kid]: 'active',
+      [es1.kid]: 'active',
+    });
 
     // every token the old keys signed has expired: they leave the JWKS
     expect((await store.keys.runScheduledRotation(policy, at(90 * DAY + 3659))).retired).toEqual([]);
     const retired = await store.keys.runScheduledRotation(policy, at(90 * DAY + 3660));
-    expect(retired.retired.map((k) => [k.kid, k.state]).sort()).toEqual([[rs0.kid, 'retired'], [es0.kid, 'retired']].sort());
+    expect(retired.retired.map((k) => [k.kid, k.state]).sort()).toEqual(
+      [
+        [rs0.kid, 'retired'],
+        [es0.kid, 'retired'],
+      ].sort(),
+    );
     expect((await store.keys.listPublished(at(90 * DAY + 3660))).map((k) => k.kid).sort()).toEqual([rs1.kid, es1.kid].sort());
   });
 
@@ -91,14 +107,20 @@ describe.each(driversUnderTest())('signing key lifecycle on $name', (driver) => 
     const fresh = await store.keys.rotateImmediately('ES256', 3660, at(now + 120));
     expect(fresh).toMatchObject({ created: true, key: { state: 'active' }, replaces: { kid: scheduled.key.kid } });
     expect(fresh.published.map((k) => k.kid)).toEqual([fresh.key.kid]);
-    expect(byAlg(await store.keys.list(at(now + 120)), 'ES256').filter((k) => k.state === 'active').map((k) => k.kid)).toEqual([fresh.key.kid]);
+    expect(
+      byAlg(await store.keys.list(at(now + 120)), 'ES256')
+        .filter((k) => k.state === 'active')
+        .map((k) => k.kid),
+    ).toEqual([fresh.key.kid]);
   });
 
   it('the key ring load has the private halves of the keys that sign or will, and the database time', async () => {
     const ring = await store.keys.loadKeyRing();
     expect(Math.abs(ring.databaseNow.getTime() - Date.now())).toBeLessThan(60_000);
     for (const key of ring.keys) {
-      expect(key.state === 'next' || key.state === 'active' ? typeof key.privateJwk?.d : key.privateJwk).toBe(key.state === 'next' || key.state === 'active' ? 'string' : null);
+      expect(key.state === 'next' || key.state === 'active' ? typeof key.privateJwk?.d : key.privateJwk).toBe(
+        key.state === 'next' || key.state === 'active' ? 'string' : null,
+      );
       expect(JSON.stringify(key.publicJwk)).not.toMatch(/"d":/);
     }
   });

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createIdentityStore, DuplicateEmailError, migrate, verifyPassword, type IdentityStore,
-} from '../../src';
+import { createIdentityStore, DuplicateEmailError, migrate, verifyPassword, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -32,9 +30,7 @@ describe.each(driversUnderTest())('identity store on $name', (driver) => {
 
   it('treats emails case-insensitively: one account per address', async () => {
     const user = await store.users.create({ email: 'Alice@Example.org', password: 'correct horse battery staple' });
-    await expect(store.users.create({ email: 'alice@example.ORG', password: 'another long password' })).rejects.toBeInstanceOf(
-      DuplicateEmailError,
-    );
+    await expect(store.users.create({ email: 'alice@example.ORG', password: 'another long password' })).rejects.toBeInstanceOf(DuplicateEmailError);
     const found = await store.users.findByEmailForLogin('ALICE@example.org');
     expect(found?.id).toBe(user.id);
   });
@@ -94,16 +90,14 @@ describe.each(driversUnderTest())('identity store on $name', (driver) => {
     expect(afterRetire.filter((k) => k.alg === 'ES256' && k.state === 'active')).toHaveLength(1);
   });
 
-  it('serves the story\'s get_token_stats and token_analytics names', async () => {
+  it("serves the story's get_token_stats and token_analytics names", async () => {
     await store.db.query(
       `insert into identity.audit_logs (action, user_id, client_id, grant_type) values
          ('token.issued.authorization_code', gen_random_uuid(), 'a', 'authorization_code'),
          ('token.refreshed', null, 'a', 'refresh_token'),
          ('token.validation_failed', null, 'b', 'authorization_code')`,
     );
-    const [stats] = await store.db.query(
-      `select * from identity.get_token_stats(now() - interval '1 hour', now() + interval '1 hour')`,
-    );
+    const [stats] = await store.db.query(`select * from identity.get_token_stats(now() - interval '1 hour', now() + interval '1 hour')`);
     expect(stats).toEqual({ total_issued: 1, total_refreshed: 1, total_failed: 1, unique_users: 1, unique_clients: 2 });
     const [forA] = await store.db.query(`select * from identity.get_token_stats(now() - interval '1 hour', now() + interval '1 hour', 'a')`);
     expect(forA).toMatchObject({ total_issued: 1, total_failed: 0, unique_clients: 1 });

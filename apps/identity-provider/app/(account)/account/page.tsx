@@ -27,7 +27,10 @@ export default async function AccountRoute() {
     <>
       <header className="border-b border-slate-200 bg-white">
         <div className="mx-auto flex max-w-5xl flex-wrap items-center justify-between gap-x-4 gap-y-2 px-4 py-3 sm:px-6">
-          <Link href="/" className="flex items-center gap-2 rounded-md text-slate-800 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500">
+          <Link
+            href="/"
+            className="flex items-center gap-2 rounded-md text-slate-800 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500"
+          >
             <ShieldCheck aria-hidden className="h-6 w-6 text-brand-600" />
             <span className="text-sm font-semibold tracking-tight">Identity provider · Account</span>
           </Link>

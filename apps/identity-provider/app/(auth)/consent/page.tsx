@@ -58,7 +58,10 @@ export default async function ConsentPage({ searchParams }: { searchParams: Sear
         <span data-testid="client-name">{app}</span> wants to access your account
       </h1>
       <p className="mt-2 text-sm text-slate-600">
-        Signed in as <strong className="font-semibold text-slate-900 break-words" data-testid="consent-user">{interaction.user.email}</strong>
+        Signed in as{' '}
+        <strong className="font-semibold text-slate-900 break-words" data-testid="consent-user">
+          {interaction.user.email}
+        </strong>
       </p>
 
       <h2 className="mt-6 text-sm font-medium text-slate-700">This will allow {app} to:</h2>

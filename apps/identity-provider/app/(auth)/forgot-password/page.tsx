@@ -27,7 +27,10 @@ export default async function ForgotPasswordPage({ searchParams }: { searchParam
       {sent ? (
         <div role="status" data-testid="reset-requested" className={okBox}>
           <MailCheck aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>If an account uses that address, we have sent it a link to choose a new password. The link works once and expires soon. Check your spam folder if nothing arrives.</p>
+          <p>
+            If an account uses that address, we have sent it a link to choose a new password. The link works once and expires soon. Check your spam folder if
+            nothing arrives.
+          </p>
         </div>
       ) : (
         <p className="mt-1 text-sm text-slate-600">Enter the e-mail address of your account. We will send you a link to choose a new password.</p>
@@ -44,7 +47,19 @@ export default async function ForgotPasswordPage({ searchParams }: { searchParam
           <label htmlFor="email" className={label}>
             Email
           </label>
-          <input id="email" name="email" type="email" autoComplete="username" inputMode="email" autoCapitalize="none" spellCheck={false} required maxLength={320} autoFocus className={input} />
+          <input
+            id="email"
+            name="email"
+            type="email"
+            autoComplete="username"
+            inputMode="email"
+            autoCapitalize="none"
+            spellCheck={false}
+            required
+            maxLength={320}
+            autoFocus
+            className={input}
+          />
         </div>
         <button type="submit" className={primary} data-testid="forgot-submit">
           <Send aria-hidden className="h-4 w-4" />
@@ -52,7 +67,9 @@ export default async function ForgotPasswordPage({ searchParams }: { searchParam
         </button>
       </form>
       <p className="mt-4 text-center text-sm">
-        <a href="/interaction/start?return_to=/" className={link}>Back to sign in</a>
+        <a href="/interaction/start?return_to=/" className={link}>
+          Back to sign in
+        </a>
       </p>
     </section>
   );

@@ -63,7 +63,10 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
       <p className="mt-1 text-sm text-slate-600">
         {form.clientName ? (
           <>
-            to continue to <strong className="font-semibold text-slate-900" data-testid="client-name">{form.clientName}</strong>
+            to continue to{' '}
+            <strong className="font-semibold text-slate-900" data-testid="client-name">
+              {form.clientName}
+            </strong>
           </>
         ) : (
           'to continue to your account'
@@ -125,7 +128,9 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
       </form>
       <PasskeySignIn csrf={form.csrf} interaction={form.hidden.interaction} returnTo={form.hidden.return_to} />
       <p className="mt-4 text-center text-sm">
-        <a href="/forgot-password" className="font-medium text-brand-700 underline-offset-2 hover:underline" data-testid="forgot-password-link">Forgot password?</a>
+        <a href="/forgot-password" className="font-medium text-brand-700 underline-offset-2 hover:underline" data-testid="forgot-password-link">
+          Forgot password?
+        </a>
       </p>
     </section>
   );

@@ -32,7 +32,11 @@ export default async function LogoutPage({ searchParams }: { searchParams: Searc
       <section aria-labelledby="logout-title">
         <LogOut aria-hidden className="h-8 w-8 text-brand-600" />
         <h1 id="logout-title" className="mt-3 text-xl font-semibold tracking-tight">
-          Sign out of <span className="break-words" data-testid="logout-user">{session.user.email}</span>?
+          Sign out of{' '}
+          <span className="break-words" data-testid="logout-user">
+            {session.user.email}
+          </span>
+          ?
         </h1>
         <p className="mt-2 text-sm text-slate-600">
           {session.pendingLogout

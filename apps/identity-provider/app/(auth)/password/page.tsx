@@ -66,12 +66,26 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
         Choose a new password
       </h1>
       <p className="mt-2 text-sm text-slate-600">
-        Before you continue, replace the password of <strong className="font-semibold text-slate-900 break-words" data-testid="password-user">{user.email}</strong>.
-        {interaction ? <> You will then return to <strong className="font-semibold text-slate-900">{interaction.client.name}</strong>.</> : null}
+        Before you continue, replace the password of{' '}
+        <strong className="font-semibold text-slate-900 break-words" data-testid="password-user">
+          {user.email}
+        </strong>
+        .
+        {interaction ? (
+          <>
+            {' '}
+            You will then return to <strong className="font-semibold text-slate-900">{interaction.client.name}</strong>.
+          </>
+        ) : null}
       </p>
 
       {message && (
-        <div role="alert" data-testid="password-error" data-error={error} className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800">
+        <div
+          role="alert"
+          data-testid="password-error"
+          data-error={error}
+          className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800"
+        >
           <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
           <p>{message}</p>
         </div>

@@ -15,9 +15,15 @@ export default async function AdminLayout({ children }: { children: React.ReactN
       <div className="mx-auto max-w-7xl px-3 pt-4 sm:px-6">
         <AdminNav />
       </div>
-      <main id="admin-main" className="mx-auto max-w-7xl px-3 py-5 sm:px-6 sm:py-6">{children}</main>
+      <main id="admin-main" className="mx-auto max-w-7xl px-3 py-5 sm:px-6 sm:py-6">
+        {children}
+      </main>
       <footer className="mx-auto max-w-7xl px-3 pb-6 text-xs text-slate-600 sm:px-6">
-        Every change here is recorded in the <Link href="/admin/audit?action=admin.*" className="underline">audit trail</Link>.
+        Every change here is recorded in the{' '}
+        <Link href="/admin/audit?action=admin.*" className="underline">
+          audit trail
+        </Link>
+        .
       </footer>
     </CsrfProvider>
   );

@@ -31,7 +31,9 @@ export default async function SecurityPage({ searchParams }: { searchParams: Sea
         <SecuritySettings state={state} returnTo={returnTo} />
         {!returnTo && (
           <p className="mt-6 text-sm">
-            <a href="/account" className="text-brand-700 underline">Back to your account</a>
+            <a href="/account" className="text-brand-700 underline">
+              Back to your account
+            </a>
           </p>
         )}
       </main>

@@ -22,7 +22,11 @@ export default async function DevOutboxPage() {
       <p className="mt-2 text-sm text-slate-600">
         Without <code>SMTP_URL</code>, mails land here (<code>{outboxDir(config)}</code>). Not served in production.
       </p>
-      {mails.length === 0 && <p className="mt-6 text-sm text-slate-600" data-testid="outbox-empty">No mail yet.</p>}
+      {mails.length === 0 && (
+        <p className="mt-6 text-sm text-slate-600" data-testid="outbox-empty">
+          No mail yet.
+        </p>
+      )}
       <ol className="mt-6 space-y-4">
         {mails.map((mail) => (
           <li key={mail.id} className="rounded-md border border-slate-200 bg-white p-4 shadow-sm" data-testid="outbox-mail">
@@ -31,7 +35,15 @@ export default async function DevOutboxPage() {
             </p>
             <h2 className="mt-1 font-semibold">{mail.subject}</h2>
             <pre className="mt-2 whitespace-pre-wrap break-words font-sans text-sm">
-              {mail.text.split(URL_IN_TEXT).map((part, i) => (i % 2 === 1 ? <a key={i} href={part} className="text-brand-700 underline" data-testid="outbox-link">{part}</a> : part))}
+              {mail.text.split(URL_IN_TEXT).map((part, i) =>
+                i % 2 === 1 ? (
+                  <a key={i} href={part} className="text-brand-700 underline" data-testid="outbox-link">
+                    {part}
+                  </a>
+                ) : (
+                  part
+                ),
+              )}
             </pre>
           </li>
         ))}

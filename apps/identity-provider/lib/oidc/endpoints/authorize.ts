@@ -1,8 +1,20 @@
 import { randomToken, type OAuthClient, type Session, type User } from '@idp/database-identity';
 import { ACR, acrForToken, acrLevel, acrRequirement, minimumAcr, parseClaimsParameter, type ClaimsRequest } from '../acr';
 import {
-  asOAuthError, ConsentRequired, InvalidClientId, InvalidRedirectUri, InvalidRequest, InvalidScope, InvalidToken, LoginRequired,
-  OAuthError, RequestNotSupported, RequestUriNotSupported, UnauthorizedClient, UnmetAuthenticationRequirements, UnsupportedResponseType,
+  asOAuthError,
+  ConsentRequired,
+  InvalidClientId,
+  InvalidRedirectUri,
+  InvalidRequest,
+  InvalidScope,
+  InvalidToken,
+  LoginRequired,
+  OAuthError,
+  RequestNotSupported,
+  RequestUriNotSupported,
+  UnauthorizedClient,
+  UnmetAuthenticationRequirements,
+  UnsupportedResponseType,
 } from '../errors';
 import { secondFactorPolicy } from '../second-factor';
 import { enrolmentPath, secondFactorPath } from '../steps/sign-in';
@@ -17,7 +29,12 @@ import { verifyIdTokenHint } from '../tokens';
 import { SUPPORTED_SCOPES } from './discovery';
 
 export const INTERACTION_PATHS = {
-  login: '/login', consent: '/consent', password: '/password', resume: '/oidc/authorize/resume', mfa: '/mfa', security: '/account/security',
+  login: '/login',
+  consent: '/consent',
+  password: '/password',
+  resume: '/oidc/authorize/resume',
+  mfa: '/mfa',
+  security: '/account/security',
 } as const;
 
 /** A request that passed validation: what the rest of the flow works from. */
@@ -43,9 +60,7 @@ export interface AuthorizationRequest {
 export async function authorizationEndpoint(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
   let params: Map<string, string>;
   try {
-    params = request.method === 'POST'
-      ? paramsFrom(new URLSearchParams(await request.text()))
-      : paramsFrom(new URL(request.url).searchParams);
+    params = request.method === 'POST' ? paramsFrom(new URLSearchParams(await request.text())) : paramsFrom(new URL(request.url).searchParams);
   } catch (error) {
     return errorPage(asOAuthError(error));
   }
@@ -63,8 +78,11 @@ export async function resumeAuthorization(request: Request, ctx: RequestContext,
 }
 
 async function authorize(
-  raw: Record<string, string>, browser: BrowserSession, interaction: { id: string; pending: PendingAuthorization } | null,
-  provider: Provider, ctx: RequestContext,
+  raw: Record<string, string>,
+  browser: BrowserSession,
+  interaction: { id: string; pending: PendingAuthorization } | null,
+  provider: Provider,
+  ctx: RequestContext,
 ): Promise<Response> {
   // Step 1: client and redirect URI. Until both are trusted, errors are shown, never redirected.
   let client: OAuthClient;
@@ -120,9 +138,18 @@ async function authorize(
     // Step 5: issue the code and send the browser back (RFC 9207: with iss).
     const code = randomToken(32);
     await provider.store.grants.createAuthorizationCode({
-      code, clientId: client.clientId, userId: user!.id, sid: session!.sid, redirectUri, scope: req.scope,
-      nonce: req.nonce ?? null, codeChallenge: req.codeChallenge ?? null, codeChallengeMethod: req.codeChallenge ? 'S256' : null,
-      authTime: session!.authTime, ttlSeconds: provider.settings.ttl.authorizationCode, resources: req.resources,
+      code,
+      clientId: client.clientId,
+      userId: user!.id,
+      sid: session!.sid,
+      redirectUri,
+      scope: req.scope,
+      nonce: req.nonce ?? null,
+      codeChallenge: req.codeChallenge ?? null,
+      codeChallengeMethod: req.codeChallenge ? 'S256' : null,
+      authTime: session!.authTime,
+      ttlSeconds: provider.settings.ttl.authorizationCode,
+      resources: req.resources,
       authentication: {
         amr: session!.amr,
         acr: acrForToken(session!.acr, req.acr?.values),
@@ -185,10 +212,12 @@ async function checkRequest(raw: Record<string, string>, client: OAuthClient, re
   if (raw.code_challenge_method && raw.code_challenge_method !== 'S256') throw new InvalidRequest('code_challenge_method must be S256');
   if (raw.code_challenge && !PKCE_VALUE.test(raw.code_challenge)) throw new InvalidRequest('code_challenge is malformed');
   if (raw.code_challenge && !raw.code_challenge_method) throw new InvalidRequest('code_challenge_method=S256 is required with code_challenge');
-  if (!raw.code_challenge && client.tokenEndpointAuthMethod === 'none') throw new InvalidRequest('PKCE (code_challenge with S256) is required for public clients');
+  if (!raw.code_challenge && client.tokenEndpointAuthMethod === 'none')
+    throw new InvalidRequest('PKCE (code_challenge with S256) is required for public clients');
 
   const prompt = new Set(parseScope(raw.prompt));
-  for (const value of prompt) if (!['none', 'login', 'consent', 'select_account'].includes(value)) throw new InvalidRequest(`Unsupported prompt value: ${value}`);
+  for (const value of prompt)
+    if (!['none', 'login', 'consent', 'select_account'].includes(value)) throw new InvalidRequest(`Unsupported prompt value: ${value}`);
   if (prompt.has('none') && prompt.size > 1) throw new InvalidRequest('prompt=none cannot be combined with other values');
 
   let maxAge: number | undefined;
@@ -199,8 +228,18 @@ async function checkRequest(raw: Record<string, string>, client: OAuthClient, re
   if (new URL(redirectUri).hash) throw new InvalidRequest('redirect_uri must not contain a fragment');
   const claims = parseClaimsParameter(raw.claims);
   return {
-    client, redirectUri, scope, state: raw.state, nonce: raw.nonce, codeChallenge: raw.code_challenge, prompt, maxAge,
-    loginHint: raw.login_hint, resources: identifiers, claims, acr: acrRequirement(raw.acr_values, claims),
+    client,
+    redirectUri,
+    scope,
+    state: raw.state,
+    nonce: raw.nonce,
+    codeChallenge: raw.code_challenge,
+    prompt,
+    maxAge,
+    loginHint: raw.login_hint,
+    resources: identifiers,
+    claims,
+    acr: acrRequirement(raw.acr_values, claims),
   };
 }
 
@@ -236,8 +275,12 @@ async function checkAuthenticationStrength(req: AuthorizationRequest, session: S
 }
 
 async function toInteraction(
-  path: string, raw: Record<string, string>, browser: BrowserSession, interaction: { id: string; pending: PendingAuthorization } | null,
-  provider: Provider, now: number,
+  path: string,
+  raw: Record<string, string>,
+  browser: BrowserSession,
+  interaction: { id: string; pending: PendingAuthorization } | null,
+  provider: Provider,
+  now: number,
 ): Promise<Response> {
   const id = interaction?.id ?? newInteractionId();
   browser.interactions[id] = interaction?.pending ?? { params: raw, createdAt: now };
@@ -256,10 +299,17 @@ export function redirectWithError(redirectUri: string, error: OAuthError, state:
 }
 
 /** What the login and consent pages show about a pending request. */
-export async function describeInteraction(request: Request, id: string, provider: Provider): Promise<
-  | { client: Pick<OAuthClient, 'clientId' | 'name' | 'firstParty'>; scopes: string[]; loginHint?: string; csrf: string; user: Pick<User, 'email' | 'name'> | null }
-  | null
-> {
+export async function describeInteraction(
+  request: Request,
+  id: string,
+  provider: Provider,
+): Promise<{
+  client: Pick<OAuthClient, 'clientId' | 'name' | 'firstParty'>;
+  scopes: string[];
+  loginHint?: string;
+  csrf: string;
+  user: Pick<User, 'email' | 'name'> | null;
+} | null> {
   const browser = await readBrowserSession(request, provider.settings);
   const pending = pendingInteraction(browser, id);
   if (!pending) return null;

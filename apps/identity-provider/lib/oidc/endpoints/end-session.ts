@@ -39,7 +39,8 @@ export async function endSessionEndpoint(request: Request, ctx: RequestContext, 
   }
   const hintAud = hintClaims?.aud;
   const clientId = hintAud ?? params.get('client_id');
-  if (hintAud && params.get('client_id') && params.get('client_id') !== hintAud) return errorPage(new InvalidRequest('client_id does not match the id_token_hint'));
+  if (hintAud && params.get('client_id') && params.get('client_id') !== hintAud)
+    return errorPage(new InvalidRequest('client_id does not match the id_token_hint'));
   if (postLogout) {
     const client = clientId ? await provider.clients.get(clientId) : null;
     if (!client) return errorPage(new InvalidRequest('post_logout_redirect_uri needs id_token_hint or client_id'));
@@ -76,5 +77,14 @@ async function endSession(sid: string | undefined, provider: Provider, ctx: Requ
   if (!sid) return;
   const session = await provider.store.sessions.findActive(sid);
   await provider.store.sessions.revoke(sid);
-  if (session) provider.audit.record({ action: 'auth.logout', userId: session.userId, clientId, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId, details: {} });
+  if (session)
+    provider.audit.record({
+      action: 'auth.logout',
+      userId: session.userId,
+      clientId,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      requestId: ctx.requestId,
+      details: {},
+    });
 }

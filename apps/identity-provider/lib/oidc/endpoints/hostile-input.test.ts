@@ -20,11 +20,25 @@ let rpSecret: string;
 
 beforeAll(async () => {
   t = await testProvider();
-  rpSecret = (await t.client({
-    clientId: RP.clientId, name: 'Photo app', redirectUris: [RP.redirectUri], postLogoutRedirectUris: [RP.postLogout],
-    grantTypes: ['authorization_code', 'refresh_token'], scopes: ['openid', 'profile'], tokenEndpointAuthMethod: 'client_secret_basic', firstParty: true,
-  })).clientSecret!;
-  const created = await t.client({ clientId: 'machine', name: 'Machine', grantTypes: ['client_credentials'], scopes: ['openid'], tokenEndpointAuthMethod: 'client_secret_basic' });
+  rpSecret = (
+    await t.client({
+      clientId: RP.clientId,
+      name: 'Photo app',
+      redirectUris: [RP.redirectUri],
+      postLogoutRedirectUris: [RP.postLogout],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scopes: ['openid', 'profile'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      firstParty: true,
+    })
+  ).clientSecret!;
+  const created = await t.client({
+    clientId: 'machine',
+    name: 'Machine',
+    grantTypes: ['client_credentials'],
+    scopes: ['openid'],
+    tokenEndpointAuthMethod: 'client_secret_basic',
+  });
   machine = { clientId: created.clientId, secret: created.clientSecret! };
 });
 afterAll(async () => {
@@ -33,8 +47,13 @@ afterAll(async () => {
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const form = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
-  new Request(`${TEST_ISSUER}${path}`, { method: 'POST', body: new URLSearchParams(body), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
-const get = (pathAndQuery: string, cookie?: string) => new Request(`${TEST_ISSUER}${pathAndQuery}`, { headers: cookie ? { cookie, 'sec-fetch-site': 'cross-site' } : {} });
+  new Request(`${TEST_ISSUER}${path}`, {
+    method: 'POST',
+    body: new URLSearchParams(body),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
+const get = (pathAndQuery: string, cookie?: string) =>
+  new Request(`${TEST_ISSUER}${pathAndQuery}`, { headers: cookie ? { cookie, 'sec-fetch-site': 'cross-site' } : {} });
 const errorCodeOf = async (page: Response) => /data-testid="error-code">([^<]*)</.exec(await page.text())?.[1];
 
 async function idToken(input: { userId: string; sid?: string; clientId?: string; expired?: boolean }) {
@@ -42,16 +61,23 @@ async function idToken(input: { userId: string; sid?: string; clientId?: string;
   // an ID token issued two hours ago has expired (ID_TOKEN_TTL_SECONDS is an hour)
   if (input.expired) t.provider.now = () => new Date(Date.now() - 2 * 3600_000);
   try {
-    return (await issueIdToken(t.provider, {
-      subject: input.userId, clientId: input.clientId ?? RP.clientId, alg: 'RS256', authTime: t.provider.now(), sid: input.sid ?? null,
-    })).token;
+    return (
+      await issueIdToken(t.provider, {
+        subject: input.userId,
+        clientId: input.clientId ?? RP.clientId,
+        alg: 'RS256',
+        authTime: t.provider.now(),
+        sid: input.sid ?? null,
+      })
+    ).token;
   } finally {
     t.provider.now = realNow;
   }
 }
 
 describe('end-session (item 6: no forced logout from another site)', () => {
-  const endSession = (query: Record<string, string>, cookie: string) => endSessionEndpoint(get(`/oidc/end-session?${new URLSearchParams(query)}`, cookie), t.ctx, t.provider);
+  const endSession = (query: Record<string, string>, cookie: string) =>
+    endSessionEndpoint(get(`/oidc/end-session?${new URLSearchParams(query)}`, cookie), t.ctx, t.provider);
 
   it('refuses an access token as id_token_hint (400 invalid_request) and leaves the session alone', async () => {
     const victim = await t.signIn();
@@ -111,7 +137,11 @@ describe('end-session (item 6: no forced logout from another site)', () => {
   it('ID tokens from the code flow carry the session id (sid) that logout matches', async () => {
     const user = await t.signIn();
     const { code } = await authorizeAs(user.cookie, {});
-    const response = await tokenEndpoint(form('/oidc/token', { grant_type: 'authorization_code', code: code!, redirect_uri: RP.redirectUri }, { authorization: basic(RP.clientId, rpSecret) }), t.ctx, t.provider);
+    const response = await tokenEndpoint(
+      form('/oidc/token', { grant_type: 'authorization_code', code: code!, redirect_uri: RP.redirectUri }, { authorization: basic(RP.clientId, rpSecret) }),
+      t.ctx,
+      t.provider,
+    );
     expect(response.status).toBe(200);
     const { id_token: token } = JSON.parse(await response.text());
     expect(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString())).toMatchObject({ sub: user.userId, sid: user.sid, aud: RP.clientId });
@@ -176,17 +206,33 @@ describe('authorization endpoint id_token_hint (item 17)', () => {
 });
 
 describe('token endpoint: inherited names are not grant types (item 12)', () => {
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])('grant_type=%s is unsupported_grant_type, audited like any unknown one', async (grantType) => {
-    t.events.length = 0;
-    const response = await tokenEndpoint(form('/oidc/token', { grant_type: grantType }, { authorization: basic(machine.clientId, machine.secret) }), t.ctx, t.provider);
-    expect(response.status).toBe(400);
-    expect(JSON.parse(await response.text()).error).toBe('unsupported_grant_type');
-    const unknown = await tokenEndpoint(form('/oidc/token', { grant_type: 'no_such_grant' }, { authorization: basic(machine.clientId, machine.secret) }), t.ctx, t.provider);
-    expect(unknown.status).toBe(400);
-    expect(t.events).toHaveLength(2);
-    expect(t.events[0]).toEqual(t.events[1]);
-    expect(t.events[0]).toMatchObject({ action: 'token.validation_failed', grantType: null, clientId: machine.clientId, details: { reason: 'unsupported_grant_type' } });
-  });
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'grant_type=%s is unsupported_grant_type, audited like any unknown one',
+    async (grantType) => {
+      t.events.length = 0;
+      const response = await tokenEndpoint(
+        form('/oidc/token', { grant_type: grantType }, { authorization: basic(machine.clientId, machine.secret) }),
+        t.ctx,
+        t.provider,
+      );
+      expect(response.status).toBe(400);
+      expect(JSON.parse(await response.text()).error).toBe('unsupported_grant_type');
+      const unknown = await tokenEndpoint(
+        form('/oidc/token', { grant_type: 'no_such_grant' }, { authorization: basic(machine.clientId, machine.secret) }),
+        t.ctx,
+        t.provider,
+      );
+      expect(unknown.status).toBe(400);
+      expect(t.events).toHaveLength(2);
+      expect(t.events[0]).toEqual(t.events[1]);
+      expect(t.events[0]).toMatchObject({
+        action: 'token.validation_failed',
+        grantType: null,
+        clientId: machine.clientId,
+        details: { reason: 'unsupported_grant_type' },
+      });
+    },
+  );
 });
 
 describe('client id of failed requests with Basic credentials, and their realm (item 16)', () => {
@@ -199,14 +245,25 @@ describe('client id of failed requests with Basic credentials, and their realm (
       expect(t.events).toEqual([expect.objectContaining({ clientId: 'attempted-client' })]);
     }
     t.events.length = 0;
-    await introspectionEndpoint(form('/oidc/introspect', {}, { 'content-type': 'text/plain', authorization: basic('attempted-client', 'x') }), t.ctx, t.provider);
+    await introspectionEndpoint(
+      form('/oidc/introspect', {}, { 'content-type': 'text/plain', authorization: basic('attempted-client', 'x') }),
+      t.ctx,
+      t.provider,
+    );
     expect(t.events).toEqual([expect.objectContaining({ clientId: 'attempted-client' })]);
   });
 
   it('names the issuer as the Basic realm of 401s at the introspection and token endpoints', async () => {
-    for (const [path, endpoint] of [['/oidc/introspect', introspectionEndpoint], ['/oidc/token', tokenEndpoint]] as const) {
+    for (const [path, endpoint] of [
+      ['/oidc/introspect', introspectionEndpoint],
+      ['/oidc/token', tokenEndpoint],
+    ] as const) {
       t.events.length = 0;
-      const response = await endpoint(form(path, { token: 'x', grant_type: 'client_credentials' }, { authorization: basic(machine.clientId, 'wrong') }), t.ctx, t.provider);
+      const response = await endpoint(
+        form(path, { token: 'x', grant_type: 'client_credentials' }, { authorization: basic(machine.clientId, 'wrong') }),
+        t.ctx,
+        t.provider,
+      );
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toBe(`Basic realm="${TEST_ISSUER}", charset="UTF-8"`);
       expect(t.events).toEqual([expect.objectContaining({ action: 'client.auth_failed', clientId: machine.clientId })]);

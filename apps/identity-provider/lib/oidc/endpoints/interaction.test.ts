@@ -42,7 +42,10 @@ function testProvider(env: Record<string, string> = {}) {
 /** A browser: a cookie jar over the endpoint functions, with the client IP it appears to come from. */
 class Browser {
   cookies = new Map<string, string>();
-  constructor(readonly provider: Provider, public ip: string) {}
+  constructor(
+    readonly provider: Provider,
+    public ip: string,
+  ) {}
 
   request(path: string, form?: Record<string, string>): Request {
     const headers: Record<string, string> = { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
@@ -72,7 +75,9 @@ class Browser {
     return this.keep(await loginAction(this.request('/interaction/login', form), this.ctx(), this.provider));
   }
   async changePassword(form: Record<string, string>) {
-    return this.keep(await changePasswordAction(this.request('/interaction/password', { return_to: '/', csrf: await this.csrf(), ...form }), this.ctx(), this.provider));
+    return this.keep(
+      await changePasswordAction(this.request('/interaction/password', { return_to: '/', csrf: await this.csrf(), ...form }), this.ctx(), this.provider),
+    );
   }
 }
 
@@ -87,8 +92,21 @@ describe('item 3: redirects after sign-in stay on this site', () => {
   it('safeLocalPath accepts local paths and refuses control characters, backslashes and other origins, also percent-encoded', () => {
     expect(safeLocalPath('/', ISSUER)).toBe('/');
     expect(safeLocalPath('/analytics/tokens?range=7d#top', ISSUER)).toBe('/analytics/tokens?range=7d#top');
-    for (const hostile of ['/\t/evil.example/', '/%09/evil.example/', '//evil.example', '/\\evil.example', '/%5Cevil.example', '/%2F/evil.example',
-      '/x\r\nSet-Cookie: a=b', '/x%0d%0aSet-Cookie:%20a=b', '/\u0000', '/%7F', 'https://evil.example/', 'evil', '/%E0%A4%A']) {
+    for (const hostile of [
+      '/\t/evil.example/',
+      '/%09/evil.example/',
+      '//evil.example',
+      '/\\evil.example',
+      '/%5Cevil.example',
+      '/%2F/evil.example',
+      '/x\r\nSet-Cookie: a=b',
+      '/x%0d%0aSet-Cookie:%20a=b',
+      '/\u0000',
+      '/%7F',
+      'https://evil.example/',
+      'evil',
+      '/%E0%A4%A',
+    ]) {
       expect(safeLocalPath(hostile, ISSUER), JSON.stringify(hostile)).toBeNull();
     }
   });
@@ -110,7 +128,7 @@ describe('item 3: redirects after sign-in stay on this site', () => {
     expect(ok.headers.get('location')).toBe('/analytics/tokens?range=7d');
   });
 
-  it('CR/LF in the password form\'s interaction field is a 400, not a 500', async () => {
+  it("CR/LF in the password form's interaction field is a 400, not a 500", async () => {
     const { provider } = testProvider();
     const user = await newUser('crlf.user@example.org', 'crlf-user-password-1', { mustChangePassword: true });
     const browser = new Browser(provider, '192.0.2.11');
@@ -145,7 +163,11 @@ describe('item 4: nobody who merely knows an email can keep its owner out', () =
     expect(doubled.status).toBe(429);
     expect(Number(doubled.headers.get('retry-after'))).toBe(2);
     expect(events.filter((e) => e.action === 'auth.login_failed')).toHaveLength(6);
-    expect(events.filter((e) => e.action === 'security.rate_limited').at(-1)?.details).toMatchObject({ endpoint: 'login', scope: 'account_ip', retry_after_seconds: 2 });
+    expect(events.filter((e) => e.action === 'security.rate_limited').at(-1)?.details).toMatchObject({
+      endpoint: 'login',
+      scope: 'account_ip',
+      retry_after_seconds: 2,
+    });
 
     const owner = new Browser(provider, '203.0.113.5');
     const login = await owner.login(ADMIN.email, ADMIN.password);
@@ -197,7 +219,14 @@ describe('item 7: changing the password needs the current one and ends everythin
     expect((await other.login(user.email, 'changer-old-password')).status).toBe(303);
     const clientId = (await store.clients.create({ name: 'rp', redirectUris: ['https://rp.example/cb'] })).client.clientId;
     const { familyId } = await store.grants.createFamily({ clientId, userId: user.id, scope: ['openid', 'offline_access'] });
-    await store.grants.issueRefreshToken({ token: 'refresh-token-of-changer', familyId, clientId, userId: user.id, scope: ['openid', 'offline_access'], ttlSeconds: 3600 });
+    await store.grants.issueRefreshToken({
+      token: 'refresh-token-of-changer',
+      familyId,
+      clientId,
+      userId: user.id,
+      scope: ['openid', 'offline_access'],
+      ttlSeconds: 3600,
+    });
 
     const without = await thief.changePassword({ new_password: 'thief-chosen-password', confirm_password: 'thief-chosen-password' });
     expect(without.headers.get('location')).toBe('/password?return_to=%2F&error=current');
@@ -205,7 +234,11 @@ describe('item 7: changing the password needs the current one and ends everythin
     expect(wrong.headers.get('location')).toBe('/password?return_to=%2F&error=current');
     expect(await verifyPassword('changer-old-password', (await store.users.findByEmailForLogin(user.email))!.passwordHash)).toBe(true);
 
-    const changed = await other.changePassword({ current_password: 'changer-old-password', new_password: 'changer-new-password', confirm_password: 'changer-new-password' });
+    const changed = await other.changePassword({
+      current_password: 'changer-old-password',
+      new_password: 'changer-new-password',
+      confirm_password: 'changer-new-password',
+    });
     expect(changed.headers.get('location')).toBe('/');
     expect(await sessionsOf(user.id)).toBe(1);
     expect((await store.grants.findRefreshToken('refresh-token-of-changer'))?.active).toBe(false);
@@ -223,12 +256,19 @@ describe('item 7: changing the password needs the current one and ends everythin
     const b = new Browser(provider, '192.0.2.31');
     await b.login(stale.email, 'initial-password-2');
     advance(11 * 60);
-    expect((await b.changePassword({ new_password: 'stale-new-password', confirm_password: 'stale-new-password' })).headers.get('location')).toMatch(/error=current$/);
+    expect((await b.changePassword({ new_password: 'stale-new-password', confirm_password: 'stale-new-password' })).headers.get('location')).toMatch(
+      /error=current$/,
+    );
   });
 });
 
 describe('item 13: the first administrator in production without a secret in the logs', () => {
-  const prod = { NODE_ENV: 'production', ISSUER_URL: 'https://id.example.org', SESSION_SECRET: 'Zq9-Xw3_Yv7.Ur1~Ts5Rp8Qn2Mm'.repeat(2), KEY_ENCRYPTION_SECRET: 'Ab4-Cd5_Ef6.Gh7~Ij8Kl9Mn0Op'.repeat(2) };
+  const prod = {
+    NODE_ENV: 'production',
+    ISSUER_URL: 'https://id.example.org',
+    SESSION_SECRET: 'Zq9-Xw3_Yv7.Ur1~Ts5Rp8Qn2Mm'.repeat(2),
+    KEY_ENCRYPTION_SECRET: 'Ab4-Cd5_Ef6.Gh7~Ij8Kl9Mn0Op'.repeat(2),
+  };
 
   async function boot(env: Record<string, string>) {
     const dir = mkdtempSync(join(tmpdir(), 'idp-bootstrap-'));

@@ -5,8 +5,16 @@ import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../pa
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import {
-  csrfMatches, deviceCookie, isCrossSiteFormPost, isInteractionId, newDeviceId, pendingInteraction, readBrowserSession, readDeviceId,
-  sessionCookie, type BrowserSession,
+  csrfMatches,
+  deviceCookie,
+  isCrossSiteFormPost,
+  isInteractionId,
+  newDeviceId,
+  pendingInteraction,
+  readBrowserSession,
+  readDeviceId,
+  sessionCookie,
+  type BrowserSession,
 } from '../session';
 import { ACR } from '../acr';
 import { secondFactorPolicy } from '../second-factor';
@@ -35,7 +43,8 @@ export async function readForm(request: Request, provider: Provider): Promise<Fo
   if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
   const form = new URLSearchParams(await request.text());
   // a NUL or other control character in any field (email, return_to...) is refused here, not by SQL as a 500
-  for (const [name, value] of form) if (hasControlChars(name) || hasControlChars(value)) return { rejected: errorPage(new InvalidRequest('The form contains control characters')) };
+  for (const [name, value] of form)
+    if (hasControlChars(name) || hasControlChars(value)) return { rejected: errorPage(new InvalidRequest('The form contains control characters')) };
   const browser = await readBrowserSession(request, provider.settings);
   if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage() };
   // ids go into Location headers: anything but the shape we issue is a 400 before any state changes
@@ -45,12 +54,15 @@ export async function readForm(request: Request, provider: Provider): Promise<Fo
 }
 
 function csrfPage(): Response {
-  return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site. Go back, reload the page and try again'), { status: 403 }));
+  return errorPage(
+    Object.assign(new InvalidRequest('The form expired or was sent from another site. Go back, reload the page and try again'), { status: 403 }),
+  );
 }
 
 const badReturnTo = () => errorPage(new InvalidRequest('The return_to parameter must be a path on this site'));
 
-export const expiredPage = () => errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
+export const expiredPage = () =>
+  errorPage(new InvalidRequest('This sign-in request has expired or was already completed. Return to the application and start again'));
 
 /**
  * Login form: one generic answer for an unknown email or a wrong password (no enumeration; unknown emails
@@ -94,8 +106,16 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   if (throttle?.refusal) {
     const { scope, retryAfterSeconds, failures } = throttle.refusal;
     // limit: the free failures of a source, or the backstop's limit per window
-    const rule = scope === 'account' ? { limit: limits.loginPerAccount.limit, window_seconds: limits.loginPerAccount.windowSeconds } : { limit: provider.settings.login.maxFailures };
-    provider.audit.record({ ...base, action: 'security.rate_limited', userId: null, details: { endpoint: 'login', scope, ...rule, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey } });
+    const rule =
+      scope === 'account'
+        ? { limit: limits.loginPerAccount.limit, window_seconds: limits.loginPerAccount.windowSeconds }
+        : { limit: provider.settings.login.maxFailures };
+    provider.audit.record({
+      ...base,
+      action: 'security.rate_limited',
+      userId: null,
+      details: { endpoint: 'login', scope, ...rule, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey },
+    });
     return throttledPage(retryAfterSeconds);
   }
 
@@ -109,9 +129,17 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       Object.assign(details, { source: throttle.deviceRecognised ? 'device' : 'ip', source_failures: counted.source.failures });
       if (counted.account && counted.account.failures === limits.loginPerAccount.limit) {
         // the backstop just tripped: unrecognised devices wait for the window's end; recognised ones never do
-        provider.audit.record({ ...base, action: 'auth.account_locked', userId: user?.id ?? null, details: {
-          scope: 'unrecognised_devices', failures: counted.account.failures, locked_until: counted.account.expiresAt.toISOString(), account_key: accountKey,
-        } });
+        provider.audit.record({
+          ...base,
+          action: 'auth.account_locked',
+          userId: user?.id ?? null,
+          details: {
+            scope: 'unrecognised_devices',
+            failures: counted.account.failures,
+            locked_until: counted.account.expiresAt.toISOString(),
+            account_key: accountKey,
+          },
+        });
       }
     }
     provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details });
@@ -121,15 +149,22 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
   // locked by an administrator (admin console, users.locked_until): the same generic answer as a wrong
   // password, after the hash was computed, so the lock reveals nothing about the password
   if (user.lockedUntil && user.lockedUntil.getTime() > now.getTime()) {
-    provider.audit.record({ ...base, action: 'auth.login_failed', userId: user.id, details: { reason: 'account_locked', account_key: accountKey, locked_until: user.lockedUntil.toISOString() } });
+    provider.audit.record({
+      ...base,
+      action: 'auth.login_failed',
+      userId: user.id,
+      details: { reason: 'account_locked', account_key: accountKey, locked_until: user.lockedUntil.toISOString() },
+    });
     return redirect(back);
   }
 
   // this browser is recognised for the account from now on (its own id, or a new one)
   const deviceId = presentedDevice ?? newDeviceId();
   await provider.store.users.recordLoginSuccess(
-    user.id, throttle ? [throttle.ipKey, ...(throttle.deviceKey ? [throttle.deviceKey] : [])] : [],
-    accountKey ? { key: deviceKeyOf(provider, accountKey, deviceId), ttlSeconds: DEVICE_RECOGNITION_SECONDS } : null, now,
+    user.id,
+    throttle ? [throttle.ipKey, ...(throttle.deviceKey ? [throttle.deviceKey] : [])] : [],
+    accountKey ? { key: deviceKeyOf(provider, accountKey, deviceId), ttlSeconds: DEVICE_RECOGNITION_SECONDS } : null,
+    now,
   );
   const target: SignInTarget = pending ? { pending, interactionId } : { returnTo: returnTo! };
   // a user with a second factor passes it before any session exists (README "Second factors and passkeys")
@@ -139,7 +174,10 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
     browser.mfa = { userId: user.id, amr: ['pwd'], at: now.getTime(), need: 'mfa', ...(pending ? { interactionId } : { returnTo: returnTo! }) };
     response = redirect(secondFactorPath(target), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
   } else {
-    const { next, cookie } = await establishSession(provider, ctx, browser, user, { amr: ['pwd'], acr: ACR.pwd }, target, { clientId, nudgeEnrolment: mfa.required });
+    const { next, cookie } = await establishSession(provider, ctx, browser, user, { amr: ['pwd'], acr: ACR.pwd }, target, {
+      clientId,
+      nudgeEnrolment: mfa.required,
+    });
     response = redirect(next, { 'Set-Cookie': cookie });
   }
   response.headers.append('Set-Cookie', deviceCookie(deviceId, provider.settings));
@@ -185,7 +223,8 @@ async function checkLoginThrottle(provider: Provider, accountKey: string, ip: st
     refusal = { scope: deviceRecognised ? 'account_device' : 'account_ip', retryAfterSeconds: secondsUntil(source.blockedUntil), failures: source.failures };
   } else if (!deviceRecognised && backstopKey) {
     const account = throttles.get(backstopKey);
-    if (account && account.failures >= backstop.limit) refusal = { scope: 'account', retryAfterSeconds: secondsUntil(account.expiresAt), failures: account.failures };
+    if (account && account.failures >= backstop.limit)
+      refusal = { scope: 'account', retryAfterSeconds: secondsUntil(account.expiresAt), failures: account.failures };
   }
   return { ipKey, deviceKey, deviceRecognised, sourceKey, backstopKey, refusal };
 }
@@ -229,9 +268,11 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
   if (outcome.status === 'no_user') return expiredPage();
   if (outcome.status === 'rate_limited') return tooManyRequests(outcome.error);
   if (outcome.status === 'refused') {
-    return redirect(`${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${outcome.reason}`);
+    return redirect(
+      `${INTERACTION_PATHS.password}?${interactionId ? `interaction=${interactionId}` : `return_to=${encodeURIComponent(returnTo ?? '/')}`}&error=${outcome.reason}`,
+    );
   }
-  return redirect(pending ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : returnTo ?? '/');
+  return redirect(pending ? `${INTERACTION_PATHS.resume}?interaction=${interactionId}` : (returnTo ?? '/'));
 }
 
 /** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
@@ -247,7 +288,12 @@ export async function consentAction(request: Request, ctx: RequestContext, provi
 
   if (form.get('decision') !== 'allow') {
     delete browser.interactions[interactionId];
-    const response = redirectWithError(pending.params.redirect_uri, new AccessDenied('The user declined the request'), pending.params.state, provider.settings.issuer);
+    const response = redirectWithError(
+      pending.params.redirect_uri,
+      new AccessDenied('The user declined the request'),
+      pending.params.state,
+      provider.settings.issuer,
+    );
     response.headers.set('Set-Cookie', await sessionCookie(browser, provider.settings));
     return response;
   }

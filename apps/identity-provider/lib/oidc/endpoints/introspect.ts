@@ -29,8 +29,11 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
     const answer = await describe(token, provider);
     const mine = answer.active && answer.client_id === client.clientId;
     provider.audit.record({
-      ...base, action: 'token.introspected', clientId, userId: mine ? ((answer.user_id as string | null) ?? null) : null,
-      details: { active: mine, token_type: mine ? answer.token_type : null, jti: mine ? answer.jti ?? null : null },
+      ...base,
+      action: 'token.introspected',
+      clientId,
+      userId: mine ? ((answer.user_id as string | null) ?? null) : null,
+      details: { active: mine, token_type: mine ? answer.token_type : null, jti: mine ? (answer.jti ?? null) : null },
     });
     if (!mine) return json(INACTIVE);
     const { user_id: _userId, ...body } = answer;
@@ -39,7 +42,12 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
     const error = asOAuthError(thrown);
     if (error instanceof InvalidClient) clientId = attemptedClientId(thrown) ?? clientId;
     if (clientId === null) clientId = presentedClientId(request, params);
-    provider.audit.record({ ...base, clientId, action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed', details: { reason: error.code, endpoint: 'introspection' } });
+    provider.audit.record({
+      ...base,
+      clientId,
+      action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed',
+      details: { reason: error.code, endpoint: 'introspection' },
+    });
     return errorResponse(error);
   }
 }
@@ -49,8 +57,17 @@ async function describe(token: string, provider: Provider): Promise<Record<strin
     try {
       const claims = await verifyAccessToken(provider, token, { anyAudience: true });
       return {
-        active: true, token_type: 'Bearer', scope: claims.scope, client_id: claims.client_id, sub: claims.sub, aud: claims.aud,
-        iss: claims.iss, exp: claims.exp, iat: claims.iat, jti: claims.jti, user_id: claims.sub !== claims.client_id ? claims.sub : null,
+        active: true,
+        token_type: 'Bearer',
+        scope: claims.scope,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        aud: claims.aud,
+        iss: claims.iss,
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti,
+        user_id: claims.sub !== claims.client_id ? claims.sub : null,
         ...(claims.auth_time ? { auth_time: claims.auth_time } : {}),
       };
     } catch {
@@ -60,8 +77,14 @@ async function describe(token: string, provider: Provider): Promise<Record<strin
   const refresh = await provider.store.grants.findRefreshToken(token);
   if (!refresh || !refresh.active) return INACTIVE;
   return {
-    active: true, token_type: 'refresh_token', scope: refresh.scope.join(' '), client_id: refresh.clientId,
-    ...(refresh.userId ? { sub: refresh.userId } : {}), iss: provider.settings.issuer,
-    exp: Math.floor(refresh.expiresAt.getTime() / 1000), iat: Math.floor(refresh.createdAt.getTime() / 1000), user_id: refresh.userId,
+    active: true,
+    token_type: 'refresh_token',
+    scope: refresh.scope.join(' '),
+    client_id: refresh.clientId,
+    ...(refresh.userId ? { sub: refresh.userId } : {}),
+    iss: provider.settings.issuer,
+    exp: Math.floor(refresh.expiresAt.getTime() / 1000),
+    iat: Math.floor(refresh.createdAt.getTime() / 1000),
+    user_id: refresh.userId,
   };
 }

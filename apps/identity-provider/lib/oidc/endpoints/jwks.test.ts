@@ -35,7 +35,13 @@ describe('JWKS through the Next route handler (app/oidc/jwks/route.ts)', () => {
   let fixture: Awaited<ReturnType<typeof testProvider>>;
   beforeAll(async () => {
     fixture = await testProvider();
-    const config = loadConfig({ ISSUER_URL: TEST_ISSUER, SESSION_SECRET: 's'.repeat(48), KEY_ENCRYPTION_SECRET: 'k'.repeat(48), LOG_LEVEL: 'silent', JWKS_MAX_AGE_SECONDS: '321' });
+    const config = loadConfig({
+      ISSUER_URL: TEST_ISSUER,
+      SESSION_SECRET: 's'.repeat(48),
+      KEY_ENCRYPTION_SECRET: 'k'.repeat(48),
+      LOG_LEVEL: 'silent',
+      JWKS_MAX_AGE_SECONDS: '321',
+    });
     const provider = { ...fixture.provider, settings: { ...fixture.provider.settings, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds } };
     installContainer(Promise.resolve({ provider, config, log: createLogger('silent', {}) } as unknown as Container));
   });
@@ -58,15 +64,18 @@ describe('JWKS through the Next route handler (app/oidc/jwks/route.ts)', () => {
 
   it('any If-None-Match gets a 200 or a 304, never an error', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ maxLength: 300 }).filter((v) => !/[\r\n\0]/.test(v)), async (header) => {
-        let request: Request;
-        try {
-          request = new Request(`${TEST_ISSUER}/oidc/jwks`, { headers: { 'if-none-match': header } });
-        } catch {
-          return; // not a valid header value: no client can send it
-        }
-        expect([200, 304]).toContain((await nextProviderHandler(request)).status);
-      }),
+      fc.asyncProperty(
+        fc.string({ maxLength: 300 }).filter((v) => !/[\r\n\0]/.test(v)),
+        async (header) => {
+          let request: Request;
+          try {
+            request = new Request(`${TEST_ISSUER}/oidc/jwks`, { headers: { 'if-none-match': header } });
+          } catch {
+            return; // not a valid header value: no client can send it
+          }
+          expect([200, 304]).toContain((await nextProviderHandler(request)).status);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -29,7 +29,9 @@ class Browser {
   }
   async post(path: string, form: Record<string, string>): Promise<Request> {
     return new Request(`https://id.example${path}`, {
-      method: 'POST', headers: { cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: await this.csrf(), ...form }),
+      method: 'POST',
+      headers: { cookie: this.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: await this.csrf(), ...form }),
     });
   }
 }
@@ -62,7 +64,10 @@ describe('password reset and e-mail verification forms', () => {
   it('limits requests per address, known or not (4th is a 429)', async () => {
     const browser = await new Browser(t).start();
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await forgotPasswordAction(await browser.post('/interaction/forgot-password', { email: 'limited@example.org' }), t.ctx, t.provider)).status);
+    for (let i = 0; i < 4; i++)
+      statuses.push(
+        (await forgotPasswordAction(await browser.post('/interaction/forgot-password', { email: 'limited@example.org' }), t.ctx, t.provider)).status,
+      );
     expect(statuses).toEqual([303, 303, 303, 429]);
   });
 
@@ -80,22 +85,39 @@ describe('password reset and e-mail verification forms', () => {
     expect(landed.headers.get('location')).toBe('/reset-password');
     expect(landed.headers.get('referrer-policy')).toBe('no-referrer');
 
-    const weak = await resetPasswordAction(await browser.post('/interaction/reset-password', { new_password: 'resetflow', confirm_password: 'resetflow' }), t.ctx, t.provider);
+    const weak = await resetPasswordAction(
+      await browser.post('/interaction/reset-password', { new_password: 'resetflow', confirm_password: 'resetflow' }),
+      t.ctx,
+      t.provider,
+    );
     expect(weak.headers.get('location')).toBe('/reset-password?error=weak');
-    const mismatch = await resetPasswordAction(await browser.post('/interaction/reset-password', { new_password: 'a', confirm_password: 'b' }), t.ctx, t.provider);
+    const mismatch = await resetPasswordAction(
+      await browser.post('/interaction/reset-password', { new_password: 'a', confirm_password: 'b' }),
+      t.ctx,
+      t.provider,
+    );
     expect(mismatch.headers.get('location')).toBe('/reset-password?error=mismatch');
 
     const strong = 'lantern orchard gravel symphony';
-    const done = browser.keep(await resetPasswordAction(await browser.post('/interaction/reset-password', { new_password: strong, confirm_password: strong }), t.ctx, t.provider));
+    const done = browser.keep(
+      await resetPasswordAction(await browser.post('/interaction/reset-password', { new_password: strong, confirm_password: strong }), t.ctx, t.provider),
+    );
     expect(done.headers.get('location')).toBe('/reset-password?done=1');
     expect(await verifyPassword(strong, (await t.store.users.findByEmailForLogin('reset.flow@example.org'))!.passwordHash)).toBe(true);
     expect(await t.store.sessions.findActive(other.sid)).toBeNull();
-    expect(t.events.find((e) => e.action === 'auth.password_reset_completed')).toMatchObject({ userId: user.id, details: { sessions_ended: 1, refresh_tokens_revoked: 0 } });
+    expect(t.events.find((e) => e.action === 'auth.password_reset_completed')).toMatchObject({
+      userId: user.id,
+      details: { sessions_ended: 1, refresh_tokens_revoked: 0 },
+    });
 
     // the same link again: refused, audited, the password unchanged
     const again = browser.keep(await resetLinkEndpoint(browser.get(link), t.ctx, t.provider));
     expect(again.status).toBe(303);
-    const reused = await resetPasswordAction(await browser.post('/interaction/reset-password', { new_password: 'another fine passphrase', confirm_password: 'another fine passphrase' }), t.ctx, t.provider);
+    const reused = await resetPasswordAction(
+      await browser.post('/interaction/reset-password', { new_password: 'another fine passphrase', confirm_password: 'another fine passphrase' }),
+      t.ctx,
+      t.provider,
+    );
     expect(reused.headers.get('location')).toBe('/reset-password?error=invalid_link');
     expect(t.events.filter((e) => e.action === 'auth.password_reset_failed').at(-1)).toMatchObject({ details: { reason: 'unknown' } });
     expect(JSON.stringify(t.events)).not.toContain(new URL(link).searchParams.get('token'));
@@ -123,7 +145,8 @@ describe('password reset and e-mail verification forms', () => {
     expect(done.headers.get('location')).toBe('/verify-email?done=1');
     expect((await t.store.users.findById(user.id))?.emailVerified).toBe(true);
     expect(t.events.filter((e) => e.action === 'auth.email_verification_sent' || e.action === 'auth.email_verified').map((e) => [e.action, e.userId])).toEqual([
-      ['auth.email_verification_sent', user.id], ['auth.email_verified', user.id],
+      ['auth.email_verification_sent', user.id],
+      ['auth.email_verified', user.id],
     ]);
     expect(await sendEmailVerification(t.provider, user.id)).toBe(false); // verified: nothing to send
   });

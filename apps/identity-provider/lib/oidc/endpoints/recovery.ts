@@ -1,6 +1,4 @@
-import {
-  accountKeyOf, completePasswordReset, isRecoveryToken, requestPasswordReset, verifyEmailWithToken,
-} from '../../recovery/account-recovery';
+import { accountKeyOf, completePasswordReset, isRecoveryToken, requestPasswordReset, verifyEmailWithToken } from '../../recovery/account-recovery';
 import { MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
 import type { Provider, RequestContext } from '../ports';
 import { redirect } from '../respond';
@@ -17,7 +15,12 @@ const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 /** Redirects that leave a URL carrying a token: no Referer for whatever the next page loads. */
 const NO_REFERRER = { 'Referrer-Policy': 'no-referrer' };
 
-function limited(provider: Provider, ctx: RequestContext, endpoint: 'password_reset' | 'email_verification', checks: Parameters<typeof enforceRateLimits>[3]): Response | null {
+function limited(
+  provider: Provider,
+  ctx: RequestContext,
+  endpoint: 'password_reset' | 'email_verification',
+  checks: Parameters<typeof enforceRateLimits>[3],
+): Response | null {
   try {
     enforceRateLimits(provider, ctx, endpoint, checks);
     return null;
@@ -61,7 +64,8 @@ async function linkLanding(request: Request, provider: Provider, slot: 'reset' |
 }
 
 export const resetLinkEndpoint = (request: Request, _ctx: RequestContext, provider: Provider) => linkLanding(request, provider, 'reset', RECOVERY_PAGES.reset);
-export const verifyLinkEndpoint = (request: Request, _ctx: RequestContext, provider: Provider) => linkLanding(request, provider, 'verify', RECOVERY_PAGES.verify);
+export const verifyLinkEndpoint = (request: Request, _ctx: RequestContext, provider: Provider) =>
+  linkLanding(request, provider, 'verify', RECOVERY_PAGES.verify);
 
 async function withCookie(browser: BrowserSession, provider: Provider, location: string): Promise<Response> {
   return redirect(location, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });

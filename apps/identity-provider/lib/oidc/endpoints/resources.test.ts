@@ -26,19 +26,40 @@ let rsMachine: { id: string; secret: string };
 
 beforeAll(async () => {
   t = await testProvider();
-  rpSecret = (await t.client({
-    clientId: RP.clientId, name: 'RP', redirectUris: [RP.redirectUri], grantTypes: ['authorization_code', 'refresh_token'],
-    scopes: ['openid', 'profile', 'offline_access'], tokenEndpointAuthMethod: 'client_secret_basic', firstParty: true,
-  })).clientSecret!;
+  rpSecret = (
+    await t.client({
+      clientId: RP.clientId,
+      name: 'RP',
+      redirectUris: [RP.redirectUri],
+      grantTypes: ['authorization_code', 'refresh_token'],
+      scopes: ['openid', 'profile', 'offline_access'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      firstParty: true,
+    })
+  ).clientSecret!;
   const created = async (clientId: string, extra: Record<string, unknown> = {}) => {
-    const c = await t.client({ clientId, name: clientId, grantTypes: ['client_credentials'], scopes: ['jobs'], tokenEndpointAuthMethod: 'client_secret_basic', ...extra });
+    const c = await t.client({
+      clientId,
+      name: clientId,
+      grantTypes: ['client_credentials'],
+      scopes: ['jobs'],
+      tokenEndpointAuthMethod: 'client_secret_basic',
+      ...extra,
+    });
     return { id: c.clientId, secret: c.clientSecret! };
   };
   machine = await created('machine');
   stranger = await created('stranger');
   rsMachine = await created('rs-machine', { accessTokenSignedResponseAlg: 'RS256' });
   await t.resourceServer({ identifier: API_A, name: 'A', scopes: ['a:read', 'a:write'], accessTokenTtlSeconds: 300, allowedClientIds: ['machine', 'rp'] });
-  await t.resourceServer({ identifier: API_B, name: 'B', scopes: ['b:read'], signingAlg: 'ES256', allowedClientIds: ['machine', 'rp'], extraClaims: { tenant: 'acme' } });
+  await t.resourceServer({
+    identifier: API_B,
+    name: 'B',
+    scopes: ['b:read'],
+    signingAlg: 'ES256',
+    allowedClientIds: ['machine', 'rp'],
+    extraClaims: { tenant: 'acme' },
+  });
   await t.resourceServer({ identifier: API_B2, name: 'B2', scopes: ['b2:read'], signingAlg: 'ES256', allowedClientIds: ['machine'] });
   await t.resourceServer({ identifier: SUPA, name: 'Supabase', allowedClientIds: ['machine', 'rp'], supabase: {} });
 });
@@ -54,7 +75,8 @@ const decode = (jwt: string) => {
 
 async function token(body: URLSearchParams | Record<string, string>, client: { id: string; secret: string } = machine) {
   const request = new Request(`${TEST_ISSUER}/oidc/token`, {
-    method: 'POST', body: body instanceof URLSearchParams ? body : new URLSearchParams(body),
+    method: 'POST',
+    body: body instanceof URLSearchParams ? body : new URLSearchParams(body),
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(client.id, client.secret) },
   });
   const response = await tokenEndpoint(request, t.ctx, t.provider);
@@ -69,8 +91,14 @@ async function authorize(cookie: string, params: [string, string][]) {
   const location = new URL(response.headers.get('location')!, TEST_ISSUER);
   return { code: location.searchParams.get('code'), error: location.searchParams.get('error') };
 }
-const rp = { id: RP.clientId, get secret() { return rpSecret; } };
-const userinfo = (accessToken: string) => userinfoEndpoint(new Request(`${TEST_ISSUER}/oidc/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }), t.ctx, t.provider);
+const rp = {
+  id: RP.clientId,
+  get secret() {
+    return rpSecret;
+  },
+};
+const userinfo = (accessToken: string) =>
+  userinfoEndpoint(new Request(`${TEST_ISSUER}/oidc/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }), t.ctx, t.provider);
 
 describe('client_credentials with resource (RFC 8707)', () => {
   it('a token for one API: aud is its identifier, its alg (RS256 default), lifetime and scopes', async () => {
@@ -123,13 +151,27 @@ describe('client_credentials with resource (RFC 8707)', () => {
 
   it('an API scope only with its resource: invalid_scope otherwise', async () => {
     expect((await cc([['scope', 'a:read']])).body.error).toBe('invalid_scope');
-    expect((await cc([['resource', API_B], ['scope', 'a:read']])).body.error).toBe('invalid_scope');
-    const ok = await cc([['resource', API_A], ['scope', 'a:read']]);
+    expect(
+      (
+        await cc([
+          ['resource', API_B],
+          ['scope', 'a:read'],
+        ])
+      ).body.error,
+    ).toBe('invalid_scope');
+    const ok = await cc([
+      ['resource', API_A],
+      ['scope', 'a:read'],
+    ]);
     expect(decode(ok.body.access_token).claims.scope).toBe('a:read');
   });
 
   it('repeated resource parameters: one token for several APIs that agree, aud sorted, audit joined by a space', async () => {
-    const { status, body } = await cc([['resource', API_B2], ['resource', API_B], ['resource', API_B]]);
+    const { status, body } = await cc([
+      ['resource', API_B2],
+      ['resource', API_B],
+      ['resource', API_B],
+    ]);
     expect(status).toBe(200);
     const { claims } = decode(body.access_token);
     expect(claims.aud).toEqual([API_B, API_B2].sort());
@@ -138,7 +180,14 @@ describe('client_credentials with resource (RFC 8707)', () => {
     expect(event.audience).toBe([API_B, API_B2].sort().join(' '));
     expect(event.details!.resources).toEqual([API_B, API_B2].sort());
     // different algs cannot share a token
-    expect((await cc([['resource', API_A], ['resource', API_B]])).body.error).toBe('invalid_target');
+    expect(
+      (
+        await cc([
+          ['resource', API_A],
+          ['resource', API_B],
+        ])
+      ).body.error,
+    ).toBe('invalid_target');
   });
 
   it('a Supabase project: role authenticated and aud authenticated beside the identifier', async () => {
@@ -150,7 +199,8 @@ describe('client_credentials with resource (RFC 8707)', () => {
   it('introspection answers for resource tokens too (aud as issued)', async () => {
     const { body } = await cc([['resource', API_A]]);
     const request = new Request(`${TEST_ISSUER}/oidc/introspect`, {
-      method: 'POST', body: new URLSearchParams({ token: body.access_token }),
+      method: 'POST',
+      body: new URLSearchParams({ token: body.access_token }),
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(machine.id, machine.secret) },
     });
     const answer = JSON.parse(await (await introspectionEndpoint(request, t.ctx, t.provider)).text());
@@ -161,7 +211,11 @@ describe('client_credentials with resource (RFC 8707)', () => {
 describe('authorization code and refresh with resource', () => {
   it('resources granted at authorize become the aud; OpenID tokens also carry the issuer for userinfo', async () => {
     const user = await t.signIn();
-    const { code } = await authorize(user.cookie, [['scope', 'openid a:read b:read offline_access'], ['resource', API_A], ['resource', API_B]]);
+    const { code } = await authorize(user.cookie, [
+      ['scope', 'openid a:read b:read offline_access'],
+      ['resource', API_A],
+      ['resource', API_B],
+    ]);
     expect(code).toBeTruthy();
     // a token for A alone (narrowed at the token endpoint): B's scope is left out
     const exchanged = await token({ grant_type: 'authorization_code', code: code!, redirect_uri: RP.redirectUri, resource: API_A }, rp);
@@ -193,7 +247,10 @@ describe('authorization code and refresh with resource', () => {
 
   it('userinfo refuses a token whose audience lacks the default audience', async () => {
     const user = await t.signIn();
-    const { code } = await authorize(user.cookie, [['scope', 'a:read'], ['resource', API_A]]);
+    const { code } = await authorize(user.cookie, [
+      ['scope', 'a:read'],
+      ['resource', API_A],
+    ]);
     const exchanged = await token({ grant_type: 'authorization_code', code: code!, redirect_uri: RP.redirectUri }, rp);
     expect(decode(exchanged.body.access_token).claims.aud).toBe(API_A);
     const refused = await userinfo(exchanged.body.access_token);
@@ -203,10 +260,32 @@ describe('authorization code and refresh with resource', () => {
 
   it('authorize: unknown resource and orphan API scopes redirect with invalid_target / invalid_scope', async () => {
     const user = await t.signIn();
-    expect((await authorize(user.cookie, [['scope', 'openid'], ['resource', 'https://unknown.example/']])).error).toBe('invalid_target');
-    expect((await authorize(user.cookie, [['scope', 'openid'], ['resource', API_B2]])).error).toBe('invalid_target'); // rp not allowed
+    expect(
+      (
+        await authorize(user.cookie, [
+          ['scope', 'openid'],
+          ['resource', 'https://unknown.example/'],
+        ])
+      ).error,
+    ).toBe('invalid_target');
+    expect(
+      (
+        await authorize(user.cookie, [
+          ['scope', 'openid'],
+          ['resource', API_B2],
+        ])
+      ).error,
+    ).toBe('invalid_target'); // rp not allowed
     expect((await authorize(user.cookie, [['scope', 'openid a:read']])).error).toBe('invalid_scope');
-    expect((await authorize(user.cookie, [['scope', 'openid'], ['resource', API_A], ['resource', API_B]])).code).toBeTruthy();
+    expect(
+      (
+        await authorize(user.cookie, [
+          ['scope', 'openid'],
+          ['resource', API_A],
+          ['resource', API_B],
+        ])
+      ).code,
+    ).toBeTruthy();
   });
 
   it('a code exchange may not widen to a resource that was not granted', async () => {
@@ -224,7 +303,9 @@ describe('registry and discovery', () => {
 
   it('refuses OpenID scopes, reserved claims, bad identifiers and duplicates', async () => {
     await expect(t.store.resourceServers.create({ identifier: 'https://x.example', name: 'x', scopes: ['openid'] })).rejects.toThrow(/OpenID/);
-    await expect(t.store.resourceServers.create({ identifier: 'https://x.example', name: 'x', extraClaims: { aud: 'x' } })).rejects.toThrow(/set by the provider/);
+    await expect(t.store.resourceServers.create({ identifier: 'https://x.example', name: 'x', extraClaims: { aud: 'x' } })).rejects.toThrow(
+      /set by the provider/,
+    );
     await expect(t.store.resourceServers.create({ identifier: 'https://x.example#f', name: 'x' })).rejects.toThrow(/fragment/);
     await expect(t.store.resourceServers.create({ identifier: 'not a uri', name: 'x' })).rejects.toThrow(/identifier/);
     await expect(t.store.resourceServers.create({ identifier: API_A, name: 'again' })).rejects.toThrow(/already exists/);

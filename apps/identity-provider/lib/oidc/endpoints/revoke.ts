@@ -29,21 +29,38 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
       if (claims) {
         if (claims.client_id !== client.clientId) throw new InvalidRequest('The token was not issued to this client');
         await provider.store.grants.revokeAccessToken(claims.jti, new Date(claims.exp * 1000));
-        provider.audit.record({ ...base, action: 'token.revoked', clientId, userId: claims.sub !== clientId ? claims.sub : null, details: { token_type: 'access_token', jti: claims.jti, family_id: claims.gid ?? null } });
+        provider.audit.record({
+          ...base,
+          action: 'token.revoked',
+          clientId,
+          userId: claims.sub !== clientId ? claims.sub : null,
+          details: { token_type: 'access_token', jti: claims.jti, family_id: claims.gid ?? null },
+        });
       }
     } else {
       const refresh = await provider.store.grants.findRefreshToken(token);
       if (refresh) {
         if (refresh.clientId !== client.clientId) throw new InvalidRequest('The token was not issued to this client');
         const revoked = await provider.store.grants.revokeFamily(refresh.familyId, 'revoked_by_client');
-        provider.audit.record({ ...base, action: 'token.revoked', clientId, userId: refresh.userId, details: { token_type: 'refresh_token', family_id: refresh.familyId, revoked_refresh_tokens: revoked } });
+        provider.audit.record({
+          ...base,
+          action: 'token.revoked',
+          clientId,
+          userId: refresh.userId,
+          details: { token_type: 'refresh_token', family_id: refresh.familyId, revoked_refresh_tokens: revoked },
+        });
       }
     }
     return reply(null, { status: 200, headers: NO_STORE });
   } catch (thrown) {
     const error = asOAuthError(thrown);
     if (error instanceof InvalidClient) clientId = attemptedClientId(thrown) ?? clientId;
-    provider.audit.record({ ...base, clientId, action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed', details: { reason: error.code, endpoint: 'revocation' } });
+    provider.audit.record({
+      ...base,
+      clientId,
+      action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed',
+      details: { reason: error.code, endpoint: 'revocation' },
+    });
     return errorResponse(error);
   }
 }

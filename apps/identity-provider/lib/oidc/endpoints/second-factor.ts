@@ -5,7 +5,13 @@ import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, redirect } from '../respond';
 import { recordSecondFactorFailure, secondFactorPolicy, verifySecondFactor } from '../second-factor';
 import {
-  isInteractionId, pendingInteraction, readBrowserSession, SECOND_FACTOR_WINDOW_MS, sessionCookie, type BrowserSession, type PendingSecondFactor,
+  isInteractionId,
+  pendingInteraction,
+  readBrowserSession,
+  SECOND_FACTOR_WINDOW_MS,
+  sessionCookie,
+  type BrowserSession,
+  type PendingSecondFactor,
 } from '../session';
 import { enforceRateLimits, RateLimited } from '../steps/rate-limit';
 import { readJsonCall } from '../steps/read-json';
@@ -54,7 +60,8 @@ export async function secondFactorAction(request: Request, ctx: RequestContext, 
   if (mfa.need === 'phr') return back('passkey_required');
   const clientId = 'pending' in target ? target.pending.params.client_id : null;
   const result = await verifySecondFactor(provider, mfa.userId, { code: form.get('code') ?? '' }, ctx, { clientId });
-  if (!result.ok) return result.retryAfterSeconds ? withRetryAfter(throttledPage(result.retryAfterSeconds, 'attempts'), result.retryAfterSeconds) : back('invalid_code');
+  if (!result.ok)
+    return result.retryAfterSeconds ? withRetryAfter(throttledPage(result.retryAfterSeconds, 'attempts'), result.retryAfterSeconds) : back('invalid_code');
   const done = await finish(provider, ctx, browser, mfa, target, result.amr);
   if (!done) return expiredPage();
   return redirect(done.next, { 'Set-Cookie': done.cookie });
@@ -94,7 +101,8 @@ export async function webauthnOptionsAction(request: Request, ctx: RequestContex
   const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
   const user = session ? await provider.store.users.findById(session.userId) : null;
   if (!session || !user) return errorResponse(Object.assign(new InvalidRequest('Sign in first'), { status: 401 }));
-  if (!(await mayChangeFactors(provider, session))) return errorResponse(Object.assign(new InvalidRequest('Verify with your second factor first'), { status: 403 }));
+  if (!(await mayChangeFactors(provider, session)))
+    return errorResponse(Object.assign(new InvalidRequest('Verify with your second factor first'), { status: 403 }));
   return json(await registrationOptions(provider, user, browser.csrf));
 }
 
@@ -156,10 +164,20 @@ export async function webauthnAuthenticateAction(request: Request, ctx: RequestC
   const outcome = await verifyAssertion(provider, purpose, response, browser.csrf, mfa?.userId ?? null);
   if (!outcome.ok) {
     if (outcome.userId) await recordSecondFactorFailure(provider, outcome.userId);
-    provider.audit.record({ ...base, action: purpose === 'second_factor' ? 'auth.mfa_failed' : 'auth.login_failed', userId: outcome.userId, details: { factor: 'passkey', reason: 'passkey_rejected' } });
+    provider.audit.record({
+      ...base,
+      action: purpose === 'second_factor' ? 'auth.mfa_failed' : 'auth.login_failed',
+      userId: outcome.userId,
+      details: { factor: 'passkey', reason: 'passkey_rejected' },
+    });
     return refused();
   }
-  provider.audit.record({ ...base, action: 'auth.mfa_succeeded', userId: outcome.userId, details: { factor: 'passkey', passkey_id: outcome.credential.id, purpose } });
+  provider.audit.record({
+    ...base,
+    action: 'auth.mfa_succeeded',
+    userId: outcome.userId,
+    details: { factor: 'passkey', passkey_id: outcome.credential.id, purpose },
+  });
   const added = passkeyAmr(outcome.credential, outcome.userVerified);
   let done: { next: string; cookie: string } | null;
   if (mfa) {
@@ -196,8 +214,17 @@ export async function startStepUp(request: Request, _ctx: RequestContext, provid
 }
 
 /** What the second-factor page shows; null when nothing is pending (expired). */
-export async function describeSecondFactor(request: Request, provider: Provider): Promise<{
-  csrf: string; email: string; need: 'mfa' | 'phr'; totp: boolean; passkeys: number; recoveryCodes: number; stepUp: boolean;
+export async function describeSecondFactor(
+  request: Request,
+  provider: Provider,
+): Promise<{
+  csrf: string;
+  email: string;
+  need: 'mfa' | 'phr';
+  totp: boolean;
+  passkeys: number;
+  recoveryCodes: number;
+  stepUp: boolean;
 } | null> {
   const browser = await readBrowserSession(request, provider.settings);
   const mfa = livePendingSecondFactor(browser, provider.now());
@@ -206,7 +233,12 @@ export async function describeSecondFactor(request: Request, provider: Provider)
   if (!user) return null;
   const factors = await provider.store.authenticators.secondFactors(user.id);
   return {
-    csrf: browser.csrf, email: user.email, need: mfa.need, totp: factors.totp, passkeys: factors.passkeys, recoveryCodes: factors.recoveryCodesLeft,
+    csrf: browser.csrf,
+    email: user.email,
+    need: mfa.need,
+    totp: factors.totp,
+    passkeys: factors.passkeys,
+    recoveryCodes: factors.recoveryCodesLeft,
     stepUp: mfa.stepUp === true,
   };
 }

@@ -38,11 +38,17 @@ export async function tokenEndpoint(request: Request, ctx: RequestContext, provi
     seen.clientId = client.clientId;
     // a public client proves nothing by naming itself: anyone could spend its quota, so it is counted per
     // (client, IP); only an authenticated client's requests are surely its own
-    const clientLimit = enforceRateLimits(provider, ctx, 'token', [
-      client.tokenEndpointAuthMethod === 'none'
-        ? { scope: 'client_ip', key: ctx.ip ? `${client.clientId} ${ctx.ip}` : null, rule: limits.tokenPerClient }
-        : { scope: 'client', key: client.clientId, rule: limits.tokenPerClient },
-    ], { clientId: client.clientId });
+    const clientLimit = enforceRateLimits(
+      provider,
+      ctx,
+      'token',
+      [
+        client.tokenEndpointAuthMethod === 'none'
+          ? { scope: 'client_ip', key: ctx.ip ? `${client.clientId} ${ctx.ip}` : null, rule: limits.tokenPerClient }
+          : { scope: 'client', key: client.clientId, rule: limits.tokenPerClient },
+      ],
+      { clientId: client.clientId },
+    );
     if (!grant) throw new UnsupportedGrantType(`The grant type is not supported: ${grantType.slice(0, 64)}`);
     if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) throw new UnauthorizedClient();
     const result = await grant(params, client, provider);

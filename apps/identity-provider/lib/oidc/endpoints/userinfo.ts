@@ -50,7 +50,14 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
     const { user, revoked } = await provider.accessTokenSubjects.lookup(claims.sub, claims.jti, claims.gid ?? null);
     if (revoked) throw new InvalidToken('The token has been revoked');
     if (!user) throw new InvalidToken('The subject of the token no longer exists');
-    provider.audit.record({ ...base, action: 'token.userinfo_accessed', userId: user.id, clientId: claims.client_id, scopes, details: { jti: claims.jti, family_id: claims.gid ?? null } });
+    provider.audit.record({
+      ...base,
+      action: 'token.userinfo_accessed',
+      userId: user.id,
+      clientId: claims.client_id,
+      scopes,
+      details: { jti: claims.jti, family_id: claims.gid ?? null },
+    });
     return json(claimsFor(user, scopes));
   } catch (thrown) {
     const error = asOAuthError(thrown);

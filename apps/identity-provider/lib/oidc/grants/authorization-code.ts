@@ -34,20 +34,33 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
   if (consumed.status === 'replayed') {
     // RFC 6749 4.1.2 / RFC 9700 4.5: a second use revokes everything issued from the code
     throw withAudit(new InvalidGrant('The authorization code has already been used'), 'token.code_replayed', {
-      reason: 'invalid_grant', family_id: consumed.familyId, revoked_refresh_tokens: consumed.revokedRefreshTokens,
+      reason: 'invalid_grant',
+      family_id: consumed.familyId,
+      revoked_refresh_tokens: consumed.revokedRefreshTokens,
       code_client_id: consumed.clientId,
     });
   }
-  if (consumed.status === 'expired') throw withAudit(new InvalidGrant('The authorization code has expired'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'expired' });
-  if (consumed.status === 'revoked') throw withAudit(new InvalidGrant('The authorization code has been revoked'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'revoked' });
-  if (consumed.status === 'not_found') throw withAudit(new InvalidGrant('The authorization code is invalid'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'unknown' });
+  if (consumed.status === 'expired')
+    throw withAudit(new InvalidGrant('The authorization code has expired'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'expired' });
+  if (consumed.status === 'revoked')
+    throw withAudit(new InvalidGrant('The authorization code has been revoked'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'revoked' });
+  if (consumed.status === 'not_found')
+    throw withAudit(new InvalidGrant('The authorization code is invalid'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'unknown' });
 
   const { grant } = consumed;
   if (grant.clientId !== client.clientId) {
-    throw withAudit(new InvalidGrant('The authorization code was issued to another client'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'client_mismatch', family_id: grant.familyId });
+    throw withAudit(new InvalidGrant('The authorization code was issued to another client'), 'token.code_invalid', {
+      reason: 'invalid_grant',
+      cause: 'client_mismatch',
+      family_id: grant.familyId,
+    });
   }
   if (grant.redirectUri !== redirectUri) {
-    throw withAudit(new InvalidGrant('redirect_uri does not match the authorization request'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'redirect_uri_mismatch', family_id: grant.familyId });
+    throw withAudit(new InvalidGrant('redirect_uri does not match the authorization request'), 'token.code_invalid', {
+      reason: 'invalid_grant',
+      cause: 'redirect_uri_mismatch',
+      family_id: grant.familyId,
+    });
   }
   try {
     verifyPkce(grant.codeChallenge, params.get('code_verifier'));
@@ -63,7 +76,13 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
   const scope = scopesFor(grant.scope, identifiers, index);
   const target = resources.length ? resourceTarget(provider.settings, index, resources, scope.includes('openid')) : defaultTarget(provider.settings, client);
   const access = await issueAccessToken(provider, {
-    subject: grant.userId, clientId: client.clientId, scope, familyId: grant.familyId, authTime: grant.authTime, sid: grant.sid, target,
+    subject: grant.userId,
+    clientId: client.clientId,
+    scope,
+    familyId: grant.familyId,
+    authTime: grant.authTime,
+    sid: grant.sid,
+    target,
   });
   const body: Record<string, unknown> = {
     access_token: access.token,
@@ -73,32 +92,51 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
   };
   if (grant.scope.includes('openid')) {
     const id = await issueIdToken(provider, {
-      subject: grant.userId, clientId: client.clientId, alg: client.idTokenSignedResponseAlg, authTime: grant.authTime,
-      nonce: grant.nonce, sid: grant.sid, accessToken: access.token, extraClaims: await authenticationClaims(grant, provider),
+      subject: grant.userId,
+      clientId: client.clientId,
+      alg: client.idTokenSignedResponseAlg,
+      authTime: grant.authTime,
+      nonce: grant.nonce,
+      sid: grant.sid,
+      accessToken: access.token,
+      extraClaims: await authenticationClaims(grant, provider),
     });
     body.id_token = id.token;
   }
   let refreshExpiresAt: Date | null = null;
   if (client.grantTypes.includes('refresh_token') && grant.scope.includes('offline_access')) {
     const refreshToken = randomToken(32);
-    refreshExpiresAt = (await provider.store.grants.issueRefreshToken({
-      token: refreshToken, familyId: grant.familyId, clientId: client.clientId, userId: grant.userId, scope: grant.scope,
-      ttlSeconds: provider.settings.ttl.refreshToken,
-    })).expiresAt;
+    refreshExpiresAt = (
+      await provider.store.grants.issueRefreshToken({
+        token: refreshToken,
+        familyId: grant.familyId,
+        clientId: client.clientId,
+        userId: grant.userId,
+        scope: grant.scope,
+        ttlSeconds: provider.settings.ttl.refreshToken,
+      })
+    ).expiresAt;
     body.refresh_token = refreshToken;
   }
   const { audience, resources: granted } = auditTarget(target);
   return {
     body,
-    audit: [{
-      action: 'token.issued.authorization_code',
-      userId: grant.userId,
-      scopes: scope,
-      ...(audience ? { audience } : {}),
-      details: {
-        jti: access.jti, family_id: grant.familyId, issued_at: access.issuedAt.toISOString(), expires_at: access.expiresAt.toISOString(),
-        id_token: 'id_token' in body, refresh_token_expires_at: refreshExpiresAt?.toISOString() ?? null, ...(granted ? { resources: granted } : {}),
+    audit: [
+      {
+        action: 'token.issued.authorization_code',
+        userId: grant.userId,
+        scopes: scope,
+        ...(audience ? { audience } : {}),
+        details: {
+          jti: access.jti,
+          family_id: grant.familyId,
+          issued_at: access.issuedAt.toISOString(),
+          expires_at: access.expiresAt.toISOString(),
+          id_token: 'id_token' in body,
+          refresh_token_expires_at: refreshExpiresAt?.toISOString() ?? null,
+          ...(granted ? { resources: granted } : {}),
+        },
       },
-    }],
+    ],
   };
 }

@@ -32,11 +32,18 @@ export async function clientCredentialsGrant(params: FormParams, client: OAuthCl
   const { audience, resources: granted } = auditTarget(target);
   return {
     body: { access_token: access.token, token_type: 'Bearer', expires_in: access.expiresIn, scope: scope.join(' ') },
-    audit: [{
-      action: 'token.issued.client_credentials',
-      scopes: scope,
-      ...(audience ? { audience } : {}),
-      details: { jti: access.jti, issued_at: access.issuedAt.toISOString(), expires_at: access.expiresAt.toISOString(), ...(granted ? { resources: granted } : {}) },
-    }],
+    audit: [
+      {
+        action: 'token.issued.client_credentials',
+        scopes: scope,
+        ...(audience ? { audience } : {}),
+        details: {
+          jti: access.jti,
+          issued_at: access.issuedAt.toISOString(),
+          expires_at: access.expiresAt.toISOString(),
+          ...(granted ? { resources: granted } : {}),
+        },
+      },
+    ],
   };
 }

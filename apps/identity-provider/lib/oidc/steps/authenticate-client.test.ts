@@ -16,13 +16,18 @@ function setup(secret: string) {
 }
 
 const headers = { headers: { get: () => null } } as unknown as Request;
-const post = (secret: string): FormParams => new Map([['client_id', 'machine'], ['client_secret', secret]]);
+const post = (secret: string): FormParams =>
+  new Map([
+    ['client_id', 'machine'],
+    ['client_secret', secret],
+  ]);
 
 describe('client secret authentication', () => {
   it('accepts the registered secret every time and refuses others, before and after a success', async () => {
     const { provider } = setup('s3cret-one');
     await expect(authenticateClient(headers, post('wrong'), provider)).rejects.toBeInstanceOf(InvalidClient);
-    for (let i = 0; i < 3; i++) await expect(authenticateClient(headers, post('s3cret-one'), provider)).resolves.toMatchObject({ method: 'client_secret_post' });
+    for (let i = 0; i < 3; i++)
+      await expect(authenticateClient(headers, post('s3cret-one'), provider)).resolves.toMatchObject({ method: 'client_secret_post' });
     await expect(authenticateClient(headers, post('s3cret-one '), provider)).rejects.toBeInstanceOf(InvalidClient);
     await expect(authenticateClient(headers, post('s3cret-on'), provider)).rejects.toBeInstanceOf(InvalidClient);
     await expect(authenticateClient(headers, post('s3cret-one'), provider)).resolves.toBeTruthy();

@@ -6,7 +6,10 @@ export type LimitedEndpoint = 'login' | 'token' | 'password_change' | 'password_
 
 /** Thrown when a limit is exceeded; carries the headers the 429 must send. */
 export class RateLimited extends TemporarilyUnavailable {
-  constructor(readonly headers: Record<string, string>, retryAfterSeconds: number) {
+  constructor(
+    readonly headers: Record<string, string>,
+    retryAfterSeconds: number,
+  ) {
     super('Too many requests; try again later', retryAfterSeconds);
   }
 }
@@ -18,7 +21,9 @@ export class RateLimited extends TemporarilyUnavailable {
  * Plain loops: this runs twice on every token request.
  */
 export function enforceRateLimits(
-  provider: Provider, ctx: RequestContext, endpoint: LimitedEndpoint,
+  provider: Provider,
+  ctx: RequestContext,
+  endpoint: LimitedEndpoint,
   checks: { scope: 'ip' | 'client' | 'client_ip' | 'account' | 'user'; key: string | null | undefined; rule: RateLimitRule }[],
   audit: { clientId?: string | null; userId?: string | null } = {},
 ): RateLimitDecision | null {
@@ -32,7 +37,12 @@ export function enforceRateLimits(
   }
   if (refused) {
     provider.audit.record({
-      action: 'security.rate_limited', clientId: audit.clientId ?? null, userId: audit.userId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+      action: 'security.rate_limited',
+      clientId: audit.clientId ?? null,
+      userId: audit.userId ?? null,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      requestId: ctx.requestId,
       details: { endpoint, scope: refused.scope, limit: refused.rule.limit, window_seconds: refused.rule.windowSeconds },
     });
     throw new RateLimited(rateLimitHeaders(refused.decision), refused.decision.resetSeconds);

@@ -11,10 +11,16 @@ const MAX_JSON_BYTES = 64 * 1024;
  * `application/json` (which a cross-site form cannot send without a preflight) carrying the CSRF token of
  * the sealed session cookie as `csrf`. Anything else is a 4xx JSON error, never parsed further.
  */
-export async function readJsonCall(request: Request, settings: ProviderSettings): Promise<{ body: Record<string, unknown>; browser: BrowserSession } | { rejected: Response }> {
-  const forbidden = () => ({ rejected: errorResponse(Object.assign(new InvalidRequest('The request expired or was sent from another site; reload the page'), { status: 403 })) });
+export async function readJsonCall(
+  request: Request,
+  settings: ProviderSettings,
+): Promise<{ body: Record<string, unknown>; browser: BrowserSession } | { rejected: Response }> {
+  const forbidden = () => ({
+    rejected: errorResponse(Object.assign(new InvalidRequest('The request expired or was sent from another site; reload the page'), { status: 403 })),
+  });
   if (isCrossSiteFormPost(request, settings.issuer)) return forbidden();
-  if (!/^application\/json(;|$)/i.test(request.headers.get('content-type') ?? '')) return { rejected: errorResponse(new InvalidRequest('The body must be application/json')) };
+  if (!/^application\/json(;|$)/i.test(request.headers.get('content-type') ?? ''))
+    return { rejected: errorResponse(new InvalidRequest('The body must be application/json')) };
   const text = await request.text();
   if (Buffer.byteLength(text) > MAX_JSON_BYTES) return { rejected: errorResponse(new InvalidRequest('The body is too large')) };
   let body: unknown;
@@ -23,7 +29,8 @@ export async function readJsonCall(request: Request, settings: ProviderSettings)
   } catch {
     return { rejected: errorResponse(new InvalidRequest('The body is not valid JSON')) };
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { rejected: errorResponse(new InvalidRequest('The body must be a JSON object')) };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { rejected: errorResponse(new InvalidRequest('The body must be a JSON object')) };
   const browser = await readBrowserSession(request, settings);
   const csrf = (body as Record<string, unknown>).csrf;
   if (typeof csrf !== 'string' || !csrfMatches(browser, csrf)) return forbidden();

@@ -27,7 +27,11 @@ export interface AccessTokenTarget {
  * not-allowed identifiers are all `invalid_target` (RFC 8707 2), with one description so that a client
  * cannot probe which APIs exist.
  */
-export async function resolveResources(provider: Provider, client: OAuthClient, identifiers: readonly string[]): Promise<{ index: ResourceIndex; resources: ResourceServer[] }> {
+export async function resolveResources(
+  provider: Provider,
+  client: OAuthClient,
+  identifiers: readonly string[],
+): Promise<{ index: ResourceIndex; resources: ResourceServer[] }> {
   for (const identifier of identifiers) {
     const problem = resourceIdentifierProblem(identifier);
     if (problem) throw new InvalidTarget(`The resource ${problem}`);
@@ -35,7 +39,8 @@ export async function resolveResources(provider: Provider, client: OAuthClient, 
   const index = await provider.resources.index(identifiers);
   const resources = identifiers.map((identifier) => {
     const server = index.byIdentifier.get(identifier);
-    if (!server || !server.allowedClientIds.includes(client.clientId)) throw new InvalidTarget('The requested resource is unknown or not allowed for this client');
+    if (!server || !server.allowedClientIds.includes(client.clientId))
+      throw new InvalidTarget('The requested resource is unknown or not allowed for this client');
     return server;
   });
   return { index, resources };
@@ -50,7 +55,8 @@ export function requireScopesOfRequestedResources(scope: readonly string[], reso
     const owners = index.scopeOwners.get(s);
     return owners !== undefined && !owners.some((owner) => resources.includes(owner));
   });
-  if (orphans.length) throw new InvalidScope(`These scopes belong to a resource server that was not requested (add its resource parameter): ${orphans.join(' ').slice(0, 256)}`);
+  if (orphans.length)
+    throw new InvalidScope(`These scopes belong to a resource server that was not requested (add its resource parameter): ${orphans.join(' ').slice(0, 256)}`);
 }
 
 /** Whether `scope` is an API's (defined by some resource server) rather than the client's own. */
@@ -94,14 +100,20 @@ const MAX_MEMOISED_TARGETS = 1000;
  * agree on the alg and on every claim they add; the shortest lifetime applies. `withDefaultAudience` adds
  * the issuer to `aud` (OpenID Connect tokens: userinfo accepts them).
  */
-export function resourceTarget(settings: ProviderSettings, index: ResourceIndex, resources: readonly ResourceServer[], withDefaultAudience: boolean): AccessTokenTarget {
+export function resourceTarget(
+  settings: ProviderSettings,
+  index: ResourceIndex,
+  resources: readonly ResourceServer[],
+  withDefaultAudience: boolean,
+): AccessTokenTarget {
   const identifiers = resources.map((r) => r.identifier).sort();
   const key = `${withDefaultAudience ? '+' : '-'}${identifiers.join(' ')}`;
   const memo = index.targets.get(key) as AccessTokenTarget | undefined;
   if (memo) return memo;
 
   const alg = resources[0].signingAlg;
-  if (resources.some((r) => r.signingAlg !== alg)) throw new InvalidTarget('The requested resources use different signing algorithms: request a token for each');
+  if (resources.some((r) => r.signingAlg !== alg))
+    throw new InvalidTarget('The requested resources use different signing algorithms: request a token for each');
   const aud = new Set(identifiers);
   const claims: Record<string, unknown> = {};
   const add = (name: string, value: unknown) => {

@@ -13,25 +13,44 @@ export type SignInTarget = { pending: PendingAuthorization; interactionId: strin
  * and the session cookie; the caller answers with a redirect (forms) or JSON (WebAuthn).
  */
 export async function establishSession(
-  provider: Provider, ctx: RequestContext, browser: BrowserSession, user: Pick<User, 'id' | 'mustChangePassword'>,
-  authn: { amr: string[]; acr: string }, target: SignInTarget, extra: { clientId?: string | null; nudgeEnrolment?: boolean } = {},
+  provider: Provider,
+  ctx: RequestContext,
+  browser: BrowserSession,
+  user: Pick<User, 'id' | 'mustChangePassword'>,
+  authn: { amr: string[]; acr: string },
+  target: SignInTarget,
+  extra: { clientId?: string | null; nudgeEnrolment?: boolean } = {},
 ): Promise<{ next: string; cookie: string }> {
   const now = provider.now();
   if (browser.sid) await provider.store.sessions.revoke(browser.sid);
   const session = await provider.store.sessions.create({
-    userId: user.id, authTime: now, ttlSeconds: provider.settings.ttl.session, ipAddress: ctx.ip, userAgent: ctx.userAgent, amr: authn.amr, acr: authn.acr,
+    userId: user.id,
+    authTime: now,
+    ttlSeconds: provider.settings.ttl.session,
+    ipAddress: ctx.ip,
+    userAgent: ctx.userAgent,
+    amr: authn.amr,
+    acr: authn.acr,
   });
   browser.sid = session.sid;
   browser.csrf = newCsrfToken();
   delete browser.mfa;
   if ('pending' in target) target.pending.loginAt = now.getTime();
   provider.audit.record({
-    action: 'auth.login_succeeded', userId: user.id, clientId: extra.clientId ?? null, ip: ctx.ip, userAgent: ctx.userAgent, requestId: ctx.requestId,
+    action: 'auth.login_succeeded',
+    userId: user.id,
+    clientId: extra.clientId ?? null,
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    requestId: ctx.requestId,
     details: { sid_created: true, amr: authn.amr, acr: authn.acr },
   });
-  let next = 'pending' in target
-    ? `${user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume}?interaction=${target.interactionId}`
-    : user.mustChangePassword ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(target.returnTo)}` : target.returnTo;
+  let next =
+    'pending' in target
+      ? `${user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume}?interaction=${target.interactionId}`
+      : user.mustChangePassword
+        ? `${INTERACTION_PATHS.password}?return_to=${encodeURIComponent(target.returnTo)}`
+        : target.returnTo;
   // the MFA policy wants a second factor this user has not enrolled: the security page first (skippable in the grace period)
   if (extra.nudgeEnrolment && !user.mustChangePassword) next = enrolmentPath(target);
   return { next, cookie: await sessionCookie(browser, provider.settings) };

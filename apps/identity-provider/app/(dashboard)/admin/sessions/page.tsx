@@ -15,29 +15,55 @@ export default async function SessionsPage({ searchParams }: { searchParams: Pro
   const parsed = pageQuery.safeParse({ ...params, q: params.q || undefined });
   return (
     <>
-      <PageHeader icon={<Activity aria-hidden className="h-6 w-6 text-brand-600" />} title="Sessions" description="Active provider sessions (browsers signed in here), newest first. Ending one makes that browser sign in again; prompt=none then answers login_required." />
+      <PageHeader
+        icon={<Activity aria-hidden className="h-6 w-6 text-brand-600" />}
+        title="Sessions"
+        description="Active provider sessions (browsers signed in here), newest first. Ending one makes that browser sign in again; prompt=none then answers login_required."
+      />
       <Panel title="Active sessions">
         <SearchForm action="/admin/sessions" q={params.q} label="Search by email" />
-        {!parsed.success ? <ErrorNote>That search or page link is not valid. <Link href="/admin/sessions" className="underline">Start over</Link>.</ErrorNote> : await (async () => {
-          const page = await service.listSessions(parsed.data);
-          if (!page.items.length) return <Empty>No active sessions.</Empty>;
-          return (
-            <>
-              <Table caption="Active sessions" head={['User', 'Signed in', 'Started', 'Expires', '']} testId="sessions-table">
-                {page.items.map((s) => (
-                  <tr key={s.sid} data-testid="session-row">
-                    <td className={td}><Link className={linkClass} href={`/admin/users/${s.user_id}`}>{s.email}</Link></td>
-                    <td className={`${td} text-xs`}>{when(s.auth_time)}</td>
-                    <td className={`${td} text-xs`}>{when(s.created_at)}</td>
-                    <td className={`${td} text-xs`}>{when(s.expires_at)}</td>
-                    <td className={td}><ActionButton path={`/api/admin/sessions/${s.sid}/end`} label="End session" danger testId="session-end" confirm={`Ends this session of ${s.email}: that browser must sign in again.`} /></td>
-                  </tr>
-                ))}
-              </Table>
-              <Pager next={page.next_cursor} base="/admin/sessions" params={params} />
-            </>
-          );
-        })()}
+        {!parsed.success ? (
+          <ErrorNote>
+            That search or page link is not valid.{' '}
+            <Link href="/admin/sessions" className="underline">
+              Start over
+            </Link>
+            .
+          </ErrorNote>
+        ) : (
+          await (async () => {
+            const page = await service.listSessions(parsed.data);
+            if (!page.items.length) return <Empty>No active sessions.</Empty>;
+            return (
+              <>
+                <Table caption="Active sessions" head={['User', 'Signed in', 'Started', 'Expires', '']} testId="sessions-table">
+                  {page.items.map((s) => (
+                    <tr key={s.sid} data-testid="session-row">
+                      <td className={td}>
+                        <Link className={linkClass} href={`/admin/users/${s.user_id}`}>
+                          {s.email}
+                        </Link>
+                      </td>
+                      <td className={`${td} text-xs`}>{when(s.auth_time)}</td>
+                      <td className={`${td} text-xs`}>{when(s.created_at)}</td>
+                      <td className={`${td} text-xs`}>{when(s.expires_at)}</td>
+                      <td className={td}>
+                        <ActionButton
+                          path={`/api/admin/sessions/${s.sid}/end`}
+                          label="End session"
+                          danger
+                          testId="session-end"
+                          confirm={`Ends this session of ${s.email}: that browser must sign in again.`}
+                        />
+                      </td>
+                    </tr>
+                  ))}
+                </Table>
+                <Pager next={page.next_cursor} base="/admin/sessions" params={params} />
+              </>
+            );
+          })()
+        )}
       </Panel>
     </>
   );

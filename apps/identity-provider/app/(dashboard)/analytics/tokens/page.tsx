@@ -13,9 +13,7 @@ export const metadata: Metadata = { title: 'Token analytics · Identity provider
  */
 export default async function TokenAnalyticsPage() {
   const { store } = await getContainer();
-  const clients = (await store.clients.list())
-    .map((c) => ({ id: c.clientId, name: c.name }))
-    .sort((a, b) => a.name.localeCompare(b.name));
+  const clients = (await store.clients.list()).map((c) => ({ id: c.clientId, name: c.name })).sort((a, b) => a.name.localeCompare(b.name));
   return (
     <main className="mx-auto max-w-7xl px-3 py-5 sm:px-6 sm:py-8">
       <div className="mb-4 flex items-center gap-2">

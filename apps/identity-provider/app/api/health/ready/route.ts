@@ -27,5 +27,8 @@ export async function GET(request: Request) {
   const detailed = protectedMetrics
     ? metricsAuthorized(request.headers.get('authorization') ?? undefined, config.metrics)
     : LOOPBACK.test(request.headers.get(CLIENT_IP_HEADER) ?? '');
-  return Response.json(detailed ? report : redactReadiness(report), { status: report.status === 'ready' ? 200 : 503, headers: { 'Cache-Control': 'no-store' } });
+  return Response.json(detailed ? report : redactReadiness(report), {
+    status: report.status === 'ready' ? 200 : 503,
+    headers: { 'Cache-Control': 'no-store' },
+  });
 }

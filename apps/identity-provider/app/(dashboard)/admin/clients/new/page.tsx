@@ -11,9 +11,15 @@ export default async function NewClientPage() {
   await adminPage();
   return (
     <>
-      <PageHeader icon={<AppWindow aria-hidden className="h-6 w-6 text-brand-600" />} title="Register a client" crumbs={[{ href: '/admin/clients', label: 'Clients' }]}
-        description="Redirect URIs follow OAuth 2.1 and RFC 8252: https; http only on loopback hosts in production; a native app's private-use scheme in reverse-domain form; never fragments or credentials." />
-      <Panel title="New client"><ClientCreateForm /></Panel>
+      <PageHeader
+        icon={<AppWindow aria-hidden className="h-6 w-6 text-brand-600" />}
+        title="Register a client"
+        crumbs={[{ href: '/admin/clients', label: 'Clients' }]}
+        description="Redirect URIs follow OAuth 2.1 and RFC 8252: https; http only on loopback hosts in production; a native app's private-use scheme in reverse-domain form; never fragments or credentials."
+      />
+      <Panel title="New client">
+        <ClientCreateForm />
+      </Panel>
     </>
   );
 }

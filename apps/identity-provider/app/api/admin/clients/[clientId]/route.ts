@@ -7,4 +7,6 @@ export const dynamic = 'force-dynamic';
 export const GET = adminRoute({ params: s.clientIdParam }, ({ service, params }) => service.getClient(params.clientId));
 
 /** Edits a client. */
-export const POST = adminRoute({ params: s.clientIdParam, input: s.clientUpdateInput }, ({ service, params, input }) => service.updateClient(params.clientId, input));
+export const POST = adminRoute({ params: s.clientIdParam, input: s.clientUpdateInput }, ({ service, params, input }) =>
+  service.updateClient(params.clientId, input),
+);

@@ -7,4 +7,6 @@ export const dynamic = 'force-dynamic';
 export const GET = adminRoute({ params: s.userIdParam }, ({ service, params }) => service.getUser(params.userId));
 
 /** Edits name, email, roles. */
-export const POST = adminRoute({ params: s.userIdParam, input: s.userUpdateInput, recentSignIn: true }, ({ service, params, input }) => service.updateUser(params.userId, input));
+export const POST = adminRoute({ params: s.userIdParam, input: s.userUpdateInput, recentSignIn: true }, ({ service, params, input }) =>
+  service.updateUser(params.userId, input),
+);

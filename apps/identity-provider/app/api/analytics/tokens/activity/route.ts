@@ -22,7 +22,13 @@ export async function GET(request: Request): Promise<Response> {
     throw error;
   }
   const page = await store.analytics.activity({
-    start: q.range.start, end: q.range.end, clientId: q.clientId, userId: q.userId, audience: q.audience, cursor: q.cursor, limit: q.limit,
+    start: q.range.start,
+    end: q.range.end,
+    clientId: q.clientId,
+    userId: q.userId,
+    audience: q.audience,
+    cursor: q.cursor,
+    limit: q.limit,
   });
   const body: TokenActivityResponse = activityJson(page);
   return Response.json(body, { headers: NO_STORE });

@@ -4,4 +4,6 @@ import * as s from '@/lib/admin/schemas';
 export const dynamic = 'force-dynamic';
 
 /** Deletes a client, revoking its grants. */
-export const POST = adminRoute({ params: s.clientIdParam, input: s.emptyInput, recentSignIn: true }, ({ service, params }) => service.deleteClient(params.clientId));
+export const POST = adminRoute({ params: s.clientIdParam, input: s.emptyInput, recentSignIn: true }, ({ service, params }) =>
+  service.deleteClient(params.clientId),
+);
