@@ -9,7 +9,8 @@ import { hashPassword, randomToken, type AccountTokenCheck, type IdentityStore, 
 import { checkPasswordPolicy, type PasswordPolicyResult } from '../security/password-policy';
 import type { AuditEvent } from '../oidc/audit';
 import { endSessionsAfterPasswordChange } from '../oidc/end-sessions';
-import type { AuditSink, MailSender, ProviderSettings, RequestContext } from '../oidc/ports';
+import type { AuditSink, MailSender, Provider, ProviderSettings, RequestContext } from '../oidc/ports';
+import { verifySecondFactor } from '../oidc/second-factor';
 import { renderMail } from '../mail/templates';
 
 /** What the services need: a Provider has all of it; the CLI builds the same from its store. */
@@ -95,16 +96,15 @@ export async function requestPasswordReset(deps: RecoveryDeps, email: string, ac
 }
 
 /**
- * The second factor a reset must also pass. Today: never required. Helper "mfa" wires its
- * `verifySecondFactor(userId, input)` here: when the user has a second factor, return
- * `{ required: true, verify: (input) => verifySecondFactor(userId, input) }` (a TOTP code or a recovery code).
+ * Whether a reset must also pass the user's second factor: yes when they have an authenticator app or
+ * unused recovery codes (a passkey alone cannot be checked on the reset form, and a passkey user got
+ * recovery codes with their first factor). The form then asks for a code (app code or recovery code).
  */
-export async function requireSecondFactorForReset(userId: string): Promise<SecondFactorRequirement> {
-  void userId;
-  return { required: false };
+export async function requireSecondFactorForReset(deps: { store: Pick<IdentityStore, 'authenticators'> }, userId: string): Promise<{ required: boolean }> {
+  const factors = await deps.store.authenticators.secondFactors(userId);
+  return { required: factors.totp || factors.recoveryCodesLeft > 0 };
 }
 export type SecondFactorInput = { code?: string };
-export type SecondFactorRequirement = { required: false } | { required: true; verify(input: SecondFactorInput): Promise<boolean> };
 
 /** Whether a presented reset token would be accepted now (the reset page; no state changes). */
 export async function checkPasswordResetToken(deps: Pick<RecoveryDeps, 'store' | 'now'>, token: string): Promise<AccountTokenCheck> {
@@ -125,7 +125,8 @@ export type PasswordResetResult =
  * same service as a password change, keeping no session).
  */
 export async function completePasswordReset(
-  deps: RecoveryDeps,
+  // the provider: a second factor is checked (and throttled) as at sign-in
+  deps: RecoveryDeps & Provider,
   input: { token: string; password: string; secondFactor?: SecondFactorInput },
   actor: Actor = {},
 ): Promise<PasswordResetResult> {
@@ -135,8 +136,12 @@ export async function completePasswordReset(
     deps.audit.record({ ...base, action: 'auth.password_reset_failed', userId: null, details: { reason: check.status } });
     return { status: 'invalid_link' };
   }
-  const factor = await requireSecondFactorForReset(check.userId);
-  if (factor.required && !(await factor.verify(input.secondFactor ?? {}))) {
+  const factor = await requireSecondFactorForReset(deps, check.userId);
+  // the same check, throttle and audit as at sign-in (no enumeration of which factor failed)
+  const code = input.secondFactor?.code;
+  const passed =
+    factor.required && code && actor.ctx ? (await verifySecondFactor(deps, check.userId, { code }, actor.ctx, { purpose: 'password_reset' })).ok : false;
+  if (factor.required && !passed) {
     deps.audit.record({ ...base, action: 'auth.password_reset_failed', userId: check.userId, details: { reason: 'second_factor' } });
     return { status: 'second_factor_required' };
   }

@@ -51,7 +51,7 @@ export default async function ResetPasswordPage({ searchParams }: { searchParams
       </section>
     );
   }
-  const factor = await requireSecondFactorForReset(check.userId);
+  const factor = await requireSecondFactorForReset(provider, check.userId);
   const message = error === 'length' ? `Use at least ${minLength} and at most ${MAX_PASSWORD_CHARACTERS} characters.` : error ? ERRORS[error] : undefined;
   return (
     <section aria-labelledby="reset-title">

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { verifyPassword } from '@idp/database-identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendEmailVerification } from '../../recovery/account-recovery';
+import { newTotpSecret, TOTP_PERIOD_SECONDS, totpCode } from '../second-factor';
 import { readBrowserSession, sessionCookie } from '../session';
 import { testProvider } from '../test-provider';
 import { forgotPasswordAction, resetLinkEndpoint, resetPasswordAction, verifyEmailAction, verifyLinkEndpoint } from './recovery';
@@ -71,6 +72,36 @@ describe('password reset and e-mail verification forms', () => {
     expect(statuses).toEqual([303, 303, 303, 429]);
   });
 
+  it('a user with an authenticator app must also give a code; a wrong or missing one does not burn the link', async () => {
+    const user = await t.store.users.create({ email: 'reset.mfa@example.org', password: 'reset-mfa-old-password' });
+    const secret = newTotpSecret();
+    await t.store.authenticators.beginTotp(user.id, secret);
+    expect(
+      await t.store.authenticators.acceptTotpStep(user.id, Math.floor(Date.now() / 1000 / TOTP_PERIOD_SECONDS) - 5, { confirm: true, now: new Date() }),
+    ).toBe(true);
+    const browser = await new Browser(t).start();
+    await forgotPasswordAction(await browser.post('/interaction/forgot-password', { email: 'reset.mfa@example.org' }), t.ctx, t.provider);
+    browser.keep(await resetLinkEndpoint(browser.get(linkIn(t.mails.at(-1)!.message.text)), t.ctx, t.provider));
+    const strong = 'quartz meadow lantern voyage';
+    for (const second_factor of [undefined, '000000']) {
+      const refused = await resetPasswordAction(
+        await browser.post('/interaction/reset-password', { new_password: strong, confirm_password: strong, ...(second_factor ? { second_factor } : {}) }),
+        t.ctx,
+        t.provider,
+      );
+      expect(refused.headers.get('location')).toBe('/reset-password?error=second_factor');
+    }
+    expect(await verifyPassword(strong, (await t.store.users.findByEmailForLogin('reset.mfa@example.org'))!.passwordHash)).toBe(false);
+    const done = await resetPasswordAction(
+      await browser.post('/interaction/reset-password', { new_password: strong, confirm_password: strong, second_factor: totpCode(secret, Date.now()) }),
+      t.ctx,
+      t.provider,
+    );
+    expect(done.headers.get('location')).toBe('/reset-password?done=1');
+    expect(await verifyPassword(strong, (await t.store.users.findByEmailForLogin('reset.mfa@example.org'))!.passwordHash)).toBe(true);
+    expect(t.events.filter((e) => e.action === 'auth.mfa_failed' && e.userId === user.id)).toHaveLength(1);
+  });
+
   it('a link sets a new password once, refuses weak ones without burning the link, and ends every session', async () => {
     const user = await t.store.users.create({ email: 'Reset.Flow@example.org', password: 'reset-flow-old-password', name: 'Reset Flow' });
     const other = await t.store.sessions.create({ userId: user.id, ttlSeconds: 600 });
@@ -105,7 +136,7 @@ describe('password reset and e-mail verification forms', () => {
     expect(done.headers.get('location')).toBe('/reset-password?done=1');
     expect(await verifyPassword(strong, (await t.store.users.findByEmailForLogin('reset.flow@example.org'))!.passwordHash)).toBe(true);
     expect(await t.store.sessions.findActive(other.sid)).toBeNull();
-    expect(t.events.find((e) => e.action === 'auth.password_reset_completed')).toMatchObject({
+    expect(t.events.find((e) => e.action === 'auth.password_reset_completed' && e.userId === user.id)).toMatchObject({
       userId: user.id,
       details: { sessions_ended: 1, refresh_tokens_revoked: 0 },
     });
