@@ -179,6 +179,11 @@ export const sessionOutput = z.object({
   auth_time: z.string(),
   created_at: z.string(),
   expires_at: z.string(),
+  last_seen_at: z.string(),
+  ip_address: z.string().nullable(),
+  /** The sign-in's user agent as "Browser N on OS" (bowser), never the raw header. */
+  device: z.string().nullable(),
+  amr: z.array(z.string()),
 });
 export const familyOutput = z.object({
   family_id: z.string(),

@@ -1,3 +1,4 @@
+import { describeUserAgent } from '../account/user-agent';
 import { scheduleKeyRotation } from '../oidc/key-rotation';
 import { checkPasswordPolicy } from '../security/password-policy';
 import { randomBytes } from 'node:crypto';
@@ -527,6 +528,10 @@ export function adminService(deps: Deps, actor: Actor) {
           auth_time: s.authTime.toISOString(),
           created_at: s.createdAt.toISOString(),
           expires_at: s.expiresAt.toISOString(),
+          last_seen_at: s.lastSeenAt.toISOString(),
+          ip_address: s.ipAddress,
+          device: describeUserAgent(s.userAgent).label,
+          amr: s.amr,
         })),
         next_cursor: nextCursor(page.next),
       };

@@ -57,7 +57,40 @@ export interface AdminSession {
   authTime: Date;
   createdAt: Date;
   expiresAt: Date;
+  /** Where and with what the session signed in, and when it was last used (at most a minute old). */
+  ipAddress: string | null;
+  userAgent: string | null;
+  lastSeenAt: Date;
+  /** RFC 8176 methods of its sign-in (pwd, otp, hwk...). */
+  amr: string[];
 }
+
+type AdminSessionRow = {
+  sid: string;
+  user_id: string;
+  email: string;
+  auth_time: Date;
+  created_at: Date;
+  expires_at: Date;
+  ip_address: string | null;
+  user_agent: string | null;
+  last_seen_at: Date;
+  amr: string[];
+};
+const ADMIN_SESSION_COLUMNS =
+  's.sid, s.user_id, u.email, s.auth_time, s.created_at, s.expires_at, host(s.ip_address) as ip_address, s.user_agent, s.last_seen_at, s.amr';
+const toAdminSession = (r: AdminSessionRow): AdminSession => ({
+  sid: r.sid,
+  userId: r.user_id,
+  email: r.email,
+  authTime: r.auth_time,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  ipAddress: r.ip_address,
+  userAgent: r.user_agent,
+  lastSeenAt: r.last_seen_at,
+  amr: r.amr,
+});
 
 export interface TokenFamilyEntry {
   familyId: string;
@@ -507,29 +540,24 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
           clauses.push(`(s.created_at, s.sid) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
         }
         const limit = bound(page.limit);
-        const rows = await db.query<{ sid: string; user_id: string; email: string; auth_time: Date; created_at: Date; expires_at: Date }>(
-          `select s.sid, s.user_id, u.email, s.auth_time, s.created_at, s.expires_at
+        const rows = await db.query<AdminSessionRow>(
+          `select ${ADMIN_SESSION_COLUMNS}
              from identity.sessions s join identity.users u on u.id = s.user_id
             where ${clauses.join(' and ')}
             order by s.created_at desc, s.sid desc limit ${limit + 1}`,
           params,
         );
-        return paged(
-          rows,
-          limit,
-          (r) => ({ sid: r.sid, userId: r.user_id, email: r.email, authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at }),
-          (s) => ({ at: s.createdAt, key: s.sid }),
-        );
+        return paged(rows, limit, toAdminSession, (s) => ({ at: s.createdAt, key: s.sid }));
       },
 
       async find(sid: string): Promise<AdminSession | null> {
-        const [r] = await db.query<{ sid: string; user_id: string; email: string; auth_time: Date; created_at: Date; expires_at: Date }>(
-          `select s.sid, s.user_id, u.email, s.auth_time, s.created_at, s.expires_at
+        const [r] = await db.query<AdminSessionRow>(
+          `select ${ADMIN_SESSION_COLUMNS}
              from identity.sessions s join identity.users u on u.id = s.user_id
             where s.sid = $1 and s.revoked_at is null and s.expires_at > now()`,
           [sid],
         );
-        return r ? { sid: r.sid, userId: r.user_id, email: r.email, authTime: r.auth_time, createdAt: r.created_at, expiresAt: r.expires_at } : null;
+        return r ? toAdminSession(r) : null;
       },
     },
 

@@ -97,6 +97,8 @@ describe.each(driversUnderTest())('admin queries on $name', (driver) => {
     const b = await store.sessions.create({ userId: user.id, ttlSeconds: 3600 });
     const page = await store.admin.sessions.page({ limit: 1, userId: user.id });
     expect(page.items).toHaveLength(1);
+    // what the console shows of a session: its sign-in methods and when it was last used
+    expect(page.items[0]).toMatchObject({ amr: ['pwd'], lastSeenAt: expect.any(Date) });
     const rest = await store.admin.sessions.page({ limit: 10, userId: user.id, cursor: page.next });
     expect(new Set([...page.items, ...rest.items].map((s) => s.sid))).toEqual(new Set([a.sid, b.sid]));
     expect(await store.admin.sessions.find('no-such-sid')).toBeNull();

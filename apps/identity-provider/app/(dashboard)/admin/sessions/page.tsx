@@ -36,7 +36,7 @@ export default async function SessionsPage({ searchParams }: { searchParams: Pro
             if (!page.items.length) return <Empty>No active sessions.</Empty>;
             return (
               <>
-                <Table caption="Active sessions" head={['User', 'Signed in', 'Started', 'Expires', '']} testId="sessions-table">
+                <Table caption="Active sessions" head={['User', 'Device', 'IP', 'Signed in', 'Last seen', 'Expires', '']} testId="sessions-table">
                   {page.items.map((s) => (
                     <tr key={s.sid} data-testid="session-row">
                       <td className={td}>
@@ -44,8 +44,13 @@ export default async function SessionsPage({ searchParams }: { searchParams: Pro
                           {s.email}
                         </Link>
                       </td>
-                      <td className={`${td} text-xs`}>{when(s.auth_time)}</td>
-                      <td className={`${td} text-xs`}>{when(s.created_at)}</td>
+                      <td className={`${td} text-xs`}>{s.device ?? 'Unknown browser'}</td>
+                      <td className={`${td} text-xs`}>{s.ip_address ?? '—'}</td>
+                      <td className={`${td} text-xs`}>
+                        {when(s.auth_time)}
+                        <div className="text-slate-600">{s.amr.join(', ')}</div>
+                      </td>
+                      <td className={`${td} text-xs`}>{when(s.last_seen_at)}</td>
                       <td className={`${td} text-xs`}>{when(s.expires_at)}</td>
                       <td className={td}>
                         <ActionButton

@@ -117,10 +117,13 @@ export default async function UserPage({
           {sessions.items.length === 0 ? (
             <Empty>No active sessions.</Empty>
           ) : (
-            <Table caption="Active sessions" head={['Signed in', 'Expires', '']}>
+            <Table caption="Active sessions" head={['Device', 'IP', 'Signed in', 'Last seen', 'Expires', '']}>
               {sessions.items.map((s) => (
                 <tr key={s.sid}>
+                  <td className={td}>{s.device ?? 'Unknown browser'}</td>
+                  <td className={td}>{s.ip_address ?? '—'}</td>
                   <td className={td}>{when(s.auth_time)}</td>
+                  <td className={td}>{when(s.last_seen_at)}</td>
                   <td className={td}>{when(s.expires_at)}</td>
                   <td className={td}>
                     <ActionButton
