@@ -160,10 +160,11 @@ describe.skipIf(unavailable !== null && !mustRun)('audit events survive SIGTERM 
       };
       const workers = Array.from({ length: 4 }, worker);
 
+      let atFault = 0;
       try {
         await until('load under way', 30_000, async () => issued.length >= 200);
         start();
-        const atFault = issued.length;
+        atFault = issued.length;
         const faultAt = Date.now();
         // requests keep being answered (the token path needs no database), so events queue behind the fault
         await until('load during the fault', 10_000, async () => issued.length >= atFault + 200 || Date.now() - faultAt > 2_000);
@@ -182,7 +183,9 @@ describe.skipIf(unavailable !== null && !mustRun)('audit events survive SIGTERM 
         loading = false;
         end();
       }
-      expect(issued.length).toBeGreaterThan(400);
+      // the load before the fault, and tokens answered while it lasted (how many depends on the machine's speed)
+      expect(atFault).toBeGreaterThanOrEqual(200);
+      expect(issued.length).toBeGreaterThan(atFault);
 
       // the same data directory: the spool is replayed at start
       provider = await startProvider({ ...env, DATA_DIR: dataDir });

@@ -153,8 +153,8 @@ describe('end-user pages in a real browser', () => {
 
   it('third-party client: consent page in plain words, allow returns code+state+iss, deny returns access_denied', async () => {
     const database = await freshDatabase();
-    const keyEncryptionSecret = randomBytes(48).toString('base64url');
-    const sessionSecret = randomBytes(48).toString('base64url');
+    const keyEncryptionSecret = randomBytes(48).toString('hex');
+    const sessionSecret = randomBytes(48).toString('hex');
     const redirectUri = `http://127.0.0.1:${await freePort()}/cb`;
     const email = `ada-${randomBytes(4).toString('hex')}@example.org`;
     const password = `analytical-${randomBytes(6).toString('hex')}-engine`;

@@ -268,8 +268,8 @@ describe('the development outbox in production', () => {
     const { startProvider } = await import('./support/server');
     const provider = await startProvider({
       NODE_ENV: 'production',
-      SESSION_SECRET: randomBytes(48).toString('base64url'),
-      KEY_ENCRYPTION_SECRET: randomBytes(48).toString('base64url'),
+      SESSION_SECRET: randomBytes(48).toString('hex'),
+      KEY_ENCRYPTION_SECRET: randomBytes(48).toString('hex'),
     });
     try {
       expect((await fetch(`${provider.url}/dev/outbox`)).status).toBe(404);

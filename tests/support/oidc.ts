@@ -5,8 +5,8 @@ import { openIdentityStore, type IdentityStore } from '../../packages/database-i
 import { startProvider, type ProviderHost, type RunningProvider } from './server';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const SESSION_SECRET = randomBytes(48).toString('base64url');
-export const KEY_ENCRYPTION_SECRET = randomBytes(48).toString('base64url');
+export const SESSION_SECRET = randomBytes(48).toString('hex');
+export const KEY_ENCRYPTION_SECRET = randomBytes(48).toString('hex');
 
 export interface Stack {
   provider: RunningProvider;

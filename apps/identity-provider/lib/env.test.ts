@@ -58,6 +58,20 @@ describe('configuration', () => {
     expect(problems.join('\n')).toMatch(/ISSUER_URL must use https/);
   });
 
+  it('a random secret that happens to spell a placeholder word is not refused', () => {
+    // base64 of random bytes with "test" in it (chance ~1e-4 per secret): 40+ distinct characters
+    const lucky = 'Q9vKx2TestR7mPz4NwLb8YcHd1JfGs3UaEo6iZk0VqXy5Wn_-tMrBlCjDhFgSp';
+    expect(new Set(lucky).size).toBeGreaterThanOrEqual(32);
+    expect(
+      problemsOf({
+        NODE_ENV: 'production',
+        ISSUER_URL: 'https://id.example.com',
+        SESSION_SECRET: lucky,
+        KEY_ENCRYPTION_SECRET: lucky.split('').reverse().join(''),
+      }),
+    ).toEqual([]);
+  });
+
   it('accepts strong secrets and an https issuer in production', () => {
     const config = loadConfig(
       { NODE_ENV: 'production', ISSUER_URL: 'https://id.example.com/', SESSION_SECRET: strong, KEY_ENCRYPTION_SECRET: strong + 'x' },
