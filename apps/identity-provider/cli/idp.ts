@@ -14,7 +14,7 @@ import {
   type ResourceServerChanges,
   type SigningAlg,
 } from '@idp/database-identity';
-import { scheduleKeyRotation } from '../lib/oidc/key-rotation';
+import { describeRotation, scheduleKeyRotation } from '../lib/oidc/key-rotation';
 import { ConfigError, loadConfig, type Config } from '../lib/env';
 import { mailTransport } from '../lib/container';
 import { createLogger } from '../lib/log';
@@ -425,13 +425,13 @@ export async function runCli(argv: string[], configOrLoader: Config | (() => Con
           const deps = { keys: store.keys, audit, policy: config.signingKeys, jwksMaxAgeSeconds: config.signingKeys.jwksMaxAgeSeconds };
           for (const alg of algs) {
             const outcome = await scheduleKeyRotation(deps, { alg, immediate: values.immediate });
-            const replaced = outcome.replacesKid ? `; ${outcome.replacesKid} stays published until ${outcome.replacedRetireAfter?.toISOString()}` : '';
-            if (outcome.immediate) out(`${alg}: ${outcome.kid} signs from now on${replaced}`);
-            else
-              out(
-                `${alg}: ${outcome.kid} ${outcome.created ? 'published' : 'was already scheduled'}; it signs from ${outcome.activatesAt.toISOString()} on every instance${replaced}`,
-              );
-            if (outcome.breaks) out(`  WARNING: ${outcome.breaks}`);
+            const { activatesAt, replacedRetireAfter } = outcome;
+            for (const line of describeRotation({
+              ...outcome,
+              activatesAt: activatesAt.toISOString(),
+              replacedRetireAfter: replacedRetireAfter?.toISOString() ?? null,
+            }))
+              out(line);
           }
         } finally {
           await audit.close();

@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Container } from '../container';
+import { describeRotation } from '../oidc/key-rotation';
 import { clientCreateInput, userCreateInput } from './schemas';
 import { AdminError, adminService } from './service';
 
@@ -152,10 +153,8 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
         if (values.alg !== undefined && values.alg !== 'RS256' && values.alg !== 'ES256') throw new SocketUsage('--alg must be RS256 or ES256');
         for (const alg of (values.alg ? [values.alg] : ['RS256', 'ES256']) as ('RS256' | 'ES256')[]) {
           const r = await service.rotateKey(alg, values.immediate);
-          const replaced = r.replaces_kid ? `; ${r.replaces_kid} stays published until ${r.replaced_retire_after}` : '';
-          if (r.immediate) out(`${alg}: ${r.kid} signs from now on${replaced}`);
-          else out(`${alg}: ${r.kid} ${r.created ? 'published' : 'was already scheduled'}; it signs from ${r.activates_at} on every instance${replaced}`);
-          if (r.breaks) out(`  WARNING: ${r.breaks}`);
+          for (const line of describeRotation({ ...r, activatesAt: r.activates_at, replacesKid: r.replaces_kid, replacedRetireAfter: r.replaced_retire_after }))
+            out(line);
         }
         break;
       }

@@ -104,3 +104,21 @@ export async function scheduleKeyRotation(
     breaks,
   };
 }
+
+/** A rotation in the words the CLI prints (over the database or through the running server's socket). */
+export function describeRotation(r: {
+  alg: string;
+  kid: string;
+  immediate: boolean;
+  created: boolean;
+  activatesAt: string;
+  replacesKid: string | null;
+  replacedRetireAfter: string | null;
+  breaks: string | null;
+}): string[] {
+  const replaced = r.replacesKid ? `; ${r.replacesKid} stays published until ${r.replacedRetireAfter}` : '';
+  const done = r.immediate
+    ? `${r.alg}: ${r.kid} signs from now on${replaced}`
+    : `${r.alg}: ${r.kid} ${r.created ? 'published' : 'was already scheduled'}; it signs from ${r.activatesAt} on every instance${replaced}`;
+  return r.breaks ? [done, `  WARNING: ${r.breaks}`] : [done];
+}
