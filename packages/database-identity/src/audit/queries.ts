@@ -32,7 +32,7 @@ export interface AuditCursor {
   id: number;
 }
 
-type Row = {
+export type AuditRow = {
   id: number;
   event_id: string;
   created_at: Date;
@@ -46,7 +46,10 @@ type Row = {
   details: Record<string, unknown>;
 };
 
-const toEntry = (r: Row): AuditEntry => ({
+/** The columns of an AuditRow, ip as text. */
+export const AUDIT_COLUMNS = `id, event_id, created_at, action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details`;
+
+export const toAuditEntry = (r: AuditRow): AuditEntry => ({
   id: Number(r.id),
   eventId: r.event_id,
   createdAt: new Date(r.created_at),
@@ -96,12 +99,12 @@ export function auditQueries(db: Queryable) {
     /** One page, newest first, with the cursor for the next page (null at the end). Served by (created_at, id). */
     async search(filters: AuditFilters, cursor: AuditCursor | null, limit: number): Promise<{ entries: AuditEntry[]; next: AuditCursor | null }> {
       const { sql, params } = where(filters, cursor);
-      const rows = await db.query<Row>(
-        `select id, event_id, created_at, action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details
+      const rows = await db.query<AuditRow>(
+        `select ${AUDIT_COLUMNS}
            from identity.audit_logs ${sql} order by created_at desc, id desc limit ${Math.max(1, Math.floor(limit)) + 1}`,
         params,
       );
-      const entries = rows.slice(0, limit).map(toEntry);
+      const entries = rows.slice(0, limit).map(toAuditEntry);
       const last = entries[entries.length - 1];
       return { entries, next: rows.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null };
     },

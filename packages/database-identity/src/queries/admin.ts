@@ -1,9 +1,9 @@
 import { randomToken, type SecretBox } from '../crypto/secrets';
 import type { Queryable } from '../driver';
-import type { AuditEntry } from '../audit/queries';
+import { AUDIT_COLUMNS, toAuditEntry, type AuditEntry, type AuditRow } from '../audit/queries';
 import { toClient, type ClientRow, type GrantType, type OAuthClient, type SigningAlg } from './clients';
 import { RevocationSignal } from './revocation';
-import { DuplicateEmailError, isUniqueViolation, type User } from './users';
+import { COLUMNS as USER_COLUMNS, DuplicateEmailError, isUniqueViolation, toUser, type User, type UserRow } from './users';
 
 /**
  * What the admin console (and the admin CLI) reads and changes beyond the protocol's own queries: paged
@@ -154,36 +154,6 @@ function paged<R, T>(rows: R[], limit: number, map: (row: R) => T, keyOf: (item:
   return { items, next: rows.length > limit && last ? keyOf(last) : null };
 }
 
-type UserRow = {
-  id: string;
-  email: string;
-  email_verified: boolean;
-  name: string | null;
-  given_name: string | null;
-  family_name: string | null;
-  roles: string[];
-  must_change_password: boolean;
-  failed_login_count: number;
-  locked_until: Date | null;
-  created_at: Date;
-  updated_at: Date;
-};
-const USER_COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password, failed_login_count, locked_until, created_at, updated_at`;
-const toUser = (row: UserRow): User => ({
-  id: row.id,
-  email: row.email,
-  emailVerified: row.email_verified,
-  name: row.name,
-  givenName: row.given_name,
-  familyName: row.family_name,
-  roles: row.roles,
-  mustChangePassword: row.must_change_password,
-  failedLoginCount: row.failed_login_count,
-  lockedUntil: row.locked_until,
-  createdAt: row.created_at,
-  updatedAt: row.updated_at,
-});
-
 type FamilyRow = {
   id: string;
   client_id: string;
@@ -212,34 +182,6 @@ const toFamily = (r: FamilyRow): TokenFamilyEntry => ({
   lastRefreshAt: r.last_refresh_at,
   refreshExpiresAt: r.refresh_expires_at,
 });
-
-type AuditRow = {
-  id: number;
-  event_id: string;
-  created_at: Date;
-  action: string;
-  user_id: string | null;
-  client_id: string | null;
-  grant_type: string | null;
-  ip_address: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-};
-const toEntry = (r: AuditRow): AuditEntry => ({
-  id: Number(r.id),
-  eventId: r.event_id,
-  createdAt: new Date(r.created_at),
-  action: r.action,
-  userId: r.user_id,
-  clientId: r.client_id,
-  grantType: r.grant_type,
-  ipAddress: r.ip_address,
-  userAgent: r.user_agent,
-  requestId: r.request_id,
-  details: r.details,
-});
-const AUDIT_COLUMNS = `id, event_id, created_at, action, user_id, client_id, grant_type, host(ip_address) as ip_address, user_agent, request_id, details`;
 
 /** Actions the security view lists: abuse the provider noticed, and what it did about it. */
 export const SECURITY_ACTIONS = [
@@ -596,7 +538,7 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
             order by created_at desc, id desc limit ${limit + 1}`,
           params,
         );
-        const entries = rows.slice(0, limit).map(toEntry);
+        const entries = rows.slice(0, limit).map(toAuditEntry);
         const last = entries[entries.length - 1];
         return { entries, next: rows.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null };
       },
@@ -604,7 +546,7 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
       async findByEventId(eventId: string): Promise<AuditEntry | null> {
         if (!UUID.test(eventId)) return null;
         const [row] = await db.query<AuditRow>(`select ${AUDIT_COLUMNS} from identity.audit_logs where event_id = $1::uuid limit 1`, [eventId]);
-        return row ? toEntry(row) : null;
+        return row ? toAuditEntry(row) : null;
       },
 
       /**
@@ -623,7 +565,7 @@ export function adminQueries(db: Queryable, box: SecretBox, revocations: Revocat
             order by created_at desc, id desc limit ${bound(limit)}`,
           [entry.createdAt.toISOString(), entry.eventId, entry.requestId, familyId, sid],
         );
-        return rows.map(toEntry);
+        return rows.map(toAuditEntry);
       },
 
       async deadLetters(limit = 20): Promise<{ total: number; recent: DeadLetter[] }> {

@@ -70,13 +70,13 @@ export class DuplicateEmailError extends Error {
   }
 }
 
-const COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password,
+export const COLUMNS = `id, email, email_verified, name, given_name, family_name, roles, must_change_password,
   failed_login_count, locked_until, created_at, updated_at`;
 const COLUMNS_OF_U = COLUMNS.split(',')
   .map((column) => `u.${column.trim()}`)
   .join(', ');
 
-type UserRow = {
+export type UserRow = {
   id: string;
   email: string;
   email_verified: boolean;
@@ -92,7 +92,7 @@ type UserRow = {
   password_hash?: string;
 };
 
-function toUser(row: UserRow): User {
+export function toUser(row: UserRow): User {
   return {
     id: row.id,
     email: row.email,
