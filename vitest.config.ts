@@ -1,4 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// migrated database templates, made once per run (a project's globalSetup; the second and third find them made)
+const globalSetup = [fileURLToPath(new URL('./vitest.global-setup.ts', import.meta.url))];
 
 // One run for the whole workspace; each package is a project. Packages resolve to their TypeScript source.
 export default defineConfig({
@@ -11,6 +15,7 @@ export default defineConfig({
           include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          globalSetup,
         },
       },
       {
@@ -20,6 +25,7 @@ export default defineConfig({
           include: ['lib/**/*.test.ts', 'cli/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          globalSetup,
         },
       },
       {
@@ -29,6 +35,7 @@ export default defineConfig({
           include: ['**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 600_000,
+          globalSetup,
           // the end-to-end suites share one built app and one database server: run files one at a time
           fileParallelism: false,
         },

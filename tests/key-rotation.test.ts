@@ -5,6 +5,7 @@ import * as oauth from 'oauth4webapi';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIdentityStore, type IdentityStore } from '../packages/database-identity/src';
+import { postgresTemplateClause } from '../packages/database-identity/src/testing';
 import { ADMIN_DATABASE_URL, KEY_ENCRYPTION_SECRET, SESSION_SECRET } from './support/oidc';
 import { APP_DIR, startProvider, type RunningProvider } from './support/server';
 
@@ -36,7 +37,7 @@ describe('signing key rotation across two instances with caching verifiers', () 
   beforeAll(async () => {
     dbName = `idp_keys_${randomBytes(6).toString('hex')}`;
     const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
-    await admin.unsafe(`create database ${dbName}`);
+    await admin.unsafe(`create database ${dbName}${postgresTemplateClause()}`);
     await admin.end();
     const url = new URL(ADMIN_DATABASE_URL);
     url.pathname = `/${dbName}`;

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIdentityStore } from '../packages/database-identity/src';
+import { embeddedTemplate } from '../packages/database-identity/src/testing';
 import { BrowserAgent, KEY_ENCRYPTION_SECRET, SESSION_SECRET, signIn, startStack } from './support/oidc';
 import { startProvider, until, type RunningProvider } from './support/server';
 
@@ -93,7 +94,7 @@ hostedByNext('embedded database', async () => {
   const { tmpdir } = await import('node:os');
   const dataDir = mkdtempSync(join(tmpdir(), 'idp-next-'));
   // PGlite admits one process: seed before the provider opens it
-  const store = await openIdentityStore({ dataDir: join(dataDir, 'pglite'), keyEncryptionSecret: KEY_ENCRYPTION_SECRET });
+  const store = await openIdentityStore({ dataDir: join(dataDir, 'pglite'), keyEncryptionSecret: KEY_ENCRYPTION_SECRET, embeddedTemplate: embeddedTemplate() });
   const seeded = await seed(store);
   await store.close();
   const provider = await startProvider({ DATA_DIR: dataDir, SESSION_SECRET, KEY_ENCRYPTION_SECRET, ...FAST }, 'next-start');

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { unsealData } from 'iron-session';
 import postgres from 'postgres';
 import { openIdentityStore, type IdentityStore } from '../../packages/database-identity/src';
+import { postgresTemplateClause } from '../../packages/database-identity/src/testing';
 import { startProvider, type ProviderHost, type RunningProvider } from './server';
 
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -20,7 +21,7 @@ export interface Stack {
 export async function startStack(env: Record<string, string> = {}, host: ProviderHost = 'server'): Promise<Stack> {
   const name = `idp_e2e_${randomBytes(6).toString('hex')}`;
   const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
+  await admin.unsafe(`create database ${name}${postgresTemplateClause()}`);
   await admin.end();
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../oidc/audit';
 import { MailWorker } from './queue';
 import { MailDeliveryError, type MailTransport } from './transport';
+import { embeddedTemplate } from '@idp/database-identity/testing';
 
 const message: MailMessage = {
   to: 'someone@example.org',
@@ -31,7 +32,7 @@ describe('mail worker', () => {
   let time = new Date('2031-05-01T12:00:00Z').getTime();
   const now = () => new Date(time);
   beforeAll(async () => {
-    store = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48) });
+    store = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48), embeddedTemplate: embeddedTemplate() });
   });
   afterAll(() => store?.close());
 

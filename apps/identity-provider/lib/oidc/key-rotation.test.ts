@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from './audit';
 import { runKeyRotation, scheduleKeyRotation, type KeyRotationDeps } from './key-rotation';
 import { cachedKeyRing } from './keys';
+import { embeddedTemplate } from '@idp/database-identity/testing';
 
 const DAY = 86_400;
 const policy: RotationPolicy = { publishAheadSeconds: 4500, keepPublishedSeconds: 3660, rotateEverySeconds: 90 * DAY };
@@ -26,7 +27,7 @@ describe('automatic signing key rotation (fake clock)', () => {
       .sort();
 
   beforeAll(async () => {
-    store = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48) });
+    store = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48), embeddedTemplate: embeddedTemplate() });
     await store.keys.ensureActiveKeys(['RS256', 'ES256']);
     t0 = Math.max(...(await store.keys.list()).map((k) => k.activatesAt.getTime())) + 1;
     clock = t0;
@@ -92,7 +93,7 @@ describe('automatic signing key rotation (fake clock)', () => {
 
   it('on request: scheduled after the pre-publication window; --immediate signs now and says what it breaks', async () => {
     // on the real clock, in a database of its own
-    const own = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48) });
+    const own = await openIdentityStore({ keyEncryptionSecret: 'k'.repeat(48), embeddedTemplate: embeddedTemplate() });
     await own.keys.ensureActiveKeys(['ES256']);
     deps = { ...deps, keys: own.keys, ring: undefined };
     const scheduled = await scheduleKeyRotation(deps, { alg: 'ES256', actor: { userId: null, requestId: 'req-1' } });

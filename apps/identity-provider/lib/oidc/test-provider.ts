@@ -20,6 +20,7 @@ import { cachedResourceRegistry } from './resources';
 import type { Provider, RequestContext } from './ports';
 import { sessionCookie, sessionCookieName } from './session';
 import { VerifiedJwtCache } from './verified-jwts';
+import { embeddedTemplate } from '@idp/database-identity/testing';
 
 export const TEST_ISSUER = 'https://id.example';
 
@@ -48,7 +49,7 @@ export async function testProvider(): Promise<{
     DEMO_CLIENT: 'false',
     LOG_LEVEL: 'silent',
   });
-  const store = await openIdentityStore({ keyEncryptionSecret: config.keyEncryptionSecret });
+  const store = await openIdentityStore({ keyEncryptionSecret: config.keyEncryptionSecret, embeddedTemplate: embeddedTemplate() });
   await store.keys.ensureActiveKeys(['RS256', 'ES256']);
   const events: AuditEvent[] = [];
   const mails: { template: MailTemplate; userId: string | null; message: MailMessage }[] = [];

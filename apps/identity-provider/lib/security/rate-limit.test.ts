@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { migrate, openDatabase, rateLimitQueries, type Database } from '@idp/database-identity';
 import { createRateLimiter, EARLY_SYNC_DIVISOR, rateLimitHeaders } from './rate-limit';
+import { embeddedTemplate } from '@idp/database-identity/testing';
 
 describe('rate limiter', () => {
   it('allows up to the limit per window, then refuses with reset time; a new window starts afresh', () => {
@@ -25,7 +26,7 @@ describe('rate limiter', () => {
   });
 
   it("instances sharing a database see each other's hits after a sync", async () => {
-    const db = await openDatabase({});
+    const db = await openDatabase({ embeddedTemplate: embeddedTemplate() });
     await migrate(db);
     const shared = rateLimitQueries(db);
     const a = createRateLimiter({ shared, syncEveryMs: 60_000 });
@@ -104,7 +105,7 @@ function drivers(): [string, () => Promise<Database>][] {
     [
       'embedded',
       async () => {
-        const db = await openDatabase({});
+        const db = await openDatabase({ embeddedTemplate: embeddedTemplate() });
         await migrate(db);
         return db;
       },

@@ -11,6 +11,8 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string;
   /** Embedded data directory; absent means in-memory. */
   dataDir?: string;
+  /** Embedded only: a migrated dump to start an empty database from (tests; see src/testing.ts). */
+  embeddedTemplate?: Blob;
   maxConnections?: number;
   connectTimeoutSeconds?: number;
   statementTimeoutMs?: number;
@@ -31,5 +33,5 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       applicationName: options.applicationName,
     });
   }
-  return openEmbedded({ dataDir: options.dataDir });
+  return openEmbedded({ dataDir: options.dataDir, template: options.embeddedTemplate });
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, hashPassword, migrate, randomToken, type IdentityStore } from '../../src';
+import { createIdentityStore, hashPassword, randomToken, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -11,8 +11,7 @@ describe.each(driversUnderTest())('account tokens and the mail queue on $name', 
   const digest = (token: string) => store.box.digest(token);
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, randomToken, SESSION_LAST_SEEN_RESOLUTION_SECONDS, type IdentityStore, type User } from '../../src';
+import { createIdentityStore, randomToken, SESSION_LAST_SEEN_RESOLUTION_SECONDS, type IdentityStore, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -11,8 +11,7 @@ describe.each(driversUnderTest())('account data on $name', (driver) => {
   let other: User;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'owner@example.org', password: 'owner-password-1', name: 'Owner' });
     other = await store.users.create({ email: 'someone.else@example.org', password: 'someone-password-1' });

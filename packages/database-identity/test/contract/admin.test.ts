@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, INDEFINITE_LOCK, migrate, randomToken, type IdentityStore, type User } from '../../src';
+import { createIdentityStore, INDEFINITE_LOCK, randomToken, type IdentityStore, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -9,8 +9,7 @@ describe.each(driversUnderTest())('admin queries on $name', (driver) => {
   let user: User;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'admin-queries@example.org', password: 'a long enough password' });
   });

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditWriter, createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { AuditWriter, createIdentityStore, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 /** Ranges and filters that select nothing, or no user-issued token, answer with zeros, not an error. */
 describe.each(driversUnderTest())('token dashboard on empty selections, $name', (driver) => {
   let store: IdentityStore;
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, 'k'.repeat(40));
     const writer = new AuditWriter(db);
     const at = new Date(Date.now() - 3 * 3600_000);

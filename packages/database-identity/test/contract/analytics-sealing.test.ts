@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditWriter, createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { AuditWriter, createIdentityStore, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const HOUR = 3600_000;
@@ -46,8 +46,7 @@ describe.each(driversUnderTest())('token rollup sealing on $name', (driver) => {
   }
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, 'k'.repeat(40));
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { createIdentityStore, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 /**
@@ -12,8 +12,7 @@ describe.each(driversUnderTest())('token analytics status, $name', (driver) => {
   let store: IdentityStore;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, 'k'.repeat(16) + 'contract-suite-key-material');
   });
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { createIdentityStore, type IdentityStore } from '../../src';
 import { awayFromSealingEdge, driversUnderTest } from './harness';
 
 /**
@@ -62,8 +62,7 @@ describe.each(driversUnderTest())('token analytics over whole weeks, $name', (dr
   }
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, 'k'.repeat(16) + 'contract-suite-key-material');
     anchor = Date.now() - 2000;
     const r = rng(42);

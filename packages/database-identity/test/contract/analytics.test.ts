@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, DEFAULT_AUDIENCE, FAILED_TOKEN_ACTIONS, migrate, type IdentityStore, type TimeBucket, type TokenDashboard } from '../../src';
+import { createIdentityStore, DEFAULT_AUDIENCE, FAILED_TOKEN_ACTIONS, type IdentityStore, type TimeBucket, type TokenDashboard } from '../../src';
 import { driversUnderTest, awayFromSealingEdge } from './harness';
 
 /**
@@ -537,8 +537,7 @@ describe.each(driversUnderTest())('token analytics on $name', (driver) => {
   }
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     // hours end on the hour: the newest events are in the current (unsealed) hour
     anchor = Date.now() - 2000;

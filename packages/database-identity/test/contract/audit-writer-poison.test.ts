@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditWriter, migrate, type Database } from '../../src';
+import { AuditWriter, type Database } from '../../src';
 import { driversUnderTest } from './harness';
 
 /**
@@ -28,9 +28,8 @@ async function within<T>(ms: number, work: Promise<T>, what: string): Promise<T>
 describe.each(driversUnderTest())('audit writer with rows the database refuses, on $name', (driver) => {
   const opened: Database[] = [];
   const open = async () => {
-    const db = await driver.open();
+    const db = await driver.openMigrated();
     opened.push(db);
-    await migrate(db);
     return db;
   };
   afterAll(async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditWriter, createIdentityStore, migrate, openDatabase, type Database } from '../../src';
+import { embeddedTemplate, postgresTemplateClause } from '../../src/testing';
 import { driversUnderTest } from './harness';
 
 const TOTAL = 6000;
@@ -20,7 +21,7 @@ interface Outage {
 }
 
 async function embeddedOutage(): Promise<Outage> {
-  const real = await openDatabase({});
+  const real = await openDatabase({ embeddedTemplate: embeddedTemplate() });
   let isDown = false;
   const fail = () => Promise.reject(Object.assign(new Error('connection to server was lost'), { code: '08006' }));
   const db: Database = {
@@ -34,7 +35,7 @@ async function embeddedOutage(): Promise<Outage> {
 
 async function postgresOutage(adminUrl: string, name: string): Promise<Outage> {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
+  await admin.unsafe(`create database ${name}${postgresTemplateClause()}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const db = await openDatabase({ databaseUrl: url.toString(), maxConnections: 4, connectTimeoutSeconds: 2 });
@@ -100,8 +101,7 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
   });
 
   it('a spool left by a crashed process is replayed at the next start, exactly once', async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     const spoolDir = mkdtempSync(join(tmpdir(), 'audit-spool-'));
     const unreachable: Database = { ...db, query: () => Promise.reject(Object.assign(new Error('down'), { code: '57P01' })) };
     const first = new AuditWriter(unreachable, { spoolDir, retryIntervalMs: 60_000 });
@@ -121,8 +121,7 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
   });
 
   it('under a steady stream of events, inserts are full batches (not one per arrival during the last insert)', async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     const batchSizes: number[] = [];
     const counting: Database = {
       ...db,
@@ -148,8 +147,7 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
   });
 
   it('writes the audience column (bounded; empty is the default audience), and the analytics count it per API', async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     const writer = new AuditWriter(db, { batchSize: 10 });
     const at = new Date(Date.now() - 5 * 60_000);
     const issued = (audience: string | null | undefined) =>
@@ -183,8 +181,7 @@ describe.each(driversUnderTest())('audit writer on $name', (driver) => {
   });
 
   it('a malformed row does not block its batch', async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     const writer = new AuditWriter(db, { batchSize: 10 });
     writer.record({ action: 'token.userinfo_accessed', userId: 'not-a-uuid', ip: 'not-an-ip' });
     for (let i = 0; i < 5; i++) writer.record({ action: 'token.userinfo_accessed', ip: '192.0.2.1' });

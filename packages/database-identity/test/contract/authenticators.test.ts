@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { createIdentityStore, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -10,8 +10,7 @@ describe.each(driversUnderTest())('passkeys, TOTP, recovery codes and challenges
   const newUser = () => store.users.create({ email: `a-${randomBytes(4).toString('hex')}@example.org`, password: 'contract-password-1' });
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
+import { createIdentityStore, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -10,8 +10,7 @@ describe.each(driversUnderTest())('sessions, consents and grants on $name', (dri
   let clientId: string;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'grants@example.org', password: 'a long enough password' });
     ({

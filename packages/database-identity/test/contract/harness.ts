@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { openDatabase, type Database } from '../../src';
+import { migrate, openDatabase, type Database } from '../../src';
+import { embeddedTemplate, postgresTemplateClause } from '../../src/testing';
 
 /**
  * The drivers every contract test runs against: the embedded database always, and real Postgres when
@@ -8,7 +9,10 @@ import { openDatabase, type Database } from '../../src';
  */
 export interface DriverUnderTest {
   name: string;
+  /** An empty database (tests of the migrations themselves). */
   open(): Promise<Database>;
+  /** A migrated database, copied from the run's template where there is one (src/testing.ts). */
+  openMigrated(): Promise<Database>;
   /** Drops what `open` created. */
   cleanup(): Promise<void>;
 }
@@ -20,23 +24,36 @@ export function driversUnderTest(): DriverUnderTest[] {
 }
 
 function embedded(): DriverUnderTest {
-  return { name: 'embedded (PGlite)', open: () => openDatabase({}), cleanup: async () => {} };
+  return {
+    name: 'embedded (PGlite)',
+    open: () => openDatabase({}),
+    openMigrated: async () => migrated(await openDatabase({ embeddedTemplate: embeddedTemplate() })),
+    cleanup: async () => {},
+  };
+}
+
+/** The template is migrated already; migrate() then only checks the ledger (and applies what it lacks). */
+async function migrated(db: Database): Promise<Database> {
+  await migrate(db);
+  return db;
 }
 
 function server(adminUrl: string): DriverUnderTest {
   const created: string[] = [];
+  const create = async (template: string) => {
+    const name = `idp_test_${randomBytes(6).toString('hex')}`;
+    const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create database ${name}${template}`);
+    await admin.end();
+    created.push(name);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return openDatabase({ databaseUrl: url.toString(), maxConnections: 4 });
+  };
   return {
     name: 'postgres',
-    async open() {
-      const name = `idp_test_${randomBytes(6).toString('hex')}`;
-      const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`create database ${name}`);
-      await admin.end();
-      created.push(name);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      return openDatabase({ databaseUrl: url.toString(), maxConnections: 4 });
-    },
+    open: () => create(''),
+    openMigrated: async () => migrated(await create(postgresTemplateClause())),
     async cleanup() {
       const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
       for (const name of created.splice(0)) await admin.unsafe(`drop database if exists ${name} with (force)`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, type IdentityStore } from '../../src';
+import { createIdentityStore, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -9,8 +9,7 @@ describe.each(driversUnderTest())('login throttles, sessions and grants on $name
   let store: IdentityStore;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessTokenSubjects, createIdentityStore, migrate, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
+import { accessTokenSubjects, createIdentityStore, randomToken, type IdentityStore, type NewAuthorizationCode, type User } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -12,8 +12,7 @@ describe.each(driversUnderTest())('revocation epoch and access token subjects on
   let clientId: string;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     elsewhere = createIdentityStore(db, KEY_SECRET);
     user = await store.users.create({ email: 'epoch@example.org', password: 'a long enough password', name: 'Ep Och' });

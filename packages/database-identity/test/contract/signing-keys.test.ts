@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, migrate, type IdentityStore, type RotationPolicy, type SigningKey } from '../../src';
+import { createIdentityStore, type IdentityStore, type RotationPolicy, type SigningKey } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -19,8 +19,7 @@ describe.each(driversUnderTest())('signing key lifecycle on $name', (driver) => 
   const at = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
     await store.keys.ensureActiveKeys(['RS256', 'ES256']);
     // a millisecond past the later key's activation (Postgres keeps microseconds)

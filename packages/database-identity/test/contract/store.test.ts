@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIdentityStore, DuplicateEmailError, migrate, verifyPassword, type IdentityStore } from '../../src';
+import { createIdentityStore, DuplicateEmailError, verifyPassword, type IdentityStore } from '../../src';
 import { driversUnderTest } from './harness';
 
 const KEY_SECRET = 'k'.repeat(16) + 'contract-suite-key-material';
@@ -8,8 +8,7 @@ describe.each(driversUnderTest())('identity store on $name', (driver) => {
   let store: IdentityStore;
 
   beforeAll(async () => {
-    const db = await driver.open();
-    await migrate(db);
+    const db = await driver.openMigrated();
     store = createIdentityStore(db, KEY_SECRET);
   });
   afterAll(async () => {

@@ -12,6 +12,7 @@ import type { AuditEvent } from '../audit';
 import type { Provider, RequestContext } from '../ports';
 import { readBrowserSession, sessionCookie } from '../session';
 import { changePasswordAction, loginAction, safeLocalPath, startSignIn } from './interaction';
+import { embeddedTemplate } from '@idp/database-identity/testing';
 
 const root = mkdtempSync(join(tmpdir(), 'idp-interaction-'));
 const ISSUER = 'http://localhost:3000';
@@ -20,7 +21,7 @@ const ADMIN = { email: 'admin@localhost.localdomain', password: 'the-real-admin-
 let store: IdentityStore;
 
 beforeAll(async () => {
-  store = await openIdentityStore({ dataDir: join(root, 'pglite'), keyEncryptionSecret: 'k'.repeat(48) });
+  store = await openIdentityStore({ dataDir: join(root, 'pglite'), keyEncryptionSecret: 'k'.repeat(48), embeddedTemplate: embeddedTemplate() });
 });
 afterAll(() => store?.close());
 
@@ -272,7 +273,7 @@ describe('item 13: the first administrator in production without a secret in the
 
   async function boot(env: Record<string, string>) {
     const dir = mkdtempSync(join(tmpdir(), 'idp-bootstrap-'));
-    const bootStore = await openIdentityStore({ dataDir: join(dir, 'pglite'), keyEncryptionSecret: 'b'.repeat(48) });
+    const bootStore = await openIdentityStore({ dataDir: join(dir, 'pglite'), keyEncryptionSecret: 'b'.repeat(48), embeddedTemplate: embeddedTemplate() });
     const lines: string[] = [];
     const log = createLogger('debug', {}, (line) => lines.push(line) > 0);
     const printed: string[] = [];
