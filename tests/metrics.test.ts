@@ -5,7 +5,7 @@ import { BrowserAgent, location, signIn, startStack, type Stack } from './suppor
 import { auditWritten } from './support/server';
 
 /**
- * /metrics on the real server: protected by METRICS_TOKEN, fed by the audit events of real flows, and
+ * /metrics on the real server: protected by METRICS_TOKEN, fed by the request outcomes of real flows, and
  * never carrying personal data in a label. Also the readiness probe and the per-request log line.
  */
 interface Sample {

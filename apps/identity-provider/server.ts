@@ -89,7 +89,11 @@ async function main() {
         .end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
       return;
     }
-    const sent = sendWebResponse(res, await handleProviderRequest(request, requestContext(request, ip), container.provider, log, pathname), fastPathHeaders);
+    const sent = sendWebResponse(
+      res,
+      await handleProviderRequest(request, requestContext(request, ip), container.provider, log, container.metrics, pathname),
+      fastPathHeaders,
+    );
     if (sent) await sent;
   };
 

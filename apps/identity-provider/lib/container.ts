@@ -12,7 +12,6 @@ import { cachedKeyRing, type CachedKeyRing } from './oidc/keys';
 import { cachedResourceRegistry } from './oidc/resources';
 import type { Provider, ProviderSettings } from './oidc/ports';
 import { VerifiedJwtCache } from './oidc/verified-jwts';
-import { withMetrics } from './observability/audit-metrics';
 import { createMetrics, type IdpMetrics } from './observability/metrics';
 import type { IssuanceHealth } from './observability/readiness';
 import { createRateLimiter } from './security/rate-limit';
@@ -26,7 +25,7 @@ export interface Container {
   audit: AuditWriter;
   /** The mail queue's delivery worker (also provider.mail). */
   mail: MailWorker;
-  /** Prometheus metrics; protocol outcomes are counted from the audit events (provider.audit). */
+  /** Prometheus metrics: request outcomes are counted by the HTTP edge, background work where it happens. */
   metrics: IdpMetrics;
   provider: Provider;
   /** The key ring behind provider.keys, with its lifecycle view (metrics). */
@@ -127,13 +126,14 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   // loaded before the first request: readiness then reports them from the start
   await Promise.all([clients.origins(), keys.jwks(), resources.index()]);
   const metrics = createMetrics({ registeredClientIds: () => clients.ids() });
-  // audit events are counted into the metrics and pass the abuse detector on their way to the writer
-  const auditSink = withMetrics(withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit), metrics);
+  // audit events pass the abuse detector on their way to the writer
+  const auditSink = withSuspicionDetection(config.auditWriter === 'off' ? { record: () => {} } : audit);
   const mail = new MailWorker({
     enqueueTo: requestStore.mailQueue,
     queue: store.mailQueue,
     transport: mailTransport(config, log),
     audit: auditSink,
+    metrics,
     onError: (error) => log.warn('mail delivery round failed', { error }),
   });
   const provider: Provider = {
@@ -145,7 +145,6 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     verifiedJwts: new VerifiedJwtCache(),
     // changes made by this process are seen at once; by other instances within the epoch poll (500 ms)
     accessTokenSubjects: accessTokenSubjects(requestStore, { pollMs: config.intervals.revocationEpochMs }),
-    // audit events are counted into the metrics and pass the abuse detector on their way to the writer
     audit: auditSink,
     // counters shared through the database on a server; one process owns the embedded one anyway
     limiter: createRateLimiter({

@@ -5,6 +5,7 @@ import { CLIENT_IP_HEADER, requestContext } from '../http/edge';
 import { resolveClientIp } from '../http/client-ip';
 import { asOAuthError } from '../oidc/errors';
 import type { Provider, RequestContext } from '../oidc/ports';
+import { recordOutcome } from '../observability/outcome-metrics';
 import { csrfMatches, isCrossSiteFormPost, readBrowserSession, type BrowserSession } from '../oidc/session';
 
 /** The end-user account API (/api/account/*): one wrapper for auth, CSRF, validation and errors. */
@@ -60,9 +61,23 @@ interface RouteOptions<S extends z.ZodType> {
 export function accountRoute<S extends z.ZodType>(options: RouteOptions<S>, handler: (account: AccountContext, input: z.infer<S>) => Promise<unknown>) {
   return async (request: Request): Promise<Response> => {
     const container = await getContainer();
-    const { provider, log, config } = container;
+    const { config } = container;
     const ip = request.headers.get(CLIENT_IP_HEADER) ?? resolveClientIp(null, request.headers, config.trustedProxy);
     const ctx = requestContext(request, ip);
+    try {
+      return await answer(container, request, ctx);
+    } finally {
+      // a password change and its rate limit report their outcome as at the interaction form
+      try {
+        recordOutcome(container.metrics, undefined, ctx.outcome, null);
+      } catch {
+        // metrics are best effort
+      }
+    }
+  };
+
+  async function answer(container: Container, request: Request, ctx: RequestContext): Promise<Response> {
+    const { provider, log } = container;
     try {
       const mutating = request.method !== 'GET' && request.method !== 'HEAD';
       if (mutating && isCrossSiteFormPost(request, provider.settings.issuer)) throw new AccountError(403, 'forbidden', 'Cross-site requests are not accepted');
@@ -100,7 +115,7 @@ export function accountRoute<S extends z.ZodType>(options: RouteOptions<S>, hand
       log.error('account request failed', { requestId: ctx.requestId, path: new URL(request.url).pathname, error });
       return errorJson(new AccountError(500, 'server_error', 'Something went wrong. Try again later'));
     }
-  };
+  }
 }
 
 async function readJson(request: Request): Promise<unknown> {

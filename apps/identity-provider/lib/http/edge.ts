@@ -4,17 +4,15 @@ import { corsHeaders } from '../oidc/cors';
 import { asOAuthError } from '../oidc/errors';
 import type { Provider, RequestContext } from '../oidc/ports';
 import { errorResponse, reply } from '../oidc/respond';
-import { BROWSER_ENDPOINTS, PROTOCOL_ENDPOINTS } from '../oidc/router';
-import { metricsOf } from '../observability/audit-metrics';
-import { observeRequest } from '../observability/http-metrics';
-import { takeRefreshGrant } from '../observability/request-scope';
+import { routeOf, type Route } from '../oidc/router';
+import type { IdpMetrics } from '../observability/metrics';
+import { recordOutcome } from '../observability/outcome-metrics';
 
 /** Header through which the Node server hands the resolved client IP to Next's route handlers. */
 export const CLIENT_IP_HEADER = 'x-idp-client-ip';
 
-// own keys only: a request path is never `constructor`, `__proto__` or another inherited name of a route table
 export function isProviderPath(pathname: string): boolean {
-  return Object.hasOwn(PROTOCOL_ENDPOINTS, pathname) || Object.hasOwn(BROWSER_ENDPOINTS, pathname);
+  return routeOf(pathname) !== undefined;
 }
 
 export function requestContext(request: Request, ip: string | null): RequestContext {
@@ -27,53 +25,58 @@ export function requestContext(request: Request, ip: string | null): RequestCont
 
 /**
  * The one bridge from HTTP to the protocol core: method check, CORS (preflight included), dispatch, and
- * a last-resort catch so no stack trace or internal detail ever reaches a response. Every request is
- * timed into the metrics (lib/observability) and logged as one JSON line: method, path (never the
- * query string: it carries codes and state), status, duration, request id and client IP.
+ * a last-resort catch so no stack trace or internal detail ever reaches a response. What the endpoint
+ * reports as the request's outcome (ctx.outcome) becomes the metrics (lib/observability) and the request's
+ * one JSON log line: method, path (never the query string: it carries codes and state), status, duration,
+ * request id, client IP, and the operation, outcome and OAuth error when there are.
  */
 export async function handleProviderRequest(
   request: Request,
   ctx: RequestContext,
   provider: Provider,
   log: Logger,
+  /** Where outcomes are counted; null where nothing is (tests, tools). */
+  metrics: IdpMetrics | null,
   /** The request's path when the caller has it already (the Node server): saves parsing the URL again. */
   pathname = new URL(request.url).pathname,
 ): Promise<Response> {
   const started = performance.now();
+  const route = routeOf(pathname);
   let response: Response | undefined;
-  let refreshGrant = false;
   try {
-    response = await dispatch(request, pathname, ctx, provider, log);
+    response = await dispatch(request, pathname, route, ctx, provider, log);
     return response;
   } finally {
     const seconds = (performance.now() - started) / 1000;
-    refreshGrant = takeRefreshGrant(ctx.requestId);
     const status = response?.status ?? 500;
-    const metrics = metricsOf(provider.audit);
+    const { outcome } = ctx;
+    // preflights, 404 and 405 never reach the endpoint (route methods never list OPTIONS)
+    const handled = route !== undefined && route.methods.includes(request.method);
     try {
-      if (metrics)
-        observeRequest(metrics, { method: request.method, pathname, status, location: response?.headers.get('location') ?? null, seconds, refreshGrant });
+      if (metrics) recordOutcome(metrics, route?.operation, outcome, handled ? seconds : null);
     } catch {
       // metrics are best effort
     }
-    log.info('request', {
+    const line: Record<string, unknown> = {
       method: request.method,
-      path: isProviderPath(pathname) ? pathname : '(unmatched)',
+      path: route ? pathname : '(unmatched)',
       status,
       duration_ms: Math.round(seconds * 10_000) / 10,
       request_id: ctx.requestId,
       client_ip: ctx.ip,
-    });
+    };
+    if (route?.operation) line.operation = route.operation;
+    if (outcome?.result) line.outcome = outcome.result;
+    if (outcome?.error) line.error = outcome.error;
+    log.info('request', line);
   }
 }
 
-async function dispatch(request: Request, pathname: string, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
-  const protocol = Object.hasOwn(PROTOCOL_ENDPOINTS, pathname) ? PROTOCOL_ENDPOINTS[pathname] : undefined;
-  const route = protocol ?? (Object.hasOwn(BROWSER_ENDPOINTS, pathname) ? BROWSER_ENDPOINTS[pathname] : undefined);
+async function dispatch(request: Request, pathname: string, route: Route | undefined, ctx: RequestContext, provider: Provider, log: Logger): Promise<Response> {
   if (!route) return reply('Not found', { status: 404 });
-  const origin = protocol?.cors ? request.headers.get('origin') : null;
+  const origin = route.cors ? request.headers.get('origin') : null;
   const cors = origin ? await corsHeaders(origin, () => provider.clients.origins()) : {};
-  if (request.method === 'OPTIONS' && protocol?.cors) return reply(null, { status: 204, headers: cors });
+  if (request.method === 'OPTIONS' && route.cors) return reply(null, { status: 204, headers: cors });
   if (!route.methods.includes(request.method)) {
     return reply(null, { status: 405, headers: { Allow: route.methods.join(', '), ...cors } });
   }

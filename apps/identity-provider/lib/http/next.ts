@@ -7,9 +7,9 @@ import { CLIENT_IP_HEADER, handleProviderRequest, requestContext } from './edge'
  * server it is unknown unless a trusted proxy header is configured.
  */
 export async function nextProviderHandler(request: Request): Promise<Response> {
-  const { provider, log, config } = await getContainer();
+  const { provider, log, config, metrics } = await getContainer();
   const fromServer = request.headers.get(CLIENT_IP_HEADER);
   const { resolveClientIp } = await import('./client-ip');
   const ip = fromServer ?? resolveClientIp(null, request.headers, config.trustedProxy);
-  return handleProviderRequest(request, requestContext(request, ip), provider, log);
+  return handleProviderRequest(request, requestContext(request, ip), provider, log, metrics);
 }

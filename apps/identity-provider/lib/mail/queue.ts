@@ -1,5 +1,6 @@
 import type { MailMessage, MailQueueQueries, MailTemplate } from '@idp/database-identity';
 import type { AuditSink, MailSender } from '../oidc/ports';
+import type { IdpMetrics } from '../observability/metrics';
 import { classifyDeliveryError, type MailTransport } from './transport';
 
 export interface MailWorkerOptions {
@@ -9,6 +10,8 @@ export interface MailWorkerOptions {
   queue: Pick<MailQueueQueries, 'claimDue' | 'markSent' | 'markFailed'>;
   transport: MailTransport;
   audit: AuditSink;
+  /** Each delivery attempt is counted here (mail_messages_total); the CLI's worker has none. */
+  metrics?: Pick<IdpMetrics, 'mailDelivery'>;
   now?: () => Date;
   /** How often due messages (retries) are looked for; a new message is tried at once anyway. */
   pollMs?: number;
@@ -31,7 +34,7 @@ export const defaultBackoffSeconds = (failed: number) => Math.min(3600, 30 * 2 *
  * transport's error code only (never the recipient, the link or the body).
  */
 export class MailWorker implements MailSender {
-  readonly #o: Required<Omit<MailWorkerOptions, 'onError'>> & Pick<MailWorkerOptions, 'onError'>;
+  readonly #o: Required<Omit<MailWorkerOptions, 'onError' | 'metrics'>> & Pick<MailWorkerOptions, 'onError' | 'metrics'>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | null = null;
   #again = false;
@@ -71,7 +74,7 @@ export class MailWorker implements MailSender {
 
   /** One batch: claims due messages and delivers them. Returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const { queue, transport, audit, now } = this.#o;
+    const { queue, transport, audit, metrics, now } = this.#o;
     const claimed = await queue.claimDue(now(), this.#o.batchSize, this.#o.leaseSeconds);
     for (const mail of claimed) {
       const base = { userId: mail.userId, details: { mail_id: mail.id, template: mail.template, attempt: mail.attempts, transport: transport.kind } };
@@ -79,12 +82,14 @@ export class MailWorker implements MailSender {
         await transport.deliver(mail.message);
         await queue.markSent(mail.id, now());
         audit.record({ action: 'mail.sent', ...base });
+        metrics?.mailDelivery(mail.template, 'sent');
       } catch (error) {
         const failure = classifyDeliveryError(error);
         const final = failure.permanent || mail.attempts >= this.#o.maxAttempts;
         const retryAt = final ? null : new Date(now().getTime() + this.#o.backoffSeconds(mail.attempts) * 1000);
         await queue.markFailed(mail.id, failure.code, retryAt);
         audit.record({ action: 'mail.failed', ...base, details: { ...base.details, error: failure.code, final, retry_at: retryAt?.toISOString() ?? null } });
+        metrics?.mailDelivery(mail.template, final ? 'failed' : 'retry');
       }
     }
     return claimed.length;

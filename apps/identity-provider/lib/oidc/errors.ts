@@ -5,6 +5,7 @@
  */
 import { isDatabaseUnavailable } from '@idp/database-identity';
 import type { AuditAction } from './audit';
+import type { ReusedToken } from './outcome';
 
 /** Every error code the provider answers with (RFC 6749, RFC 6750, RFC 7009, OIDC Core; the last two on error pages only). */
 export type OAuthErrorCode =
@@ -36,6 +37,8 @@ export class OAuthError extends Error {
   readonly redirectable: boolean = true;
   /** The most specific audit action for this failure (e.g. token.code_replayed), with ids as details. */
   audit?: { action: AuditAction; details?: Record<string, unknown> };
+  /** Set when the failure is a used refresh token or authorization code presented again (a metric of its own). */
+  reusedToken?: ReusedToken;
   constructor(
     readonly code: OAuthErrorCode,
     readonly description: string,

@@ -1,6 +1,7 @@
 import { verifyPassword, type Session } from '@idp/database-identity';
 import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../security/password-policy';
 import { endSessionsAfterPasswordChange } from './end-sessions';
+import { reportOutcome } from './outcome';
 import type { Provider, RequestContext } from './ports';
 import { enforceRateLimits, RateLimited } from './steps/rate-limit';
 
@@ -78,5 +79,6 @@ export async function changePassword(provider: Provider, ctx: RequestContext, in
     requestId: ctx.requestId,
     details: { forced: user.mustChangePassword, sessions_ended: sessionsEnded, refresh_tokens_revoked: refreshTokensRevoked },
   });
+  reportOutcome(ctx, { password: 'password_changed' });
   return { status: 'changed', forced: user.mustChangePassword, sessionsEnded, refreshTokensRevoked };
 }

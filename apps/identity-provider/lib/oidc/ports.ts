@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { AccessTokenSubjects, IdentityStore, MailMessage, MailTemplate, OAuthClient, ResourceServer, SigningAlg } from '@idp/database-identity';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
+import type { RequestOutcome } from './outcome';
 import type { VerifiedJwtCache } from './verified-jwts';
 
 /** What the core needs to know about the deployment: a subset of the app's Config. */
@@ -96,6 +97,8 @@ export interface RequestContext {
   /** Client IP as resolved by the HTTP edge (socket address, or a trusted proxy header). */
   ip: string | null;
   userAgent: string | null;
+  /** What the request came to, set by the endpoint through reportOutcome (outcome.ts) and read by the HTTP edge. */
+  outcome?: RequestOutcome;
 }
 
 export interface Provider {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { ACR, acrForToken, acrOf, combineAmr, parseClaimsParameter } from './acr';
 import { authorizationEndpoint } from './endpoints/authorize';
 import { discoveryDocument } from './endpoints/discovery';
+import { DISCOVERED_PATHS } from './router';
 import { loginAction } from './endpoints/interaction';
 import { tokenEndpoint } from './endpoints/token';
 import { OAuthError } from './errors';
@@ -138,7 +139,7 @@ describe('the claims parameter (OIDC Core 5.5)', () => {
   });
 
   it('discovery advertises the claims parameter, the acr ladder and amr/acr', () => {
-    const doc = discoveryDocument(t.provider.settings);
+    const doc = discoveryDocument(t.provider.settings, DISCOVERED_PATHS);
     expect(doc.claims_parameter_supported).toBe(true);
     expect(doc.acr_values_supported).toEqual([ACR.pwd, ACR.mfa, ACR.phr]);
     expect(doc.claims_supported).toEqual(expect.arrayContaining(['amr', 'acr']));

@@ -23,7 +23,7 @@ const fail = (status: number, description: string) => errorResponse(Object.assig
 
 function securityCall(handler: (call: Call) => Promise<Response>, options: { changesFactors: boolean }) {
   return async (request: Request, ctx: RequestContext, provider: Provider): Promise<Response> => {
-    const input = await readJsonCall(request, provider.settings);
+    const input = await readJsonCall(request, ctx, provider.settings);
     if ('rejected' in input) return input.rejected;
     const session = input.browser.sid ? await provider.store.sessions.findActive(input.browser.sid) : null;
     const user = session ? await provider.store.users.findById(session.userId) : null;

@@ -18,6 +18,7 @@ import {
 } from '../errors';
 import { secondFactorPolicy } from '../second-factor';
 import { enrolmentPath, secondFactorPath } from '../steps/sign-in';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { newInteractionId, pendingInteraction, readBrowserSession, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
@@ -62,7 +63,7 @@ export async function authorizationEndpoint(request: Request, ctx: RequestContex
   try {
     params = request.method === 'POST' ? paramsFrom(new URLSearchParams(await request.text())) : paramsFrom(new URL(request.url).searchParams);
   } catch (error) {
-    return errorPage(asOAuthError(error));
+    return failedPage(ctx, asOAuthError(error));
   }
   const browser = await readBrowserSession(request, provider.settings);
   return authorize(Object.fromEntries(params), browser, null, provider, ctx);
@@ -73,7 +74,7 @@ export async function resumeAuthorization(request: Request, ctx: RequestContext,
   const id = new URL(request.url).searchParams.get('interaction') ?? '';
   const browser = await readBrowserSession(request, provider.settings);
   const pending = pendingInteraction(browser, id);
-  if (!pending) return errorPage(new InvalidRequest('This sign-in request has expired or was already completed'));
+  if (!pending) return failedPage(ctx, new InvalidRequest('This sign-in request has expired or was already completed'));
   return authorize(pending.params, browser, { id, pending }, provider, ctx);
 }
 
@@ -90,9 +91,16 @@ async function authorize(
   try {
     ({ client, redirectUri } = await checkClientAndRedirect(raw, provider));
   } catch (error) {
-    return errorPage(asOAuthError(error));
+    return failedPage(ctx, asOAuthError(error));
   }
-  const fail = (error: OAuthError) => redirectWithError(redirectUri, error, raw.state, provider.settings.issuer);
+  const fail = (error: OAuthError) => {
+    reportOutcome(ctx, { result: 'failure', error: error.code });
+    return redirectWithError(redirectUri, error, raw.state, provider.settings.issuer);
+  };
+  const toPage = (response: Response | Promise<Response>) => {
+    reportOutcome(ctx, { result: 'pending_interaction' });
+    return response;
+  };
 
   try {
     // Step 2: the rest of the request.
@@ -110,7 +118,7 @@ async function authorize(
     const needsLogin = !session || !user || (req.prompt.has('login') && !loggedInNow) || (tooOld && !loggedInNow) || notTheHintedUser;
     if (needsLogin || user!.mustChangePassword) {
       if (req.prompt.has('none')) return fail(new LoginRequired());
-      return toInteraction(needsLogin ? INTERACTION_PATHS.login : INTERACTION_PATHS.password, raw, browser, interaction, provider, now);
+      return toPage(toInteraction(needsLogin ? INTERACTION_PATHS.login : INTERACTION_PATHS.password, raw, browser, interaction, provider, now));
     }
 
     // Step 3b: is the sign-in strong enough for acr_values / claims and the second-factor policy?
@@ -120,9 +128,10 @@ async function authorize(
       if (req.prompt.has('none')) return fail(new LoginRequired('A stronger authentication is required'));
       const id = interaction?.id ?? newInteractionId();
       browser.interactions[id] = interaction?.pending ?? { params: raw, createdAt: now };
-      if (stepUp.kind === 'enrol') return redirect(enrolmentPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+      if (stepUp.kind === 'enrol')
+        return toPage(redirect(enrolmentPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) }));
       browser.mfa = { userId: user!.id, amr: session!.amr, at: now, need: stepUp.need, interactionId: id, stepUp: true };
-      return redirect(secondFactorPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
+      return toPage(redirect(secondFactorPath({ interactionId: id }), { 'Set-Cookie': await sessionCookie(browser, provider.settings) }));
     }
 
     // Step 4: consent, unless first-party or already granted for every requested scope.
@@ -132,7 +141,7 @@ async function authorize(
     const needsConsent = !client.firstParty && ((missing.length > 0 && !consentedNow) || (req.prompt.has('consent') && !consentedNow));
     if (needsConsent) {
       if (req.prompt.has('none')) return fail(new ConsentRequired());
-      return toInteraction(INTERACTION_PATHS.consent, raw, browser, interaction, provider, now);
+      return toPage(toInteraction(INTERACTION_PATHS.consent, raw, browser, interaction, provider, now));
     }
 
     // Step 5: issue the code and send the browser back (RFC 9207: with iss).
@@ -158,15 +167,23 @@ async function authorize(
     });
     if (interaction) delete browser.interactions[interaction.id];
     const location = withParams(redirectUri, { code, state: req.state, iss: provider.settings.issuer });
+    reportOutcome(ctx, { result: 'success' });
     return redirect(location, { 'Set-Cookie': await sessionCookie(browser, provider.settings) });
   } catch (error) {
     const oauthError = asOAuthError(error);
     if (oauthError.code === 'server_error') {
-      void ctx; // server errors are logged by the HTTP edge from the cause
+      // logged and answered by the HTTP edge from the cause
+      reportOutcome(ctx, { result: 'failure' });
       throw error;
     }
     return fail(oauthError);
   }
+}
+
+/** An error the browser is shown, not redirected with: the client or its redirect URI is not to be trusted. */
+function failedPage(ctx: RequestContext, error: OAuthError): Response {
+  reportOutcome(ctx, { result: 'failure' });
+  return errorPage(error);
 }
 
 /** The subject of an id_token_hint: an ID token this provider issued to this client (expired is fine). */

@@ -2,31 +2,29 @@ import { ACR_LADDER } from '../acr';
 import type { ProviderSettings } from '../ports';
 import { reply } from '../respond';
 
-export const PATHS = {
-  discovery: '/.well-known/openid-configuration',
-  jwks: '/oidc/jwks',
-  authorization: '/oidc/authorize',
-  token: '/oidc/token',
-  userinfo: '/oidc/userinfo',
-  revocation: '/oidc/revoke',
-  introspection: '/oidc/introspect',
-  endSession: '/oidc/end-session',
-} as const;
+/** The metadata members naming an endpoint's URL, in the document's order. */
+export const ENDPOINT_MEMBERS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'userinfo_endpoint',
+  'jwks_uri',
+  'revocation_endpoint',
+  'introspection_endpoint',
+  'end_session_endpoint',
+] as const;
+export type EndpointMember = (typeof ENDPOINT_MEMBERS)[number];
+/** Metadata member -> the path of its route (router.ts ROUTES says which route is which). */
+export type EndpointPaths = Readonly<Record<EndpointMember, string>>;
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
 /** OpenID Connect Discovery 1.0 / RFC 8414 metadata. */
-export function discoveryDocument(settings: ProviderSettings): Record<string, unknown> {
-  const at = (path: string) => `${settings.issuer}${path}`;
+export function discoveryDocument(settings: ProviderSettings, paths: EndpointPaths): Record<string, unknown> {
+  const endpoints: Record<string, string> = {};
+  for (const member of ENDPOINT_MEMBERS) endpoints[member] = `${settings.issuer}${paths[member]}`;
   return {
     issuer: settings.issuer,
-    authorization_endpoint: at(PATHS.authorization),
-    token_endpoint: at(PATHS.token),
-    userinfo_endpoint: at(PATHS.userinfo),
-    jwks_uri: at(PATHS.jwks),
-    revocation_endpoint: at(PATHS.revocation),
-    introspection_endpoint: at(PATHS.introspection),
-    end_session_endpoint: at(PATHS.endSession),
+    ...endpoints,
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -75,9 +73,9 @@ export function discoveryDocument(settings: ProviderSettings): Record<string, un
 /** Serialised once per settings object: the document only changes with configuration. */
 const cache = new WeakMap<ProviderSettings, string>();
 
-export function discoveryEndpoint(settings: ProviderSettings): Response {
+export function discoveryEndpoint(settings: ProviderSettings, paths: EndpointPaths): Response {
   let body = cache.get(settings);
-  if (!body) cache.set(settings, (body = JSON.stringify(discoveryDocument(settings))));
+  if (!body) cache.set(settings, (body = JSON.stringify(discoveryDocument(settings, paths))));
   return reply(body, {
     headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'public, max-age=3600' },
   });

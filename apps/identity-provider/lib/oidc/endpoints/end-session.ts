@@ -1,4 +1,5 @@
 import { InvalidRequest, InvalidToken } from '../errors';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import { clearedSessionCookie, csrfMatches, isCrossSiteFormPost, readBrowserSession, sessionCookie } from '../session';
@@ -64,6 +65,7 @@ export async function logoutAction(request: Request, ctx: RequestContext, provid
   const form = new URLSearchParams(await request.text());
   const browser = await readBrowserSession(request, provider.settings);
   if (isCrossSiteFormPost(request, provider.settings.issuer) || !csrfMatches(browser, form.get('csrf'))) {
+    reportOutcome(ctx, { csrfRejected: true });
     return errorPage(Object.assign(new InvalidRequest('The form expired or was sent from another site'), { status: 403 }));
   }
   await endSession(browser.sid, provider, ctx, null);
@@ -77,14 +79,15 @@ async function endSession(sid: string | undefined, provider: Provider, ctx: Requ
   if (!sid) return;
   const session = await provider.store.sessions.findActive(sid);
   await provider.store.sessions.revoke(sid);
-  if (session)
-    provider.audit.record({
-      action: 'auth.logout',
-      userId: session.userId,
-      clientId,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      requestId: ctx.requestId,
-      details: {},
-    });
+  if (!session) return;
+  provider.audit.record({
+    action: 'auth.logout',
+    userId: session.userId,
+    clientId,
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    requestId: ctx.requestId,
+    details: {},
+  });
+  reportOutcome(ctx, { result: 'success' });
 }

@@ -5,6 +5,7 @@ import { TEST_ISSUER, testProvider } from '../test-provider';
 import { issueAccessToken, issueIdToken } from '../tokens';
 import { authorizationEndpoint } from './authorize';
 import { discoveryDocument } from './discovery';
+import { DISCOVERED_PATHS } from '../router';
 import { endSessionEndpoint } from './end-session';
 import { introspectionEndpoint } from './introspect';
 import { tokenEndpoint } from './token';
@@ -271,7 +272,7 @@ describe('client id of failed requests with Basic credentials, and their realm (
   });
 
   it('discovery advertises no userinfo signing algorithms (userinfo is plain JSON) and no session logout', () => {
-    const document = discoveryDocument(t.provider.settings);
+    const document = discoveryDocument(t.provider.settings, DISCOVERED_PATHS);
     expect(document).not.toHaveProperty('userinfo_signing_alg_values_supported');
     expect(document).not.toHaveProperty('frontchannel_logout_session_supported');
     expect(document).not.toHaveProperty('backchannel_logout_session_supported');
@@ -283,7 +284,7 @@ describe('route tables are looked up by own keys only (item 12)', () => {
     const log = createLogger('silent');
     for (const pathname of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
       expect(isProviderPath(pathname)).toBe(false);
-      const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/`), t.ctx, t.provider, log, pathname);
+      const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/`), t.ctx, t.provider, log, null, pathname);
       expect(response.status).toBe(404);
     }
   });

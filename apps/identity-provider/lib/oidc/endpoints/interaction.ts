@@ -2,6 +2,7 @@ import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
 import { hasControlChars } from '../../security/input';
 import { AccessDenied, InvalidRequest } from '../errors';
 import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../password-change';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorPage, redirect } from '../respond';
 import {
@@ -39,21 +40,22 @@ interface FormContext {
  * Every interaction form: a same-origin POST carrying the CSRF token from the sealed session cookie;
  * anything else gets the 403 page.
  */
-export async function readForm(request: Request, provider: Provider): Promise<FormContext | { rejected: Response }> {
-  if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage() };
+export async function readForm(request: Request, ctx: RequestContext, provider: Provider): Promise<FormContext | { rejected: Response }> {
+  if (isCrossSiteFormPost(request, provider.settings.issuer)) return { rejected: csrfPage(ctx) };
   const form = new URLSearchParams(await request.text());
   // a NUL or other control character in any field (email, return_to...) is refused here, not by SQL as a 500
   for (const [name, value] of form)
     if (hasControlChars(name) || hasControlChars(value)) return { rejected: errorPage(new InvalidRequest('The form contains control characters')) };
   const browser = await readBrowserSession(request, provider.settings);
-  if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage() };
+  if (!csrfMatches(browser, form.get('csrf'))) return { rejected: csrfPage(ctx) };
   // ids go into Location headers: anything but the shape we issue is a 400 before any state changes
   const interactionId = form.get('interaction') ?? '';
   if (interactionId && !isInteractionId(interactionId)) return { rejected: errorPage(new InvalidRequest('The interaction parameter is malformed')) };
   return { form, browser, interactionId };
 }
 
-function csrfPage(): Response {
+function csrfPage(ctx: RequestContext): Response {
+  reportOutcome(ctx, { csrfRejected: true });
   return errorPage(
     Object.assign(new InvalidRequest('The form expired or was sent from another site. Go back, reload the page and try again'), { status: 403 }),
   );
@@ -72,7 +74,7 @@ export const expiredPage = () =>
  * the account has never signed in from (README "Login protection"). The session id changes at every login.
  */
 export async function loginAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);
@@ -116,6 +118,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       userId: null,
       details: { endpoint: 'login', scope, ...rule, retry_after_seconds: retryAfterSeconds, failures, account_key: accountKey },
     });
+    reportOutcome(ctx, { rateLimited: 'login' });
     return throttledPage(retryAfterSeconds);
   }
 
@@ -143,6 +146,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       }
     }
     provider.audit.record({ ...base, action: 'auth.login_failed', userId: user?.id ?? null, details });
+    reportOutcome(ctx, { login: 'failure' });
     return redirect(back);
   }
 
@@ -155,6 +159,8 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       userId: user.id,
       details: { reason: 'account_locked', account_key: accountKey, locked_until: user.lockedUntil.toISOString() },
     });
+    // the same generic answer, and the same count, as a wrong password
+    reportOutcome(ctx, { login: 'failure' });
     return redirect(back);
   }
 
@@ -178,6 +184,7 @@ export async function loginAction(request: Request, ctx: RequestContext, provide
       clientId,
       nudgeEnrolment: mfa.required,
     });
+    if (user.mustChangePassword) reportOutcome(ctx, { password: 'forced_change_required' });
     response = redirect(next, { 'Set-Cookie': cookie });
   }
   response.headers.append('Set-Cookie', deviceCookie(deviceId, provider.settings));
@@ -249,7 +256,7 @@ export async function currentPasswordRequired(request: Request, provider: Provid
  * asked for. The change itself (checks, ending other sessions, revoking grants, audit) is changePassword.
  */
 export async function changePasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const rawReturnTo = form.get('return_to');
@@ -277,7 +284,7 @@ export async function changePasswordAction(request: Request, ctx: RequestContext
 
 /** Consent form: allow remembers the scopes for this user and client; deny returns access_denied. */
 export async function consentAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser, interactionId } = input;
   const pending = pendingInteraction(browser, interactionId);

@@ -1,4 +1,5 @@
 import { asOAuthError, InvalidClient, InvalidRequest, UnsupportedTokenType } from '../errors';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
 import { attemptedClientId, authenticateClient, presentedClientId } from '../steps/authenticate-client';
@@ -35,6 +36,7 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
       userId: mine ? ((answer.user_id as string | null) ?? null) : null,
       details: { active: mine, token_type: mine ? answer.token_type : null, jti: mine ? (answer.jti ?? null) : null },
     });
+    reportOutcome(ctx, { result: 'success' });
     if (!mine) return json(INACTIVE);
     const { user_id: _userId, ...body } = answer;
     return json(body);
@@ -48,6 +50,7 @@ export async function introspectionEndpoint(request: Request, ctx: RequestContex
       action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed',
       details: { reason: error.code, endpoint: 'introspection' },
     });
+    reportOutcome(ctx, { result: 'failure', error: error.code });
     return errorResponse(error);
   }
 }

@@ -1,5 +1,6 @@
 import { accountKeyOf, completePasswordReset, isRecoveryToken, requestPasswordReset, verifyEmailWithToken } from '../../recovery/account-recovery';
 import { MAX_PASSWORD_CHARACTERS } from '../../security/password-policy';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { redirect } from '../respond';
 import { readBrowserSession, sessionCookie, type BrowserSession } from '../session';
@@ -40,7 +41,7 @@ export async function forgotPasswordAction(request: Request, ctx: RequestContext
     const browser = await readBrowserSession(request, provider.settings);
     return withCookie(browser, provider, RECOVERY_PAGES.forgot);
   }
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const email = (input.form.get('email') ?? '').trim();
   if (!EMAIL_SHAPE.test(email)) return redirect(`${RECOVERY_PAGES.forgot}?error=email`);
@@ -51,6 +52,7 @@ export async function forgotPasswordAction(request: Request, ctx: RequestContext
   ]);
   if (refused) return refused;
   await requestPasswordReset(provider, email, { ctx });
+  reportOutcome(ctx, { password: 'reset_requested' });
   return redirect(`${RECOVERY_PAGES.forgot}?sent=1`);
 }
 
@@ -76,7 +78,7 @@ async function withCookie(browser: BrowserSession, provider: Provider, location:
  * ends, this browser's included, and every refresh token is revoked; the user signs in afresh.
  */
 export async function resetPasswordAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser } = input;
   const token = browser.recovery?.reset;
@@ -88,6 +90,7 @@ export async function resetPasswordAction(request: Request, ctx: RequestContext,
   if (password !== (form.get('confirm_password') ?? '')) return redirect(`${RECOVERY_PAGES.reset}?error=mismatch`);
   const code = (form.get('second_factor') ?? '').slice(0, 64);
   const result = await completePasswordReset(provider, { token, password, secondFactor: code ? { code } : {} }, { ctx });
+  if (result.status !== 'policy') reportOutcome(ctx, { password: result.status === 'reset' ? 'reset_completed' : 'reset_failed' });
   switch (result.status) {
     case 'reset':
       // this browser's session (if any) ended with all the others
@@ -106,7 +109,7 @@ export async function resetPasswordAction(request: Request, ctx: RequestContext,
 
 /** The confirmation button of a verification link (a POST: mail scanners that prefetch links verify nothing). */
 export async function verifyEmailAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { browser } = input;
   const token = browser.recovery?.verify;

@@ -4,6 +4,7 @@ import { TEST_ISSUER, testProvider } from '../test-provider';
 import { MAX_RESOURCES } from '../steps/parse-form';
 import { authorizationEndpoint } from './authorize';
 import { discoveryDocument } from './discovery';
+import { DISCOVERED_PATHS } from '../router';
 import { introspectionEndpoint } from './introspect';
 import { tokenEndpoint } from './token';
 import { userinfoEndpoint } from './userinfo';
@@ -298,7 +299,7 @@ describe('authorization code and refresh with resource', () => {
 
 describe('registry and discovery', () => {
   it('discovery lists the access-token algs', () => {
-    expect(discoveryDocument(t.provider.settings).access_token_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
+    expect(discoveryDocument(t.provider.settings, DISCOVERED_PATHS).access_token_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
   });
 
   it('refuses OpenID scopes, reserved claims, bad identifiers and duplicates', async () => {

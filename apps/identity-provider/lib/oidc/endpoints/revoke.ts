@@ -1,4 +1,5 @@
 import { asOAuthError, InvalidClient, InvalidRequest, UnsupportedTokenType } from '../errors';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, NO_STORE, reply } from '../respond';
 import { attemptedClientId, authenticateClient } from '../steps/authenticate-client';
@@ -36,6 +37,7 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
           userId: claims.sub !== clientId ? claims.sub : null,
           details: { token_type: 'access_token', jti: claims.jti, family_id: claims.gid ?? null },
         });
+        reportOutcome(ctx, { result: 'success' });
       }
     } else {
       const refresh = await provider.store.grants.findRefreshToken(token);
@@ -49,6 +51,7 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
           userId: refresh.userId,
           details: { token_type: 'refresh_token', family_id: refresh.familyId, revoked_refresh_tokens: revoked },
         });
+        reportOutcome(ctx, { result: 'success' });
       }
     }
     return reply(null, { status: 200, headers: NO_STORE });
@@ -61,6 +64,7 @@ export async function revocationEndpoint(request: Request, ctx: RequestContext, 
       action: error instanceof InvalidClient ? 'client.auth_failed' : 'token.validation_failed',
       details: { reason: error.code, endpoint: 'revocation' },
     });
+    reportOutcome(ctx, { result: 'failure', error: error.code });
     return errorResponse(error);
   }
 }

@@ -49,7 +49,7 @@ async function finish(provider: Provider, ctx: RequestContext, browser: BrowserS
  * one generic error: which kind of code was wrong is never said. Throttled per user (second-factor.ts).
  */
 export async function secondFactorAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readForm(request, provider);
+  const input = await readForm(request, ctx, provider);
   if ('rejected' in input) return input.rejected;
   const { form, browser } = input;
   const mfa = livePendingSecondFactor(browser, provider.now());
@@ -80,7 +80,7 @@ const optionsCall = z.object({ purpose: z.enum(['passwordless', 'second_factor',
  * sign-in's user; `register`: the signed-in user (the security page).
  */
 export async function webauthnOptionsAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readJsonCall(request, provider.settings);
+  const input = await readJsonCall(request, ctx, provider.settings);
   if ('rejected' in input) return input.rejected;
   const { body, browser } = input;
   const parsed = optionsCall.safeParse(body);
@@ -129,7 +129,7 @@ const authenticateCall = z.object({
  * are one generic 400 and, for a known user, count against the second-factor throttle.
  */
 export async function webauthnAuthenticateAction(request: Request, ctx: RequestContext, provider: Provider): Promise<Response> {
-  const input = await readJsonCall(request, provider.settings);
+  const input = await readJsonCall(request, ctx, provider.settings);
   if ('rejected' in input) return input.rejected;
   const { body, browser } = input;
   const parsed = authenticateCall.safeParse(body);

@@ -5,6 +5,7 @@ import { authorizationCodeGrant } from '../grants/authorization-code';
 import { clientCredentialsGrant } from '../grants/client-credentials';
 import { refreshTokenGrant } from '../grants/refresh-token';
 import type { GrantResult } from '../grants/types';
+import { reportOutcome, type GrantTypeName } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json } from '../respond';
 import { attemptedClientId, authenticateClient, presentedClientId } from '../steps/authenticate-client';
@@ -53,15 +54,27 @@ export async function tokenEndpoint(request: Request, ctx: RequestContext, provi
     if (!client.grantTypes.includes(grantType as OAuthClient['grantTypes'][number])) throw new UnauthorizedClient();
     const result = await grant(params, client, provider);
     for (const event of result.audit) provider.audit.record({ ...base(), ...event });
+    reportOutcome(ctx, { result: 'success', grantType: grantType as GrantTypeName, clientId: client.clientId });
     const limit = tighter(ipLimit, clientLimit);
     return json(result.body, 200, limit ? rateLimitHeaders(limit) : undefined);
   } catch (thrown) {
     const error = asOAuthError(thrown);
-    if (error instanceof RateLimited) return errorResponse(error); // already recorded as security.rate_limited
+    if (error instanceof RateLimited) {
+      // already audited as security.rate_limited; the grant type is not the outcome's, the limit is
+      reportOutcome(ctx, { result: 'failure', error: error.code });
+      return errorResponse(error);
+    }
     if (error instanceof InvalidClient) seen.clientId = attemptedClientId(thrown) ?? seen.clientId;
     // a failure before authentication: whoever the request claims to be (body or Basic credentials)
     if (seen.clientId === null) seen.clientId = presentedClientId(request, params);
     provider.audit.record(failureEvent(error, base()));
+    reportOutcome(ctx, {
+      result: 'failure',
+      error: error.code,
+      grantType: (seen.grantType as GrantTypeName | null) ?? undefined,
+      clientId: seen.clientId,
+      reusedToken: error.reusedToken,
+    });
     return errorResponse(error);
   }
 }

@@ -1,5 +1,6 @@
 import type { User } from '@idp/database-identity';
 import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, reply } from '../respond';
 import { TokenExpired, verifyAccessTokenClaims } from '../tokens';
@@ -58,6 +59,7 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
       scopes,
       details: { jti: claims.jti, family_id: claims.gid ?? null },
     });
+    reportOutcome(ctx, { result: 'success' });
     return json(claimsFor(user, scopes));
   } catch (thrown) {
     const error = asOAuthError(thrown);
@@ -67,6 +69,7 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
         action: thrown instanceof TokenExpired ? 'token.expired' : 'token.validation_failed',
         details: { reason: error.code, endpoint: 'userinfo' },
       });
+      reportOutcome(ctx, { result: 'failure', error: error.code });
     }
     // RFC 6750 3.1: a request with no token at all gets the challenge without an error code
     if ((thrown as { noToken?: boolean })?.noToken) {

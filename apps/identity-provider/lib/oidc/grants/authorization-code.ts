@@ -33,12 +33,15 @@ export async function authorizationCodeGrant(params: FormParams, client: OAuthCl
 
   if (consumed.status === 'replayed') {
     // RFC 6749 4.1.2 / RFC 9700 4.5: a second use revokes everything issued from the code
-    throw withAudit(new InvalidGrant('The authorization code has already been used'), 'token.code_replayed', {
-      reason: 'invalid_grant',
-      family_id: consumed.familyId,
-      revoked_refresh_tokens: consumed.revokedRefreshTokens,
-      code_client_id: consumed.clientId,
-    });
+    throw Object.assign(
+      withAudit(new InvalidGrant('The authorization code has already been used'), 'token.code_replayed', {
+        reason: 'invalid_grant',
+        family_id: consumed.familyId,
+        revoked_refresh_tokens: consumed.revokedRefreshTokens,
+        code_client_id: consumed.clientId,
+      }),
+      { reusedToken: 'authorization_code' as const },
+    );
   }
   if (consumed.status === 'expired')
     throw withAudit(new InvalidGrant('The authorization code has expired'), 'token.code_invalid', { reason: 'invalid_grant', cause: 'expired' });

@@ -37,11 +37,14 @@ export async function refreshTokenGrant(params: FormParams, client: OAuthClient,
   const rotated = await provider.store.grants.rotateRefreshToken(presented, replacement, provider.settings.ttl.refreshToken);
   switch (rotated.status) {
     case 'reused':
-      throw withAudit(new InvalidGrant('The refresh token has already been used'), 'token.refresh_reused', {
-        reason: 'invalid_grant',
-        family_id: rotated.familyId,
-        revoked_refresh_tokens: rotated.revokedRefreshTokens,
-      });
+      throw Object.assign(
+        withAudit(new InvalidGrant('The refresh token has already been used'), 'token.refresh_reused', {
+          reason: 'invalid_grant',
+          family_id: rotated.familyId,
+          revoked_refresh_tokens: rotated.revokedRefreshTokens,
+        }),
+        { reusedToken: 'refresh_token' as const },
+      );
     case 'revoked':
       throw withAudit(new InvalidGrant('The refresh token has been revoked'), 'token.validation_failed', {
         reason: 'invalid_grant',

@@ -1,5 +1,6 @@
 import { rateLimitHeaders, type RateLimitDecision, type RateLimitRule } from '../../security/rate-limit';
 import { TemporarilyUnavailable } from '../errors';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 
 export type LimitedEndpoint = 'login' | 'token' | 'password_change' | 'password_reset' | 'email_verification';
@@ -45,6 +46,7 @@ export function enforceRateLimits(
       requestId: ctx.requestId,
       details: { endpoint, scope: refused.scope, limit: refused.rule.limit, window_seconds: refused.rule.windowSeconds },
     });
+    reportOutcome(ctx, { rateLimited: endpoint });
     throw new RateLimited(rateLimitHeaders(refused.decision), refused.decision.resetSeconds);
   }
   return tightest;

@@ -1,5 +1,6 @@
 import { InvalidRequest } from '../errors';
-import type { ProviderSettings } from '../ports';
+import { reportOutcome } from '../outcome';
+import type { ProviderSettings, RequestContext } from '../ports';
 import { errorResponse } from '../respond';
 import { csrfMatches, isCrossSiteFormPost, readBrowserSession, type BrowserSession } from '../session';
 
@@ -13,11 +14,15 @@ const MAX_JSON_BYTES = 64 * 1024;
  */
 export async function readJsonCall(
   request: Request,
+  ctx: RequestContext,
   settings: ProviderSettings,
 ): Promise<{ body: Record<string, unknown>; browser: BrowserSession } | { rejected: Response }> {
-  const forbidden = () => ({
-    rejected: errorResponse(Object.assign(new InvalidRequest('The request expired or was sent from another site; reload the page'), { status: 403 })),
-  });
+  const forbidden = () => {
+    reportOutcome(ctx, { csrfRejected: true });
+    return {
+      rejected: errorResponse(Object.assign(new InvalidRequest('The request expired or was sent from another site; reload the page'), { status: 403 })),
+    };
+  };
   if (isCrossSiteFormPost(request, settings.issuer)) return forbidden();
   if (!/^application\/json(;|$)/i.test(request.headers.get('content-type') ?? ''))
     return { rejected: errorResponse(new InvalidRequest('The body must be application/json')) };

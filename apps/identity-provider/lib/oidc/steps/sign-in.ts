@@ -1,5 +1,6 @@
 import type { User } from '@idp/database-identity';
 import { INTERACTION_PATHS } from '../endpoints/authorize';
+import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { newCsrfToken, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
 
@@ -45,6 +46,7 @@ export async function establishSession(
     requestId: ctx.requestId,
     details: { sid_created: true, amr: authn.amr, acr: authn.acr },
   });
+  reportOutcome(ctx, { login: 'success' });
   let next =
     'pending' in target
       ? `${user.mustChangePassword ? INTERACTION_PATHS.password : INTERACTION_PATHS.resume}?interaction=${target.interactionId}`
