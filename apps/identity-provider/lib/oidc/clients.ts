@@ -1,4 +1,5 @@
-import { systemNow, type ClientQueries, type OAuthClient } from '@idp/database-identity';
+import { systemNow, type OAuthClient } from './domain';
+import type { ClientSource } from './store';
 import { originsOf } from './cors';
 import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ClientRegistry } from './ports';
@@ -19,7 +20,7 @@ interface Registry {
  * instance is seen within that interval without a query per request. A slow or locked table delays no
  * request while the registry is younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
+export function cachedClientRegistry(queries: ClientSource, timing: SnapshotTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
   const now = timing.now ?? systemNow;
   const snapshot = new PollingSnapshot<Registry>(
     async (previous) => {

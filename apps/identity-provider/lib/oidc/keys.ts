@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { systemNow, type KeyQueries, type KeyState, type SigningAlg } from '@idp/database-identity';
+import { systemNow, type KeyState, type SigningAlg } from './domain';
+import type { SigningKeySource } from './store';
 import type { KeyObject } from 'node:crypto';
 import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { KeyRing, SigningKeyHandle } from './ports';
@@ -53,7 +54,7 @@ export type CachedKeyRing = KeyRing & {
  * keep verifying until their `retire_after`. A slow or failing check delays no request while the key set is
  * younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}): CachedKeyRing {
+export function cachedKeyRing(queries: SigningKeySource, timing: SnapshotTiming = {}): CachedKeyRing {
   type State = { version: string; keys: RingKey[]; view: View | null };
   const now = timing.now ?? systemNow;
 

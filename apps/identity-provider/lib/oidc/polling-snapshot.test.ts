@@ -1,7 +1,8 @@
-import type { ClientQueries, OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from './domain';
 import { describe, expect, it } from 'vitest';
 import { cachedClientRegistry } from './clients';
 import { PollingSnapshot } from './polling-snapshot';
+import type { ClientSource } from './store';
 
 /** A source whose next answer the test decides: a value, a failure, or a hang until released. */
 function controllableSource() {
@@ -91,7 +92,7 @@ describe('cachedClientRegistry under a locked table', () => {
         return 'v1';
       },
       list: async () => [client],
-    } as unknown as ClientQueries;
+    } satisfies ClientSource;
     const registry = cachedClientRegistry(queries, { checkEveryMs: 2000, waitMs: 20, now: () => t });
     expect(await registry.get('known')).toBe(client);
     hang = true;

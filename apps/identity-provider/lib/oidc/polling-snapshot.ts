@@ -1,4 +1,4 @@
-import { systemNow } from '@idp/database-identity';
+import { systemNow } from './domain';
 
 export interface PollingSnapshotOptions {
   /** How often the value is checked against its source (a cheap fingerprint query in practice). */

@@ -1,4 +1,5 @@
-import { systemNow, type ResourceServer, type ResourceServerQueries } from '@idp/database-identity';
+import { systemNow, type ResourceServer } from './domain';
+import type { ResourceServerSource } from './store';
 import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ResourceIndex, ResourceRegistry } from './ports';
 
@@ -8,7 +9,7 @@ import type { ResourceIndex, ResourceRegistry } from './ports';
  * database is slow (PollingSnapshot). The token endpoint therefore makes no database round trip for them.
  */
 export function cachedResourceRegistry(
-  queries: Pick<ResourceServerQueries, 'version' | 'list'>,
+  queries: ResourceServerSource,
   timing: SnapshotTiming = {},
 ): ResourceRegistry & { invalidate(): void; health(): SnapshotHealth } {
   const now = timing.now ?? systemNow;

@@ -1,4 +1,4 @@
-import type { User } from '@idp/database-identity';
+import type { User } from '../domain';
 import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, reply } from '../respond';

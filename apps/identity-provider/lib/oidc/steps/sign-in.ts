@@ -1,4 +1,4 @@
-import type { User } from '@idp/database-identity';
+import type { User } from '../domain';
 import { INTERACTION_PATHS } from '../endpoints/authorize';
 import type { Provider, RequestContext } from '../ports';
 import { newCsrfToken, sessionCookie, type BrowserSession, type PendingAuthorization } from '../session';
