@@ -19,7 +19,7 @@ import { ConfigError, loadConfig, type Config } from '../lib/env';
 import { mailTransport } from '../lib/container';
 import { createLogger } from '../lib/log';
 import { MailWorker } from '../lib/mail/queue';
-import { markEmailVerified, sendEmailVerification, type RecoveryDeps } from '../lib/recovery/account-recovery';
+import { markEmailVerified, sendEmailVerification, type AccountChangeDeps } from '../lib/recovery/account-recovery';
 import { checkPasswordPolicy } from '../lib/security/password-policy';
 import { rfc3339 } from '../lib/security/input';
 import { sendToRunningServer, SOCKET_COMMANDS } from '../lib/admin/cli-socket';
@@ -478,7 +478,7 @@ export class UsageError extends Error {}
  * The recovery services from the shell: audit events go through a writer of their own (flushed before the
  * command returns), mail through the configured transport, delivered before the command returns.
  */
-async function withRecovery(store: IdentityStore, config: Config, work: (deps: RecoveryDeps) => Promise<void>): Promise<void> {
+async function withRecovery(store: IdentityStore, config: Config, work: (deps: AccountChangeDeps) => Promise<void>): Promise<void> {
   const audit = new AuditWriter(store.db, { spoolDir: `${config.dataDir}/audit-spool` });
   const mail = new MailWorker({
     enqueueTo: store.mailQueue,

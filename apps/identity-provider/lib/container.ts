@@ -27,7 +27,7 @@ export interface Container {
   mail: MailWorker;
   /** Prometheus metrics: request outcomes are counted by the HTTP edge, background work where it happens. */
   metrics: IdpMetrics;
-  provider: Provider;
+  provider: AppProvider;
   /** The key ring behind provider.keys, with its lifecycle view (metrics). */
   keyRing: CachedKeyRing;
   /** What key rotation needs (lib/oidc/key-rotation.ts): scheduleKeyRotation(container.keyRotation, { alg }) rotates on request. */
@@ -46,6 +46,12 @@ export interface Container {
   maintenance(): MaintenanceStatus;
   close(): Promise<void>;
 }
+
+/**
+ * The provider as the app holds it: the core sees `store` as its ProtocolStore (lib/oidc/store.ts); the app's
+ * own services (the account API) reach the rest of the same request-path store.
+ */
+export type AppProvider = Provider & { store: IdentityStore };
 
 export const APP_VERSION = '0.1.0';
 /** Delivered and failed mail rows (no message left in them) are kept this long for the audit trail's sake. */
@@ -136,7 +142,8 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
     metrics,
     onError: (error) => log.warn('mail delivery round failed', { error }),
   });
-  const provider: Provider = {
+  // the data package's store is the core's ProtocolStore as it is (the compiler checks it here)
+  const provider: AppProvider = {
     settings: providerSettings(config),
     store: requestStore,
     clients,

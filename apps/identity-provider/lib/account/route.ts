@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { Session, User } from '@idp/database-identity';
-import { getContainer, type Container } from '../container';
+import { getContainer, type AppProvider, type Container } from '../container';
 import { CLIENT_IP_HEADER, requestContext } from '../http/edge';
 import { resolveClientIp } from '../http/client-ip';
 import { asOAuthError } from '../oidc/errors';
-import type { Provider, RequestContext } from '../oidc/ports';
+import type { RequestContext } from '../oidc/ports';
 import { recordOutcome } from '../observability/outcome-metrics';
 import { csrfMatches, isCrossSiteFormPost, readBrowserSession, type BrowserSession } from '../oidc/session';
 
@@ -36,7 +36,7 @@ export function errorJson(error: AccountError): Response {
 }
 
 export interface AccountContext {
-  provider: Provider;
+  provider: AppProvider;
   container: Container;
   request: Request;
   ctx: RequestContext;

@@ -1,6 +1,7 @@
-import { systemNow, type ClientQueries, type OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from './domain';
+import type { ClientSource } from './store';
 import { originsOf } from './cors';
-import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
+import { PollingSnapshot, snapshotOptions, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ClientRegistry } from './ports';
 
 const NO_IDS: ReadonlySet<string> = new Set();
@@ -19,8 +20,7 @@ interface Registry {
  * instance is seen within that interval without a query per request. A slow or locked table delays no
  * request while the registry is younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
-  const now = timing.now ?? systemNow;
+export function cachedClientRegistry(queries: ClientSource, timing: SnapshotTiming = {}): ClientRegistry & { invalidate(): void; health(): SnapshotHealth } {
   const snapshot = new PollingSnapshot<Registry>(
     async (previous) => {
       const version = await queries.version();
@@ -30,17 +30,14 @@ export function cachedClientRegistry(queries: ClientQueries, timing: SnapshotTim
       const byId = new Map(clients.map((client) => [client.clientId, client]));
       return { version, byId, origins: originsOf(clients.flatMap((client) => client.redirectUris)), ids: new Set(byId.keys()) };
     },
-    { checkEveryMs: timing.checkEveryMs ?? 2000, maxStaleMs: timing.maxStaleMs ?? 300_000, waitMs: timing.waitMs ?? 100, now, onError: timing.onError },
+    snapshotOptions(timing, 2000),
   );
-  let missCheckedAt = -Infinity;
 
   const get = async (clientId: string): Promise<OAuthClient | null> => {
     const client = (await snapshot.get()).byId.get(clientId);
-    // a miss may be a client registered moments ago elsewhere: look again, at most every 250 ms
-    if (!client && now() - missCheckedAt > 250) {
-      missCheckedAt = now();
-      return (await snapshot.refresh()).byId.get(clientId) ?? null;
-    }
+    // a miss may be a client registered moments ago elsewhere: look again (PollingSnapshot bounds how often)
+    const recheck = client ? null : snapshot.refreshAfterMiss();
+    if (recheck) return (await recheck).byId.get(clientId) ?? null;
     return client ?? null;
   };
 

@@ -1,4 +1,4 @@
-import type { IdentityStore } from '@idp/database-identity';
+import type { ProtocolStore } from './store';
 
 /**
  * What every password change does after the new password is stored (the /password form, a reset by link):
@@ -7,7 +7,7 @@ import type { IdentityStore } from '@idp/database-identity';
  * access tokens issued from them.
  */
 export async function endSessionsAfterPasswordChange(
-  store: Pick<IdentityStore, 'sessions' | 'grants'>,
+  store: Pick<ProtocolStore, 'sessions' | 'grants'>,
   userId: string,
   keepSid: string | null,
   reason: 'password_changed' | 'password_reset' = 'password_changed',

@@ -3,7 +3,7 @@
  * sent back to the client's redirect URI. `errorResponse` in respond.ts is the one place they become
  * HTTP responses.
  */
-import { isDatabaseUnavailable } from '@idp/database-identity';
+import { isDatabaseUnavailable } from './domain';
 import type { AuditAction } from './audit';
 import type { ReusedToken } from './outcome';
 

@@ -1,5 +1,5 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import type { SigningAlg } from '@idp/database-identity';
+import type { SigningAlg } from './domain';
 
 /**
  * Compact JWS for the provider's own tokens, on node:crypto KeyObjects (RFC 7515, RFC 7518 3.3/3.4).

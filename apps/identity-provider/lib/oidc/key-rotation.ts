@@ -1,4 +1,5 @@
-import type { KeyQueries, LifecycleChanges, RotationPolicy, SigningAlg, SigningKey } from '@idp/database-identity';
+import type { LifecycleChanges, RotationPolicy, SigningAlg, SigningKey } from './domain';
+import type { SigningKeyLifecycle } from './store';
 import type { AuditEvent } from './audit';
 import type { AuditSink } from './ports';
 
@@ -8,7 +9,7 @@ import type { AuditSink } from './ports';
  * (`key.published`, `key.activated`, `key.retired`; details: kid, alg and the replaced kid, nothing else).
  */
 export interface KeyRotationDeps {
-  keys: Pick<KeyQueries, 'runScheduledRotation' | 'scheduleRotation' | 'rotateImmediately'>;
+  keys: SigningKeyLifecycle;
   audit: AuditSink;
   policy: RotationPolicy;
   /** The JWKS Cache-Control max-age, to say what an immediate rotation breaks. */

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
-import type { KeyQueries, KeyState } from '@idp/database-identity';
 import { describe, expect, it } from 'vitest';
+import type { KeyState } from './domain';
 import { cachedKeyRing } from './keys';
+import type { SigningKeySource } from './store';
 
 function jwkPair(kid: string, times: { activatesAt?: number; retireAfter?: number | null; state?: KeyState } = {}) {
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -28,7 +29,7 @@ function fakeQueries(clock: { time: number; dbOffset?: number }, initial: Return
       return db.version;
     },
     loadKeyRing: async () => ({ databaseNow: new Date(clock.time + (clock.dbOffset ?? 0)), keys: db.keys }),
-  } as unknown as KeyQueries;
+  } as unknown as SigningKeySource;
   return { db, queries };
 }
 

@@ -1,7 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
-import { systemNow, type KeyQueries, type KeyState, type SigningAlg } from '@idp/database-identity';
+import { systemNow, type KeyState, type SigningAlg } from './domain';
+import type { SigningKeySource } from './store';
 import type { KeyObject } from 'node:crypto';
-import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
+import { PollingSnapshot, snapshotOptions, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { KeyRing, SigningKeyHandle } from './ports';
 
 /** A key as the ring holds it; times are on this process's clock (the database's, shifted by the measured offset). */
@@ -53,7 +54,7 @@ export type CachedKeyRing = KeyRing & {
  * keep verifying until their `retire_after`. A slow or failing check delays no request while the key set is
  * younger than `maxStaleMs` (see PollingSnapshot).
  */
-export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}): CachedKeyRing {
+export function cachedKeyRing(queries: SigningKeySource, timing: SnapshotTiming = {}): CachedKeyRing {
   type State = { version: string; keys: RingKey[]; view: View | null };
   const now = timing.now ?? systemNow;
 
@@ -118,14 +119,7 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
     return view;
   };
 
-  const snapshot = new PollingSnapshot<State>(load, {
-    checkEveryMs: timing.checkEveryMs ?? 5000,
-    maxStaleMs: timing.maxStaleMs ?? 300_000,
-    waitMs: timing.waitMs ?? 100,
-    now,
-    onError: timing.onError,
-  });
-  let missCheckedAt = -Infinity;
+  const snapshot = new PollingSnapshot<State>(load, { ...snapshotOptions(timing, 5000), now });
 
   const signingKey = async (alg: SigningAlg) => {
     const handle = viewAt(await snapshot.get(), now()).signing.get(alg);
@@ -151,11 +145,9 @@ export function cachedKeyRing(queries: KeyQueries, timing: SnapshotTiming = {}):
     },
     async verificationKey(kid, alg) {
       let entry = viewAt(await snapshot.get(), now()).verifying.get(kid);
-      if (!entry && now() - missCheckedAt > 250) {
-        // a kid we have not seen may come from a rotation moments ago on another instance
-        missCheckedAt = now();
-        entry = viewAt(await snapshot.refresh(), now()).verifying.get(kid);
-      }
+      // a kid we have not seen may come from a rotation moments ago on another instance
+      const recheck = entry ? null : snapshot.refreshAfterMiss();
+      if (recheck) entry = viewAt(await recheck, now()).verifying.get(kid);
       return entry && entry.alg === alg ? entry.key : null;
     },
     async jwks() {

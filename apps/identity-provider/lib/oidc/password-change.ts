@@ -1,4 +1,5 @@
-import { verifyPassword, type Session } from '@idp/database-identity';
+import type { Session } from './domain';
+import { verifyPassword } from './crypto';
 import { checkPasswordPolicy, MAX_PASSWORD_CHARACTERS } from '../security/password-policy';
 import { endSessionsAfterPasswordChange } from './end-sessions';
 import { reportOutcome } from './outcome';

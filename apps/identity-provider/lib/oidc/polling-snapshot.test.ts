@@ -1,7 +1,8 @@
-import type { ClientQueries, OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from './domain';
 import { describe, expect, it } from 'vitest';
 import { cachedClientRegistry } from './clients';
 import { PollingSnapshot } from './polling-snapshot';
+import type { ClientSource } from './store';
 
 /** A source whose next answer the test decides: a value, a failure, or a hang until released. */
 function controllableSource() {
@@ -70,6 +71,22 @@ describe('PollingSnapshot', () => {
     expect(snapshot.health()).toMatchObject({ usable: true, ageMs: 0 });
   });
 
+  it('lookups that miss check again at most every 250 ms', async () => {
+    let t = 0;
+    const source = controllableSource();
+    const snapshot = new PollingSnapshot(source.load, { ...timing, now: () => t });
+    await snapshot.get();
+    const first = snapshot.refreshAfterMiss();
+    expect(await first).toBe(1);
+    t = 250;
+    expect(snapshot.refreshAfterMiss()).toBeNull();
+    expect(source.calls).toBe(2);
+    t = 251;
+    source.set({ kind: 'value', value: 2 });
+    expect(await snapshot.refreshAfterMiss()).toBe(2);
+    expect(source.calls).toBe(3);
+  });
+
   it('the first load is awaited and its failure surfaces', async () => {
     const source = controllableSource();
     source.set({ kind: 'fail' });
@@ -91,7 +108,7 @@ describe('cachedClientRegistry under a locked table', () => {
         return 'v1';
       },
       list: async () => [client],
-    } as unknown as ClientQueries;
+    } satisfies ClientSource;
     const registry = cachedClientRegistry(queries, { checkEveryMs: 2000, waitMs: 20, now: () => t });
     expect(await registry.get('known')).toBe(client);
     hang = true;

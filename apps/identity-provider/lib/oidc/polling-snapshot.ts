@@ -1,4 +1,4 @@
-import { systemNow } from '@idp/database-identity';
+import { systemNow } from './domain';
 
 export interface PollingSnapshotOptions {
   /** How often the value is checked against its source (a cheap fingerprint query in practice). */
@@ -13,6 +13,20 @@ export interface PollingSnapshotOptions {
 
 /** How a cache built on a PollingSnapshot is tuned; unset fields take the cache's defaults (README). */
 export type SnapshotTiming = Partial<PollingSnapshotOptions>;
+
+/** A cache's timing: its own check interval, and the same staleness bound (5 minutes) and wait (100 ms) for all. */
+export function snapshotOptions(timing: SnapshotTiming, checkEveryMs: number): PollingSnapshotOptions {
+  return {
+    checkEveryMs: timing.checkEveryMs ?? checkEveryMs,
+    maxStaleMs: timing.maxStaleMs ?? 300_000,
+    waitMs: timing.waitMs ?? 100,
+    now: timing.now,
+    onError: timing.onError,
+  };
+}
+
+/** Lookups that miss trigger a check at most this often, however many there are. */
+const MISS_RECHECK_MS = 250;
 
 export interface SnapshotHealth {
   loaded: boolean;
@@ -35,6 +49,7 @@ export class PollingSnapshot<T> {
   #loadedAt = -Infinity;
   #checkedAt = -Infinity;
   #inflight: Promise<T> | null = null;
+  #missCheckedAt = -Infinity;
   readonly #now: () => number;
 
   constructor(
@@ -88,6 +103,17 @@ export class PollingSnapshot<T> {
     this.#value = value;
     this.#loadedAt = this.#checkedAt = this.#now();
     return value;
+  }
+
+  /**
+   * A check for a lookup that missed (a client, resource server or kid created moments ago on another
+   * instance), at most every MISS_RECHECK_MS; null when the last one was more recent.
+   */
+  refreshAfterMiss(): Promise<T> | null {
+    const t = this.#now();
+    if (t - this.#missCheckedAt <= MISS_RECHECK_MS) return null;
+    this.#missCheckedAt = t;
+    return this.refresh();
   }
 
   /** The next get() checks first (a change made through this process). */

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import type { AccessTokenSubjects, IdentityStore, MailMessage, MailTemplate, OAuthClient, ResourceServer, SigningAlg } from '@idp/database-identity';
+import type { AccessTokenSubjects, MailMessage, MailTemplate, OAuthClient, ResourceServer, SigningAlg } from './domain';
+import type { ProtocolStore } from './store';
 import type { RateLimiter, RateLimitRule } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import type { RequestOutcome } from './outcome';
@@ -103,7 +104,8 @@ export interface RequestContext {
 
 export interface Provider {
   settings: ProviderSettings;
-  store: IdentityStore;
+  /** The storage the core relies on (store.ts); lib/container.ts hands over the data package's store. */
+  store: ProtocolStore;
   clients: ClientRegistry;
   resources: ResourceRegistry;
   keys: KeyRing;

@@ -1,5 +1,6 @@
-import { systemNow, type ResourceServer, type ResourceServerQueries } from '@idp/database-identity';
-import { PollingSnapshot, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
+import type { ResourceServer } from './domain';
+import type { ResourceServerSource } from './store';
+import { PollingSnapshot, snapshotOptions, type SnapshotHealth, type SnapshotTiming } from './polling-snapshot';
 import type { ResourceIndex, ResourceRegistry } from './ports';
 
 /**
@@ -8,19 +9,17 @@ import type { ResourceIndex, ResourceRegistry } from './ports';
  * database is slow (PollingSnapshot). The token endpoint therefore makes no database round trip for them.
  */
 export function cachedResourceRegistry(
-  queries: Pick<ResourceServerQueries, 'version' | 'list'>,
+  queries: ResourceServerSource,
   timing: SnapshotTiming = {},
 ): ResourceRegistry & { invalidate(): void; health(): SnapshotHealth } {
-  const now = timing.now ?? systemNow;
   const snapshot = new PollingSnapshot<ResourceIndex & { version: string }>(
     async (previous) => {
       const version = await queries.version();
       if (previous && previous.version === version) return previous;
       return { version, ...indexOf(await queries.list()) };
     },
-    { checkEveryMs: timing.checkEveryMs ?? 2000, maxStaleMs: timing.maxStaleMs ?? 300_000, waitMs: timing.waitMs ?? 100, now, onError: timing.onError },
+    snapshotOptions(timing, 2000),
   );
-  let missCheckedAt = -Infinity;
   // one settled promise per loaded index: no new promise per request while it is fresh (see clients.ts)
   let settled: { of: ResourceIndex; answer: Promise<ResourceIndex> } | null = null;
 
@@ -33,12 +32,9 @@ export function cachedResourceRegistry(
       }
       return (async () => {
         const index = await snapshot.get();
-        // an identifier we do not know may have been registered moments ago elsewhere: look again, at most every 250 ms
-        if (identifiers.some((id) => !index.byIdentifier.has(id)) && now() - missCheckedAt > 250) {
-          missCheckedAt = now();
-          return snapshot.refresh();
-        }
-        return index;
+        // an identifier we do not know may have been registered moments ago elsewhere: look again (bounded by PollingSnapshot)
+        const recheck = identifiers.some((id) => !index.byIdentifier.has(id)) ? snapshot.refreshAfterMiss() : null;
+        return recheck ?? index;
       })();
     },
     invalidate() {

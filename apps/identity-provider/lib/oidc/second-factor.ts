@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import type { SecondFactorState, User } from '@idp/database-identity';
+import type { SecondFactorState, User } from './domain';
 import type { Provider, RequestContext } from './ports';
 
 /**

@@ -10,14 +10,14 @@ import {
   type NewResourceServer,
   type ResourceServer,
 } from '@idp/database-identity';
-import { providerSettings } from '../container';
+import { providerSettings, type AppProvider } from '../container';
 import { loadConfig } from '../env';
 import { createRateLimiter } from '../security/rate-limit';
 import type { AuditEvent } from './audit';
 import { cachedClientRegistry } from './clients';
 import { cachedKeyRing } from './keys';
 import { cachedResourceRegistry } from './resources';
-import type { Provider, RequestContext } from './ports';
+import type { RequestContext } from './ports';
 import { sessionCookie, sessionCookieName } from './session';
 import { VerifiedJwtCache } from './verified-jwts';
 import { embeddedTemplate } from '@idp/database-identity/testing';
@@ -29,7 +29,7 @@ export const TEST_ISSUER = 'https://id.example';
  * embedded database (real migrations, real keys, real registry), with the audit events kept in an array.
  */
 export async function testProvider(): Promise<{
-  provider: Provider;
+  provider: AppProvider;
   store: IdentityStore;
   events: AuditEvent[];
   /** Mails the provider sent (not queued: handed over at once). */
@@ -55,7 +55,7 @@ export async function testProvider(): Promise<{
   const mails: { template: MailTemplate; userId: string | null; message: MailMessage }[] = [];
   const clients = cachedClientRegistry(store.clients);
   const resources = cachedResourceRegistry(store.resourceServers);
-  const provider: Provider = {
+  const provider: AppProvider = {
     settings: providerSettings(config),
     store,
     clients,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeCompact, signCompact, verifySignature } from './jws';
-import { SystemDate, type SigningAlg } from '@idp/database-identity';
+import { SystemDate, type SigningAlg } from './domain';
 import { InvalidToken } from './errors';
 import type { Provider } from './ports';
 import type { VerifiedJwt } from './verified-jwts';

@@ -8,7 +8,7 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
-import type { User, WebAuthnChallengePurpose, WebAuthnCredential } from '@idp/database-identity';
+import type { User, WebAuthnChallengePurpose, WebAuthnCredential } from './domain';
 import type { Provider } from './ports';
 
 /**

@@ -10,17 +10,24 @@ import { checkPasswordPolicy, type PasswordPolicyResult } from '../security/pass
 import type { AuditEvent } from '../oidc/audit';
 import { endSessionsAfterPasswordChange } from '../oidc/end-sessions';
 import type { AuditSink, MailSender, Provider, ProviderSettings, RequestContext } from '../oidc/ports';
+import type { ProtocolStore } from '../oidc/store';
 import { verifySecondFactor } from '../oidc/second-factor';
 import { renderMail } from '../mail/templates';
 
 /** What the services need: a Provider has all of it; the CLI builds the same from its store. */
 export interface RecoveryDeps {
   settings: Pick<ProviderSettings, 'issuer' | 'passwordMinLength' | 'recovery'>;
-  store: Pick<IdentityStore, 'users' | 'accountTokens' | 'sessions' | 'grants' | 'box'>;
+  store: Pick<ProtocolStore, 'users' | 'accountTokens' | 'sessions' | 'grants' | 'box'>;
   audit: AuditSink;
   mail: MailSender;
   now: () => Date;
 }
+
+/**
+ * For the changes the protocol core never makes (an administrator vouching for an address, a new address):
+ * the CLI and the console hand over the data package's whole store.
+ */
+export type AccountChangeDeps = RecoveryDeps & { store: Pick<IdentityStore, 'users' | 'accountTokens'> };
 
 /** Links lead to these browser endpoints, which move the token into the sealed session cookie. */
 export const RECOVERY_LINK_PATHS = { password_reset: '/interaction/reset-link', email_verification: '/interaction/verify-link' } as const;
@@ -100,7 +107,7 @@ export async function requestPasswordReset(deps: RecoveryDeps, email: string, ac
  * unused recovery codes (a passkey alone cannot be checked on the reset form, and a passkey user got
  * recovery codes with their first factor). The form then asks for a code (app code or recovery code).
  */
-export async function requireSecondFactorForReset(deps: { store: Pick<IdentityStore, 'authenticators'> }, userId: string): Promise<{ required: boolean }> {
+export async function requireSecondFactorForReset(deps: { store: Pick<ProtocolStore, 'authenticators'> }, userId: string): Promise<{ required: boolean }> {
   const factors = await deps.store.authenticators.secondFactors(userId);
   return { required: factors.totp || factors.recoveryCodesLeft > 0 };
 }
@@ -195,7 +202,7 @@ export async function verifyEmailWithToken(
 
 /** An administrator vouches for the address (console, `users:verify-email`). False if already verified or unknown. */
 export async function markEmailVerified(
-  deps: Pick<RecoveryDeps, 'store' | 'audit'>,
+  deps: Pick<AccountChangeDeps, 'store' | 'audit'>,
   userId: string,
   actor: Actor & { adminId?: string | null } = {},
 ): Promise<boolean> {
@@ -213,7 +220,7 @@ export async function markEmailVerified(
 }
 
 /** A new address (account page, admin console): unverified until its link is followed; the link is mailed to it. */
-export async function changeEmailAddress(deps: RecoveryDeps, userId: string, email: string, actor: Actor = {}): Promise<boolean> {
+export async function changeEmailAddress(deps: AccountChangeDeps, userId: string, email: string, actor: Actor = {}): Promise<boolean> {
   const user = await deps.store.users.changeEmail(userId, email);
   if (!user) return false;
   await sendEmailVerification(deps, userId, actor);

@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import type { Session, User } from '@idp/database-identity';
+import type { Session, User } from '../domain';
 import { acrOf, combineAmr } from '../acr';
 import { InvalidRequest } from '../errors';
 import type { Provider, RequestContext } from '../ports';

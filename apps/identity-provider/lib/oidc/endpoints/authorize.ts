@@ -1,4 +1,5 @@
-import { randomToken, type OAuthClient, type Session, type User } from '@idp/database-identity';
+import type { OAuthClient, Session, User } from '../domain';
+import { randomToken } from '../crypto';
 import { ACR, acrForToken, acrLevel, acrRequirement, minimumAcr, parseClaimsParameter, type ClaimsRequest } from '../acr';
 import {
   asOAuthError,

@@ -1,4 +1,4 @@
-import { decoyPasswordHash, verifyPassword } from '@idp/database-identity';
+import { decoyPasswordHash, verifyPassword } from '../crypto';
 import { hasControlChars } from '../../security/input';
 import { AccessDenied, InvalidRequest } from '../errors';
 import { changePassword, MAX_PASSWORD_LENGTH, needsCurrentPassword } from '../password-change';

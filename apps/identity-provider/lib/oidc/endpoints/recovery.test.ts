@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { verifyPassword } from '@idp/database-identity';
+import { verifyPassword } from '../crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendEmailVerification } from '../../recovery/account-recovery';
 import { newTotpSecret, TOTP_PERIOD_SECONDS, totpCode } from '../second-factor';

@@ -1,4 +1,4 @@
-import type { OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from '../domain';
 import type { AuditEvent } from '../audit';
 import { asOAuthError, InvalidClient, InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../errors';
 import { authorizationCodeGrant } from '../grants/authorization-code';

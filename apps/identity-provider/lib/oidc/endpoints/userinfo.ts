@@ -1,4 +1,4 @@
-import type { User } from '@idp/database-identity';
+import type { User } from '../domain';
 import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
 import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';

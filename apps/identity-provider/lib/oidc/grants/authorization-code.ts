@@ -1,4 +1,5 @@
-import { randomToken, type AuthorizationCodeGrant, type OAuthClient } from '@idp/database-identity';
+import type { AuthorizationCodeGrant, OAuthClient } from '../domain';
+import { randomToken } from '../crypto';
 import { claimsFor } from '../endpoints/userinfo';
 import { InvalidGrant, withAudit } from '../errors';
 import type { Provider } from '../ports';

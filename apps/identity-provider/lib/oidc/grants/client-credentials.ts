@@ -1,4 +1,4 @@
-import type { OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from '../domain';
 import { UnauthorizedClient } from '../errors';
 import type { Provider } from '../ports';
 import { resourcesOf, type FormParams } from '../steps/parse-form';

@@ -1,4 +1,5 @@
-import { randomToken, type OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from '../domain';
+import { randomToken } from '../crypto';
 import { InvalidGrant, withAudit } from '../errors';
 import type { Provider } from '../ports';
 import { required, resourcesOf, type FormParams } from '../steps/parse-form';

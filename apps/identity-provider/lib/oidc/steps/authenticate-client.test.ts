@@ -1,4 +1,4 @@
-import type { OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from '../domain';
 import { SecretBox } from '@idp/database-identity';
 import { describe, expect, it } from 'vitest';
 import { InvalidClient } from '../errors';

@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { OAuthClient } from '@idp/database-identity';
+import type { OAuthClient } from '../domain';
 import { InvalidClient, InvalidRequest } from '../errors';
 import type { Provider } from '../ports';
 import type { FormParams } from './parse-form';

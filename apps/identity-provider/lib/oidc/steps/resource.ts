@@ -1,4 +1,4 @@
-import { resourceIdentifierProblem, type OAuthClient, type ResourceServer, type SigningAlg } from '@idp/database-identity';
+import { resourceIdentifierProblem, type OAuthClient, type ResourceServer, type SigningAlg } from '../domain';
 import { InvalidScope, InvalidTarget } from '../errors';
 import type { Provider, ProviderSettings, ResourceIndex } from '../ports';
 

@@ -1,4 +1,4 @@
-import type { User } from '@idp/database-identity';
+import type { User } from '../domain';
 import { INTERACTION_PATHS } from '../endpoints/authorize';
 import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
