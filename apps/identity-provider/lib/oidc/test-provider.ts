@@ -3,6 +3,7 @@ import {
   accessTokenSubjects,
   openIdentityStore,
   SystemDate,
+  systemNow,
   type IdentityStore,
   type MailMessage,
   type MailTemplate,
@@ -40,6 +41,11 @@ export async function testProvider(): Promise<{
   client(input: NewClient): Promise<{ clientId: string; clientSecret: string | null }>;
   /** Registers a resource server and makes the registry see it at once. */
   resourceServer(input: NewResourceServer): Promise<ResourceServer>;
+  /**
+   * Moves the provider's clock and the database's `now()` forward together, so expiry (codes, refresh
+   * tokens, access tokens) is reached without waiting. `reset()` goes back to the real time.
+   */
+  clock: { advance(seconds: number): Promise<void>; reset(): Promise<void> };
   close(): Promise<void>;
 }> {
   const config = loadConfig({
@@ -51,6 +57,19 @@ export async function testProvider(): Promise<{
   });
   const store = await openIdentityStore({ keyEncryptionSecret: config.keyEncryptionSecret, embeddedTemplate: embeddedTemplate() });
   await store.keys.ensureActiveKeys(['RS256', 'ES256']);
+  // the store's SQL says now(): a function of the same name earlier on the search path (one embedded
+  // connection, so the setting holds for every query) adds the offset the test sets
+  let offsetSeconds = 0;
+  await store.db.query(`create schema test_clock`);
+  await store.db.query(
+    `create function test_clock.now() returns timestamptz language sql stable
+       as $$ select pg_catalog.now() + make_interval(secs => coalesce(nullif(current_setting('test_clock.offset_seconds', true), ''), '0')::float8) $$`,
+  );
+  await store.db.query(`set search_path = test_clock, pg_catalog, public`);
+  const setOffset = async (seconds: number) => {
+    offsetSeconds = seconds;
+    await store.db.query(`select set_config('test_clock.offset_seconds', $1, false)`, [String(seconds)]);
+  };
   const events: AuditEvent[] = [];
   const mails: { template: MailTemplate; userId: string | null; message: MailMessage }[] = [];
   const clients = cachedClientRegistry(store.clients);
@@ -66,7 +85,7 @@ export async function testProvider(): Promise<{
     audit: { record: (event) => void events.push(event) },
     limiter: createRateLimiter({}),
     mail: { send: async (mail) => void mails.push(mail) },
-    now: () => new SystemDate(),
+    now: () => new SystemDate(systemNow() + offsetSeconds * 1000),
   };
   return {
     provider,
@@ -92,6 +111,10 @@ export async function testProvider(): Promise<{
       const server = await store.resourceServers.create(input);
       resources.invalidate();
       return server;
+    },
+    clock: {
+      advance: (seconds) => setOffset(offsetSeconds + seconds),
+      reset: () => setOffset(0),
     },
     async close() {
       provider.accessTokenSubjects.close();
