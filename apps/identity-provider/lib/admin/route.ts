@@ -3,7 +3,8 @@ import { isDatabaseUnavailable } from '@idp/database-identity';
 import { z } from 'zod';
 import { getContainer, type Container } from '../container';
 import { CLIENT_IP_HEADER } from '../http/edge';
-import { csrfMatches, readBrowserSession } from '../oidc/session';
+import { signedInAccount } from '../http/signed-in';
+import { csrfMatches } from '../oidc/session';
 import { AdminError, adminService, type AdminService } from './service';
 
 /**
@@ -54,11 +55,8 @@ const issuesOf = (error: z.ZodError, prefix: string) =>
 /** Who calls: a signed-in administrator, or the Response that refuses them (401 without a session, 403 otherwise). */
 export async function adminCaller(request: Request, container: Container): Promise<AdminCaller | Response> {
   const { provider } = container;
-  const browser = await readBrowserSession(request, provider.settings);
-  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  const { browser, session, user } = await signedInAccount(request, provider);
   if (!session) return problem(401, 'unauthenticated', 'Sign in as an administrator');
-  const user = await provider.store.users.findById(session.userId);
-  if (!user) return problem(401, 'unauthenticated', 'Sign in as an administrator');
   if (!user.roles.includes('admin') || user.mustChangePassword || (user.lockedUntil && user.lockedUntil > new Date())) {
     return problem(403, 'forbidden', 'This needs the administrator role');
   }

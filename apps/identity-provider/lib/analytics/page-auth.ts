@@ -1,15 +1,11 @@
-import { headers } from 'next/headers';
 import { requireAdmin } from '../http/admin';
+import { cookieRequest } from '../http/page-context';
 
 export type PageAdmin = { status: 'admin'; userId: string; email: string } | { status: 'unauthenticated' } | { status: 'forbidden' };
 
-/**
- * The admin check of the analytics APIs (requireAdmin), for server components: the browser's cookies are
- * handed to it in a Request of their own, as lib/http/page-context.ts does for the sign-in pages.
- */
+/** The admin check of the analytics APIs (requireAdmin), for server components. */
 export async function adminForPage(): Promise<PageAdmin> {
-  const cookie = (await headers()).get('cookie') ?? '';
-  const check = await requireAdmin(new Request('http://page.local/', { headers: { cookie } }));
+  const check = await requireAdmin(await cookieRequest());
   if (check.ok) return { status: 'admin', userId: check.userId, email: check.email };
   return check.status === 401 ? { status: 'unauthenticated' } : { status: 'forbidden' };
 }

@@ -1,6 +1,6 @@
 import { getContainer } from '../container';
 import type { Provider } from '../oidc/ports';
-import { readBrowserSession } from '../oidc/session';
+import { signedInAccount } from './signed-in';
 
 export type AdminCheck = { ok: true; userId: string; email: string } | { ok: false; status: 401 | 403; response: Response };
 
@@ -10,15 +10,12 @@ export type AdminCheck = { ok: true; userId: string; email: string } | { ok: fal
  */
 export async function requireAdmin(request: Request, provider?: Provider): Promise<AdminCheck> {
   const p = provider ?? (await getContainer()).provider;
-  const browser = await readBrowserSession(request, p.settings);
-  const session = browser.sid ? await p.store.sessions.findActive(browser.sid) : null;
+  const { user } = await signedInAccount(request, p);
   const deny = (status: 401 | 403, error: string): AdminCheck => ({
     ok: false,
     status,
     response: Response.json({ error }, { status, headers: { 'Cache-Control': 'no-store' } }),
   });
-  if (!session) return deny(401, 'unauthenticated');
-  const user = await p.store.users.findById(session.userId);
   if (!user) return deny(401, 'unauthenticated');
   if (!user.roles.includes('admin') || user.mustChangePassword) return deny(403, 'forbidden');
   return { ok: true, userId: user.id, email: user.email };

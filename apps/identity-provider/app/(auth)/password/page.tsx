@@ -1,9 +1,8 @@
 import type { Metadata } from 'next';
-import { headers } from 'next/headers';
 import { KeyRound } from 'lucide-react';
 import { AuthForm, ErrorNotice, first, InteractionExpired, PasswordField, SubmitButton, UsernameHint, type SearchParams } from '@/components/auth/form';
 import { getContainer } from '@/lib/container';
-import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
+import { browserSessionForPage, cookieRequest, interactionForPage } from '@/lib/http/page-context';
 import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId } from '@/lib/oidc/session';
 import { MAX_PASSWORD_CHARACTERS } from '@/lib/security/password-policy';
@@ -32,7 +31,7 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
   const { provider } = await getContainer();
   const returnTo = interaction ? null : safeLocalPath(first(params.return_to), provider.settings.issuer);
   // only the forced change right after a fresh login may skip it
-  const askCurrent = await currentPasswordRequired(new Request('http://page.local/', { headers: { cookie: (await headers()).get('cookie') ?? '' } }), provider);
+  const askCurrent = await currentPasswordRequired(await cookieRequest(), provider);
 
   if (!user) return <InteractionExpired />;
 
