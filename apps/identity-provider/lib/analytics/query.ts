@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_AUDIENCE, type TimeBucket, type TokenActivityCursor } from '@idp/database-identity';
-import { inTimestampRange, isRowId, rfc3339, safeText } from '../security/input';
+import { rowCursorParam } from '../http/cursor';
+import { rfc3339, safeText } from '../security/input';
 
 /** The dashboard's ranges: a preset ending now, or a custom [start, end). */
 export const RANGE_PRESETS = ['24h', '7d', '30d', '90d'] as const;
@@ -118,7 +119,7 @@ const activitySchema = z.object({
     .min(1, 'must be at least 1')
     .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`)
     .default(ACTIVITY_PAGE_SIZE),
-  cursor: z.string().max(200).optional(),
+  cursor: rowCursorParam,
 });
 
 export interface ResolvedRange {
@@ -204,31 +205,6 @@ export function parseActivityQuery(search: URLSearchParams, now: Date = new Date
     userId: q.user_id?.toLowerCase() ?? null,
     audience: q.audience ?? null,
     limit: q.limit,
-    cursor: q.cursor ? decodeCursor(q.cursor) : null,
+    cursor: q.cursor ? { createdAt: q.cursor.at, id: q.cursor.id } : null,
   };
-}
-
-/** Opaque keyset cursor: (created_at with microseconds, id). */
-export function encodeCursor(cursor: TokenActivityCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
-}
-
-export function decodeCursor(value: string): TokenActivityCursor {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2) {
-      const [createdAt, id] = parsed as [unknown, unknown];
-      if (
-        typeof createdAt === 'string' &&
-        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) &&
-        inTimestampRange(new Date(createdAt)) &&
-        isRowId(id)
-      ) {
-        return { createdAt, id: id as number };
-      }
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidParameter('cursor', 'is not a cursor returned by this API');
 }

@@ -4,7 +4,8 @@ import { loadConfig } from '../env';
 import { redirectUriProblem } from '../oidc/redirect-uris';
 import { paramsFrom } from '../oidc/steps/parse-form';
 import { parseAuditQuery } from '../admin/audit-api';
-import { decodeCursor, parseActivityQuery } from '../analytics/query';
+import { parseActivityQuery } from '../analytics/query';
+import { decodeCursor, encodeCursor } from '../http/cursor';
 import { neutralizedCell, toCsv } from './csv';
 
 describe('CSV export cells (item 11)', () => {
@@ -61,9 +62,31 @@ describe('hostile values are refused before SQL (item 10)', () => {
       /years/,
     );
     const cursor = (t: string, id: number) => Buffer.from(JSON.stringify([t, id])).toString('base64url');
-    expect(() => decodeCursor(cursor('0000-01-01T00:00:00.000000Z', 1))).toThrow();
-    expect(() => decodeCursor(cursor('2026-01-01T00:00:00.000000Z', 2 ** 63))).toThrow();
-    expect(decodeCursor(cursor('2026-01-01T00:00:00.000000Z', 7))).toEqual({ createdAt: '2026-01-01T00:00:00.000000Z', id: 7 });
+    expect(() => parseActivityQuery(new URLSearchParams({ cursor: cursor('0000-01-01T00:00:00.000000Z', 1) }), now)).toThrow(/cursor/);
+    expect(() => parseActivityQuery(new URLSearchParams({ cursor: cursor('2026-01-01T00:00:00.000000Z', 2 ** 63) }), now)).toThrow(/cursor/);
+    expect(parseActivityQuery(new URLSearchParams({ cursor: cursor('2026-01-01T00:00:00.000000Z', 7) }), now).cursor).toEqual({
+      createdAt: '2026-01-01T00:00:00.000000Z',
+      id: 7,
+    });
+  });
+
+  it('one cursor format for every list: time to the microsecond, a row id or a text key', () => {
+    const micro = '2026-01-01T00:00:00.123456Z';
+    expect(decodeCursor(encodeCursor(micro, 7))).toEqual({ at: micro, key: 7 });
+    expect(decodeCursor(encodeCursor(new Date(micro), 'client-a'))).toEqual({ at: '2026-01-01T00:00:00.123Z', key: 'client-a' });
+    const raw = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const bad of [
+      'garbage',
+      raw(['2026-01-01T00:00:00Z']),
+      raw(['2026-01-01 00:00:00Z', 1]),
+      raw(['2026-01-01T00:00:00+01:00', 1]),
+      raw(['2026-01-01T00:00:00.1234567Z', 1]),
+      raw(['2026-01-01T00:00:00Z', 0]),
+      raw(['2026-01-01T00:00:00Z', '']),
+      raw(['2026-01-01T00:00:00Z', 'a\u0000']),
+      raw(['2026-01-01T00:00:00Z', 'x'.repeat(201)]),
+    ])
+      expect(decodeCursor(bad), bad).toBeNull();
   });
 });
 
