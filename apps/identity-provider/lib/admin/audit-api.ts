@@ -6,22 +6,25 @@ import { isPlainIp, rfc3339, safeText } from '../security/input';
 
 export const MAX_PAGE_SIZE = 500;
 
-const querySchema = z.object({
-  start: rfc3339.optional(),
-  end: rfc3339.optional(),
-  user_id: z.uuid('must be a UUID').optional(),
-  client_id: safeText(200).optional(),
-  action: z
-    .string()
-    .regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *')
-    .optional(),
-  ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
-  cursor: rowCursorParam.transform((c) => (c ? ({ createdAt: new Date(c.at), id: c.id } satisfies AuditCursor) : null)),
-  format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
-});
+/** The audit trail's query (GET /api/admin/audit and the audit page). */
+export const auditQuery = z
+  .object({
+    start: rfc3339.optional(),
+    end: rfc3339.optional(),
+    user_id: z.uuid('must be a UUID').optional(),
+    client_id: safeText(200).optional(),
+    action: z
+      .string()
+      .regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *')
+      .optional(),
+    ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
+    cursor: rowCursorParam.transform((c) => (c ? ({ createdAt: new Date(c.at), id: c.id } satisfies AuditCursor) : null)),
+    format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
+  })
+  .refine((q) => !(q.start && q.end && q.start >= q.end), { path: ['end'], message: 'must be after start' });
 
-export type AuditQuery = z.infer<typeof querySchema>;
+export type AuditQuery = z.infer<typeof auditQuery>;
 
 export class BadQuery extends Error {
   constructor(
@@ -32,14 +35,13 @@ export class BadQuery extends Error {
   }
 }
 
-/** Validates the query string; a bad value is a 400 that names the parameter. */
+/** Validates the audit page's query string; a bad value is a BadQuery that names the parameter. */
 export function parseAuditQuery(search: URLSearchParams): AuditQuery {
-  const result = querySchema.safeParse(Object.fromEntries(search));
+  const result = auditQuery.safeParse(Object.fromEntries(search));
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new BadQuery(String(issue.path[0] ?? 'query'), issue.message);
   }
-  if (result.data.start && result.data.end && result.data.start >= result.data.end) throw new BadQuery('end', 'must be after start');
   return result.data;
 }
 

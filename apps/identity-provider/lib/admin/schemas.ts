@@ -105,6 +105,8 @@ export const securityQuery = z.object({
 export const problemOutput = z.object({
   error: z.string(),
   message: z.string(),
+  /** A 400's parameter at fault (the first issue's). */
+  parameter: z.string().optional(),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   reauth_url: z.string().optional(),
 });
@@ -211,6 +213,8 @@ export const auditEntryOutput = z.object({
   request_id: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
 });
+/** GET /api/admin/audit (JSON pages; the export is a stream). */
+export const auditPageOutput = z.object({ entries: z.array(auditEntryOutput), next_cursor: z.string().nullable() });
 export const eventDetailOutput = z.object({ event: auditEntryOutput, related: z.array(auditEntryOutput) });
 
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });

@@ -1,11 +1,12 @@
-import { requireAdmin } from '../http/admin';
+import { adminCaller } from '../admin/route';
+import { getContainer } from '../container';
 import { cookieRequest } from '../http/page-context';
 
 export type PageAdmin = { status: 'admin'; userId: string; email: string } | { status: 'unauthenticated' } | { status: 'forbidden' };
 
-/** The admin check of the analytics APIs (requireAdmin), for server components. */
+/** The admin check of the admin and analytics APIs (adminCaller), for server components. */
 export async function adminForPage(): Promise<PageAdmin> {
-  const check = await requireAdmin(await cookieRequest());
-  if (check.ok) return { status: 'admin', userId: check.userId, email: check.email };
-  return check.status === 401 ? { status: 'unauthenticated' } : { status: 'forbidden' };
+  const caller = await adminCaller(await cookieRequest(), await getContainer());
+  if (!(caller instanceof Response)) return { status: 'admin', userId: caller.userId, email: caller.email };
+  return caller.status === 401 ? { status: 'unauthenticated' } : { status: 'forbidden' };
 }

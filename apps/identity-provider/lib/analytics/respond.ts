@@ -2,8 +2,6 @@ import type { TokenActivityPage } from '@idp/database-identity';
 import { encodeCursor } from '../http/cursor';
 import type { TokenActivityResponse } from './types';
 
-export { NO_STORE } from '../oidc/respond';
-
 export function activityJson(page: TokenActivityPage): TokenActivityResponse {
   return {
     entries: page.entries.map((e) => ({
