@@ -3,6 +3,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { ADMIN_OPERATIONS } from '../apps/identity-provider/lib/admin/operations';
+import { problemOutput } from '../apps/identity-provider/lib/admin/schemas';
 import { signedInAgent } from './support/admin';
 import { BrowserAgent, KEY_ENCRYPTION_SECRET, location, SESSION_SECRET, signIn, startStack, type Stack } from './support/oidc';
 import { APP_DIR, startProvider } from './support/server';
@@ -77,7 +80,21 @@ export async function adminCall(agent: BrowserAgent, path: string, body?: unknow
           headers: { 'content-type': 'application/json', origin: agent.base, 'x-csrf-token': await agent.csrf() },
         };
   const response = await agent.request(path, init);
-  return { status: response.status, json: (await response.json().catch(() => ({}))) as Record<string, unknown> };
+  const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+  // every answer in its documented shape: the operation's output, or the one problem shape
+  if (response.status === 200) outputOf(body === undefined ? 'get' : 'post', path)?.parse(json);
+  else if (response.status >= 400 && response.headers.get('content-type')?.includes('json')) problemOutput.parse(json);
+  return { status: response.status, json };
+}
+
+/** The output schema of the admin operation a request path belongs to (lib/admin/operations.ts). */
+function outputOf(method: 'get' | 'post', path: string): z.ZodType | undefined {
+  const pathname = new URL(path, 'http://admin.local').pathname;
+  const operation = Object.values(ADMIN_OPERATIONS).find(
+    (op) => op.method === method && new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(pathname),
+  );
+  expect(operation, `${method} ${pathname} is an admin operation`).toBeDefined();
+  return operation?.output;
 }
 
 describe('admin console API', () => {

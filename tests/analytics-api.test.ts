@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TokenActivityResponse, TokenAnalyticsResponse } from '../apps/identity-provider/lib/analytics/types';
+import { problemOutput } from '../apps/identity-provider/lib/admin/schemas';
+import { tokenActivityOutput, tokenAnalyticsOutput } from '../apps/identity-provider/lib/analytics/types';
 import { signedInAgent } from './support/admin';
 import { BrowserAgent, signIn, startStack, type Stack } from './support/oidc';
 import { auditWritten } from './support/server';
@@ -55,10 +56,10 @@ describe('token analytics API', () => {
     for (const path of ['/api/analytics/tokens', '/api/analytics/tokens/activity']) {
       const anonymous = await fetch(`${stack.provider.url}${path}`);
       expect(anonymous.status).toBe(401);
-      expect(await anonymous.json()).toEqual({ error: 'unauthenticated' });
+      expect(problemOutput.parse(await anonymous.json())).toMatchObject({ error: 'unauthenticated' });
       const forbidden = await plain.get(path);
       expect(forbidden.status).toBe(403);
-      expect(await forbidden.json()).toEqual({ error: 'forbidden' });
+      expect(problemOutput.parse(await forbidden.json())).toMatchObject({ error: 'forbidden' });
     }
   });
 
@@ -91,7 +92,7 @@ describe('token analytics API', () => {
       const res = await admin.get(path);
       expect(res.status, path).toBe(400);
       expect(res.headers.get('cache-control')).toBe('no-store');
-      const body = await res.json();
+      const body = problemOutput.parse(await res.json());
       expect(body, path).toMatchObject({ error: 'invalid_request', parameter });
       expect(typeof body.message).toBe('string');
     }
@@ -170,7 +171,7 @@ describe('token analytics API', () => {
     ] as [string, (r: Row) => boolean][]) {
       const res = await admin.get(`/api/analytics/tokens?${query}`);
       expect(res.status, query).toBe(200);
-      const body = (await res.json()) as TokenAnalyticsResponse;
+      const body = tokenAnalyticsOutput.parse(await res.json());
       const evs = tokenRows.filter(filter);
       const count = (p: (r: Row) => boolean) => evs.filter(p).length;
       const issued = count((r) => r.action.startsWith('token.issued.'));
@@ -216,7 +217,7 @@ describe('token analytics API', () => {
       expect(body.activity.entries.map((e) => [e.action, e.client_id])).toEqual(newest.map((r) => [r.action, r.client_id]));
     }
     // the revoked access token was found by its jti: its actual lifetime is known
-    const all = (await (await admin.get('/api/analytics/tokens?range=24h')).json()) as TokenAnalyticsResponse;
+    const all = tokenAnalyticsOutput.parse(await (await admin.get('/api/analytics/tokens?range=24h')).json());
     expect(all.lifetime.actual_count).toBe(tokenRows.filter((r) => r.action === 'token.refreshed').length + 1);
     expect(all.top_clients[0]).toMatchObject({ client_id: spa, unique_users: 1 });
 
@@ -250,7 +251,7 @@ describe('token analytics API', () => {
       [started.toISOString()],
     );
     const issuedOf = (p: (r: Row & { audience: string | null }) => boolean) => rows.filter((r) => r.action.startsWith('token.issued.') && p(r)).length;
-    const all = (await (await admin.get('/api/analytics/tokens?range=24h')).json()) as TokenAnalyticsResponse;
+    const all = tokenAnalyticsOutput.parse(await (await admin.get('/api/analytics/tokens?range=24h')).json());
     expect(all.by_audience.map((a) => [a.audience, a.issued, a.events])).toEqual([
       [null, issuedOf((r) => r.audience === null), rows.filter((r) => r.audience === null).length],
       [API, 5, 5],
@@ -266,7 +267,7 @@ describe('token analytics API', () => {
     ] as [string, string, number][]) {
       const res = await admin.get(`/api/analytics/tokens?range=24h&audience=${encodeURIComponent(param)}`);
       expect(res.status, param).toBe(200);
-      const body = (await res.json()) as TokenAnalyticsResponse;
+      const body = tokenAnalyticsOutput.parse(await res.json());
       expect(body.filters.audience, param).toBe(audience);
       expect(body.stats.total_issued, param).toBe(want);
       expect(
@@ -277,9 +278,9 @@ describe('token analytics API', () => {
         body.activity.entries.every((e) => e.audience === (audience || null)),
         param,
       ).toBe(true);
-      const activity = (await (
-        await admin.get(`/api/analytics/tokens/activity?range=24h&limit=200&audience=${encodeURIComponent(param)}`)
-      ).json()) as TokenActivityResponse;
+      const activity = tokenActivityOutput.parse(
+        await (await admin.get(`/api/analytics/tokens/activity?range=24h&limit=200&audience=${encodeURIComponent(param)}`)).json(),
+      );
       expect(
         activity.entries.map((e) => e.id),
         param,
@@ -305,7 +306,7 @@ describe('token analytics API', () => {
       for (let page = 0; page < 100; page++) {
         const res = await admin.get(`/api/analytics/tokens/activity?range=24h&limit=4${query}${cursor ? `&cursor=${cursor}` : ''}`);
         expect(res.status).toBe(200);
-        const body = (await res.json()) as TokenActivityResponse;
+        const body = tokenActivityOutput.parse(await res.json());
         expect(body.entries.length).toBeLessThanOrEqual(4);
         seen.push(...body.entries.map((e) => e.id));
         for (const e of body.entries) expect(e.failed).toBe(FAILED.includes(e.action));

@@ -363,7 +363,7 @@ describe('token analytics dashboard', () => {
     expect(await page.text()).toContain('You need administrator access');
     const api = await agent.get('/api/analytics/tokens?range=7d');
     expect(api.status).toBe(403);
-    expect(await api.json()).toEqual({ error: 'forbidden' });
+    expect(await api.json()).toMatchObject({ error: 'forbidden' });
     expect((await agent.get('/api/analytics/tokens/activity')).status).toBe(403);
   });
 });

@@ -20,6 +20,7 @@ import {
   UserRound,
 } from 'lucide-react';
 import { buttonClass, focusRing, Panel, Skeleton } from '@/components/analytics/shared';
+import { Field, labelClass, PasswordField, UsernameHint } from '@/components/auth/form';
 
 // --- API ------------------------------------------------------------------------------------------
 
@@ -95,10 +96,6 @@ function useResource<T>(api: Api, path: string) {
 
 // --- shared bits ---------------------------------------------------------------------------------
 
-const label = 'block text-sm font-medium text-slate-700';
-const input =
-  'mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-base text-slate-900 shadow-sm ' +
-  'focus:border-brand-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-1 sm:text-sm';
 const primary =
   `inline-flex items-center justify-center gap-1.5 rounded-md bg-brand-600 px-3 py-1.5 text-sm font-semibold text-white shadow-sm ` +
   `hover:bg-brand-700 disabled:cursor-not-allowed disabled:opacity-60 ${focusRing}`;
@@ -219,26 +216,21 @@ function ProfilePanel({ api, email, initialName }: { api: Api; email: string; in
     <Panel title="Profile" description="What applications you sign in to see about you." testId="profile-panel">
       <form onSubmit={save} className="space-y-4">
         <div>
-          <span className={label}>Email</span>
+          <span className={labelClass}>Email</span>
           <p className="mt-1 break-all text-sm text-slate-900" data-testid="profile-email">
             {email}
           </p>
         </div>
-        <div>
-          <label htmlFor="profile-name" className={label}>
-            Name
-          </label>
-          <input
-            id="profile-name"
-            name="name"
-            autoComplete="name"
-            maxLength={200}
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            className={input}
-            data-testid="profile-name"
-          />
-        </div>
+        <Field
+          id="profile-name"
+          label="Name"
+          name="name"
+          autoComplete="name"
+          maxLength={200}
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          data-testid="profile-name"
+        />
         {result && (result.ok ? <SuccessNote message={result.message} testId="profile-saved" /> : <ErrorNote message={result.message} />)}
         <button type="submit" className={primary} disabled={busy} data-testid="profile-save">
           {busy ? <Loader2 aria-hidden className="h-4 w-4 animate-spin" /> : <UserRound aria-hidden className="h-4 w-4" />}
@@ -275,61 +267,35 @@ function PasswordPanel({ api }: { api: Api }) {
   return (
     <Panel title="Password" description="Changing it signs you out everywhere else and disconnects the apps' tokens." testId="password-panel">
       <form onSubmit={submit} className="space-y-3">
-        <input type="email" name="username" autoComplete="username" hidden readOnly value="" />
-        <div>
-          <label htmlFor="current-password" className={label}>
-            Current password
-          </label>
-          <input
-            id="current-password"
-            type="password"
-            autoComplete="current-password"
-            required
-            maxLength={256}
-            value={fields.current_password}
-            onChange={set('current_password')}
-            aria-invalid={invalid('current_password')}
-            className={input}
-          />
-        </div>
-        <div>
-          <label htmlFor="new-password" className={label}>
-            New password
-          </label>
-          <input
-            id="new-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={12}
-            maxLength={256}
-            value={fields.new_password}
-            onChange={set('new_password')}
-            aria-invalid={invalid('new_password')}
-            aria-describedby="new-password-hint"
-            className={input}
-          />
-          <p id="new-password-hint" className="mt-1 text-xs text-slate-500">
-            Long enough and hard to guess. A few unrelated words make a strong, memorable password.
-          </p>
-        </div>
-        <div>
-          <label htmlFor="confirm-password" className={label}>
-            Confirm new password
-          </label>
-          <input
-            id="confirm-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={12}
-            maxLength={256}
-            value={fields.confirm_password}
-            onChange={set('confirm_password')}
-            aria-invalid={invalid('confirm_password')}
-            className={input}
-          />
-        </div>
+        <UsernameHint email="" />
+        <PasswordField
+          id="current-password"
+          label="Current password"
+          autoComplete="current-password"
+          value={fields.current_password}
+          onChange={set('current_password')}
+          aria-invalid={invalid('current_password')}
+        />
+        <PasswordField
+          id="new-password"
+          label="New password"
+          autoComplete="new-password"
+          minLength={12}
+          value={fields.new_password}
+          onChange={set('new_password')}
+          aria-invalid={invalid('new_password')}
+          hint="Long enough and hard to guess. A few unrelated words make a strong, memorable password."
+          hintId="new-password-hint"
+        />
+        <PasswordField
+          id="confirm-password"
+          label="Confirm new password"
+          autoComplete="new-password"
+          minLength={12}
+          value={fields.confirm_password}
+          onChange={set('confirm_password')}
+          aria-invalid={invalid('confirm_password')}
+        />
         {result &&
           (result.ok ? <SuccessNote message={result.message} testId="password-changed" /> : <ErrorNote message={result.message} testId="password-error" />)}
         <button type="submit" className={primary} disabled={busy} data-testid="password-change">

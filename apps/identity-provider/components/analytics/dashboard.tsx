@@ -52,7 +52,7 @@ class ApiError extends Error {
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const response = await fetch(url, { signal, cache: 'no-store', headers: { accept: 'application/json' } });
   if (response.ok) return (await response.json()) as T;
-  let body: { error?: string; parameter?: string; message?: string } = {};
+  let body: { error?: string; parameter?: string; message?: string; issues?: { path: string; message: string }[] } = {};
   try {
     body = await response.json();
   } catch {
@@ -60,7 +60,9 @@ async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   }
   if (response.status === 401) throw new ApiError(401, 'Your session has ended. Sign in again to see the analytics.');
   if (response.status === 403) throw new ApiError(403, 'You need administrator access to see the analytics.');
-  if (body.message) throw new ApiError(response.status, body.parameter ? `Invalid ${body.parameter}: ${body.message}` : body.message);
+  const issue = body.issues?.[0];
+  if (body.parameter && issue) throw new ApiError(response.status, `Invalid ${body.parameter}: ${issue.message}`);
+  if (body.message) throw new ApiError(response.status, body.message);
   throw new ApiError(response.status, `The analytics request failed (HTTP ${response.status}${body.error ? `, ${body.error}` : ''}).`);
 }
 

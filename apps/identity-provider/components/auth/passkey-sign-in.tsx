@@ -2,11 +2,8 @@
 
 import { useEffect, useState } from 'react';
 import { KeyRound } from 'lucide-react';
+import { secondaryButtonClass } from './form';
 import { browserSupportsWebAuthn, browserSupportsWebAuthnAutofill, signInWithPasskey } from './webauthn-client';
-
-const secondary =
-  'inline-flex w-full items-center justify-center gap-2 rounded-md border border-slate-300 bg-white px-4 py-2.5 text-sm font-semibold text-slate-800 shadow-sm ' +
-  'hover:bg-slate-50 disabled:opacity-60 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
 
 /**
  * Passwordless sign-in on the login page: the passkeys of the browser's autofill list on the email field
@@ -39,7 +36,7 @@ export function PasskeySignIn({ csrf, interaction, returnTo }: { csrf: string; i
       </div>
       <button
         type="button"
-        className={secondary}
+        className={secondaryButtonClass}
         disabled={busy}
         data-testid="passkey-signin"
         onClick={async () => {

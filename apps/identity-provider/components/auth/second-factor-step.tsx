@@ -1,18 +1,9 @@
 'use client';
 
 import { useState } from 'react';
-import { CircleAlert, KeyRound, ShieldCheck } from 'lucide-react';
+import { KeyRound, ShieldCheck } from 'lucide-react';
+import { AuthForm, ErrorNotice, Field, secondaryButtonClass, SubmitButton } from './form';
 import { signInWithPasskey } from './webauthn-client';
-
-const input =
-  'mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-base tracking-widest text-slate-900 shadow-sm placeholder:text-slate-400 ' +
-  'focus:border-brand-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-1 sm:text-sm';
-const primary =
-  'inline-flex w-full items-center justify-center gap-2 rounded-md bg-brand-600 px-4 py-2.5 text-sm font-semibold text-white shadow-sm ' +
-  'hover:bg-brand-700 disabled:opacity-60 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
-const secondary =
-  'inline-flex w-full items-center justify-center gap-2 rounded-md border border-slate-300 bg-white px-4 py-2.5 text-sm font-semibold text-slate-800 shadow-sm ' +
-  'hover:bg-slate-50 disabled:opacity-60 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
 
 export interface SecondFactorStepProps {
   csrf: string;
@@ -47,15 +38,14 @@ export function SecondFactorStep({ csrf, email, hidden, codes, passkeys, error, 
         .
       </p>
       {(error || passkeyError) && (
-        <div role="alert" data-testid="mfa-error" className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800">
-          <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>{passkeyError ?? (error === 'passkey_required' ? 'This application asks for a passkey.' : 'That code is not valid. Try again.')}</p>
-        </div>
+        <ErrorNotice testId="mfa-error">
+          {passkeyError ?? (error === 'passkey_required' ? 'This application asks for a passkey.' : 'That code is not valid. Try again.')}
+        </ErrorNotice>
       )}
       {passkeys && (
         <button
           type="button"
-          className={`${secondary} mt-6`}
+          className={`${secondaryButtonClass} mt-6`}
           disabled={busy}
           data-testid="mfa-passkey"
           onClick={async () => {
@@ -74,32 +64,22 @@ export function SecondFactorStep({ csrf, email, hidden, codes, passkeys, error, 
         </button>
       )}
       {codes && (
-        <form method="post" action="/interaction/mfa" className="mt-6 space-y-4">
-          {Object.entries(hidden).map(([name, value]) => (
-            <input key={name} type="hidden" name={name} value={value} />
-          ))}
-          <input type="hidden" name="csrf" value={csrf} />
-          <div>
-            <label htmlFor="code" className="block text-sm font-medium text-slate-700">
-              Code from your authenticator app, or a recovery code
-            </label>
-            <input
-              id="code"
-              name="code"
-              required
-              maxLength={16}
-              autoComplete="one-time-code"
-              autoCapitalize="none"
-              spellCheck={false}
-              autoFocus={!passkeys}
-              aria-invalid={!!error || undefined}
-              className={input}
-            />
-          </div>
-          <button type="submit" className={primary} data-testid="mfa-submit">
-            Verify
-          </button>
-        </form>
+        <AuthForm action="/interaction/mfa" csrf={csrf} hidden={hidden}>
+          <Field
+            id="code"
+            label="Code from your authenticator app, or a recovery code"
+            name="code"
+            required
+            maxLength={16}
+            autoComplete="one-time-code"
+            autoCapitalize="none"
+            spellCheck={false}
+            autoFocus={!passkeys}
+            aria-invalid={!!error || undefined}
+            inputClassName="tracking-widest"
+          />
+          <SubmitButton testId="mfa-submit">Verify</SubmitButton>
+        </AuthForm>
       )}
     </section>
   );

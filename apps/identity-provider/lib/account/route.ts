@@ -6,7 +6,8 @@ import { resolveClientIp } from '../http/client-ip';
 import { asOAuthError } from '../oidc/errors';
 import type { RequestContext } from '../oidc/ports';
 import { recordOutcome } from '../observability/outcome-metrics';
-import { csrfMatches, isCrossSiteFormPost, readBrowserSession, type BrowserSession } from '../oidc/session';
+import { csrfMatches, isCrossSiteFormPost, type BrowserSession } from '../oidc/session';
+import { signedInAccount } from '../http/signed-in';
 
 /** The end-user account API (/api/account/*): one wrapper for auth, CSRF, validation and errors. */
 
@@ -81,10 +82,8 @@ export function accountRoute<S extends z.ZodType>(options: RouteOptions<S>, hand
     try {
       const mutating = request.method !== 'GET' && request.method !== 'HEAD';
       if (mutating && isCrossSiteFormPost(request, provider.settings.issuer)) throw new AccountError(403, 'forbidden', 'Cross-site requests are not accepted');
-      const browser = await readBrowserSession(request, provider.settings);
-      const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
-      const user = session ? await provider.store.users.findById(session.userId) : null;
-      if (!session || !user) throw new AccountError(401, 'unauthenticated', 'Sign in to manage your account');
+      const { browser, session, user } = await signedInAccount(request, provider);
+      if (!session) throw new AccountError(401, 'unauthenticated', 'Sign in to manage your account');
       if (user.mustChangePassword) throw new AccountError(403, 'password_change_required', 'Choose a new password first');
       let raw: unknown;
       if (mutating) {

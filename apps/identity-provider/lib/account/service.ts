@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { AuditCursor, AuditEntry } from '@idp/database-identity';
 import { changePassword, MAX_PASSWORD_LENGTH } from '../oidc/password-change';
-import { hasControlChars, inTimestampRange, isRowId } from '../security/input';
+import { encodeCursor, rowCursorParam } from '../http/cursor';
+import { hasControlChars } from '../security/input';
 import { AccountError, type AccountContext } from './route';
 import { describeUserAgent } from './user-agent';
 
@@ -56,35 +57,8 @@ export const noInput = z.object({}).passthrough();
 
 export const activityInput = z.object({
   limit: z.coerce.number().int('must be an integer').min(1, 'must be at least 1').max(100, 'must be at most 100').default(ACTIVITY_PAGE),
-  cursor: z
-    .string()
-    .max(200, 'is not a cursor returned by this API')
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return null;
-      const cursor = decodeCursor(v);
-      if (!cursor) {
-        ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-        return z.NEVER;
-      }
-      return cursor;
-    }),
+  cursor: rowCursorParam.transform((c) => (c ? ({ createdAt: new Date(c.at), id: c.id } satisfies AuditCursor) : null)),
 });
-
-export function encodeCursor(cursor: AuditCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt.toISOString(), cursor.id])).toString('base64url');
-}
-
-function decodeCursor(value: string): AuditCursor | null {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || !isRowId(parsed[1])) return null;
-    const createdAt = new Date(parsed[0]);
-    return inTimestampRange(createdAt) ? { createdAt, id: parsed[1] } : null;
-  } catch {
-    return null;
-  }
-}
 
 // --- profile and password ----------------------------------------------------------------------------
 
@@ -233,7 +207,7 @@ export async function listActivity(account: AccountContext, input: z.infer<typeo
     const client = await provider.clients.get(id);
     if (client) names.set(id, client.name);
   }
-  return { entries: page.entries.map((e) => activityItem(e, names)), next_cursor: page.next ? encodeCursor(page.next) : null };
+  return { entries: page.entries.map((e) => activityItem(e, names)), next_cursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : null };
 }
 
 function audit(

@@ -1,41 +1,30 @@
 import { z } from 'zod';
 import type { AuditCursor, AuditEntry, AuditFilters, IdentityStore } from '@idp/database-identity';
 import { toCsv } from '../security/csv';
-import { inTimestampRange, isPlainIp, isRowId, rfc3339, safeText } from '../security/input';
+import { encodeCursor, rowCursorParam } from '../http/cursor';
+import { isPlainIp, rfc3339, safeText } from '../security/input';
 
 export const MAX_PAGE_SIZE = 500;
 
-const querySchema = z.object({
-  start: rfc3339.optional(),
-  end: rfc3339.optional(),
-  user_id: z.uuid('must be a UUID').optional(),
-  client_id: safeText(200).optional(),
-  action: z
-    .string()
-    .regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *')
-    .optional(),
-  ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
-  cursor: z
-    .string()
-    .max(200)
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return null;
-      try {
-        const [t, id] = JSON.parse(Buffer.from(v, 'base64url').toString('utf8')) as [string, number];
-        const createdAt = new Date(t);
-        if (typeof t !== 'string' || !inTimestampRange(createdAt) || !isRowId(id)) throw new Error('bad cursor');
-        return { createdAt, id } satisfies AuditCursor;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-        return z.NEVER;
-      }
-    }),
-  format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
-});
+/** The audit trail's query (GET /api/admin/audit and the audit page). */
+export const auditQuery = z
+  .object({
+    start: rfc3339.optional(),
+    end: rfc3339.optional(),
+    user_id: z.uuid('must be a UUID').optional(),
+    client_id: safeText(200).optional(),
+    action: z
+      .string()
+      .regex(/^[a-z_.]+\*?$/, 'must be an action name, or a prefix ending in *')
+      .optional(),
+    ip: z.string().refine(isPlainIp, 'must be an IP address (without a zone id)').optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(100),
+    cursor: rowCursorParam.transform((c) => (c ? ({ createdAt: new Date(c.at), id: c.id } satisfies AuditCursor) : null)),
+    format: z.enum(['json', 'csv'], { message: 'must be json or csv' }).optional(),
+  })
+  .refine((q) => !(q.start && q.end && q.start >= q.end), { path: ['end'], message: 'must be after start' });
 
-export type AuditQuery = z.infer<typeof querySchema>;
+export type AuditQuery = z.infer<typeof auditQuery>;
 
 export class BadQuery extends Error {
   constructor(
@@ -46,18 +35,15 @@ export class BadQuery extends Error {
   }
 }
 
-/** Validates the query string; a bad value is a 400 that names the parameter. */
+/** Validates the audit page's query string; a bad value is a BadQuery that names the parameter. */
 export function parseAuditQuery(search: URLSearchParams): AuditQuery {
-  const result = querySchema.safeParse(Object.fromEntries(search));
+  const result = auditQuery.safeParse(Object.fromEntries(search));
   if (!result.success) {
     const issue = result.error.issues[0];
     throw new BadQuery(String(issue.path[0] ?? 'query'), issue.message);
   }
-  if (result.data.start && result.data.end && result.data.start >= result.data.end) throw new BadQuery('end', 'must be after start');
   return result.data;
 }
-
-export const encodeCursor = (c: AuditCursor) => Buffer.from(JSON.stringify([c.createdAt.toISOString(), c.id])).toString('base64url');
 
 const filtersOf = (q: AuditQuery): AuditFilters => ({ start: q.start, end: q.end, userId: q.user_id, clientId: q.client_id, action: q.action, ip: q.ip });
 
@@ -77,7 +63,7 @@ const entryJson = (e: AuditEntry) => ({
 
 export async function auditPage(store: IdentityStore, q: AuditQuery) {
   const { entries, next } = await store.auditLog.search(filtersOf(q), q.cursor, q.limit);
-  return { entries: entries.map(entryJson), next_cursor: next ? encodeCursor(next) : null };
+  return { entries: entries.map(entryJson), next_cursor: next ? encodeCursor(next.createdAt, next.id) : null };
 }
 
 const CSV_COLUMNS = ['created_at', 'action', 'user_id', 'client_id', 'grant_type', 'ip_address', 'user_agent', 'request_id', 'event_id', 'details'] as const;

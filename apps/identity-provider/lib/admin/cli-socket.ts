@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Container } from '../container';
+import { decodeCursor, type Cursor } from '../http/cursor';
 import { describeRotation } from '../oidc/key-rotation';
 import { clientCreateInput, userCreateInput } from './schemas';
 import { AdminError, adminService } from './service';
@@ -171,14 +172,14 @@ export async function runSocketCommand(argv: string[], container: Container): Pr
   }
 }
 
-async function* pages<T>(fetchPage: (cursor: { at: Date; key: string } | null) => Promise<{ items: T[]; next_cursor: string | null }>): AsyncGenerator<T> {
-  let cursor: { at: Date; key: string } | null = null;
+async function* pages<T>(fetchPage: (cursor: Cursor | null) => Promise<{ items: T[]; next_cursor: string | null }>): AsyncGenerator<T> {
+  let cursor: Cursor | null = null;
   for (;;) {
     const page = await fetchPage(cursor);
     yield* page.items;
     if (!page.next_cursor) return;
-    const [at, key] = JSON.parse(Buffer.from(page.next_cursor, 'base64url').toString('utf8')) as [string, string];
-    cursor = { at: new Date(at), key };
+    cursor = decodeCursor(page.next_cursor);
+    if (!cursor) throw new Error('the service answered a cursor it cannot read');
   }
 }
 

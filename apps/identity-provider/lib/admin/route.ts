@@ -3,14 +3,17 @@ import { isDatabaseUnavailable } from '@idp/database-identity';
 import { z } from 'zod';
 import { getContainer, type Container } from '../container';
 import { CLIENT_IP_HEADER } from '../http/edge';
-import { csrfMatches, readBrowserSession } from '../oidc/session';
+import { signedInAccount } from '../http/signed-in';
+import { csrfMatches } from '../oidc/session';
 import { AdminError, adminService, type AdminService } from './service';
 
 /**
- * The one wrapper of every /api/admin/* route: authentication (a provider session of a user with the admin
- * role and no pending password change), CSRF protection of changes, recent sign-in for destructive or
- * secret-revealing ones, zod parsing of path, query and body, and one error shape
- * `{ error, message, issues?, reauth_url? }` from one mapper that never shows an unknown error's text.
+ * The one wrapper of every /api/admin/* and /api/analytics/* route: authentication (a provider session of a
+ * user with the admin role and no pending password change), CSRF protection of changes, recent sign-in for
+ * destructive or secret-revealing ones, zod parsing of path, query (each parameter once) and body, the
+ * answer checked against the operation's output schema, and one error shape
+ * `{ error, message, parameter?, issues?, reauth_url? }` from one mapper that never shows an unknown
+ * error's text.
  *
  * CSRF: a change is a POST with a JSON body (a cross-site form cannot send `application/json` without a
  * CORS preflight, which this origin never grants), from this origin (Origin, or Sec-Fetch-Site, must say
@@ -30,6 +33,8 @@ export interface RouteSpec<P extends z.ZodType, I extends z.ZodType> {
   input?: I;
   /** Destructive or secret-revealing: needs a sign-in within ADMIN_REAUTH_SECONDS. */
   recentSignIn?: boolean;
+  /** The answer (a Response, such as an export stream, is passed on unchecked). */
+  output?: z.ZodType;
 }
 
 type Handler<P extends z.ZodType, I extends z.ZodType> = (ctx: {
@@ -51,14 +56,30 @@ export function problem(status: number, error: string, message: string, extra: R
 const issuesOf = (error: z.ZodError, prefix: string) =>
   error.issues.slice(0, 20).map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.'), message: i.message }));
 
+/** A 400 naming the parameter at fault (the first issue's) and listing every issue. */
+function invalidInput(issues: { path: string; message: string }[]): Response {
+  const [first] = issues;
+  return problem(400, 'invalid_request', `${first?.path || 'input'} ${first?.message ?? 'is invalid'}`, {
+    ...(first?.path ? { parameter: first.path.split('.')[0] } : {}),
+    issues,
+  });
+}
+
+/** The query as one value per name; a repeated name is refused (which of two values counts is nobody's guess). */
+function queryOf(url: string): Record<string, string> | Response {
+  const query: Record<string, string> = {};
+  for (const [name, value] of new URL(url).searchParams) {
+    if (Object.hasOwn(query, name)) return invalidInput([{ path: name, message: 'must be given once' }]);
+    query[name] = value;
+  }
+  return query;
+}
+
 /** Who calls: a signed-in administrator, or the Response that refuses them (401 without a session, 403 otherwise). */
 export async function adminCaller(request: Request, container: Container): Promise<AdminCaller | Response> {
   const { provider } = container;
-  const browser = await readBrowserSession(request, provider.settings);
-  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
+  const { browser, session, user } = await signedInAccount(request, provider);
   if (!session) return problem(401, 'unauthenticated', 'Sign in as an administrator');
-  const user = await provider.store.users.findById(session.userId);
-  if (!user) return problem(401, 'unauthenticated', 'Sign in as an administrator');
   if (!user.roles.includes('admin') || user.mustChangePassword || (user.lockedUntil && user.lockedUntil > new Date())) {
     return problem(403, 'forbidden', 'This needs the administrator role');
   }
@@ -107,13 +128,12 @@ export function adminRoute<P extends z.ZodType = NoInput, I extends z.ZodType = 
           return problem(400, 'invalid_request', 'The body is not JSON');
         }
       } else {
-        raw = Object.fromEntries(new URL(request.url).searchParams);
+        const query = queryOf(request.url);
+        if (query instanceof Response) return query;
+        raw = query;
       }
       const input = (spec.input ?? z.object({})).safeParse(raw);
-      if (!input.success) {
-        const issues = issuesOf(input.error, '');
-        return problem(400, 'invalid_request', `${issues[0]?.path || 'input'} ${issues[0]?.message ?? 'is invalid'}`, { issues });
-      }
+      if (!input.success) return invalidInput(issuesOf(input.error, ''));
 
       if (spec.recentSignIn && needsReauth(caller, container)) {
         const back = request.headers.get('x-admin-return-to');
@@ -135,7 +155,14 @@ export function adminRoute<P extends z.ZodType = NoInput, I extends z.ZodType = 
       };
       const service = adminService(container, actor);
       const body = await handler({ service, caller, params: params.data as z.infer<P>, input: input.data as z.infer<I>, container, request });
-      return body instanceof Response ? body : Response.json(body, { headers: noStore });
+      if (body instanceof Response) return body;
+      const checked = spec.output?.safeParse(body);
+      if (checked && !checked.success) {
+        // a bug of ours, not the caller's: say nothing about it beyond the log
+        container.log.error('admin API answer does not match its output schema', { url: new URL(request.url).pathname, issues: issuesOf(checked.error, '') });
+        return problem(500, 'server_error', 'Internal error');
+      }
+      return Response.json(body, { headers: noStore });
     } catch (error) {
       return mapError(error, container);
     }
@@ -144,7 +171,10 @@ export function adminRoute<P extends z.ZodType = NoInput, I extends z.ZodType = 
 
 /** The one error mapper: known refusals keep their message; anything else is logged and answered generically. */
 export function mapError(error: unknown, container?: Container): Response {
-  if (error instanceof AdminError) return problem(error.status, error.code, error.message, error.issues ? { issues: error.issues } : {});
+  if (error instanceof AdminError) {
+    const parameter = error.status === 400 ? error.issues?.[0]?.path.split('.')[0] : undefined;
+    return problem(error.status, error.code, error.message, { ...(parameter ? { parameter } : {}), ...(error.issues ? { issues: error.issues } : {}) });
+  }
   if (isDatabaseUnavailable(error)) {
     const response = problem(503, 'temporarily_unavailable', 'The database is unavailable; try again shortly');
     response.headers.set('Retry-After', '5');

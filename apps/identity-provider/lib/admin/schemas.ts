@@ -1,40 +1,14 @@
 import { z } from 'zod';
-import { hasControlChars, inTimestampRange, safeText } from '../security/input';
+import { cursorParam } from '../http/cursor';
+import { hasControlChars, safeText } from '../security/input';
 
 /**
  * The admin API's inputs and outputs (zod): every route parses its input with one of these and its answer
  * is described by one; `openApiDocument()` (lib/admin/openapi.ts) is generated from them.
- *
- * One cursor format for every list: base64url of the JSON array [created_at (ISO 8601), key], the position
- * after the last row of a page (rows are newest first). The audit trail's cursor is the same array with its
- * row id as the key.
+
+ * Lists page with the one keyset cursor of lib/http/cursor.ts.
  */
 export const MAX_PAGE = 200;
-
-export type Cursor = { at: Date; key: string | number };
-
-export const encodeCursor = (at: Date, key: string | number) => Buffer.from(JSON.stringify([at.toISOString(), key])).toString('base64url');
-
-export const cursorParam = z
-  .string()
-  .max(400)
-  .optional()
-  .transform((value, ctx): Cursor | null => {
-    if (!value) return null;
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-      if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string') throw new Error('shape');
-      const [t, key] = parsed as [string, unknown];
-      const at = new Date(t);
-      if (!inTimestampRange(at)) throw new Error('time');
-      if (typeof key === 'string' ? key.length === 0 || key.length > 200 || hasControlChars(key) : !(Number.isSafeInteger(key) && (key as number) > 0))
-        throw new Error('key');
-      return { at, key: key as string | number };
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor returned by this API' });
-      return z.NEVER;
-    }
-  });
 
 const limit = z.coerce.number().int().min(1).max(MAX_PAGE).default(50);
 const search = safeText(200).optional();
@@ -131,6 +105,8 @@ export const securityQuery = z.object({
 export const problemOutput = z.object({
   error: z.string(),
   message: z.string(),
+  /** A 400's parameter at fault (the first issue's). */
+  parameter: z.string().optional(),
   issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   reauth_url: z.string().optional(),
 });
@@ -237,6 +213,8 @@ export const auditEntryOutput = z.object({
   request_id: z.string().nullable(),
   details: z.record(z.string(), z.unknown()),
 });
+/** GET /api/admin/audit (JSON pages; the export is a stream). */
+export const auditPageOutput = z.object({ entries: z.array(auditEntryOutput), next_cursor: z.string().nullable() });
 export const eventDetailOutput = z.object({ event: auditEntryOutput, related: z.array(auditEntryOutput) });
 
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), next_cursor: z.string().nullable() });

@@ -21,7 +21,8 @@ import type { Container } from '../container';
 import type { AuditSink } from '../oidc/ports';
 import { redirectUriProblem } from '../oidc/redirect-uris';
 import type { z } from 'zod';
-import { encodeCursor, type Cursor, type clientCreateInput, type clientUpdateInput, type userCreateInput, type userUpdateInput } from './schemas';
+import { encodeCursor, type Cursor } from '../http/cursor';
+import { type clientCreateInput, type clientUpdateInput, type userCreateInput, type userUpdateInput } from './schemas';
 
 /**
  * The admin console's one service layer: the API routes, the pages and the CLI socket all go through it.
@@ -53,7 +54,7 @@ export interface Actor {
 type Deps = Pick<Container, 'store' | 'config' | 'audit' | 'keyRotation'> & { provider: Pick<Container['provider'], 'audit' | 'settings' | 'clients'> };
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-const toKeyset = (c: Cursor | null | undefined): Keyset | null => (c && typeof c.key === 'string' ? { at: c.at, key: c.key } : null);
+const toKeyset = (c: Cursor | null | undefined): Keyset | null => (c && typeof c.key === 'string' ? { at: new Date(c.at), key: c.key } : null);
 const nextCursor = (k: Keyset | null) => (k ? encodeCursor(k.at, k.key) : null);
 
 export const clientKind = (c: OAuthClient) =>
@@ -512,7 +513,7 @@ export function adminService(deps: Deps, actor: Actor) {
 
     /** The user's security-relevant events (sign-ins with IP and user agent, lockouts, reuse), newest first. */
     async userEvents(userId: string, q: { cursor: Cursor | null; limit: number }) {
-      const cursor = q.cursor && typeof q.cursor.key === 'number' ? { createdAt: q.cursor.at, id: q.cursor.key } : null;
+      const cursor = q.cursor && typeof q.cursor.key === 'number' ? { createdAt: new Date(q.cursor.at), id: q.cursor.key } : null;
       const { entries, next } = await store.auditLog.search({ userId }, cursor, q.limit);
       return { items: entries.map(auditJson), next_cursor: next ? encodeCursor(next.createdAt, next.id) : null };
     },
@@ -584,7 +585,7 @@ export function adminService(deps: Deps, actor: Actor) {
 
     // audit trail and security events
     async securityEvents(q: { cursor: Cursor | null; limit: number; kind: string }) {
-      const cursor = q.cursor && typeof q.cursor.key === 'number' ? { createdAt: q.cursor.at, id: q.cursor.key } : null;
+      const cursor = q.cursor && typeof q.cursor.key === 'number' ? { createdAt: new Date(q.cursor.at), id: q.cursor.key } : null;
       const { entries, next } = await store.admin.audit.security({ cursor, limit: q.limit, actions: SECURITY_KINDS[q.kind] });
       return { items: entries.map(auditJson), next_cursor: next ? encodeCursor(next.createdAt, next.id) : null };
     },

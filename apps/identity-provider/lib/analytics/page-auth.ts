@@ -1,15 +1,12 @@
-import { headers } from 'next/headers';
-import { requireAdmin } from '../http/admin';
+import { adminCaller } from '../admin/route';
+import { getContainer } from '../container';
+import { cookieRequest } from '../http/page-context';
 
 export type PageAdmin = { status: 'admin'; userId: string; email: string } | { status: 'unauthenticated' } | { status: 'forbidden' };
 
-/**
- * The admin check of the analytics APIs (requireAdmin), for server components: the browser's cookies are
- * handed to it in a Request of their own, as lib/http/page-context.ts does for the sign-in pages.
- */
+/** The admin check of the admin and analytics APIs (adminCaller), for server components. */
 export async function adminForPage(): Promise<PageAdmin> {
-  const cookie = (await headers()).get('cookie') ?? '';
-  const check = await requireAdmin(new Request('http://page.local/', { headers: { cookie } }));
-  if (check.ok) return { status: 'admin', userId: check.userId, email: check.email };
-  return check.status === 401 ? { status: 'unauthenticated' } : { status: 'forbidden' };
+  const caller = await adminCaller(await cookieRequest(), await getContainer());
+  if (!(caller instanceof Response)) return { status: 'admin', userId: caller.userId, email: caller.email };
+  return caller.status === 401 ? { status: 'unauthenticated' } : { status: 'forbidden' };
 }

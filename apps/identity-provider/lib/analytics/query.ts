@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_AUDIENCE, type TimeBucket, type TokenActivityCursor } from '@idp/database-identity';
-import { inTimestampRange, isRowId, rfc3339, safeText } from '../security/input';
+import { rowCursorParam } from '../http/cursor';
+import { rfc3339, safeText } from '../security/input';
 
 /** The dashboard's ranges: a preset ending now, or a custom [start, end). */
 export const RANGE_PRESETS = ['24h', '7d', '30d', '90d'] as const;
@@ -16,24 +17,6 @@ export const AUDIENCE_DEFAULT_PARAM = 'default';
 /** Bytes of UTF-8 in an audience filter (the audit writer bounds stored audiences to the same). */
 export const MAX_AUDIENCE_BYTES = 1024;
 export const MAX_AUDIENCE_RESOURCES = 20;
-
-/** A 400 that names the offending query parameter. */
-export class InvalidParameter extends Error {
-  constructor(
-    readonly parameter: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'InvalidParameter';
-  }
-}
-
-export function invalidRequest(error: InvalidParameter): Response {
-  return Response.json(
-    { error: 'invalid_request', parameter: error.parameter, message: error.message },
-    { status: 400, headers: { 'Cache-Control': 'no-store' } },
-  );
-}
 
 /** An IANA zone name that this runtime knows (Intl); the database is asked again and a miss is a 400 too. */
 export function isTimeZone(name: string): boolean {
@@ -92,7 +75,7 @@ const common = {
   audience: audienceParam.optional(),
 };
 
-const dashboardSchema = z.object({
+const dashboardFields = z.object({
   ...common,
   tz: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').default('UTC'),
   bucket: z.enum(['hour', 'day', 'week', 'month'], { message: 'must be one of hour, day, week, month' }).optional(),
@@ -110,7 +93,7 @@ const dashboardSchema = z.object({
     .default(ACTIVITY_PAGE_SIZE),
 });
 
-const activitySchema = z.object({
+const activityFields = z.object({
   ...common,
   limit: z.coerce
     .number({ message: 'must be a number' })
@@ -118,7 +101,7 @@ const activitySchema = z.object({
     .min(1, 'must be at least 1')
     .max(ACTIVITY_MAX_PAGE_SIZE, `must be at most ${ACTIVITY_MAX_PAGE_SIZE}`)
     .default(ACTIVITY_PAGE_SIZE),
-  cursor: z.string().max(200).optional(),
+  cursor: rowCursorParam,
 });
 
 export interface ResolvedRange {
@@ -148,43 +131,28 @@ export interface ActivityQuery {
   cursor: TokenActivityCursor | null;
 }
 
-function parse<T>(schema: z.ZodType<T>, search: URLSearchParams): T {
-  for (const [key, values] of groupParams(search)) {
-    if (values.length > 1) throw new InvalidParameter(key, 'must be given once');
-  }
-  const result = schema.safeParse(Object.fromEntries(search));
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new InvalidParameter(String(issue.path[0] ?? 'query'), issue.message);
-  }
-  return result.data;
-}
-
-function groupParams(search: URLSearchParams): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const [key, value] of search) map.set(key, [...(map.get(key) ?? []), value]);
-  return map;
-}
-
-function resolveRange(q: { range: RangePreset | 'custom'; start?: Date; end?: Date }, now: Date): ResolvedRange {
+/** The range a preset or start/end stands for at `now`, or an issue naming the parameter at fault. */
+function resolveRange(q: { range: RangePreset | 'custom'; start?: Date; end?: Date }, now: Date, ctx: z.RefinementCtx): ResolvedRange | typeof z.NEVER {
+  const refuse = (parameter: 'start' | 'end', message: string) => {
+    ctx.addIssue({ code: 'custom', path: [parameter], message });
+    return z.NEVER;
+  };
   if (q.range !== 'custom') {
-    if (q.start) throw new InvalidParameter('start', 'is only allowed with range=custom');
-    if (q.end) throw new InvalidParameter('end', 'is only allowed with range=custom');
+    if (q.start) return refuse('start', 'is only allowed with range=custom');
+    if (q.end) return refuse('end', 'is only allowed with range=custom');
     return { preset: q.range, start: new Date(now.getTime() - PRESET_MS[q.range]), end: now };
   }
-  if (!q.start) throw new InvalidParameter('start', 'is required with range=custom');
-  if (!q.end) throw new InvalidParameter('end', 'is required with range=custom');
-  if (q.end.getTime() <= q.start.getTime()) throw new InvalidParameter('end', 'must be after start');
-  if (q.end.getTime() - q.start.getTime() > MAX_RANGE_DAYS * 86_400_000)
-    throw new InvalidParameter('end', `must be at most ${MAX_RANGE_DAYS} days after start`);
+  if (!q.start) return refuse('start', 'is required with range=custom');
+  if (!q.end) return refuse('end', 'is required with range=custom');
+  if (q.end.getTime() <= q.start.getTime()) return refuse('end', 'must be after start');
+  if (q.end.getTime() - q.start.getTime() > MAX_RANGE_DAYS * 86_400_000) return refuse('end', `must be at most ${MAX_RANGE_DAYS} days after start`);
   return { preset: 'custom', start: q.start, end: q.end };
 }
 
-/** GET /api/analytics/tokens: validated query, or InvalidParameter. */
-export function parseDashboardQuery(search: URLSearchParams, now: Date = new Date()): DashboardQuery {
-  const q = parse(dashboardSchema, search);
-  return {
-    range: resolveRange(q, now),
+/** The query of GET /api/analytics/tokens; presets end at `now()`, read when a request is parsed. */
+export const dashboardQuery = (now: () => Date = () => new Date()) =>
+  dashboardFields.transform((q, ctx): DashboardQuery => ({
+    range: resolveRange(q, now(), ctx),
     clientId: q.client_id ?? null,
     userId: q.user_id?.toLowerCase() ?? null,
     audience: q.audience ?? null,
@@ -192,43 +160,15 @@ export function parseDashboardQuery(search: URLSearchParams, now: Date = new Dat
     bucket: q.bucket ?? null,
     top: q.top,
     activityLimit: q.activity_limit,
-  };
-}
+  }));
 
-/** GET /api/analytics/tokens/activity: validated query, or InvalidParameter. */
-export function parseActivityQuery(search: URLSearchParams, now: Date = new Date()): ActivityQuery {
-  const q = parse(activitySchema, search);
-  return {
-    range: resolveRange(q, now),
+/** The query of GET /api/analytics/tokens/activity. */
+export const activityQuery = (now: () => Date = () => new Date()) =>
+  activityFields.transform((q, ctx): ActivityQuery => ({
+    range: resolveRange(q, now(), ctx),
     clientId: q.client_id ?? null,
     userId: q.user_id?.toLowerCase() ?? null,
     audience: q.audience ?? null,
     limit: q.limit,
-    cursor: q.cursor ? decodeCursor(q.cursor) : null,
-  };
-}
-
-/** Opaque keyset cursor: (created_at with microseconds, id). */
-export function encodeCursor(cursor: TokenActivityCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
-}
-
-export function decodeCursor(value: string): TokenActivityCursor {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2) {
-      const [createdAt, id] = parsed as [unknown, unknown];
-      if (
-        typeof createdAt === 'string' &&
-        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt) &&
-        inTimestampRange(new Date(createdAt)) &&
-        isRowId(id)
-      ) {
-        return { createdAt, id: id as number };
-      }
-    }
-  } catch {
-    // fall through
-  }
-  throw new InvalidParameter('cursor', 'is not a cursor returned by this API');
-}
+    cursor: q.cursor ? { createdAt: q.cursor.at, id: q.cursor.id } : null,
+  }));

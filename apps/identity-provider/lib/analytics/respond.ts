@@ -1,8 +1,6 @@
 import type { TokenActivityPage } from '@idp/database-identity';
-import { encodeCursor } from './query';
+import { encodeCursor } from '../http/cursor';
 import type { TokenActivityResponse } from './types';
-
-export { NO_STORE } from '../oidc/respond';
 
 export function activityJson(page: TokenActivityPage): TokenActivityResponse {
   return {
@@ -20,7 +18,7 @@ export function activityJson(page: TokenActivityPage): TokenActivityResponse {
       user_agent: e.userAgent,
       request_id: e.requestId,
     })),
-    next_cursor: page.next ? encodeCursor(page.next) : null,
+    next_cursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : null,
   };
 }
 

@@ -2,11 +2,18 @@ import { headers } from 'next/headers';
 import { getContainer } from '../container';
 import { describeInteraction } from '../oidc/endpoints/authorize';
 import { readBrowserSession } from '../oidc/session';
+import { signedInAccount, type BrowserAccount } from './signed-in';
 
 /** The browser's request as the core reads it (cookies only), for server components. */
-async function cookieRequest(): Promise<Request> {
+export async function cookieRequest(): Promise<Request> {
   const cookie = (await headers()).get('cookie') ?? '';
   return new Request('http://page.local/', { headers: { cookie } });
+}
+
+/** signedInAccount() for server components. */
+export async function signedInForPage(): Promise<BrowserAccount> {
+  const { provider } = await getContainer();
+  return signedInAccount(await cookieRequest(), provider);
 }
 
 /** What the login, consent and password pages show about the pending request; null when expired. */
@@ -17,10 +24,7 @@ export async function interactionForPage(interactionId: string) {
 
 /** CSRF token and signed-in user for pages without a pending request (logout). */
 export async function browserSessionForPage(): Promise<{ csrf: string; user: { email: string; name: string | null } | null; pendingLogout: boolean }> {
-  const { provider } = await getContainer();
-  const browser = await readBrowserSession(await cookieRequest(), provider.settings);
-  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
-  const user = session ? await provider.store.users.findById(session.userId) : null;
+  const { browser, user } = await signedInForPage();
   return { csrf: browser.csrf, user: user ? { email: user.email, name: user.name } : null, pendingLogout: !!browser.logout };
 }
 

@@ -1,14 +1,8 @@
-import { headers } from 'next/headers';
 import { getContainer } from '../container';
 import { mayChangeFactors, describeSecondFactor } from '../oidc/endpoints/second-factor';
-import { readBrowserSession } from '../oidc/session';
 import { secondFactorPolicy } from '../oidc/second-factor';
-
-/** The browser's request as the core reads it (cookies only), for server components. */
-async function cookieRequest(): Promise<Request> {
-  const cookie = (await headers()).get('cookie') ?? '';
-  return new Request('http://page.local/', { headers: { cookie } });
-}
+import { cookieRequest } from './page-context';
+import { signedInAccount } from './signed-in';
 
 /** What the second-factor page shows; null when no sign-in is waiting for one. */
 export async function secondFactorForPage() {
@@ -19,10 +13,8 @@ export async function secondFactorForPage() {
 /** The signed-in user's factors for /account/security; null when nobody is signed in. */
 export async function securityForPage() {
   const { provider } = await getContainer();
-  const browser = await readBrowserSession(await cookieRequest(), provider.settings);
-  const session = browser.sid ? await provider.store.sessions.findActive(browser.sid) : null;
-  const user = session ? await provider.store.users.findById(session.userId) : null;
-  if (!session || !user) return null;
+  const { browser, session, user } = await signedInAccount(await cookieRequest(), provider);
+  if (!session) return null;
   const [policy, passkeys, mayChange] = await Promise.all([
     secondFactorPolicy(provider, user, null),
     provider.store.authenticators.listPasskeys(user.id),

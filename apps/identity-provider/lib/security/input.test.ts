@@ -4,7 +4,8 @@ import { loadConfig } from '../env';
 import { redirectUriProblem } from '../oidc/redirect-uris';
 import { paramsFrom } from '../oidc/steps/parse-form';
 import { parseAuditQuery } from '../admin/audit-api';
-import { decodeCursor, parseActivityQuery } from '../analytics/query';
+import { activityQuery } from '../analytics/query';
+import { decodeCursor, encodeCursor } from '../http/cursor';
 import { neutralizedCell, toCsv } from './csv';
 
 describe('CSV export cells (item 11)', () => {
@@ -56,14 +57,40 @@ describe('hostile values are refused before SQL (item 10)', () => {
 
   it('analytics filters and cursors the same way', () => {
     const now = new Date('2026-12-01T00:00:00Z');
-    expect(() => parseActivityQuery(new URLSearchParams({ client_id: 'a\u0000' }), now)).toThrow();
-    expect(() => parseActivityQuery(new URLSearchParams({ range: 'custom', start: '0000-01-01T00:00:00Z', end: '0000-01-02T00:00:00Z' }), now)).toThrow(
-      /years/,
-    );
+    const schema = activityQuery(() => now);
+    const refused = (query: Record<string, string>) => {
+      const result = schema.safeParse(query);
+      return result.success ? null : result.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+    };
+    expect(refused({ client_id: 'a\u0000' })).toMatch(/^client_id /);
+    expect(refused({ range: 'custom', start: '0000-01-01T00:00:00Z', end: '0000-01-02T00:00:00Z' })).toMatch(/years/);
+    expect(refused({ range: 'custom', start: '2026-01-02T00:00:00Z', end: '2026-01-01T00:00:00Z' })).toBe('end must be after start');
+    expect(refused({ start: '2026-01-02T00:00:00Z' })).toBe('start is only allowed with range=custom');
     const cursor = (t: string, id: number) => Buffer.from(JSON.stringify([t, id])).toString('base64url');
-    expect(() => decodeCursor(cursor('0000-01-01T00:00:00.000000Z', 1))).toThrow();
-    expect(() => decodeCursor(cursor('2026-01-01T00:00:00.000000Z', 2 ** 63))).toThrow();
-    expect(decodeCursor(cursor('2026-01-01T00:00:00.000000Z', 7))).toEqual({ createdAt: '2026-01-01T00:00:00.000000Z', id: 7 });
+    expect(refused({ cursor: cursor('0000-01-01T00:00:00.000000Z', 1) })).toMatch(/^cursor /);
+    expect(refused({ cursor: cursor('2026-01-01T00:00:00.000000Z', 2 ** 63) })).toMatch(/^cursor /);
+    const parsed = schema.parse({ range: '24h', cursor: cursor('2026-01-01T00:00:00.000000Z', 7) });
+    expect(parsed.cursor).toEqual({ createdAt: '2026-01-01T00:00:00.000000Z', id: 7 });
+    expect(parsed.range).toEqual({ preset: '24h', start: new Date('2026-11-30T00:00:00Z'), end: now });
+  });
+
+  it('one cursor format for every list: time to the microsecond, a row id or a text key', () => {
+    const micro = '2026-01-01T00:00:00.123456Z';
+    expect(decodeCursor(encodeCursor(micro, 7))).toEqual({ at: micro, key: 7 });
+    expect(decodeCursor(encodeCursor(new Date(micro), 'client-a'))).toEqual({ at: '2026-01-01T00:00:00.123Z', key: 'client-a' });
+    const raw = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const bad of [
+      'garbage',
+      raw(['2026-01-01T00:00:00Z']),
+      raw(['2026-01-01 00:00:00Z', 1]),
+      raw(['2026-01-01T00:00:00+01:00', 1]),
+      raw(['2026-01-01T00:00:00.1234567Z', 1]),
+      raw(['2026-01-01T00:00:00Z', 0]),
+      raw(['2026-01-01T00:00:00Z', '']),
+      raw(['2026-01-01T00:00:00Z', 'a\u0000']),
+      raw(['2026-01-01T00:00:00Z', 'x'.repeat(201)]),
+    ])
+      expect(decodeCursor(bad), bad).toBeNull();
   });
 });
 

@@ -1,17 +1,15 @@
 import type { Metadata } from 'next';
-import { BadgeCheck, Clock, Mail, RefreshCw, UserRound } from 'lucide-react';
+import { BadgeCheck, Mail, RefreshCw, UserRound } from 'lucide-react';
+import { AuthForm, first, InteractionExpired, primaryButtonClass, SubmitButton, secondaryButtonClass, type SearchParams } from '@/components/auth/form';
 import { interactionForPage } from '@/lib/http/page-context';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Allow access? · Identity provider' };
 
-type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-
 // newInteractionId(): 12 random bytes, base64url. Names of Object.prototype members ("__proto__",
 // "__defineGetter__") would be found in the session's interactions object, so they are refused here.
 const INTERACTION_ID = /^[A-Za-z0-9_-]{16}$/;
 const validInteractionId = (id: string) => INTERACTION_ID.test(id) && !(id in Object.prototype);
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 /** Each scope in plain words, in the order people read them. */
 function describeScope(scope: string, app: string): { icon: typeof UserRound; text: string } {
@@ -30,24 +28,13 @@ function describeScope(scope: string, app: string): { icon: typeof UserRound; te
 }
 
 const ORDER = ['openid', 'profile', 'email', 'offline_access'];
-const focus = 'focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
 
 export default async function ConsentPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
   const interactionId = first(params.interaction) ?? '';
   const interaction = validInteractionId(interactionId) ? await interactionForPage(interactionId) : null;
 
-  if (!interaction || !interaction.user) {
-    return (
-      <section aria-labelledby="expired-title" data-testid="interaction-expired">
-        <Clock aria-hidden className="h-8 w-8 text-slate-400" />
-        <h1 id="expired-title" className="mt-3 text-xl font-semibold tracking-tight">
-          This sign-in request has expired
-        </h1>
-        <p className="mt-2 text-sm text-slate-600">Go back to the application you came from and sign in again from there.</p>
-      </section>
-    );
-  }
+  if (!interaction || !interaction.user) return <InteractionExpired />;
 
   const app = interaction.client.name;
   const scopes = [...new Set(interaction.scopes)].sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
@@ -81,28 +68,19 @@ export default async function ConsentPage({ searchParams }: { searchParams: Sear
         {app} never sees your password. Choosing Deny sends you back to {app} without sharing anything.
       </p>
 
-      <form method="post" action="/interaction/consent" className="mt-6 flex flex-col-reverse gap-3 sm:flex-row sm:justify-end">
-        <input type="hidden" name="interaction" value={interactionId} />
-        <input type="hidden" name="csrf" value={interaction.csrf} />
-        <button
-          type="submit"
-          name="decision"
-          value="deny"
-          data-testid="consent-deny"
-          className={`inline-flex items-center justify-center rounded-md border border-slate-300 bg-white px-4 py-2.5 text-sm font-semibold text-slate-700 shadow-sm hover:bg-slate-50 ${focus}`}
-        >
+      <AuthForm
+        action="/interaction/consent"
+        csrf={interaction.csrf}
+        hidden={{ interaction: interactionId }}
+        className="mt-6 flex flex-col-reverse gap-3 sm:flex-row sm:justify-end"
+      >
+        <SubmitButton name="decision" value="deny" testId="consent-deny" className={`${secondaryButtonClass} sm:w-auto`}>
           Deny
-        </button>
-        <button
-          type="submit"
-          name="decision"
-          value="allow"
-          data-testid="consent-allow"
-          className={`inline-flex items-center justify-center rounded-md bg-brand-600 px-4 py-2.5 text-sm font-semibold text-white shadow-sm hover:bg-brand-700 ${focus}`}
-        >
+        </SubmitButton>
+        <SubmitButton name="decision" value="allow" testId="consent-allow" className={`${primaryButtonClass} sm:w-auto`}>
           Allow
-        </button>
-      </form>
+        </SubmitButton>
+      </AuthForm>
     </section>
   );
 }

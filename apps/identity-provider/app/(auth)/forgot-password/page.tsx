@@ -1,8 +1,8 @@
 import type { Metadata } from 'next';
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
-import { CircleAlert, MailCheck, Send } from 'lucide-react';
-import { alertBox, first, input, label, link, okBox, primary, type SearchParams } from '@/components/recovery/styles';
+import { MailCheck, Send } from 'lucide-react';
+import { AuthForm, ErrorNotice, Field, first, linkClass, StatusNotice, SubmitButton, type SearchParams } from '@/components/auth/form';
 import { getContainer } from '@/lib/container';
 import { browserForPage } from '@/lib/http/page-context';
 import { sessionCookieName } from '@/lib/oidc/session';
@@ -25,49 +25,34 @@ export default async function ForgotPasswordPage({ searchParams }: { searchParam
         Reset your password
       </h1>
       {sent ? (
-        <div role="status" data-testid="reset-requested" className={okBox}>
-          <MailCheck aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>
-            If an account uses that address, we have sent it a link to choose a new password. The link works once and expires soon. Check your spam folder if
-            nothing arrives.
-          </p>
-        </div>
+        <StatusNotice testId="reset-requested" icon={MailCheck}>
+          If an account uses that address, we have sent it a link to choose a new password. The link works once and expires soon. Check your spam folder if
+          nothing arrives.
+        </StatusNotice>
       ) : (
         <p className="mt-1 text-sm text-slate-600">Enter the e-mail address of your account. We will send you a link to choose a new password.</p>
       )}
-      {error === 'email' && (
-        <div role="alert" data-testid="forgot-error" className={alertBox}>
-          <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>Enter an e-mail address such as name@example.com.</p>
-        </div>
-      )}
-      <form method="post" action="/interaction/forgot-password" className="mt-6 space-y-4">
-        <input type="hidden" name="csrf" value={csrf} />
-        <div>
-          <label htmlFor="email" className={label}>
-            Email
-          </label>
-          <input
-            id="email"
-            name="email"
-            type="email"
-            autoComplete="username"
-            inputMode="email"
-            autoCapitalize="none"
-            spellCheck={false}
-            required
-            maxLength={320}
-            autoFocus
-            className={input}
-          />
-        </div>
-        <button type="submit" className={primary} data-testid="forgot-submit">
-          <Send aria-hidden className="h-4 w-4" />
+      {error === 'email' && <ErrorNotice testId="forgot-error">Enter an e-mail address such as name@example.com.</ErrorNotice>}
+      <AuthForm action="/interaction/forgot-password" csrf={csrf}>
+        <Field
+          id="email"
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="username"
+          inputMode="email"
+          autoCapitalize="none"
+          spellCheck={false}
+          required
+          maxLength={320}
+          autoFocus
+        />
+        <SubmitButton testId="forgot-submit" icon={Send}>
           Send reset link
-        </button>
-      </form>
+        </SubmitButton>
+      </AuthForm>
       <p className="mt-4 text-center text-sm">
-        <a href="/interaction/start?return_to=/" className={link}>
+        <a href="/interaction/start?return_to=/" className={linkClass}>
           Back to sign in
         </a>
       </p>

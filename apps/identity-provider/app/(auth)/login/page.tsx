@@ -1,7 +1,8 @@
 import type { Metadata } from 'next';
 import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
-import { CircleAlert, Clock, LogIn } from 'lucide-react';
+import { LogIn } from 'lucide-react';
+import { AuthForm, ErrorNotice, Field, first, InteractionExpired, linkClass, PasswordField, SubmitButton, type SearchParams } from '@/components/auth/form';
 import { PasskeySignIn } from '@/components/auth/passkey-sign-in';
 import { getContainer } from '@/lib/container';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
@@ -10,18 +11,6 @@ import { isInteractionId, sessionCookieName } from '@/lib/oidc/session';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Sign in · Identity provider' };
-
-type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
-
-const label = 'block text-sm font-medium text-slate-700';
-const input =
-  'mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-base text-slate-900 shadow-sm placeholder:text-slate-400 ' +
-  'focus:border-brand-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-1 sm:text-sm';
-const primary =
-  'inline-flex w-full items-center justify-center gap-2 rounded-md bg-brand-600 px-4 py-2.5 text-sm font-semibold text-white shadow-sm ' +
-  'hover:bg-brand-700 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
 
 export default async function LoginPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
@@ -43,15 +32,9 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
 
   if (!form) {
     return (
-      <section aria-labelledby="expired-title" data-testid="interaction-expired">
-        <Clock aria-hidden className="h-8 w-8 text-slate-400" />
-        <h1 id="expired-title" className="mt-3 text-xl font-semibold tracking-tight">
-          This sign-in request has expired
-        </h1>
-        <p className="mt-2 text-sm text-slate-600">
-          It took too long, or it was already completed. Go back to the application you came from and sign in again from there.
-        </p>
-      </section>
+      <InteractionExpired>
+        It took too long, or it was already completed. Go back to the application you came from and sign in again from there.
+      </InteractionExpired>
     );
   }
 
@@ -73,62 +56,39 @@ export default async function LoginPage({ searchParams }: { searchParams: Search
         )}
       </p>
 
-      {error === 'invalid_credentials' && (
-        <div role="alert" data-testid="login-error" className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800">
-          <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>Email or password is incorrect, or the account is temporarily locked.</p>
-        </div>
-      )}
+      {error === 'invalid_credentials' && <ErrorNotice testId="login-error">Email or password is incorrect, or the account is temporarily locked.</ErrorNotice>}
 
-      <form method="post" action="/interaction/login" className="mt-6 space-y-4">
-        {Object.entries(form.hidden).map(([name, value]) => (
-          <input key={name} type="hidden" name={name} value={value} />
-        ))}
-        <input type="hidden" name="csrf" value={form.csrf} />
-        <div>
-          <label htmlFor="email" className={label}>
-            Email
-          </label>
-          <input
-            id="email"
-            name="email"
-            type="email"
-            autoComplete="username webauthn"
-            inputMode="email"
-            autoCapitalize="none"
-            spellCheck={false}
-            required
-            maxLength={320}
-            defaultValue={form.loginHint ?? ''}
-            autoFocus={!form.loginHint}
-            aria-invalid={error === 'invalid_credentials' || undefined}
-            className={input}
-          />
-        </div>
-        <div>
-          <label htmlFor="password" className={label}>
-            Password
-          </label>
-          <input
-            id="password"
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            maxLength={256}
-            autoFocus={!!form.loginHint}
-            aria-invalid={error === 'invalid_credentials' || undefined}
-            className={input}
-          />
-        </div>
-        <button type="submit" className={primary} data-testid="login-submit">
-          <LogIn aria-hidden className="h-4 w-4" />
+      <AuthForm action="/interaction/login" csrf={form.csrf} hidden={form.hidden}>
+        <Field
+          id="email"
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="username webauthn"
+          inputMode="email"
+          autoCapitalize="none"
+          spellCheck={false}
+          required
+          maxLength={320}
+          defaultValue={form.loginHint ?? ''}
+          autoFocus={!form.loginHint}
+          aria-invalid={error === 'invalid_credentials' || undefined}
+        />
+        <PasswordField
+          id="password"
+          label="Password"
+          name="password"
+          autoComplete="current-password"
+          autoFocus={!!form.loginHint}
+          aria-invalid={error === 'invalid_credentials' || undefined}
+        />
+        <SubmitButton testId="login-submit" icon={LogIn}>
           Sign in
-        </button>
-      </form>
+        </SubmitButton>
+      </AuthForm>
       <PasskeySignIn csrf={form.csrf} interaction={form.hidden.interaction} returnTo={form.hidden.return_to} />
       <p className="mt-4 text-center text-sm">
-        <a href="/forgot-password" className="font-medium text-brand-700 underline-offset-2 hover:underline" data-testid="forgot-password-link">
+        <a href="/forgot-password" className={linkClass} data-testid="forgot-password-link">
           Forgot password?
         </a>
       </p>

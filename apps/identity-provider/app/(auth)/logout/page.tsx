@@ -1,15 +1,10 @@
 import type { Metadata } from 'next';
 import { CircleCheck, LogOut, UserRound } from 'lucide-react';
+import { AuthForm, first, SubmitButton, type SearchParams } from '@/components/auth/form';
 import { browserSessionForPage } from '@/lib/http/page-context';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Sign out · Identity provider' };
-
-type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
-
-const focus = 'focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
-const primary = `inline-flex w-full items-center justify-center gap-2 rounded-md bg-brand-600 px-4 py-2.5 text-sm font-semibold text-white shadow-sm hover:bg-brand-700 ${focus}`;
 
 export default async function LogoutPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
@@ -43,13 +38,11 @@ export default async function LogoutPage({ searchParams }: { searchParams: Searc
             ? 'An application asked to sign you out. This ends your session with this identity provider.'
             : 'This ends your session with this identity provider. Applications will ask you to sign in again.'}
         </p>
-        <form method="post" action="/interaction/logout" className="mt-6">
-          <input type="hidden" name="csrf" value={session.csrf} />
-          <button type="submit" className={primary} data-testid="logout-submit">
-            <LogOut aria-hidden className="h-4 w-4" />
+        <AuthForm action="/interaction/logout" csrf={session.csrf} className="mt-6">
+          <SubmitButton testId="logout-submit" icon={LogOut}>
             Sign out
-          </button>
-        </form>
+          </SubmitButton>
+        </AuthForm>
       </section>
     );
   }
@@ -61,13 +54,10 @@ export default async function LogoutPage({ searchParams }: { searchParams: Searc
         You are not signed in.
       </h1>
       {session.pendingLogout ? (
-        <form method="post" action="/interaction/logout" className="mt-6">
-          <input type="hidden" name="csrf" value={session.csrf} />
+        <AuthForm action="/interaction/logout" csrf={session.csrf} className="mt-6">
           <p className="mb-4 text-sm text-slate-600">There is no session to end here.</p>
-          <button type="submit" className={primary} data-testid="logout-continue">
-            Return to the application
-          </button>
-        </form>
+          <SubmitButton testId="logout-continue">Return to the application</SubmitButton>
+        </AuthForm>
       ) : (
         <p className="mt-2 text-sm text-slate-600">There is no session to end here.</p>
       )}

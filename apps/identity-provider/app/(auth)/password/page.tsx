@@ -1,18 +1,14 @@
 import type { Metadata } from 'next';
-import { headers } from 'next/headers';
-import { CircleAlert, Clock, KeyRound } from 'lucide-react';
+import { KeyRound } from 'lucide-react';
+import { AuthForm, ErrorNotice, first, InteractionExpired, PasswordField, SubmitButton, UsernameHint, type SearchParams } from '@/components/auth/form';
 import { getContainer } from '@/lib/container';
-import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
+import { browserSessionForPage, cookieRequest, interactionForPage } from '@/lib/http/page-context';
 import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId } from '@/lib/oidc/session';
 import { MAX_PASSWORD_CHARACTERS } from '@/lib/security/password-policy';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Choose a new password · Identity provider' };
-
-type SearchParams = Promise<Record<string, string | string[] | undefined>>;
-
-const first = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
 
 const errors = (minLength: number): Record<string, string> => ({
   current: 'The current password is incorrect.',
@@ -21,14 +17,6 @@ const errors = (minLength: number): Record<string, string> => ({
   mismatch: 'The two passwords do not match. Type the same new password twice.',
   reused: 'The new password must differ from the current password.',
 });
-
-const label = 'block text-sm font-medium text-slate-700';
-const input =
-  'mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-base text-slate-900 shadow-sm ' +
-  'focus:border-brand-500 focus:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-1 sm:text-sm';
-const primary =
-  'inline-flex w-full items-center justify-center gap-2 rounded-md bg-brand-600 px-4 py-2.5 text-sm font-semibold text-white shadow-sm ' +
-  'hover:bg-brand-700 focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-brand-500 focus-visible:ring-offset-2';
 
 export default async function PasswordPage({ searchParams }: { searchParams: SearchParams }) {
   const params = await searchParams;
@@ -43,19 +31,9 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
   const { provider } = await getContainer();
   const returnTo = interaction ? null : safeLocalPath(first(params.return_to), provider.settings.issuer);
   // only the forced change right after a fresh login may skip it
-  const askCurrent = await currentPasswordRequired(new Request('http://page.local/', { headers: { cookie: (await headers()).get('cookie') ?? '' } }), provider);
+  const askCurrent = await currentPasswordRequired(await cookieRequest(), provider);
 
-  if (!user) {
-    return (
-      <section aria-labelledby="expired-title" data-testid="interaction-expired">
-        <Clock aria-hidden className="h-8 w-8 text-slate-400" />
-        <h1 id="expired-title" className="mt-3 text-xl font-semibold tracking-tight">
-          This sign-in request has expired
-        </h1>
-        <p className="mt-2 text-sm text-slate-600">Go back to the application you came from and sign in again from there.</p>
-      </section>
-    );
-  }
+  if (!user) return <InteractionExpired />;
 
   const MIN_LENGTH = provider.settings.passwordMinLength;
   const message = error ? errors(MIN_LENGTH)[error] : undefined;
@@ -80,83 +58,48 @@ export default async function PasswordPage({ searchParams }: { searchParams: Sea
       </p>
 
       {message && (
-        <div
-          role="alert"
-          data-testid="password-error"
-          data-error={error}
-          className="mt-5 flex gap-2 rounded-md border border-red-200 bg-red-50 px-3 py-2.5 text-sm text-red-800"
-        >
-          <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>{message}</p>
-        </div>
+        <ErrorNotice testId="password-error" error={error}>
+          {message}
+        </ErrorNotice>
       )}
 
-      <form method="post" action="/interaction/password" className="mt-6 space-y-4">
-        <input type="hidden" name="interaction" value={interaction ? interactionId : ''} />
-        {returnTo && <input type="hidden" name="return_to" value={returnTo} />}
-        <input type="hidden" name="csrf" value={csrf} />
-        {/* lets password managers attach the new password to the right account */}
-        <input type="email" name="username" autoComplete="username" value={user.email} readOnly hidden />
+      <AuthForm
+        action="/interaction/password"
+        csrf={csrf}
+        hidden={{ interaction: interaction ? interactionId : '', ...(returnTo ? { return_to: returnTo } : {}) }}
+      >
+        <UsernameHint email={user.email} />
         {askCurrent && (
-          <div>
-            <label htmlFor="current_password" className={label}>
-              Current password
-            </label>
-            <input
-              id="current_password"
-              name="current_password"
-              type="password"
-              autoComplete="current-password"
-              required
-              maxLength={256}
-              autoFocus
-              aria-invalid={error === 'current' || undefined}
-              className={input}
-              data-testid="current-password"
-            />
-          </div>
+          <PasswordField
+            id="current_password"
+            label="Current password"
+            name="current_password"
+            autoComplete="current-password"
+            autoFocus
+            aria-invalid={error === 'current' || undefined}
+            data-testid="current-password"
+          />
         )}
-        <div>
-          <label htmlFor="new_password" className={label}>
-            New password
-          </label>
-          <input
-            id="new_password"
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={MIN_LENGTH}
-            maxLength={256}
-            autoFocus={!askCurrent}
-            aria-describedby="new_password_hint"
-            aria-invalid={error === 'length' || error === 'weak' || error === 'reused' || undefined}
-            className={input}
-          />
-          <p id="new_password_hint" className="mt-1 text-xs text-slate-500">
-            At least {MIN_LENGTH} characters. A few unrelated words make a strong, memorable password.
-          </p>
-        </div>
-        <div>
-          <label htmlFor="confirm_password" className={label}>
-            Confirm new password
-          </label>
-          <input
-            id="confirm_password"
-            name="confirm_password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={MIN_LENGTH}
-            maxLength={256}
-            aria-invalid={error === 'mismatch' || undefined}
-            className={input}
-          />
-        </div>
-        <button type="submit" className={primary} data-testid="password-submit">
-          Change password and continue
-        </button>
-      </form>
+        <PasswordField
+          id="new_password"
+          label="New password"
+          name="new_password"
+          autoComplete="new-password"
+          minLength={MIN_LENGTH}
+          autoFocus={!askCurrent}
+          hint={`At least ${MIN_LENGTH} characters. A few unrelated words make a strong, memorable password.`}
+          aria-invalid={error === 'length' || error === 'weak' || error === 'reused' || undefined}
+        />
+        <PasswordField
+          id="confirm_password"
+          label="Confirm new password"
+          name="confirm_password"
+          autoComplete="new-password"
+          minLength={MIN_LENGTH}
+          aria-invalid={error === 'mismatch' || undefined}
+        />
+        <SubmitButton testId="password-submit">Change password and continue</SubmitButton>
+      </AuthForm>
     </section>
   );
 }

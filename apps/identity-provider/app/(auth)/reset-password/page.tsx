@@ -1,6 +1,17 @@
 import type { Metadata } from 'next';
-import { CircleAlert, CircleCheck, KeyRound } from 'lucide-react';
-import { alertBox, first, input, label, link, okBox, primary, type SearchParams } from '@/components/recovery/styles';
+import { KeyRound } from 'lucide-react';
+import {
+  AuthForm,
+  ErrorNotice,
+  Field,
+  first,
+  linkClass,
+  PasswordField,
+  StatusNotice,
+  SubmitButton,
+  UsernameHint,
+  type SearchParams,
+} from '@/components/auth/form';
 import { getContainer } from '@/lib/container';
 import { browserForPage } from '@/lib/http/page-context';
 import { checkPasswordResetToken, requireSecondFactorForReset } from '@/lib/recovery/account-recovery';
@@ -26,10 +37,7 @@ export default async function ResetPasswordPage({ searchParams }: { searchParams
         <h1 id="reset-title" className="text-xl font-semibold tracking-tight">
           Password changed
         </h1>
-        <div role="status" data-testid="reset-done" className={okBox}>
-          <CircleCheck aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>Your new password is set. You were signed out everywhere: sign in again with the new password.</p>
-        </div>
+        <StatusNotice testId="reset-done">Your new password is set. You were signed out everywhere: sign in again with the new password.</StatusNotice>
       </section>
     );
   }
@@ -44,7 +52,7 @@ export default async function ResetPasswordPage({ searchParams }: { searchParams
         </h1>
         <p className="mt-2 text-sm text-slate-600">Reset links work once, for a short time, and only until the password changes. Ask for a new one.</p>
         <p className="mt-4 text-sm">
-          <a href="/forgot-password" className={link}>
+          <a href="/forgot-password" className={linkClass}>
             Send me a new link
           </a>
         </p>
@@ -67,70 +75,36 @@ export default async function ResetPasswordPage({ searchParams }: { searchParams
         . Every device signed in to this account will be signed out.
       </p>
       {message && (
-        <div role="alert" data-testid="reset-error" data-error={error} className={alertBox}>
-          <CircleAlert aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>{message}</p>
-        </div>
+        <ErrorNotice testId="reset-error" error={error}>
+          {message}
+        </ErrorNotice>
       )}
-      <form method="post" action="/interaction/reset-password" className="mt-6 space-y-4">
-        <input type="hidden" name="csrf" value={browser.csrf} />
-        <input type="email" name="username" autoComplete="username" value={check.email} readOnly hidden />
-        <div>
-          <label htmlFor="new_password" className={label}>
-            New password
-          </label>
-          <input
-            id="new_password"
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={minLength}
-            maxLength={MAX_PASSWORD_CHARACTERS}
-            autoFocus
-            aria-describedby="new_password_hint"
-            className={input}
-          />
-          <p id="new_password_hint" className="mt-1 text-xs text-slate-500">
-            At least {minLength} characters. A few unrelated words make a strong, memorable password.
-          </p>
-        </div>
-        <div>
-          <label htmlFor="confirm_password" className={label}>
-            Confirm new password
-          </label>
-          <input
-            id="confirm_password"
-            name="confirm_password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={minLength}
-            maxLength={MAX_PASSWORD_CHARACTERS}
-            className={input}
-          />
-        </div>
+      <AuthForm action="/interaction/reset-password" csrf={browser.csrf}>
+        <UsernameHint email={check.email} />
+        <PasswordField
+          id="new_password"
+          label="New password"
+          name="new_password"
+          autoComplete="new-password"
+          minLength={minLength}
+          autoFocus
+          hint={`At least ${minLength} characters. A few unrelated words make a strong, memorable password.`}
+        />
+        <PasswordField id="confirm_password" label="Confirm new password" name="confirm_password" autoComplete="new-password" minLength={minLength} />
         {factor.required && (
-          <div>
-            <label htmlFor="second_factor" className={label}>
-              Code from your authenticator app, or a recovery code
-            </label>
-            <input
-              id="second_factor"
-              name="second_factor"
-              type="text"
-              autoComplete="one-time-code"
-              inputMode="text"
-              required
-              maxLength={64}
-              className={input}
-            />
-          </div>
+          <Field
+            id="second_factor"
+            label="Code from your authenticator app, or a recovery code"
+            name="second_factor"
+            type="text"
+            autoComplete="one-time-code"
+            inputMode="text"
+            required
+            maxLength={64}
+          />
         )}
-        <button type="submit" className={primary} data-testid="reset-submit">
-          Set new password
-        </button>
-      </form>
+        <SubmitButton testId="reset-submit">Set new password</SubmitButton>
+      </AuthForm>
     </section>
   );
 }

@@ -1,6 +1,6 @@
 import type { Metadata } from 'next';
-import { CircleCheck, MailCheck } from 'lucide-react';
-import { first, link, okBox, primary, type SearchParams } from '@/components/recovery/styles';
+import { MailCheck } from 'lucide-react';
+import { AuthForm, first, linkClass, StatusNotice, SubmitButton, type SearchParams } from '@/components/auth/form';
 import { browserForPage } from '@/lib/http/page-context';
 
 export const dynamic = 'force-dynamic';
@@ -14,10 +14,7 @@ export default async function VerifyEmailPage({ searchParams }: { searchParams: 
         <h1 id="verify-title" className="text-xl font-semibold tracking-tight">
           Address confirmed
         </h1>
-        <div role="status" data-testid="verify-done" className={okBox}>
-          <CircleCheck aria-hidden className="mt-0.5 h-4 w-4 shrink-0" />
-          <p>Thank you: your e-mail address is confirmed.</p>
-        </div>
+        <StatusNotice testId="verify-done">Thank you: your e-mail address is confirmed.</StatusNotice>
       </section>
     );
   }
@@ -33,7 +30,7 @@ export default async function VerifyEmailPage({ searchParams }: { searchParams: 
           administrator.
         </p>
         <p className="mt-4 text-sm">
-          <a href="/" className={link}>
+          <a href="/" className={linkClass}>
             Home
           </a>
         </p>
@@ -47,12 +44,9 @@ export default async function VerifyEmailPage({ searchParams }: { searchParams: 
         Confirm your e-mail address
       </h1>
       <p className="mt-2 text-sm text-slate-600">Press the button to confirm that this address belongs to you.</p>
-      <form method="post" action="/interaction/verify-email" className="mt-6">
-        <input type="hidden" name="csrf" value={browser.csrf} />
-        <button type="submit" className={primary} data-testid="verify-submit">
-          Confirm my address
-        </button>
-      </form>
+      <AuthForm action="/interaction/verify-email" csrf={browser.csrf} className="mt-6">
+        <SubmitButton testId="verify-submit">Confirm my address</SubmitButton>
+      </AuthForm>
     </section>
   );
 }

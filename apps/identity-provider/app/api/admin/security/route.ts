@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** Security events (replays, reuse, stuffing, spraying, rate limits, lockouts), newest first. */
-export const GET = adminRoute({ input: s.securityQuery }, ({ service, input }) => service.securityEvents(input));
+export const GET = adminRoute(ADMIN_OPERATIONS.securityEvents, ({ service, input }) => service.securityEvents(input));

@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** Active provider sessions; `q` searches the email. */
-export const GET = adminRoute({ input: s.pageQuery }, ({ service, input }) => service.listSessions(input));
+export const GET = adminRoute(ADMIN_OPERATIONS.listSessions, ({ service, input }) => service.listSessions(input));

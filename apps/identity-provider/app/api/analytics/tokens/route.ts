@@ -1,8 +1,8 @@
-import { getContainer } from '@/lib/container';
-import { requireAdmin } from '@/lib/http/admin';
-import { InvalidParameter, invalidRequest, parseDashboardQuery } from '@/lib/analytics/query';
-import { activityJson, isUnknownZoneError, NO_STORE } from '@/lib/analytics/respond';
-import type { TokenAnalyticsResponse } from '@/lib/analytics/types';
+import { adminRoute } from '@/lib/admin/route';
+import { AdminError } from '@/lib/admin/service';
+import { dashboardQuery } from '@/lib/analytics/query';
+import { activityJson, isUnknownZoneError } from '@/lib/analytics/respond';
+import { tokenAnalyticsOutput, type TokenAnalyticsResponse } from '@/lib/analytics/types';
 
 export const dynamic = 'force-dynamic';
 
@@ -12,17 +12,7 @@ export const dynamic = 'force-dynamic';
  * Query: range=24h|7d|30d|90d|custom (start, end: RFC 3339), client_id, user_id, audience (`default` or the API's
  * resource identifier(s), space-separated), tz (IANA), bucket, top.
  */
-export async function GET(request: Request): Promise<Response> {
-  const { provider, store } = await getContainer();
-  const admin = await requireAdmin(request, provider);
-  if (!admin.ok) return admin.response;
-  let q;
-  try {
-    q = parseDashboardQuery(new URL(request.url).searchParams);
-  } catch (error) {
-    if (error instanceof InvalidParameter) return invalidRequest(error);
-    throw error;
-  }
+export const GET = adminRoute({ input: dashboardQuery(), output: tokenAnalyticsOutput }, async ({ container: { store }, input: q }) => {
   try {
     const filters = { clientId: q.clientId, userId: q.userId, audience: q.audience };
     const [dashboard, activity] = await Promise.all([
@@ -35,9 +25,12 @@ export async function GET(request: Request): Promise<Response> {
       activity: activityJson(activity),
       generated_at: new Date().toISOString(),
     };
-    return Response.json(body, { headers: NO_STORE });
+    return body;
   } catch (error) {
-    if (isUnknownZoneError(error)) return invalidRequest(new InvalidParameter('tz', 'is not a time zone the database knows'));
+    if (isUnknownZoneError(error)) {
+      const message = 'is not a time zone the database knows';
+      throw new AdminError(400, 'invalid_request', `tz ${message}`, [{ path: 'tz', message }]);
+    }
     throw error;
   }
-}
+});

@@ -1,12 +1,10 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** One client and the grants it holds. */
-export const GET = adminRoute({ params: s.clientIdParam }, ({ service, params }) => service.getClient(params.clientId));
+export const GET = adminRoute(ADMIN_OPERATIONS.getClient, ({ service, params }) => service.getClient(params.clientId));
 
 /** Edits a client. */
-export const POST = adminRoute({ params: s.clientIdParam, input: s.clientUpdateInput }, ({ service, params, input }) =>
-  service.updateClient(params.clientId, input),
-);
+export const POST = adminRoute(ADMIN_OPERATIONS.updateClient, ({ service, params, input }) => service.updateClient(params.clientId, input));

@@ -1,9 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** Disables (revoking its grants) or enables a client. */
-export const POST = adminRoute({ params: s.clientIdParam, input: s.disableInput, recentSignIn: true }, ({ service, params, input }) =>
-  service.setClientDisabled(params.clientId, input.disabled),
-);
+export const POST = adminRoute(ADMIN_OPERATIONS.disableClient, ({ service, params, input }) => service.setClientDisabled(params.clientId, input.disabled));

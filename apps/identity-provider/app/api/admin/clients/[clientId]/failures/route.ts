@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The client's failures of the last 7 days by action and reason. */
-export const GET = adminRoute({ params: s.clientIdParam }, ({ service, params }) => service.clientFailures(params.clientId));
+export const GET = adminRoute(ADMIN_OPERATIONS.clientFailures, ({ service, params }) => service.clientFailures(params.clientId));

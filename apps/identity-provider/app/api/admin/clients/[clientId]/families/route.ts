@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The client's token ledger: grants (token families) with their live refresh tokens. */
-export const GET = adminRoute({ params: s.clientIdParam, input: s.pageQuery }, ({ service, params, input }) => service.clientFamilies(params.clientId, input));
+export const GET = adminRoute(ADMIN_OPERATIONS.clientFamilies, ({ service, params, input }) => service.clientFamilies(params.clientId, input));

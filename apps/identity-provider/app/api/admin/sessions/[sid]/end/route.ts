@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** Ends one session. */
-export const POST = adminRoute({ params: s.sessionIdParam, input: s.emptyInput, recentSignIn: true }, ({ service, params }) => service.endSession(params.sid));
+export const POST = adminRoute(ADMIN_OPERATIONS.endSession, ({ service, params }) => service.endSession(params.sid));

@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The clients the user consented to. */
-export const GET = adminRoute({ params: s.userIdParam }, ({ service, params }) => service.userConsents(params.userId));
+export const GET = adminRoute(ADMIN_OPERATIONS.userConsents, ({ service, params }) => service.userConsents(params.userId));

@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The user's token ledger. */
-export const GET = adminRoute({ params: s.userIdParam, input: s.pageQuery }, ({ service, params, input }) => service.userFamilies(params.userId, input));
+export const GET = adminRoute(ADMIN_OPERATIONS.userFamilies, ({ service, params, input }) => service.userFamilies(params.userId, input));

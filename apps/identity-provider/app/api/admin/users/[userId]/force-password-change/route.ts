@@ -1,7 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The next sign-in must choose a new password. */
-export const POST = adminRoute({ params: s.userIdParam, input: s.emptyInput }, ({ service, params }) => service.forcePasswordChange(params.userId));
+export const POST = adminRoute(ADMIN_OPERATIONS.forcePasswordChange, ({ service, params }) => service.forcePasswordChange(params.userId));

@@ -1,9 +1,7 @@
+import { ADMIN_OPERATIONS } from '@/lib/admin/operations';
 import { adminRoute } from '@/lib/admin/route';
-import * as s from '@/lib/admin/schemas';
 
 export const dynamic = 'force-dynamic';
 
 /** The user's active sessions. */
-export const GET = adminRoute({ params: s.userIdParam, input: s.pageQuery }, ({ service, params, input }) =>
-  service.listSessions({ ...input, userId: params.userId }),
-);
+export const GET = adminRoute(ADMIN_OPERATIONS.userSessions, ({ service, params, input }) => service.listSessions({ ...input, userId: params.userId }));
