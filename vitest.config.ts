@@ -21,6 +21,8 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
+        // the core lib/http/next.ts loads at run time is then the source, the very modules the tests import
+        ssr: { resolve: { conditions: ['idp-source'] } },
       },
       {
         test: {

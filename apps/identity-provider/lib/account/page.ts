@@ -1,5 +1,5 @@
 import { headers } from 'next/headers';
-import { getContainer } from '../container';
+import { getContainer } from '../http/next';
 import { readBrowserSession } from '../oidc/session';
 
 export type PageAccount =

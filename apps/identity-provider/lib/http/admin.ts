@@ -1,4 +1,4 @@
-import { getContainer } from '../container';
+import { getContainer } from './next';
 import type { Provider } from '../oidc/ports';
 import { readBrowserSession } from '../oidc/session';
 

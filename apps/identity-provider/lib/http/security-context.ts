@@ -1,5 +1,5 @@
 import { headers } from 'next/headers';
-import { getContainer } from '../container';
+import { getContainer } from './next';
 import { mayChangeFactors, describeSecondFactor } from '../oidc/endpoints/second-factor';
 import { readBrowserSession } from '../oidc/session';
 import { secondFactorPolicy } from '../oidc/second-factor';

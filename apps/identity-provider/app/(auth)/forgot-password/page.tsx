@@ -3,7 +3,7 @@ import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { CircleAlert, MailCheck, Send } from 'lucide-react';
 import { alertBox, first, input, label, link, okBox, primary, type SearchParams } from '@/components/recovery/styles';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserForPage } from '@/lib/http/page-context';
 import { sessionCookieName } from '@/lib/oidc/session';
 

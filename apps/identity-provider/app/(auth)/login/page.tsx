@@ -3,7 +3,7 @@ import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { CircleAlert, Clock, LogIn } from 'lucide-react';
 import { PasskeySignIn } from '@/components/auth/passkey-sign-in';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId, sessionCookieName } from '@/lib/oidc/session';

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { headers } from 'next/headers';
 import { CircleAlert, Clock, KeyRound } from 'lucide-react';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId } from '@/lib/oidc/session';

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { CircleAlert, CircleCheck, KeyRound } from 'lucide-react';
 import { alertBox, first, input, label, link, okBox, primary, type SearchParams } from '@/components/recovery/styles';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserForPage } from '@/lib/http/page-context';
 import { checkPasswordResetToken, requireSecondFactorForReset } from '@/lib/recovery/account-recovery';
 import { MAX_PASSWORD_CHARACTERS } from '@/lib/security/password-policy';

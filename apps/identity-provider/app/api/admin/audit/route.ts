@@ -1,5 +1,5 @@
 import { auditExport, auditPage, BadQuery, parseAuditQuery } from '@/lib/admin/audit-api';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { requireAdmin } from '@/lib/http/admin';
 
 export const dynamic = 'force-dynamic';

@@ -1,4 +1,4 @@
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { requireAdmin } from '@/lib/http/admin';
 import { InvalidParameter, invalidRequest, parseDashboardQuery } from '@/lib/analytics/query';
 import { activityJson, isUnknownZoneError, NO_STORE } from '@/lib/analytics/respond';

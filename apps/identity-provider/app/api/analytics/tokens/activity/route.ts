@@ -1,4 +1,4 @@
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { requireAdmin } from '@/lib/http/admin';
 import { InvalidParameter, invalidRequest, parseActivityQuery } from '@/lib/analytics/query';
 import { activityJson, NO_STORE } from '@/lib/analytics/respond';
