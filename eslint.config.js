@@ -65,6 +65,25 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { paths: DRIVERS, patterns: CORE_PATTERNS }] },
   },
   {
+    // Next compiles app/ with its own copy of what app/ imports: the process's one core (the container and the
+    // host marker) is reached at run time through lib/http/next.ts, never bundled (tests/one-core.test.ts)
+    files: ['apps/identity-provider/app/**', 'apps/identity-provider/proxy.ts', 'apps/identity-provider/instrumentation.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: DRIVERS,
+          patterns: [
+            {
+              group: ['@/lib/container', '**/lib/container', '@/lib/core', '**/lib/core', '@/lib/next-host', '**/lib/next-host'],
+              message: 'the core is loaded at run time, not bundled by Next: use lib/http/next.ts (getContainer, loadCore)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['packages/database-identity/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -27,6 +27,8 @@ export default defineConfig({
           hookTimeout: 120_000,
           globalSetup,
         },
+        // the core lib/http/next.ts loads at run time is then the source, the very modules the tests import
+        ssr: { resolve: { conditions: ['idp-source'] } },
       },
       {
         test: {

@@ -6,6 +6,6 @@
 export async function register(): Promise<void> {
   // the edge runtime has no database, and `next build` must not open one
   if (process.env.NEXT_RUNTIME !== 'nodejs' || process.env.NEXT_PHASE === 'phase-production-build') return;
-  const { startOnNextHost } = await import('./lib/next-host');
-  await startOnNextHost();
+  const { loadCore } = await import('./lib/http/next');
+  await (await loadCore()).startOnNextHost();
 }

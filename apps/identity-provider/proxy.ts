@@ -1,5 +1,5 @@
 import { NextResponse, type NextRequest } from 'next/server';
-import { getContainer } from './lib/container';
+import { getContainer } from './lib/http/next';
 
 /**
  * Content Security Policy for the pages Next renders (the fast path's own pages carry their own): a fresh

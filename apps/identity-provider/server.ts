@@ -1,33 +1,29 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CLOSE_DEADLINE_MS } from '@idp/database-identity';
-import { ConfigError, loadConfig } from './lib/env';
-import { createContainer, installContainer } from './lib/container';
-import { resolveClientIp } from './lib/http/client-ip';
-import { CLIENT_IP_HEADER, handleProviderRequest, isProviderPath, requestContext } from './lib/http/edge';
-import { LightResponse } from './lib/http/light';
-import { BodyTooLarge, sendWebResponse, toLightRequest } from './lib/http/node';
-import { useResponseFactory } from './lib/oidc/respond';
-import { createMetricsHandler, createScrapeSampler } from './lib/observability/metrics-endpoint';
-import { startAdminSocket } from './lib/admin/cli-socket';
+import {
+  CLIENT_IP_HEADER,
+  ConfigError,
+  createContainer,
+  createFastPath,
+  createMetricsHandler,
+  createScrapeSampler,
+  DEFAULT_CLOSE_DEADLINE_MS,
+  installContainer,
+  isProviderPath,
+  loadConfig,
+  nodeHeaderReader,
+  resolveClientIp,
+  startAdminSocket,
+} from '@idp/identity-provider/core';
 
 /**
  * The provider's process: builds the container (config, database, migrations, first-start bootstrap)
  * before anything listens. Protocol endpoints (discovery, JWKS, authorize, token, userinfo, revocation,
  * introspection, end-session, interaction forms) go straight to the framework-free core: Next's router
  * costs about a millisecond of CPU per request, more than the token endpoint's own work. Pages go to Next.
- * `--dev` runs Next in development mode (hot reload); otherwise the production build is served.
+ * `--dev` runs Next in development mode (hot reload); otherwise the production build is served. Everything
+ * stateful comes from the core (lib/core.ts), the one instance Next's route handlers and pages use too.
  */
-/** Reads Node's parsed headers through the one method client-IP resolution needs. */
-function nodeHeaderReader(req: IncomingMessage): Pick<Headers, 'get'> {
-  return {
-    get: (name: string) => {
-      const value = req.headers[name.toLowerCase()];
-      return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
-}
-
 /** Shutdown ends the process after this long, whatever is still pending (the audit queue is spooled first). */
 const HARD_EXIT_MS = 20_000;
 
@@ -75,27 +71,7 @@ async function main() {
     'x-content-type-options': 'nosniff',
     ...(origin.startsWith('https:') ? { 'strict-transport-security': 'max-age=63072000; includeSubDomains' } : {}),
   };
-  // this module's copy of the core answers with light responses; Next's bundled copy is untouched
-  useResponseFactory((body, init) => new LightResponse(body, init) as unknown as Response);
-  const fastPath = async (req: IncomingMessage, res: ServerResponse, ip: string | null, pathname: string) => {
-    let request: Request;
-    try {
-      const pending = toLightRequest(req, origin);
-      request = pending instanceof Promise ? await pending : pending;
-    } catch (error) {
-      if (!(error instanceof BodyTooLarge)) throw error;
-      res
-        .writeHead(413, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', Pragma: 'no-cache' })
-        .end(JSON.stringify({ error: 'invalid_request', error_description: 'The request body is too large' }));
-      return;
-    }
-    const sent = sendWebResponse(
-      res,
-      await handleProviderRequest(request, requestContext(request, ip), container.provider, log, container.metrics, pathname),
-      fastPathHeaders,
-    );
-    if (sent) await sent;
-  };
+  const fastPath = createFastPath({ origin, provider: container.provider, metrics: container.metrics, log, headers: fastPathHeaders });
 
   // Prometheus exposition on METRICS_PATH, before Next; token/basic auth checked in constant time
   const serveMetrics = config.metrics.enabled

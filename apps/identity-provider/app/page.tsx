@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { Activity, AppWindow, BarChart3, Database, FileJson, KeyRound, LayoutDashboard, LogIn, ShieldCheck, Tag, Terminal, UserRound } from 'lucide-react';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { DEMO_CLIENT_ID } from '@/lib/bootstrap';
 
 export const dynamic = 'force-dynamic';

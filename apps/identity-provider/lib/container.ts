@@ -1,8 +1,7 @@
 import { accessTokenSubjects, AuditWriter, createIdentityStore, openIdentityStore, SystemDate, type IdentityStore } from '@idp/database-identity';
-import { join } from 'node:path';
 import { bootstrap } from './bootstrap';
 import { MailWorker } from './mail/queue';
-import { noTransport, outboxTransport, smtpTransport, type MailTransport } from './mail/transport';
+import { noTransport, outboxDir, outboxTransport, smtpTransport, type MailTransport } from './mail/transport';
 import { loadConfig, type Config } from './env';
 import { createLogger, type Logger } from './log';
 import { applyRetention, ensurePartitions, MaintenanceScheduler, purgeExpired, sealRollups, type MaintenanceStatus } from './maintenance';
@@ -64,15 +63,6 @@ export function mailTransport(config: Config, log: Logger): MailTransport {
   log.warn('SMTP_URL is not set: password-reset and verification mails cannot be sent (they fail as mail.failed)');
   return noTransport();
 }
-
-/** The development outbox (/dev/outbox): mails land here when SMTP_URL is unset. */
-export const outboxDir = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'outbox');
-
-// One container per process, shared through globalThis: the custom server and Next's separately bundled
-// route handlers must not open the embedded database twice.
-const KEY = Symbol.for('identity-provider.container');
-const HOST = Symbol.for('identity-provider.host');
-type Holder = { [KEY]?: Promise<Container>; [HOST]?: 'custom-server' };
 
 export function providerSettings(config: Config): ProviderSettings {
   const issuer = new URL(config.issuer);
@@ -221,20 +211,24 @@ export async function createContainer(config: Config = loadConfig()): Promise<Co
   };
 }
 
+// The process's container. This module is loaded once per process (the core, dist/core.mjs: lib/core.ts says
+// how both mounts reach it), so a module variable is the one instance the embedded database requires.
+let current: Promise<Container> | undefined;
+let customServerHosts = false;
+
 /** The process's container, created on first use (serverless) or installed by the server at start. */
 export function getContainer(): Promise<Container> {
-  const holder = globalThis as Holder;
-  holder[KEY] ??= createContainer();
-  return holder[KEY];
+  current ??= createContainer();
+  return current;
 }
 
 /** Installs the container server.ts built, and marks server.ts as this process's host (instrumentation.ts then stands back). */
 export function installContainer(container: Promise<Container>): void {
-  (globalThis as Holder)[KEY] = container;
-  (globalThis as Holder)[HOST] = 'custom-server';
+  current = container;
+  customServerHosts = true;
 }
 
 /** Whether server.ts runs this process (it starts maintenance itself), rather than Next's own server. */
 export function customServerIsHost(): boolean {
-  return (globalThis as Holder)[HOST] === 'custom-server';
+  return customServerHosts;
 }

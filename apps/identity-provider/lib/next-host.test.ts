@@ -1,11 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { customServerIsHost, installContainer, type Container } from './container';
 import { startOnNextHost } from './next-host';
-
-const KEYS = [Symbol.for('identity-provider.container'), Symbol.for('identity-provider.host')];
-afterEach(() => {
-  for (const key of KEYS) delete (globalThis as Record<symbol, unknown>)[key];
-});
 
 describe('instrumentation under the custom server', () => {
   it('stands back when server.ts installed the container: no second container, no second maintenance loop', async () => {

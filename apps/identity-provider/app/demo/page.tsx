@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { DemoHome } from '@/components/demo/demo-home';
 import { DemoShell } from '@/components/demo/demo-shell';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Demo relying party', robots: { index: false, follow: false } };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Session, User } from '@idp/database-identity';
-import { getContainer, type AppProvider, type Container } from '../container';
+import type { AppProvider, Container } from '../container';
+import { getContainer } from '../http/next';
 import { CLIENT_IP_HEADER, requestContext } from '../http/edge';
 import { resolveClientIp } from '../http/client-ip';
 import { asOAuthError } from '../oidc/errors';

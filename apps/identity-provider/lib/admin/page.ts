@@ -1,6 +1,6 @@
 import { forbidden, redirect } from 'next/navigation';
 import { headers } from 'next/headers';
-import { getContainer } from '../container';
+import { getContainer } from '../http/next';
 import { adminForPage } from '../analytics/page-auth';
 import { adminService } from './service';
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isDatabaseUnavailable } from '@idp/database-identity';
 import { z } from 'zod';
-import { getContainer, type Container } from '../container';
+import type { Container } from '../container';
+import { getContainer } from '../http/next';
 import { CLIENT_IP_HEADER } from '../http/edge';
 import { signedInAccount } from '../http/signed-in';
 import { csrfMatches } from '../oidc/session';

@@ -1,5 +1,5 @@
 import { adminCaller } from '../admin/route';
-import { getContainer } from '../container';
+import { getContainer } from '../http/next';
 import { cookieRequest } from '../http/page-context';
 
 export type PageAdmin = { status: 'admin'; userId: string; email: string } | { status: 'unauthenticated' } | { status: 'forbidden' };

@@ -1,15 +1,25 @@
-import { getContainer } from '../container';
-import { CLIENT_IP_HEADER, handleProviderRequest, requestContext } from './edge';
+import type * as Core from '../core';
+import type { Container } from '../container';
+
+let core: Promise<typeof Core> | undefined;
 
 /**
- * Route handler for Next.js: the same core the server's fast path uses. The client IP comes from the
- * header our server sets from the socket (and strips from incoming requests); on hosts without our
- * server it is unknown unless a trusted proxy header is configured.
+ * The process's one core (lib/core.ts), as the code Next bundles reaches it. Next compiles app/ with its own
+ * copy of whatever app/ imports; the container, the metrics and the response factory must not be copied, so
+ * they are loaded at run time by Node from the package's built entry (dist/core.mjs, the file server.ts
+ * imports too; the TypeScript source under `npm run dev`), and Node's module cache makes both mounts share it.
  */
+export function loadCore(): Promise<typeof Core> {
+  core ??= import(/* webpackIgnore: true */ '@idp/identity-provider/core');
+  return core;
+}
+
+/** The process's container (built by server.ts, or on first use under Next's own server). */
+export async function getContainer(): Promise<Container> {
+  return (await loadCore()).getContainer();
+}
+
+/** Route handler for the protocol paths: the core's own (lib/http/route-handler.ts). */
 export async function nextProviderHandler(request: Request): Promise<Response> {
-  const { provider, log, config, metrics } = await getContainer();
-  const fromServer = request.headers.get(CLIENT_IP_HEADER);
-  const { resolveClientIp } = await import('./client-ip');
-  const ip = fromServer ?? resolveClientIp(null, request.headers, config.trustedProxy);
-  return handleProviderRequest(request, requestContext(request, ip), provider, log, metrics);
+  return (await loadCore()).handleRouteRequest(request);
 }

@@ -1,5 +1,5 @@
 import { headers } from 'next/headers';
-import { getContainer } from '../container';
+import { getContainer } from './next';
 import { describeInteraction } from '../oidc/endpoints/authorize';
 import { readBrowserSession } from '../oidc/session';
 import { signedInAccount, type BrowserAccount } from './signed-in';

@@ -1,4 +1,4 @@
-import { getContainer } from '../container';
+import { getContainer } from './next';
 import { mayChangeFactors, describeSecondFactor } from '../oidc/endpoints/second-factor';
 import { secondFactorPolicy } from '../oidc/second-factor';
 import { cookieRequest } from './page-context';

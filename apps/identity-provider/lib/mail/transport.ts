@@ -3,6 +3,10 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transporter } from 'nodemailer';
 import type { MailMessage } from '@idp/database-identity';
+import type { Config } from '../env';
+
+/** The development outbox (/dev/outbox): mails land here when SMTP_URL is unset. */
+export const outboxDir = (config: Pick<Config, 'dataDir'>) => join(config.dataDir, 'outbox');
 
 /** Where messages go: an SMTP server, the development outbox, or (production without SMTP_URL) nowhere. */
 export interface MailTransport {

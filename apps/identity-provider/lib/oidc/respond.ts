@@ -5,8 +5,8 @@ export type ResponseFactory = (body: string | null, init: { status?: number; hea
 let makeResponse: ResponseFactory = (body, init) => new Response(body, init);
 
 /**
- * Every response of the core is made here. The Node server's fast path installs a lighter factory in its
- * own copy of this module (lib/http/light.ts); Next route handlers keep the standard Response.
+ * Every response of the core is made here. The Node server installs a lighter factory for the process
+ * (lib/http/node/); without it (Next's own server, tests) the core answers with the standard Response.
  */
 export function reply(body: string | null, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   return makeResponse(body, init);

@@ -3,7 +3,7 @@ import { cookies } from 'next/headers';
 import { redirect } from 'next/navigation';
 import { MailCheck, Send } from 'lucide-react';
 import { AuthForm, ErrorNotice, Field, first, linkClass, StatusNotice, SubmitButton, type SearchParams } from '@/components/auth/form';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserForPage } from '@/lib/http/page-context';
 import { sessionCookieName } from '@/lib/oidc/session';
 

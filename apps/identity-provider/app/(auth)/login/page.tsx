@@ -4,7 +4,7 @@ import { redirect } from 'next/navigation';
 import { LogIn } from 'lucide-react';
 import { AuthForm, ErrorNotice, Field, first, InteractionExpired, linkClass, PasswordField, SubmitButton, type SearchParams } from '@/components/auth/form';
 import { PasskeySignIn } from '@/components/auth/passkey-sign-in';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserSessionForPage, interactionForPage } from '@/lib/http/page-context';
 import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId, sessionCookieName } from '@/lib/oidc/session';

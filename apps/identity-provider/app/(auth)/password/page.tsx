@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { KeyRound } from 'lucide-react';
 import { AuthForm, ErrorNotice, first, InteractionExpired, PasswordField, SubmitButton, UsernameHint, type SearchParams } from '@/components/auth/form';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserSessionForPage, cookieRequest, interactionForPage } from '@/lib/http/page-context';
 import { currentPasswordRequired, safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 import { isInteractionId } from '@/lib/oidc/session';

@@ -12,7 +12,7 @@ import {
   UsernameHint,
   type SearchParams,
 } from '@/components/auth/form';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { browserForPage } from '@/lib/http/page-context';
 import { checkPasswordResetToken, requireSecondFactorForReset } from '@/lib/recovery/account-recovery';
 import { MAX_PASSWORD_CHARACTERS } from '@/lib/security/password-policy';

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { ShieldCheck } from 'lucide-react';
 import { SecuritySettings } from '@/components/account/security-settings';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { securityForPage } from '@/lib/http/security-context';
 import { safeLocalPath } from '@/lib/oidc/endpoints/interaction';
 

@@ -1,4 +1,4 @@
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 
 export const dynamic = 'force-dynamic';
 

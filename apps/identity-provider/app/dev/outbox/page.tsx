@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
-import { getContainer, outboxDir } from '@/lib/container';
-import { readOutbox } from '@/lib/mail/transport';
+import { getContainer } from '@/lib/http/next';
+import { outboxDir, readOutbox } from '@/lib/mail/transport';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Development outbox · Identity provider', robots: { index: false } };

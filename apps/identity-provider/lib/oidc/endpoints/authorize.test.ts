@@ -28,7 +28,7 @@ const authorize = (query: Record<string, string>, init: { method?: string; cooki
     init.method === 'POST'
       ? new Request(`${TEST_ISSUER}/oidc/authorize`, { method: 'POST', body: search, headers: { 'content-type': 'application/x-www-form-urlencoded' } })
       : new Request(`${TEST_ISSUER}/oidc/authorize?${search}`, { headers: init.cookie ? { cookie: init.cookie } : {} });
-  return handleProviderRequest(request, t.ctx, t.provider, log);
+  return handleProviderRequest(request, t.ctx, t.provider, log, null);
 };
 
 describe('untrusted client or redirect_uri: a 400 error page, never a redirect', () => {
@@ -99,7 +99,7 @@ describe('the rest: a 303 back to the client with error, state and iss', () => {
   });
 
   it('PUT is 405 with Allow: GET, POST', async () => {
-    const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/oidc/authorize`, { method: 'PUT', body: '' }), t.ctx, t.provider, log);
+    const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/oidc/authorize`, { method: 'PUT', body: '' }), t.ctx, t.provider, log, null);
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, POST');
   });

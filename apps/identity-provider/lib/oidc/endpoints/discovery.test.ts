@@ -12,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const send = (path: string, init: RequestInit = {}) => handleProviderRequest(new Request(`${TEST_ISSUER}${path}`, init), t.ctx, t.provider, log);
+const send = (path: string, init: RequestInit = {}) => handleProviderRequest(new Request(`${TEST_ISSUER}${path}`, init), t.ctx, t.provider, log, null);
 
 describe.each<[string, string, string, () => string]>([
   ['discovery', '/.well-known/openid-configuration', 'application/json; charset=utf-8', () => 'public, max-age=3600'],

@@ -37,7 +37,7 @@ const endSession = (params: Record<string, string>, init: { method?: 'GET' | 'PO
           headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
         })
       : new Request(`${TEST_ISSUER}/oidc/end-session?${search}`, { headers });
-  return handleProviderRequest(request, t.ctx, t.provider, log);
+  return handleProviderRequest(request, t.ctx, t.provider, log, null);
 };
 const hintFor = async (user: { userId: string; sid: string }, clientId = RP.clientId) =>
   (await issueIdToken(t.provider, { subject: user.userId, clientId, alg: 'RS256', authTime: t.provider.now(), sid: user.sid })).token;
@@ -97,7 +97,7 @@ describe.each(['GET', 'POST'] as const)('%s /oidc/end-session', (method) => {
 });
 
 it('PUT is 405 with Allow: GET, POST', async () => {
-  const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/oidc/end-session`, { method: 'PUT', body: '' }), t.ctx, t.provider, log);
+  const response = await handleProviderRequest(new Request(`${TEST_ISSUER}/oidc/end-session`, { method: 'PUT', body: '' }), t.ctx, t.provider, log, null);
   expect(response.status).toBe(405);
   expect(response.headers.get('allow')).toBe('GET, POST');
 });

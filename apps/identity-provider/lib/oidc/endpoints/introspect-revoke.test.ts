@@ -46,7 +46,7 @@ afterAll(() => t?.close());
 afterEach(() => t.clock.reset());
 
 const basic = (client: { id: string; secret: string }) => `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
-const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log);
+const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log, null);
 const post = (path: string, body: Record<string, string>, headers: Record<string, string> = {}) =>
   send(
     new Request(`${TEST_ISSUER}${path}`, {

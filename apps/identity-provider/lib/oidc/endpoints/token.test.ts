@@ -50,7 +50,7 @@ afterEach(() => t.clock.reset());
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log);
+const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log, null);
 const post = (body: string | Record<string, string>, headers: Record<string, string> = {}) =>
   send(
     new Request(`${TEST_ISSUER}/oidc/token`, {

@@ -33,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 afterEach(() => t.clock.reset());
 
-const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log);
+const send = (request: Request) => handleProviderRequest(request, t.ctx, t.provider, log, null);
 const bearerGet = (token: string) => send(new Request(`${TEST_ISSUER}/oidc/userinfo`, { headers: { authorization: `Bearer ${token}` } }));
 const formPost = (body: Record<string, string>, headers: Record<string, string> = {}) =>
   send(

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { Suspense } from 'react';
 import { BarChart3 } from 'lucide-react';
 import { DashboardSkeleton, TokenDashboard } from '@/components/analytics/dashboard';
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 
 export const dynamic = 'force-dynamic';
 export const metadata: Metadata = { title: 'Token analytics · Identity provider' };

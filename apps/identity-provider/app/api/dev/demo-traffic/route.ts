@@ -1,4 +1,4 @@
-import { getContainer } from '@/lib/container';
+import { getContainer } from '@/lib/http/next';
 import { CLIENT_IP_HEADER } from '@/lib/http/edge';
 import { DEMO_CLIENTS, DEMO_USERS, ensureDemoFixtures, isDemoSetupToken } from '@/lib/demo/fixtures';
 
