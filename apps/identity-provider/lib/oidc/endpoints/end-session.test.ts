@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handleProviderRequest } from '../../http/edge';
 import { createLogger } from '../../log';
 import { TEST_ISSUER, testProvider } from '../test-provider';
-import { issueIdToken } from '../tokens';
+import { issueAccessToken, issueIdToken } from '../tokens';
 
 /**
  * RP-Initiated Logout through the HTTP bridge: what id_token_hint, client_id, post_logout_redirect_uri and
@@ -43,7 +43,8 @@ const hintFor = async (user: { userId: string; sid: string }, clientId = RP.clie
   (await issueIdToken(t.provider, { subject: user.userId, clientId, alg: 'RS256', authTime: t.provider.now(), sid: user.sid })).token;
 
 describe.each(['GET', 'POST'] as const)('%s /oidc/end-session', (method) => {
-  it.each<[string, (hint: string) => Record<string, string>]>([
+  it.each<[string, (hint: string, accessToken: string) => Record<string, string>]>([
+    ['an access token of this very session as hint', (_hint, accessToken) => ({ id_token_hint: accessToken, post_logout_redirect_uri: RP.postLogout })],
     ['an unregistered post_logout_redirect_uri', (hint) => ({ id_token_hint: hint, post_logout_redirect_uri: 'https://evil.example/bye' })],
     ["another client's post_logout_redirect_uri", (hint) => ({ id_token_hint: hint, post_logout_redirect_uri: OTHER.postLogout })],
     ['post_logout_redirect_uri with neither hint nor client_id', () => ({ post_logout_redirect_uri: RP.postLogout })],
@@ -53,7 +54,8 @@ describe.each(['GET', 'POST'] as const)('%s /oidc/end-session', (method) => {
   ])('%s: a 400 error page, no redirect, the session left alone', async (_, params) => {
     const user = await t.signIn();
     t.events.length = 0;
-    const response = await endSession(params(await hintFor(user)), { method, cookie: user.cookie });
+    const accessToken = (await issueAccessToken(t.provider, { subject: user.userId, clientId: RP.clientId, scope: ['openid'], sid: user.sid })).token;
+    const response = await endSession(params(await hintFor(user), accessToken), { method, cookie: user.cookie });
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
     expect(response.headers.get('set-cookie')).toBeNull();

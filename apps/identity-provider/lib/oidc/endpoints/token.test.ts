@@ -114,8 +114,8 @@ async function tokensFor(clientId = PUB) {
   return JSON.parse(await response.text()) as { access_token: string; refresh_token: string; id_token: string };
 }
 
-const userinfoStatus = async (accessToken: string) =>
-  (await send(new Request(`${TEST_ISSUER}/oidc/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }))).status;
+const userinfo = (accessToken: string) => send(new Request(`${TEST_ISSUER}/oidc/userinfo`, { headers: { authorization: `Bearer ${accessToken}` } }));
+const userinfoStatus = async (accessToken: string) => (await userinfo(accessToken)).status;
 
 describe('request shape: invalid_request (400), audited as token.validation_failed', () => {
   const cc = { grant_type: 'client_credentials' };
@@ -258,7 +258,9 @@ describe('authorization_code: invalid_grant', () => {
       clientId: PUB,
       details: { reason: 'invalid_grant', revoked_refresh_tokens: 1, code_client_id: PUB },
     });
-    expect(await userinfoStatus(issued.access_token)).toBe(401);
+    const refused = await userinfo(issued.access_token);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer realm="userinfo", error="invalid_token"/);
     await expectError(await post({ grant_type: 'refresh_token', refresh_token: issued.refresh_token, client_id: PUB }), 400, 'invalid_grant');
   });
 
