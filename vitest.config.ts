@@ -46,6 +46,8 @@ export default defineConfig({
           hookTimeout: 600_000,
           globalSetup,
           // each file starts its own providers on free ports, data directories and databases: files run side by side
+          // a page or a spawned server answers within seconds, not vitest's default 1 s, while files share the cores
+          expect: { poll: { timeout: 15_000 } },
         },
       },
       {
@@ -57,6 +59,7 @@ export default defineConfig({
           hookTimeout: 600_000,
           globalSetup,
           fileParallelism: false,
+          expect: { poll: { timeout: 15_000 } },
           // after everything else (vitest runs projects with different worker counts in separate groups)
           sequence: { groupOrder: 1 },
         },
