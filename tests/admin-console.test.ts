@@ -379,7 +379,7 @@ describe('admin CLI while the server runs on the embedded database', () => {
       const listed = cli('clients:list');
       expect(listed.status).toBe(0);
       expect(listed.stdout).toContain(clientId);
-      const rotated = cli('clients:rotate-secret', '--client-id', clientId);
+      const rotated = cli('clients:rotate-secret', `--client-id=${clientId}`);
       expect(rotated.status, rotated.stdout).toBe(0);
       await expect(client.clientCredentialsGrant(config, { scope: 'api.read' })).rejects.toMatchObject({ status: 401 });
       const bad = cli('clients:create', '--name', 'Bad', '--redirect-uri', 'javascript:alert(1)');
