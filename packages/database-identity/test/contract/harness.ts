@@ -11,8 +11,12 @@ export interface DriverUnderTest {
   name: string;
   /** An empty database (tests of the migrations themselves). */
   open(): Promise<Database>;
-  /** A migrated database, copied from the run's template where there is one (src/testing.ts). */
-  openMigrated(): Promise<Database>;
+  /**
+   * A migrated database, copied from the run's template where there is one (src/testing.ts). With
+   * `analyticsClock`, every connection's sealing clock (identity.token_clock(), the SQL's injectable "now")
+   * stands still at that instant: which hours are sealable cannot change while a test runs.
+   */
+  openMigrated(options?: { analyticsClock?: Date }): Promise<Database>;
   /** Drops what `open` created. */
   cleanup(): Promise<void>;
 }
@@ -27,7 +31,12 @@ function embedded(): DriverUnderTest {
   return {
     name: 'embedded (PGlite)',
     open: () => openDatabase({}),
-    openMigrated: async () => migrated(await openDatabase({ embeddedTemplate: embeddedTemplate() })),
+    openMigrated: async (options) => {
+      const db = await migrated(await openDatabase({ embeddedTemplate: embeddedTemplate() }));
+      // one session: a session-level setting reaches every later statement
+      if (options?.analyticsClock) await db.query(`select set_config('identity.analytics_clock', $1, false)`, [options.analyticsClock.toISOString()]);
+      return db;
+    },
     cleanup: async () => {},
   };
 }
@@ -40,10 +49,12 @@ async function migrated(db: Database): Promise<Database> {
 
 function server(adminUrl: string): DriverUnderTest {
   const created: string[] = [];
-  const create = async (template: string) => {
+  const create = async (template: string, analyticsClock?: Date) => {
     const name = `idp_test_${randomBytes(6).toString('hex')}`;
     const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
     await admin.unsafe(`create database ${name}${template}`);
+    // a pool: the database's default reaches every connection it will open
+    if (analyticsClock) await admin.unsafe(`alter database ${name} set identity.analytics_clock = '${analyticsClock.toISOString()}'`);
     await admin.end();
     created.push(name);
     const url = new URL(adminUrl);
@@ -53,23 +64,11 @@ function server(adminUrl: string): DriverUnderTest {
   return {
     name: 'postgres',
     open: () => create(''),
-    openMigrated: async () => migrated(await create(postgresTemplateClause())),
+    openMigrated: async (options) => migrated(await create(postgresTemplateClause(), options?.analyticsClock)),
     async cleanup() {
       const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
       for (const name of created.splice(0)) await admin.unsafe(`drop database if exists ${name} with (force)`);
       await admin.end();
     },
   };
-}
-
-/**
- * Rollups seal an hour seal_grace after it ends, by the wall clock. A test comparing an incremental pass with
- * a rebuild must not straddle that edge (the rebuild would seal one hour more): when the next edge is less
- * than `marginMs` away, this waits until it has passed.
- */
-export async function awayFromSealingEdge(db: Pick<Database, 'query'>, marginMs: number): Promise<void> {
-  const [{ ms }] = await db.query<{ ms: number }>(
-    `select (extract(epoch from date_trunc('hour', now(), 'UTC') + seal_grace - now()) * 1000)::float8 as ms from identity.token_rollup_state`,
-  );
-  if (ms > 0 && ms < marginMs) await new Promise((resolve) => setTimeout(resolve, ms + 1000));
 }
