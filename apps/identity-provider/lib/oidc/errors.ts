@@ -140,6 +140,15 @@ export class InvalidToken extends OAuthError {
     super('invalid_token', description, 401, options);
   }
 }
+/** RFC 6750 3.1: a valid token without the scope the resource needs (403; the challenge names the scope). */
+export class InsufficientScope extends OAuthError {
+  constructor(
+    readonly requiredScope: string,
+    description = 'The access token lacks the scope this resource requires',
+  ) {
+    super('insufficient_scope', description, 403);
+  }
+}
 export class ServerError extends OAuthError {
   constructor(options?: { cause?: unknown }) {
     super('server_error', 'The server encountered an unexpected condition', 500, options);

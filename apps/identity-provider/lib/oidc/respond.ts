@@ -1,4 +1,4 @@
-import { InvalidClient, InvalidToken, TemporarilyUnavailable, type OAuthError } from './errors';
+import { InsufficientScope, InvalidClient, InvalidToken, TemporarilyUnavailable, type OAuthError } from './errors';
 
 export type ResponseFactory = (body: string | null, init: { status?: number; headers?: Record<string, string> }) => Response;
 
@@ -36,8 +36,9 @@ export function errorResponse(error: OAuthError, options: { bearer?: boolean } =
     headers['WWW-Authenticate'] = `Basic realm="${(error.basicRealm ?? 'token').replace(/["\\]/g, '')}", charset="UTF-8"`;
   if (options.bearer) {
     const attrs =
-      error instanceof InvalidToken || error.code === 'insufficient_scope'
-        ? `error="${error.code}", error_description="${error.description.replace(/"/g, "'")}"`
+      error instanceof InvalidToken || error instanceof InsufficientScope
+        ? `error="${error.code}", error_description="${error.description.replace(/"/g, "'")}"` +
+          (error instanceof InsufficientScope ? `, scope="${error.requiredScope}"` : '')
         : '';
     headers['WWW-Authenticate'] = `Bearer realm="userinfo"${attrs ? ', ' + attrs : ''}`;
   }

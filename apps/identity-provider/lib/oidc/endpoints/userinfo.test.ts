@@ -132,7 +132,6 @@ describe('a bad token: 401 invalid_token', () => {
   });
 
   it.each<[string, () => Promise<string>]>([
-    ['no openid scope (a client_credentials token)', () => userToken({ subject: RP, scope: ['api'] })],
     ['an audience without the issuer (a token for an API alone)', () => userToken({ aud: 'https://api.example/' })],
     ['a subject that no longer exists', () => userToken({ subject: '00000000-0000-4000-8000-000000000000' })],
     [
@@ -144,6 +143,21 @@ describe('a bad token: 401 invalid_token', () => {
     ],
   ])('%s', async (_, token) => {
     await expectInvalidToken(await bearerGet(await token()));
+  });
+});
+
+describe('a valid token without the openid scope: 403 insufficient_scope (RFC 6750 3.1)', () => {
+  it('a client_credentials token', async () => {
+    const token = await userToken({ subject: RP, scope: ['api'] });
+    t.events.length = 0;
+    const response = await bearerGet(token);
+    expect(response.status).toBe(403);
+    expect(response.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="userinfo", error="insufficient_scope", error_description="[^"]+", scope="openid"$/,
+    );
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(JSON.parse(await response.text()).error).toBe('insufficient_scope');
+    expect(t.events).toEqual([expect.objectContaining({ action: 'token.validation_failed', details: { reason: 'insufficient_scope', endpoint: 'userinfo' } })]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { User } from '../domain';
-import { asOAuthError, InvalidRequest, InvalidToken } from '../errors';
+import { asOAuthError, InsufficientScope, InvalidRequest, InvalidToken } from '../errors';
 import { reportOutcome } from '../outcome';
 import type { Provider, RequestContext } from '../ports';
 import { errorResponse, json, reply } from '../respond';
@@ -46,7 +46,8 @@ export async function userinfoEndpoint(request: Request, ctx: RequestContext, pr
     // alone is that API's, not a key to the user's profile (OpenID tokens for an API carry both)
     const claims = await verifyAccessTokenClaims(provider, token);
     const scopes = claims.scope.split(' ');
-    if (!scopes.includes('openid')) throw new InvalidToken('The access token was not issued for OpenID Connect (no openid scope)');
+    // RFC 6750 3.1: the token is valid, only not for this resource
+    if (!scopes.includes('openid')) throw new InsufficientScope('openid', 'The access token was not issued for OpenID Connect (no openid scope)');
     // revocation and the subject's claims, from memory unless something changed (accessTokenSubjects)
     const { user, revoked } = await provider.accessTokenSubjects.lookup(claims.sub, claims.jti, claims.gid ?? null);
     if (revoked) throw new InvalidToken('The token has been revoked');
