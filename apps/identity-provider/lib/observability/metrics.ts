@@ -39,6 +39,7 @@ export const OAUTH_ERROR_CODES = [
   'invalid_scope',
   'invalid_target',
   'invalid_token',
+  'insufficient_scope',
   'access_denied',
   'login_required',
   'consent_required',
