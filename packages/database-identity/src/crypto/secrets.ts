@@ -83,3 +83,14 @@ export class SecretBox {
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
+
+/**
+ * A generated client_id: 128 random bits, URL-safe, starting with a letter or digit (an id starting with '-'
+ * reads as an option on a command line, `--client-id -x...`).
+ */
+export function randomClientId(): string {
+  for (;;) {
+    const id = randomToken(16);
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+}

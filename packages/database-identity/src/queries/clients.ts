@@ -1,4 +1,4 @@
-import { randomToken, type SecretBox } from '../crypto/secrets';
+import { randomClientId, randomToken, type SecretBox } from '../crypto/secrets';
 import type { Queryable } from '../driver';
 import { isUniqueViolation } from './users';
 
@@ -103,7 +103,7 @@ export function clientQueries(db: Queryable, box: SecretBox) {
     async create(input: NewClient): Promise<{ client: OAuthClient; clientSecret: string | null }> {
       const method = input.tokenEndpointAuthMethod ?? 'client_secret_basic';
       const clientSecret = method === 'none' ? null : (input.clientSecret ?? randomToken(32));
-      const clientId = input.clientId ?? randomToken(16);
+      const clientId = input.clientId ?? randomClientId();
       try {
         const [row] = await db.query<ClientRow>(
           `insert into identity.oauth_clients (client_id, client_secret_hash, name, redirect_uris, post_logout_redirect_uris,
