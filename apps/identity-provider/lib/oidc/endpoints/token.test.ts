@@ -137,9 +137,8 @@ describe('request shape: invalid_request (400), audited as token.validation_fail
     const { response, event } = await auditOf(() => post(body, { authorization: basic(conf.id, conf.secret), ...headers }));
     await expectError(response, 400, 'invalid_request');
     expect(response.headers.get('www-authenticate')).toBeNull();
-    // before authentication the audit names whoever the request claims to be: the body's client_id first
-    const claimed = typeof body === 'object' && body.client_id ? body.client_id : conf.id;
-    expect(event).toMatchObject({ action: 'token.validation_failed', clientId: claimed, details: { reason: 'invalid_request' } });
+    // before authentication the audit names the client whose credentials came, never a differing body client_id
+    expect(event).toMatchObject({ action: 'token.validation_failed', clientId: conf.id, details: { reason: 'invalid_request' } });
   });
 
   it('client_secret without client_id is invalid_request, naming no client', async () => {

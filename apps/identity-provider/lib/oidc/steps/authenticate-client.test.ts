@@ -3,7 +3,7 @@ import { SecretBox } from '@idp/database-identity';
 import { describe, expect, it } from 'vitest';
 import { InvalidClient } from '../errors';
 import type { Provider } from '../ports';
-import { authenticateClient } from './authenticate-client';
+import { authenticateClient, presentedClientId } from './authenticate-client';
 import type { FormParams } from './parse-form';
 
 const box = new SecretBox('a test key-encryption secret that is long enough');
@@ -39,5 +39,21 @@ describe('client secret authentication', () => {
     replace('new-secret');
     await expect(authenticateClient(headers, post('old-secret'), provider)).rejects.toBeInstanceOf(InvalidClient);
     await expect(authenticateClient(headers, post('new-secret'), provider)).resolves.toBeTruthy();
+  });
+});
+
+describe('presentedClientId (who a failure is audited against)', () => {
+  const request = (authorization?: string) =>
+    new Request('https://idp.example/oidc/token', { method: 'POST', headers: authorization ? { authorization } : {} });
+  const basic = (user: string) => `Basic ${Buffer.from(`${encodeURIComponent(user)}:secret`).toString('base64')}`;
+  const body = (clientId: string): FormParams => new Map([['client_id', clientId]]);
+
+  it.each<[string, Request, FormParams | undefined, string | null]>([
+    ['the Basic user name over a differing body client_id', request(basic('machine')), body('victim'), 'machine'],
+    ['the body client_id without Authorization', request(), body('spa'), 'spa'],
+    ['a Basic user name that is no form value, as sent', request(`Basic ${Buffer.from('a%zz:secret').toString('base64')}`), undefined, 'a%zz'],
+    ['nothing when neither names a client', request('Bearer abc'), new Map([['client_id', '']]), null],
+  ])('%s', (_, req, params, expected) => {
+    expect(presentedClientId(req, params)).toBe(expected);
   });
 });

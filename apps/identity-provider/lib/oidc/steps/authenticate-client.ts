@@ -111,13 +111,15 @@ function previousSecretMatches(provider: Provider, client: OAuthClient, secret: 
 }
 
 /**
- * The client_id a request names, authenticated or not (for audit): the body's, else the Basic user name
- * (as sent when it does not decode as a form value). Null when it names none.
+ * The client_id a request names, authenticated or not (for audit): the Basic user name (as sent when it does
+ * not decode as a form value), else the body's. The credentials' client first: a body client_id that differs
+ * from them must not put the failure on another client's record. Null when it names none.
  */
 export function presentedClientId(request: Request, params: FormParams | undefined): string | null {
-  const bodyClientId = params?.get('client_id');
-  if (bodyClientId) return bodyClientId;
-  const authorization = request.headers.get('authorization');
+  return basicUserName(request.headers.get('authorization')) ?? (params?.get('client_id') || null);
+}
+
+function basicUserName(authorization: string | null): string | null {
   if (!authorization) return null;
   const basic = decodeBasic(authorization);
   if (basic) return basic.clientId || null;
