@@ -46,8 +46,7 @@ export function errorResponse(error: OAuthError, options: { bearer?: boolean } =
     headers['Retry-After'] = String(error.retryAfterSeconds);
     Object.assign(headers, (error as { headers?: Record<string, string> }).headers ?? {});
   }
-  const code = error.code === 'invalid_client_id' || error.code === 'invalid_redirect_uri' ? 'invalid_request' : error.code;
-  return json({ error: code, error_description: error.description }, error.status, headers);
+  return json({ error: publicErrorCode(error), error_description: error.description }, error.status, headers);
 }
 
 export function redirect(location: string, headers: Record<string, string> = {}): Response {
@@ -58,11 +57,19 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
 
 /** A minimal page for errors that must not be redirected (unknown client, unregistered redirect URI). */
+/**
+ * The code a response shows: RFC 6749's. The internal invalid_client_id and invalid_redirect_uri (which only
+ * decide that authorize answers with a page, never a redirect) are invalid_request; the description says which.
+ */
+function publicErrorCode(error: OAuthError): string {
+  return error.code === 'invalid_client_id' || error.code === 'invalid_redirect_uri' ? 'invalid_request' : error.code;
+}
+
 export function errorPage(error: OAuthError): Response {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Sign-in error</title><style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#0f172a}code{background:#f1f5f9;padding:.1rem .3rem;border-radius:.25rem}</style></head>
 <body><h1>This sign-in request cannot be completed</h1><p>${escapeHtml(error.description)}.</p>
-<p>Error: <code data-testid="error-code">${escapeHtml(error.code)}</code></p><p>Please return to the application you came from and try again.</p></body></html>`;
+<p>Error: <code data-testid="error-code">${escapeHtml(publicErrorCode(error))}</code></p><p>Please return to the application you came from and try again.</p></body></html>`;
   return reply(html, {
     status: error.status,
     headers: {

@@ -32,20 +32,22 @@ const authorize = (query: Record<string, string>, init: { method?: string; cooki
 };
 
 describe('untrusted client or redirect_uri: a 400 error page, never a redirect', () => {
+  // the page shows RFC 6749's code and says in words what was wrong
   it.each<[string, Record<string, string>, string]>([
-    ['an unknown client', { client_id: 'no-such-client', redirect_uri: EVIL }, 'invalid_client_id'],
-    ['an unregistered redirect_uri', { client_id: PUB, redirect_uri: EVIL }, 'invalid_redirect_uri'],
-    ['no redirect_uri', { client_id: PUB }, 'invalid_redirect_uri'],
-    ['no client_id', { redirect_uri: REDIRECT }, 'invalid_client_id'],
-    ['a control character in a parameter', { client_id: PUB, redirect_uri: REDIRECT, state: 'a\u0000b' }, 'invalid_request'],
-  ])('%s', async (_, query, error) => {
+    ['an unknown client', { client_id: 'no-such-client', redirect_uri: EVIL }, 'The client_id is not registered'],
+    ['an unregistered redirect_uri', { client_id: PUB, redirect_uri: EVIL }, 'The redirect_uri is not registered for this client'],
+    ['no redirect_uri', { client_id: PUB }, 'The redirect_uri parameter is missing'],
+    ['no client_id', { redirect_uri: REDIRECT }, 'The client_id parameter is missing'],
+    ['a control character in a parameter', { client_id: PUB, redirect_uri: REDIRECT, state: 'a\u0000b' }, ''],
+  ])('%s', async (_, query, description) => {
     const response = await authorize({ response_type: 'code', scope: 'openid', ...query });
     expect(response.status).toBe(400);
     expect(response.headers.get('location')).toBeNull();
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('x-frame-options')).toBe('DENY');
     const page = await response.text();
-    expect(page).toContain(`data-testid="error-code">${error}<`);
+    expect(page).toContain('data-testid="error-code">invalid_request<');
+    expect(page).toContain(description);
     expect(page).not.toContain(EVIL);
   });
 });
